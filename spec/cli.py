@@ -1,0 +1,85 @@
+"""The ``t2i`` command line.
+
+The group lives here, in the bottom layer, and finds its subcommands through the
+``t2i.commands`` entry-point group: each package registers its own command
+(``mock_server.cli:command``, ...) in ``pyproject.toml``. The host never imports
+the packages built on top of it, and a subcommand's heavy imports happen only
+when that subcommand runs.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from importlib.metadata import entry_points
+from pathlib import Path
+
+import click
+
+from .body import parse_json_body
+from .errors import RequestError, SpecError
+from .request import parse_text2img
+
+__all__ = ["main", "validate_command"]
+
+ENTRY_POINT_GROUP = "t2i.commands"
+
+
+class PluginGroup(click.Group):
+    """A click group whose commands are loaded lazily from entry points."""
+
+    def _entry_points(self) -> dict[str, object]:
+        return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(self._entry_points()))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        ep = self._entry_points().get(name)
+        return ep.load() if ep is not None else None  # type: ignore[attr-defined]
+
+
+@click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="t2i-contract", prog_name="t2i")
+def main() -> None:
+    """Contract toolkit for the Multi LoRA text-to-image API.
+
+    Every option of every subcommand can also be set with an environment
+    variable: T2I_<SUBCOMMAND>_<OPTION>, e.g. T2I_MOCK_PORT=4010.
+    """
+
+
+@click.command("validate")
+@click.argument("body", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
+def validate_command(body: Path) -> None:
+    """Validate a text2img request body (a JSON file, or - for stdin).
+
+    Prints the normalised request as JSON and exits 0, or prints the error body
+    the API would answer with and exits 1.
+    """
+    raw = sys.stdin.buffer.read() if str(body) == "-" else _read(body)
+    try:
+        request = parse_text2img(parse_json_body(raw))
+    except RequestError as exc:
+        click.echo(json.dumps(exc.to_body(), indent=2))
+        sys.exit(1)
+    normalised = request.to_meta() | {"key": request.key, "extra": dict(request.extra)}
+    click.echo(json.dumps(normalised, indent=2))
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise click.FileError(str(path), hint=exc.strerror) from None
+
+
+def run() -> None:
+    """Console entry point with T2I_ environment variables enabled."""
+    try:
+        main(auto_envvar_prefix="T2I")
+    except SpecError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)

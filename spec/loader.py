@@ -1,0 +1,143 @@
+"""Find, read and index the OpenAPI document.
+
+``load_spec()`` returns a :class:`Spec`, the one object the rest of the toolkit
+asks about the contract: operations, component schemas, compiled request
+validators and response validation. Loading is cached per path, so servers and
+tests share one parsed document.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator
+
+import yaml
+
+from .errors import SpecLoadError
+
+if TYPE_CHECKING:
+    from .responses import ResponseChecker
+    from .validation import BodyValidator
+
+__all__ = ["SPEC_PATH", "Spec", "load_spec"]
+
+SPEC_PATH = Path(__file__).with_name("text2img.yaml")
+HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
+
+
+class Spec:
+    """A loaded OpenAPI 3.1 document with lookups by operationId and by $ref."""
+
+    def __init__(self, document: dict[str, Any], path: Path | None = None) -> None:
+        if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
+            raise SpecLoadError(f"{path or 'document'} is not an OpenAPI 3.1 document")
+        self.document = document
+        self.path = path
+        self._operations: dict[str, tuple[str, str, dict[str, Any]]] = {}
+        for route, item in (document.get("paths") or {}).items():
+            for method in HTTP_METHODS:
+                operation = item.get(method)
+                if isinstance(operation, dict) and "operationId" in operation:
+                    self._operations[operation["operationId"]] = (route, method, operation)
+        self._validators: dict[str, BodyValidator] = {}
+        self._response_checker: ResponseChecker | None = None
+
+    @classmethod
+    def from_dict(cls, document: dict[str, Any]) -> Spec:
+        return cls(copy.deepcopy(document))
+
+    # -- lookups ---------------------------------------------------------
+    def resolve(self, node: Any) -> Any:
+        """Follow ``$ref`` (local JSON pointers only) until a node without one is reached."""
+        seen: set[str] = set()
+        while isinstance(node, dict) and "$ref" in node:
+            ref = node["$ref"]
+            if not isinstance(ref, str) or not ref.startswith("#/") or ref in seen:
+                raise SpecLoadError(f"unsupported or circular $ref {ref!r}")
+            seen.add(ref)
+            node = self.pointer(ref[1:])
+        return node
+
+    def pointer(self, pointer: str) -> Any:
+        node: Any = self.document
+        for raw in pointer.lstrip("/").split("/") if pointer else []:
+            part = raw.replace("~1", "/").replace("~0", "~")
+            try:
+                node = node[int(part)] if isinstance(node, list) else node[part]
+            except (KeyError, IndexError, ValueError, TypeError):
+                raise SpecLoadError(f"JSON pointer {pointer!r} does not resolve") from None
+        return node
+
+    def schema(self, name: str) -> dict[str, Any]:
+        """A component schema by name, with a top-level $ref resolved."""
+        return self.resolve(self.pointer(f"/components/schemas/{name}"))
+
+    def operation(self, operation_id: str) -> tuple[str, str, dict[str, Any]]:
+        """(path, method, operation object) for an operationId."""
+        try:
+            return self._operations[operation_id]
+        except KeyError:
+            raise SpecLoadError(f"no operation with operationId {operation_id!r}") from None
+
+    def operations(self) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+        for operation_id, (route, method, operation) in self._operations.items():
+            yield operation_id, route, method, operation
+
+    def request_schema(self, operation_id: str) -> dict[str, Any]:
+        _, _, operation = self.operation(operation_id)
+        body = self.resolve(operation.get("requestBody", {}))
+        try:
+            return self.resolve(body["content"]["application/json"]["schema"])
+        except (KeyError, TypeError):
+            raise SpecLoadError(f"{operation_id} has no application/json request body") from None
+
+    # -- compiled helpers ------------------------------------------------
+    def validator(self, operation_id: str) -> BodyValidator:
+        """The compiled fast validator for an operation's JSON request body."""
+        validator = self._validators.get(operation_id)
+        if validator is None:
+            from .validation import BodyValidator
+
+            validator = BodyValidator.compile(self, self.request_schema(operation_id))
+            self._validators[operation_id] = validator
+        return validator
+
+    def parameters_validator(self, operation_id: str) -> BodyValidator:
+        """The compiled validator for an operation's parameters (path segments arrive as strings)."""
+        key = f"{operation_id}#parameters"
+        validator = self._validators.get(key)
+        if validator is None:
+            from .validation import BodyValidator
+
+            _, _, operation = self.operation(operation_id)
+            validator = BodyValidator.from_parameters(self, operation.get("parameters") or [])
+            self._validators[key] = validator
+        return validator
+
+    @property
+    def responses(self) -> ResponseChecker:
+        """Validates response and webhook bodies against the document."""
+        if self._response_checker is None:
+            from .responses import ResponseChecker
+
+            self._response_checker = ResponseChecker(self)
+        return self._response_checker
+
+
+@functools.lru_cache(maxsize=8)
+def _load_cached(path: Path) -> Spec:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecLoadError(f"cannot read spec {path}: {exc.strerror}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecLoadError(f"{path} is not valid YAML: {exc}") from None
+    return Spec(document, path)
+
+
+def load_spec(path: str | Path | None = None) -> Spec:
+    """Load (once) and return the spec at ``path``, or the bundled ``text2img.yaml``."""
+    return _load_cached(Path(path or SPEC_PATH).resolve())
