@@ -1,0 +1,357 @@
+"""Request generation for the contract suite, derived from ``spec/``.
+
+Public API (the drift tools import it too):
+
+``valid_bodies(spec, *, profile="cheap", model_id=None, loras=(), key=DEFAULT_KEY)``
+    A hypothesis strategy of text2img bodies that the contract says a server
+    must accept. Values come from the request schema's keywords (type, minimum,
+    maximum, multipleOf, enum, maxLength, ...), sent in canonical JSON types or
+    in the wire forms of ``x-t2i-coercions`` (``"512"``, ``"yes"``), mixed with
+    schemathesis' positive bodies. Fields that name server assets use only what
+    the caller says the server has (``model_id``, ``loras``); ``vae``,
+    ``webhook`` and the IP-Adapter fields are left out (they would make the
+    server fetch URLs or assets), and so are the schedulers the spec lets a
+    server refuse (:data:`NON_SAMPLER_SCHEDULERS`). The ``cheap`` profile keeps
+    images at 256x256, steps at 1-3, samples at 1-2 and never upscales, for GPU
+    backends; ``full`` covers the schema's whole range.
+
+``invalid_bodies(spec, *, model_id=None, key=DEFAULT_KEY)``
+    A strategy of JSON-object bodies a server must reject: a cheap valid body
+    with one field broken by a schema rule (wrong type, out of range, not a
+    multiple, outside the enum, breaking the pattern or length, a required
+    field missing, LoRA lists of different lengths), mixed with schemathesis'
+    negative bodies.
+
+Both use ``spec.parse_text2img`` as the oracle: because of the wire leniency
+a schema-violating value can still be valid (``"512"`` for an integer), so a
+body is only "valid" or "invalid" when the spec's own validator says so.
+
+``edge_bodies(spec, *, profile, model_id, loras, key)`` lists explicit boundary
+bodies (largest and smallest images, most samples) that every run sends, and
+``MALFORMED_BODIES`` raw bodies that are not JSON objects at all.
+``draw(strategy, count, seed=...)`` draws examples reproducibly without
+hypothesis' interactive ``.example()``.
+"""
+from __future__ import annotations
+
+import math
+import re
+from typing import Any, Callable, Mapping, Sequence
+
+import hypothesis.strategies as st
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import seed as hypothesis_seed
+
+from spec import RequestError, Spec, parse_text2img
+
+__all__ = [
+    "DEFAULT_KEY",
+    "DEFAULT_MODEL_ID",
+    "MALFORMED_BODIES",
+    "NON_SAMPLER_SCHEDULERS",
+    "PROFILES",
+    "default_model_id",
+    "draw",
+    "edge_bodies",
+    "invalid_bodies",
+    "is_valid",
+    "minimal_body",
+    "valid_bodies",
+]
+
+PROFILES = ("cheap", "full")
+DEFAULT_KEY = "t2i-contract-test-key"
+DEFAULT_MODEL_ID = "f222-diffusion"
+# The spec's Scheduler description: these are not text-to-image samplers and a server may refuse them.
+NON_SAMPLER_SCHEDULERS = frozenset({"DDIMInverseScheduler", "KarrasVeScheduler", "ScoreSdeVeScheduler"})
+# Fields whose valid values depend on what the server has or would make it reach out.
+_ASSET_FIELDS = frozenset({"key", "model_id", "vae", "lora_model", "lora_strength", "webhook",
+                           "ip_adapter_id", "ip_adapter_scale", "ip_adapter_image"})
+_CHEAP = {"width": st.just(256), "height": st.just(256), "samples": st.integers(1, 2),
+          "num_inference_steps": st.integers(1, 3), "upscale": st.just(False), "highres_fix": st.just(False)}
+_BOOL_WORDS = ("yes", "no", "true", "false", "Yes", "NO", "True")
+_TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
+
+MALFORMED_BODIES: tuple[bytes, ...] = (
+    b"",
+    b"not json",
+    b"{",
+    b"[]",
+    b'"a string"',
+    b"null",
+    b"42",
+    b'{"key": NaN}',
+    b"\xff\xfe\x00",
+)
+
+
+def is_valid(body: Any, spec: Spec) -> bool:
+    """The oracle: does the spec's own validator accept ``body``?"""
+    try:
+        parse_text2img(body, spec)
+    except RequestError:
+        return False
+    return True
+
+
+def default_model_id(spec: Spec) -> str:
+    """The model id of the spec's first text2img example, used when none is given."""
+    _, _, operation = spec.operation("text2img")
+    content = spec.resolve(operation.get("requestBody", {})).get("content", {})
+    for example in (content.get("application/json", {}).get("examples") or {}).values():
+        model = (example.get("value") or {}).get("model_id")
+        if isinstance(model, str):
+            return model
+    return DEFAULT_MODEL_ID
+
+
+def minimal_body(spec: Spec, *, model_id: str | None = None, key: str = DEFAULT_KEY,
+                 prompt: str = "a lighthouse on a cliff at dawn") -> dict[str, Any]:
+    """Only the required fields."""
+    return {"key": key, "model_id": model_id or default_model_id(spec), "prompt": prompt}
+
+
+# -- valid values, from schema keywords ------------------------------------------
+def _with_wire_form(strategy: st.SearchStrategy[Any], wire: Callable[[Any], Any]) -> st.SearchStrategy[Any]:
+    return st.one_of(strategy, strategy.map(wire))
+
+
+def _integer_values(schema: Mapping[str, Any]) -> st.SearchStrategy[int]:
+    lo = schema.get("minimum", 0)
+    clamp = schema.get("x-t2i-clamp-maximum")
+    hi = schema.get("maximum", clamp * 2 if clamp is not None else lo + 1000)
+    step = schema.get("multipleOf", 1)
+    return st.integers(math.ceil(lo / step), math.floor(hi / step)).map(lambda n: n * step)
+
+
+def _number_values(schema: Mapping[str, Any]) -> st.SearchStrategy[float]:
+    return st.floats(schema.get("minimum", -1e6), schema.get("maximum", 1e6), allow_nan=False,
+                     allow_infinity=False).map(lambda v: round(v, 4)).filter(
+        lambda v: schema.get("minimum", -math.inf) <= v <= schema.get("maximum", math.inf))
+
+
+def value_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Valid values for one property, in canonical and wire forms."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    options: list[st.SearchStrategy[Any]] = []
+    if "enum" in schema:
+        options.append(st.sampled_from(list(schema["enum"])))
+    elif "integer" in types:
+        options.append(_with_wire_form(_integer_values(schema), str))
+    elif "number" in types:
+        options.append(_with_wire_form(_number_values(schema), repr))
+    elif "boolean" in types:
+        options.append(st.one_of(st.booleans(), st.sampled_from(_BOOL_WORDS)))
+    elif "string" in types:
+        if "pattern" in schema:
+            options.append(st.from_regex(schema["pattern"], fullmatch=True))
+        else:
+            options.append(st.text(st.characters(exclude_categories=("Cs", "Cc")),
+                                   min_size=schema.get("minLength", 0),
+                                   max_size=min(schema.get("maxLength", 40), 40)))
+    if "null" in types:
+        options.append(st.none())
+    return st.one_of(options)
+
+
+def _lora_fields(loras: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
+    """lora_model/lora_strength pairs using only adapters the server has."""
+    if not loras:
+        return st.sampled_from([{}, {"lora_model": None}, {"lora_model": ""}])
+
+    @st.composite
+    def pick(draw_: Callable[..., Any]) -> dict[str, Any]:
+        chosen = draw_(st.lists(st.sampled_from(list(loras)), min_size=0, max_size=len(loras), unique=True))
+        if not chosen:
+            return {}
+        fields: dict[str, Any] = {"lora_model": draw_(st.sampled_from([",", ", "])).join(chosen)}
+        strengths = [n / 100 for n in draw_(st.lists(st.integers(10, 100), min_size=len(chosen),
+                                                      max_size=len(chosen)))]
+        form = draw_(st.sampled_from(["none", "one", "one-string", "list"]))
+        if form == "one":
+            fields["lora_strength"] = strengths[0]
+        elif form == "one-string":
+            fields["lora_strength"] = f"{strengths[0]:.2f}"
+        elif form == "list":
+            fields["lora_strength"] = ",".join(f"{s:.2f}" for s in strengths)
+        return fields
+
+    return pick()
+
+
+def _properties(spec: Spec) -> dict[str, Mapping[str, Any]]:
+    return {name: rule.schema for name, rule in spec.validator("text2img").fields.items()}
+
+
+def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[str],
+                      key: str) -> st.SearchStrategy[dict[str, Any]]:
+    # In the cheap profile the size-and-cost fields are always sent, so no default can exceed them.
+    required: dict[str, st.SearchStrategy[Any]] = {"key": st.just(key), "model_id": st.just(model_id),
+                                                   "prompt": _TEXT}
+    optional: dict[str, st.SearchStrategy[Any]] = {}
+    for name, schema in _properties(spec).items():
+        if name in _ASSET_FIELDS or name in ("prompt",):
+            continue
+        if profile == "cheap" and name in _CHEAP:
+            wire: Callable[[Any], Any] = (lambda v: "no") if name in ("upscale", "highres_fix") else str
+            required[name] = _with_wire_form(_CHEAP[name], wire)
+        elif name == "scheduler":
+            optional[name] = st.sampled_from([s for s in schema["enum"] if s not in NON_SAMPLER_SCHEDULERS])
+        elif name == "track_id":
+            optional[name] = st.one_of(st.none(), _TEXT)
+        else:
+            optional[name] = value_strategy(schema)
+    base = st.fixed_dictionaries(required, optional=optional | {"negative_prompt": _TEXT})
+    return st.builds(lambda body, lora: body | lora, base, _lora_fields(loras))
+
+
+def _schemathesis_bodies(spec: Spec, positive: bool) -> st.SearchStrategy[Any]:
+    import schemathesis
+    from schemathesis import GenerationMode
+
+    operation = schemathesis.openapi.from_dict(spec.document)[spec.operation("text2img")[0]]["POST"]
+    mode = GenerationMode.POSITIVE if positive else GenerationMode.NEGATIVE
+    return operation.as_strategy(generation_mode=mode).map(lambda case: case.body)
+
+
+def _fit(body: Any, profile: str, model_id: str, loras: Sequence[str], key: str,
+         lora: dict[str, Any]) -> Any:
+    """Point a schemathesis body at the server's own assets and the profile's limits."""
+    if not isinstance(body, dict):
+        return body
+    body = {k: v for k, v in body.items() if k not in _ASSET_FIELDS} | lora
+    body.update(key=key, model_id=model_id)
+    if body.get("scheduler") in NON_SAMPLER_SCHEDULERS:
+        body.pop("scheduler")
+    if profile == "cheap":
+        body.update(width=256, height=256, upscale=False, highres_fix=False)
+        body["samples"], body["num_inference_steps"] = 1, 2
+    return body
+
+
+def valid_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = None,
+                 loras: Sequence[str] = (), key: str = "") -> st.SearchStrategy[dict[str, Any]]:
+    """Bodies a server must accept (see the module docstring)."""
+    if profile not in PROFILES:
+        raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
+    model_id = model_id or default_model_id(spec)
+    key = key or DEFAULT_KEY
+    loras = tuple(loras)
+    from_schemathesis = st.builds(lambda body, lora: _fit(body, profile, model_id, loras, key, lora),
+                                  _schemathesis_bodies(spec, positive=True), _lora_fields(loras))
+    return st.one_of(
+        _own_valid_bodies(spec, profile, model_id, loras, key),
+        from_schemathesis.filter(lambda b: isinstance(b, dict) and not _has_surrogates(b)),
+    ).filter(lambda body: is_valid(body, spec))
+
+
+def _has_surrogates(value: Any) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_surrogates(k) or _has_surrogates(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogates(v) for v in value)
+    return False
+
+
+# -- invalid values ----------------------------------------------------------------
+def violation_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
+    """Values that break one of the property's rules (some may still be valid after coercion)."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    options: list[st.SearchStrategy[Any]] = [st.sampled_from([[1], {"a": 1}])]
+    if "string" not in types:
+        options.append(st.sampled_from(["abc", "", "12px", " "]))
+    if "boolean" not in types:
+        options.append(st.just(True))
+    if types == ["boolean"]:
+        options.append(st.sampled_from([1, 0, 2.5, "maybe", "y"]))
+    if "integer" in types and "number" not in types:
+        options.append(st.sampled_from([1.5, "1.5", "1e3"]))
+    if "minimum" in schema:
+        options.append(st.floats(-1e6, schema["minimum"], exclude_max=True, allow_nan=False).map(
+            lambda v: int(v) if "integer" in types and int(v) < schema["minimum"] else v))
+    if "maximum" in schema:
+        options.append(st.floats(schema["maximum"], 1e9, exclude_min=True, allow_nan=False).map(
+            lambda v: math.ceil(v) if "integer" in types else v))
+    if "multipleOf" in schema:
+        step = schema["multipleOf"]
+        options.append(st.integers(schema.get("minimum", 0), schema.get("maximum", 10_000))
+                       .filter(lambda n: n % step != 0))
+    if "enum" in schema:
+        options.append(st.sampled_from(["not-a-" + str(schema["enum"][0]), str(schema["enum"][0]).upper() + "x"]))
+    if "pattern" in schema:
+        regex = re.compile(schema["pattern"])
+        options.append(st.sampled_from(["-leading-dash", "has space", "slash/inside", "ftp://x", "x y"])
+                       .filter(lambda s: not regex.search(s)))
+    if schema.get("minLength"):
+        options.append(st.just(""))
+    if "maxLength" in schema:
+        options.append(st.just("x" * (schema["maxLength"] + 1)))
+    return st.one_of(options)
+
+
+def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> st.SearchStrategy[dict[str, Any]]:
+    """JSON-object bodies a server must reject (see the module docstring)."""
+    model_id = model_id or default_model_id(spec)
+    key = key or DEFAULT_KEY
+    properties = _properties(spec)
+    required = spec.validator("text2img").required
+    base = _own_valid_bodies(spec, "cheap", model_id, (), key)
+
+    @st.composite
+    def broken(draw_: Callable[..., Any]) -> dict[str, Any]:
+        body = dict(draw_(base))
+        how = draw_(st.sampled_from(["field", "field", "field", "missing", "lora-count"]))
+        if how == "missing":
+            body.pop(draw_(st.sampled_from(list(required))))
+        elif how == "lora-count":
+            body.update(lora_model="lora-a,lora-b", lora_strength="0.5,0.5,0.5")
+        else:
+            name = draw_(st.sampled_from(sorted(properties)))
+            body[name] = draw_(violation_strategy(properties[name]))
+        return body
+
+    def point_at_server(body: Any) -> Any:
+        if isinstance(body, dict) and isinstance(body.get("key"), str) and body["key"]:
+            body = body | {"key": key}
+        return body
+
+    from_schemathesis = _schemathesis_bodies(spec, positive=False).map(point_at_server)
+    return st.one_of(broken(), from_schemathesis.filter(lambda b: isinstance(b, dict))).filter(
+        lambda body: not is_valid(body, spec))
+
+
+# -- explicit boundaries and drawing -------------------------------------------------
+def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = None,
+                loras: Sequence[str] = (), key: str = "") -> list[dict[str, Any]]:
+    """Boundary bodies every run sends, whatever hypothesis draws."""
+    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="edge case")
+    lora = {"lora_model": ",".join(loras), "lora_strength": "1"} if loras else {}
+    props = _properties(spec)
+    if profile == "cheap":
+        bodies = [base | {"width": 256, "height": 256, "samples": 2, "num_inference_steps": 1} | lora]
+    else:
+        width, height, samples = props["width"], props["height"], props["samples"]
+        bodies = [
+            base | {"width": width["maximum"], "height": height["maximum"], "samples": samples["maximum"],
+                    "num_inference_steps": 30} | lora,
+            base | {"width": width["minimum"], "height": height["maximum"], "upscale": True, "samples": "2"},
+            base | {"width": str(width["minimum"]), "height": height["minimum"], "base64": "yes"},
+        ]
+    return [body for body in bodies if is_valid(body, spec)]
+
+
+def draw(strategy: st.SearchStrategy[Any], count: int, *, seed: int) -> list[Any]:
+    """Up to ``count`` examples of ``strategy``, the same ones for the same ``seed``."""
+    found: list[Any] = []
+
+    @hypothesis_seed(seed)
+    @settings(max_examples=max(count, 1), database=None, deadline=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(value: Any) -> None:
+        found.append(value)
+
+    collect()
+    return found[:count]
