@@ -1,0 +1,121 @@
+"""Settings of one mock server, as a keyword-only dataclass with named defaults.
+
+``t2i mock`` fills a :class:`MockConfig` from its flags (each also readable from a
+``T2I_MOCK_*`` environment variable); tests build one directly. Nothing here does
+I/O: the store, the webhook sender and the server read what they need from it.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = [
+    "DEFAULT_ETA",
+    "DEFAULT_HOST",
+    "DEFAULT_MAX_BODY",
+    "DEFAULT_PORT",
+    "DEFAULT_TTL",
+    "DEFAULT_WORKERS",
+    "MockConfig",
+    "parse_keys",
+    "parse_latency",
+]
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4010
+DEFAULT_WORKERS = 1
+DEFAULT_THREADS = 4
+DEFAULT_PROCESSING_RATIO = 0.0
+DEFAULT_ETA = 2.0
+DEFAULT_TTL = 3600.0
+DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_JOURNAL_LIMIT = 1000
+DEFAULT_WEBHOOK_ATTEMPTS = 3
+DEFAULT_WEBHOOK_BACKOFF = 0.5
+DEFAULT_WEBHOOK_TIMEOUT = 10.0
+DEFAULT_RETRY_AFTER = 30
+
+
+@dataclass(frozen=True, kw_only=True)
+class MockConfig:
+    """Everything that changes how the mock behaves.
+
+    ``latency`` is a (low, high) range in milliseconds; each API answer waits a
+    uniformly drawn time in it. ``max_queued`` caps how many jobs may be pending
+    at once (None: no cap). ``db_path`` is the SQLite file shared by every
+    worker; None means a fresh file in a temporary folder for this app.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = DEFAULT_WORKERS
+    threads: int = DEFAULT_THREADS
+    keys: tuple[str, ...] = ()
+    processing_ratio: float = DEFAULT_PROCESSING_RATIO
+    eta: float = DEFAULT_ETA
+    max_queued: int | None = None
+    latency: tuple[float, float] = (0.0, 0.0)
+    ttl: float = DEFAULT_TTL
+    max_body: int = DEFAULT_MAX_BODY
+    journal_limit: int = DEFAULT_JOURNAL_LIMIT
+    webhook_attempts: int = DEFAULT_WEBHOOK_ATTEMPTS
+    webhook_backoff: float = DEFAULT_WEBHOOK_BACKOFF
+    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
+    retry_after: int = DEFAULT_RETRY_AFTER
+    db_path: Path | None = None
+
+    def __post_init__(self) -> None:
+        checks = [
+            (0.0 <= self.processing_ratio <= 1.0, "processing_ratio", self.processing_ratio, "between 0 and 1"),
+            (self.eta >= 0, "eta", self.eta, "0 or more seconds"),
+            (self.max_queued is None or self.max_queued >= 0, "max_queued", self.max_queued, "0 or more"),
+            (0 <= self.latency[0] <= self.latency[1], "latency", self.latency, "0 <= low <= high milliseconds"),
+            (self.ttl > 0, "ttl", self.ttl, "more than 0 seconds"),
+            (self.workers >= 1, "workers", self.workers, "1 or more"),
+            (self.threads >= 1, "threads", self.threads, "1 or more"),
+            (self.webhook_attempts >= 1, "webhook_attempts", self.webhook_attempts, "1 or more"),
+            (self.max_body >= 1, "max_body", self.max_body, "1 or more bytes"),
+            (0 <= self.port <= 65535, "port", self.port, "between 0 and 65535"),
+        ]
+        for ok, name, value, accepted in checks:
+            if not ok:
+                raise ConfigError(name, value, accepted)
+
+    @property
+    def auth(self) -> bool:
+        return bool(self.keys)
+
+    def with_db(self) -> MockConfig:
+        """This config with ``db_path`` filled in: a new file in a private temporary folder when unset."""
+        if self.db_path is not None:
+            return self
+        folder = tempfile.mkdtemp(prefix="t2i-mock-")
+        return dataclasses.replace(self, db_path=Path(folder) / "mock.sqlite3")
+
+
+def parse_latency(text: str | float | None) -> tuple[float, float]:
+    """``"150"`` -> (150, 150); ``"50-200"`` -> (50, 200); milliseconds."""
+    if text is None or text == "":
+        return (0.0, 0.0)
+    if isinstance(text, (int, float)):
+        return (float(text), float(text))
+    low, sep, high = str(text).strip().partition("-")
+    try:
+        pair = (float(low), float(high)) if sep else (float(low), float(low))
+    except ValueError:
+        raise ConfigError("latency", text, "milliseconds as a number (150) or a range (50-200)") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise ConfigError("latency", text, "0 <= low <= high milliseconds")
+    return pair
+
+
+def parse_keys(text: str | None) -> tuple[str, ...]:
+    """``"k1, k2"`` -> ("k1", "k2"); empty or None turns authentication off."""
+    if not text:
+        return ()
+    return tuple(k.strip() for k in str(text).split(",") if k.strip())
+

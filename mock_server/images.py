@@ -1,0 +1,145 @@
+"""Deterministic stand-in images: real PNGs that differ visibly with the request.
+
+Everything about a picture comes from a SHA-256 of the parameters that would change
+a real generation (model, prompt, negative prompt, seed, size, steps, guidance,
+scheduler, LoRAs, sample index): two background colours and the gradient's
+direction, a pattern (stripes, rings, checks or dots) and its scale. The prompt,
+seed and sample number are drawn in, so a person looking at a client's screen can
+tell which request an image answers. Same inputs, same bytes.
+
+Rendering a 512x512 picture takes a few milliseconds; :class:`ImageCache` keeps the
+most recent ones so that fetching the same URL twice does not render twice.
+"""
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import textwrap
+import threading
+from collections import OrderedDict
+from typing import Any, Mapping
+
+from PIL import Image, ImageDraw, ImageFont
+
+__all__ = ["ImageCache", "image_size", "render_png", "render_png_base64"]
+
+# The request fields that change what a real model would draw.
+_PICTURE_FIELDS = (
+    "model_id", "prompt", "negative_prompt", "seed", "width", "height", "num_inference_steps",
+    "guidance_scale", "scheduler", "lora_model", "lora_strength", "clip_skip", "vae",
+    "use_karras_sigmas", "algorithm_type", "upscale", "highres_fix",
+)
+_PATTERNS = ("stripes", "rings", "checks", "dots")
+
+
+def image_size(meta: Mapping[str, Any]) -> tuple[int, int]:
+    """The output size: width x height, doubled when ``upscale`` is true."""
+    factor = 2 if meta.get("upscale") else 1
+    return int(meta["width"]) * factor, int(meta["height"]) * factor
+
+
+def _digest(meta: Mapping[str, Any], index: int) -> bytes:
+    picked = {name: meta.get(name) for name in _PICTURE_FIELDS}
+    text = json.dumps([picked, index], sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, ValueError, OSError):  # Pillow without FreeType: the fixed bitmap font
+        return ImageFont.load_default()
+
+
+def _draw_pattern(draw: ImageDraw.ImageDraw, size: tuple[int, int], d: bytes, colour: tuple[int, ...]) -> None:
+    width, height = size
+    kind = _PATTERNS[d[7] % len(_PATTERNS)]
+    step = max(8, (width + height) // (6 + d[8] % 18))
+    line = max(1, step // (3 + d[9] % 4))
+    if kind == "stripes":
+        slope = (d[10] % 5) - 2
+        for x in range(-height * 2, width + height * 2, step):
+            draw.line([(x, 0), (x + slope * height // 2, height)], fill=colour, width=line)
+    elif kind == "rings":
+        cx, cy = d[10] * width // 255, d[11] * height // 255
+        for r in range(step, width + height, step):
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], outline=colour, width=line)
+    elif kind == "checks":
+        for y in range(0, height, step):
+            for x in range((y // step % 2) * step, width, step * 2):
+                draw.rectangle([x, y, x + step - 1, y + step - 1], fill=colour)
+    else:
+        radius = max(2, step // 4)
+        for y in range(step // 2, height, step):
+            for x in range(step // 2, width, step):
+                draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=colour)
+
+
+def _draw_caption(image: Image.Image, meta: Mapping[str, Any], index: int, samples: int) -> None:
+    width, height = image.size
+    size = max(10, min(width, height) // 24)
+    font = _font(size)
+    chars = max(12, int(width / (size * 0.6)) - 2)
+    lines = textwrap.wrap(str(meta.get("prompt", "")), chars)[:8]
+    lines.append(f"seed {meta.get('seed')} - {index + 1}/{samples} - {meta.get('model_id')}")
+    box_height = (len(lines) + 1) * int(size * 1.25)
+    panel = Image.new("RGBA", (width, box_height), (0, 0, 0, 150))
+    image.paste(panel, (0, height - box_height), panel)
+    draw = ImageDraw.Draw(image)
+    y = height - box_height + size // 2
+    for text in lines:
+        draw.text((size // 2, y), text, fill=(255, 255, 255), font=font)
+        y += int(size * 1.25)
+
+
+def render_png(meta: Mapping[str, Any], index: int) -> bytes:
+    """The PNG for sample ``index`` of the request ``meta`` (a ``Text2ImgRequest.to_meta()``)."""
+    d = _digest(meta, index)
+    size = image_size(meta)
+    first, second = (d[0], d[1], d[2]), (d[3], d[4], d[5])
+    mask = Image.linear_gradient("L").rotate(d[6] * 360 / 256).resize(size)
+    image = Image.composite(Image.new("RGB", size, first), Image.new("RGB", size, second), mask)
+    accent = (255 - d[12], 255 - d[13], 255 - d[14])
+    _draw_pattern(ImageDraw.Draw(image), size, d, accent)
+    _draw_caption(image, meta, index, int(meta.get("samples") or 1))
+    out = io.BytesIO()
+    image.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def render_png_base64(meta: Mapping[str, Any], index: int) -> str:
+    return base64.b64encode(render_png(meta, index)).decode("ascii")
+
+
+class ImageCache:
+    """A small LRU of rendered PNGs, bounded in bytes, safe to share between threads."""
+
+    def __init__(self, max_bytes: int = 64 * 1024 * 1024) -> None:
+        self.max_bytes = max_bytes
+        self._items: OrderedDict[tuple[int, int], bytes] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, job_id: int, index: int, meta: Mapping[str, Any]) -> bytes:
+        key = (job_id, index)
+        with self._lock:
+            png = self._items.get(key)
+            if png is not None:
+                self._items.move_to_end(key)
+                return png
+        png = render_png(meta, index)
+        with self._lock:
+            if key not in self._items:
+                self._items[key] = png
+                self._bytes += len(png)
+            while self._bytes > self.max_bytes and self._items:
+                _, old = self._items.popitem(last=False)
+                self._bytes -= len(old)
+        return png
+
+    def forget(self, job_id: int) -> None:
+        with self._lock:
+            for key in [k for k in self._items if k[0] == job_id]:
+                self._bytes -= len(self._items.pop(key))

@@ -1,0 +1,72 @@
+"""Turn an incoming Flask request into a JSON object the spec can validate, or refuse it.
+
+The routes run the checks in the order a client would want them reported: a forced
+error (``Prefer: code=N``), then the content type and size limit (here), JSON syntax
+(``spec.parse_json_body``), then the API key (here). Field validation itself is ``spec.parse_text2img`` / ``spec.parse_fetch``.
+Also builds the journal entry that records what the client sent.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from flask import Request
+
+from .config import MockConfig
+from .errors import AuthError, RequestRejected
+
+__all__ = ["check_key", "journal_entry", "read_body", "simulate_latency"]
+
+_JSON_TYPES = ("application/json",)
+# Headers worth keeping in the journal; hop-by-hop and server-added ones are noise.
+_SKIP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
+
+
+def simulate_latency(config: MockConfig) -> None:
+    low, high = config.latency
+    if high > 0:
+        time.sleep(random.uniform(low, high) / 1000.0)
+
+
+def _raw_body(request: Request, limit: int) -> bytes:
+    length = request.content_length
+    if length is not None and length > limit:
+        raise RequestRejected("", "max_size", f"request body must be at most {limit} bytes, got {length}", length)
+    raw = request.stream.read(limit + 1)
+    if len(raw) > limit:
+        raise RequestRejected("", "max_size", f"request body must be at most {limit} bytes, got more", None)
+    return raw
+
+
+def read_body(request: Request, config: MockConfig) -> bytes:
+    """The raw body of an API call; a 400 when its type is not JSON or it is too large.
+
+    A missing Content-Type is read as JSON (some clients send ``data=json.dumps(...)``);
+    one that names anything but JSON is refused.
+    """
+    mimetype = request.mimetype
+    if mimetype and mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+        raise RequestRejected(
+            "Content-Type", "content_type",
+            f"Content-Type must be application/json, got {request.content_type!r} "
+            "(curl -d sends form data; add -H 'Content-Type: application/json')", request.content_type,
+        )
+    return _raw_body(request, config.max_body)
+
+
+def check_key(body: dict[str, Any], config: MockConfig) -> None:
+    """With ``--keys``, refuse a missing or unknown key with the hosted API's 401."""
+    if config.auth and body.get("key") not in config.keys:
+        raise AuthError()
+
+
+def journal_entry(request: Request) -> dict[str, Any]:
+    """The start of a journal entry: when, what, and the headers the client sent."""
+    return {
+        "at": time.time(),
+        "method": request.method,
+        "path": request.path,
+        "query": request.query_string.decode("latin-1"),
+        "headers": {k: v for k, v in request.headers.items() if k.lower() not in _SKIP_HEADERS},
+    }

@@ -1,0 +1,217 @@
+"""Jobs and the request journal, in one SQLite file shared by every worker.
+
+A job is one text2img request: its normalised request (``meta``, seed filled in),
+the base URL its image links were built from, when it becomes ready and when it
+expires. Fetch, the image routes and the webhook sender read jobs back from here,
+so an answer from any gunicorn worker sees what another worker stored.
+
+The file runs in WAL mode with ``synchronous=NORMAL``: commits do not wait for an
+fsync, which keeps a text2img answer to well under a millisecond of storage work.
+The mock's state is disposable, so losing the last commits on a power cut is fine.
+
+Connections come from a small per-process pool (a connection must not be used by
+two threads at once, nor cross a fork), so thread-per-request servers do not
+reconnect on every request. Expired jobs and old journal entries are swept at most
+every few seconds, on a write.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+__all__ = ["Job", "JobStore"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    created REAL NOT NULL,
+    ready_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    base_url TEXT NOT NULL,
+    meta TEXT NOT NULL,
+    webhook TEXT,
+    track_id TEXT,
+    webhook_status TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (ready_at);
+CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    entry TEXT NOT NULL
+);
+"""
+# Ids start here so they look like the hosted API's (eight digits) and never collide
+# with small integers a client might hard-code.
+FIRST_ID = 10_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: int
+    created: float
+    ready_at: float
+    expires_at: float
+    base_url: str
+    meta: dict[str, Any]
+    webhook: str | None
+    track_id: str | None
+    webhook_status: str
+
+    def ready(self, now: float | None = None) -> bool:
+        return (time.time() if now is None else now) >= self.ready_at
+
+    def eta(self, now: float | None = None) -> float:
+        return max(0.0, round(self.ready_at - (time.time() if now is None else now), 2))
+
+
+class JobStore:
+    """SQLite-backed jobs and journal; one instance per app, usable from any thread."""
+
+    def __init__(self, path: Path, ttl: float, journal_limit: int) -> None:
+        self.path = Path(path)
+        self.ttl = ttl
+        self.journal_limit = journal_limit
+        self._pool: list[sqlite3.Connection] = []
+        self._pool_lock = threading.Lock()
+        self._pid = os.getpid()
+        self._next_sweep = 0.0
+        self._sweep_every = min(5.0, ttl / 4)
+        with self._conn() as db:
+            db.executescript(_SCHEMA)
+            db.execute(
+                "INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'jobs', ? "
+                "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')",
+                (FIRST_ID,),
+            )
+
+    # -- connections -------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=30000")
+        return db
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[sqlite3.Connection]:
+        """A connection for this thread's exclusive use until the block ends."""
+        with self._pool_lock:
+            if self._pid != os.getpid():  # forked: the parent's connections are not ours
+                self._pool, self._pid = [], os.getpid()
+            db = self._pool.pop() if self._pool else None
+        if db is None:
+            db = self._connect()
+        try:
+            yield db
+        finally:
+            with self._pool_lock:
+                if len(self._pool) < 16:
+                    self._pool.append(db)
+                    db = None
+            if db is not None:
+                db.close()
+
+    def close(self) -> None:
+        with self._pool_lock:
+            pool, self._pool = self._pool, []
+        for db in pool:
+            db.close()
+
+    # -- jobs ----------------------------------------------------------------
+    def add_job(self, *, meta: dict[str, Any], base_url: str, delay: float,
+                webhook: str | None, track_id: str | None, journal: dict[str, Any] | None = None) -> Job:
+        """Store a new job (and its journal entry, in the same transaction); return it with its id."""
+        now = time.time()
+        status = "pending" if webhook else "none"
+        with self._conn() as db:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                cursor = db.execute(
+                    "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
+                    "webhook_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, now + delay, now + delay + self.ttl, base_url, json.dumps(meta), webhook, track_id,
+                     status),
+                )
+                job_id = int(cursor.lastrowid or 0)
+                if journal is not None:
+                    journal["job_id"] = job_id
+                    self._journal_insert(db, journal)
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            self._maybe_sweep(db, now)
+        return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status)
+
+    def get_job(self, job_id: int) -> Job | None:
+        """The job, or None when it never existed or has expired."""
+        with self._conn() as db:
+            row = db.execute(
+                "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "
+                "FROM jobs WHERE id = ? AND expires_at > ?", (job_id, time.time()),
+            ).fetchone()
+        if row is None:
+            return None
+        return Job(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8])
+
+    def pending_count(self) -> int:
+        with self._conn() as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (time.time(),)).fetchone()[0])
+
+    def set_webhook_status(self, job_id: int, status: str) -> None:
+        with self._conn() as db:
+            db.execute("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
+
+    # -- journal -----------------------------------------------------------
+    @staticmethod
+    def _journal_insert(db: sqlite3.Connection, entry: dict[str, Any]) -> None:
+        db.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry, default=str),))
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Append one request to the journal."""
+        with self._conn() as db:
+            self._journal_insert(db, entry)
+            self._maybe_sweep(db, time.time())
+
+    def journal(self) -> list[dict[str, Any]]:
+        """Every journal entry still kept, oldest first."""
+        with self._conn() as db:
+            rows = db.execute("SELECT seq, entry FROM journal ORDER BY seq").fetchall()
+        return [{"seq": seq, **json.loads(entry)} for seq, entry in rows]
+
+    def clear_journal(self) -> int:
+        with self._conn() as db:
+            return int(db.execute("DELETE FROM journal").rowcount)
+
+    # -- expiry ------------------------------------------------------------
+    def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:
+        if now < self._next_sweep:
+            return
+        self._next_sweep = now + self._sweep_every
+        self._sweep(db, now)
+
+    def sweep(self, now: float | None = None) -> list[int]:
+        """Delete expired jobs and journal entries beyond the limit; return the deleted job ids."""
+        with self._conn() as db:
+            return self._sweep(db, time.time() if now is None else now)
+
+    def _sweep(self, db: sqlite3.Connection, now: float) -> list[int]:
+        gone = [r[0] for r in db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,))]
+        if gone:
+            db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,))
+        db.execute(
+            "DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (self.journal_limit,)
+        )
+        return gone
+
+    def count_jobs(self) -> int:
+        """Jobs stored, expired ones not yet swept included."""
+        with self._conn() as db:
+            return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
