@@ -13,7 +13,7 @@ $(BIN)/.installed: pyproject.toml
 	touch $@
 
 run: $(BIN)/.installed
-	$(BIN)/t2i validate examples/upstream-example.json
+	$(BIN)/t2i mock --host 127.0.0.1 --port 4010
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
