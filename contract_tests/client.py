@@ -1,0 +1,171 @@
+"""HTTP to the server under test, with every call kept as an :class:`Exchange`.
+
+An exchange remembers what was sent and what came back, so a failure can show
+the response seen and a curl command that reproduces the request
+(:meth:`Exchange.curl`, with the API key written as ``$T2I_KEY``). The client
+retries documented back-pressure answers (429, 503) a few times, honouring
+``retry_after``; everything else is returned as it came.
+"""
+from __future__ import annotations
+
+import json
+import shlex
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from spec import Spec
+
+__all__ = ["Client", "Exchange", "NO_JSON"]
+
+_KEY_SENTINEL = "\u0000T2I-KEY\u0000"
+_SHOWN = 600
+
+
+class _NoJson:
+    def __repr__(self) -> str:
+        return "NO_JSON"
+
+
+NO_JSON: Any = _NoJson()
+
+
+@dataclass
+class Exchange:
+    """One request and its answer (``status`` 0 when no HTTP answer came)."""
+
+    method: str
+    url: str
+    operation: str | None
+    body: Any = None
+    raw: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    key: str | None = None
+    status: int = 0
+    content_type: str = ""
+    text: str = ""
+    json: Any = NO_JSON
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def answered(self) -> bool:
+        return self.status != 0
+
+    @property
+    def branch(self) -> str | None:
+        """The response's ``status`` field (success / processing / error), if any."""
+        return self.json.get("status") if isinstance(self.json, dict) else None
+
+    def response_summary(self) -> str:
+        if not self.answered:
+            return f"no HTTP answer: {self.error}"
+        text = self.text if len(self.text) <= _SHOWN else self.text[:_SHOWN] + f"... ({len(self.text)} chars)"
+        return f"HTTP {self.status} {text}"
+
+    def curl(self) -> str:
+        """A shell command that sends this request again, the key read from ``$T2I_KEY``."""
+        parts = ["curl -sS -X", self.method, shlex.quote(self.url)]
+        for name, value in self.headers.items():
+            parts += ["-H", shlex.quote(f"{name}: {value}")]
+        if self.body is not None:
+            parts += ["-H", shlex.quote("Content-Type: application/json"), "--data-raw", self._json_argument()]
+        elif self.raw is not None:
+            parts += ["-H", shlex.quote("Content-Type: application/json")]
+            if self.raw and all(32 <= b < 127 for b in self.raw):
+                parts += ["--data-raw", shlex.quote(self.raw.decode("ascii"))]
+            else:
+                escaped = "".join(f"\\x{b:02x}" for b in self.raw)
+                return f"printf '{escaped}' | " + " ".join(parts + ["--data-binary", "@-"])
+        return " ".join(parts)
+
+    def _json_argument(self) -> str:
+        body = self.body
+        if self.key and isinstance(body, dict) and isinstance(body.get("key"), str) \
+                and body["key"].startswith(self.key):
+            body = body | {"key": _KEY_SENTINEL + body["key"][len(self.key):]}
+        text = json.dumps(body, ensure_ascii=True, separators=(",", ":"))
+        quoted = "'" + text.replace("'", "'\\''") + "'"
+        sentinel = json.dumps(_KEY_SENTINEL)[1:-1]
+        return quoted.replace(sentinel, "'\"$T2I_KEY\"'")
+
+
+class Client:
+    """Talks to one server; ``base_url`` is its root (``https://modelslab.com`` or ``.../api``)."""
+
+    def __init__(self, spec: Spec, base_url: str, *, key: str, timeout: float, retries: int,
+                 max_retry_wait: float) -> None:
+        self.spec = spec
+        self.base_url = base_url.rstrip("/")
+        self.key = key
+        self.timeout = timeout
+        self.retries = retries
+        self.max_retry_wait = max_retry_wait
+        self.session = requests.Session()
+        self.sent = 0
+
+    def close(self) -> None:
+        self.session.close()
+
+    def url_for(self, operation_id: str, **params: Any) -> str:
+        route = self.spec.operation(operation_id)[0].format(**params)
+        if urlsplit(self.base_url).path.endswith("/api") and route.startswith("/api/"):
+            route = route[len("/api"):]
+        return self.base_url + route
+
+    # -- the API's operations ------------------------------------------------------
+    def text2img(self, body: Any, headers: dict[str, str] | None = None) -> Exchange:
+        return self.post("text2img", self.url_for("text2img"), body=body, headers=headers)
+
+    def text2img_raw(self, raw: bytes) -> Exchange:
+        return self.post("text2img", self.url_for("text2img"), raw=raw)
+
+    def fetch_by_id(self, generation_id: Any, key: str | None = None) -> Exchange:
+        return self.post("fetchById", self.url_for("fetchById", id=generation_id), body={"key": key or self.key})
+
+    def fetch(self, generation_id: Any, key: str | None = None) -> Exchange:
+        return self.post("fetch", self.url_for("fetch"), body={"key": key or self.key, "request_id": generation_id})
+
+    # -- plumbing ------------------------------------------------------------------
+    def post(self, operation: str | None, url: str, *, body: Any = None, raw: bytes | None = None,
+             headers: dict[str, str] | None = None) -> Exchange:
+        for attempt in range(self.retries + 1):
+            exchange = self._send(operation, url, body, raw, dict(headers or {}))
+            if exchange.status not in (429, 503) or attempt == self.retries:
+                return exchange
+            wait = exchange.json.get("retry_after", 1) if isinstance(exchange.json, dict) else 1
+            time.sleep(min(float(wait) if isinstance(wait, (int, float)) else 1.0, self.max_retry_wait))
+        return exchange  # pragma: no cover - the loop always returns
+
+    def _send(self, operation: str | None, url: str, body: Any, raw: bytes | None,
+              headers: dict[str, str]) -> Exchange:
+        exchange = Exchange("POST", url, operation, body=body, raw=raw, headers=headers, key=self.key)
+        data = raw if raw is not None else json.dumps(body, ensure_ascii=True).encode()
+        started = time.monotonic()
+        try:
+            response = self.session.post(url, data=data, timeout=self.timeout,
+                                         headers={"Content-Type": "application/json"} | headers)
+        except requests.RequestException as exc:
+            exchange.error = f"{type(exc).__name__}: {exc}"
+        else:
+            exchange.status = response.status_code
+            exchange.content_type = response.headers.get("Content-Type", "")
+            exchange.text = response.text
+            try:
+                exchange.json = response.json()
+            except ValueError:
+                exchange.json = NO_JSON
+        exchange.elapsed = time.monotonic() - started
+        self.sent += 1
+        return exchange
+
+    def get_bytes(self, url: str) -> tuple[int, bytes, str]:
+        """GET an image URL: (status, body, error); status 0 when nothing answered."""
+        try:
+            response = self.session.get(url, timeout=self.timeout)
+        except requests.RequestException as exc:
+            return 0, b"", f"{type(exc).__name__}: {exc}"
+        return response.status_code, response.content, ""

@@ -1,0 +1,34 @@
+"""Errors of the contract suite itself (not findings about the server under test).
+
+    ContractTestError        base class; ``code`` is a stable string
+    ├── ConfigError          a setting is unusable (bad URL, unknown profile, ...)
+    └── ServerUnreachable    nothing answers at the base URL at all
+
+Findings about the server are never exceptions: they are
+:class:`~contract_tests.report.Failure` records in the report.
+"""
+from __future__ import annotations
+
+__all__ = ["ConfigError", "ContractTestError", "ServerUnreachable"]
+
+
+class ContractTestError(Exception):
+    """Base class of every error this package raises."""
+
+    code = "contract_test_error"
+
+
+class ConfigError(ContractTestError):
+    code = "config"
+
+    def __init__(self, setting: str, value: object, expected: str) -> None:
+        self.setting, self.value = setting, value
+        super().__init__(f"{setting} must be {expected}, got {value!r}")
+
+
+class ServerUnreachable(ContractTestError):
+    code = "unreachable"
+
+    def __init__(self, url: str, reason: str) -> None:
+        self.url = url
+        super().__init__(f"no server answers at {url}: {reason}")

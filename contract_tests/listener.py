@@ -1,0 +1,76 @@
+"""The webhook receiver the suite starts for the ``webhook`` check.
+
+A real HTTP server on ``host`` (127.0.0.1 by default) and a free port, in a
+background thread. It answers every POST with 200 and records the decoded JSON
+payload, so the check can wait for one with the right ``id`` and ``track_id``.
+"""
+from __future__ import annotations
+
+import json
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Request, Response
+
+__all__ = ["Delivery", "WebhookReceiver"]
+
+
+@dataclass(frozen=True)
+class Delivery:
+    path: str
+    payload: Any
+    raw: str
+
+
+class WebhookReceiver:
+    """Records webhook deliveries; use as a context manager."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self._server = make_server(host, 0, self._wsgi, threaded=True)
+        self.url = f"http://{host}:{self._server.server_port}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        name="t2i-webhook-receiver")
+        self._deliveries: list[Delivery] = []
+        self._arrived = threading.Condition()
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        request = Request(environ)
+        raw = request.get_data(as_text=True)
+        try:
+            payload = json.loads(raw)
+        except ValueError:
+            payload = None
+        with self._arrived:
+            self._deliveries.append(Delivery(request.path, payload, raw[:2000]))
+            self._arrived.notify_all()
+        return Response('{"ok": true}', status=200, mimetype="application/json")(environ, start_response)
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        with self._arrived:
+            return list(self._deliveries)
+
+    def wait_for(self, match: Callable[[Delivery], bool], timeout: float) -> Delivery | None:
+        """The first delivery ``match`` accepts, waiting up to ``timeout`` seconds for it."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                for delivery in self._deliveries:
+                    if match(delivery):
+                        return delivery
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return None
+                self._arrived.wait(left)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)

@@ -1,0 +1,159 @@
+"""Findings of one run, grouped by check, as text for people and JUnit XML for CI.
+
+Each check has a stable name (:data:`CHECKS`). A check that found nothing wrong
+passes if it was exercised at least once, and is skipped (with the reason) if
+the server never gave it anything to look at, such as ``lifecycle`` against a
+server that always answers at once. Each failure carries the expectation, the
+response seen and a curl reproducer.
+"""
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .client import Exchange
+
+__all__ = ["CHECKS", "CheckResult", "Failure", "Report"]
+
+CHECKS: dict[str, str] = {
+    "conformance": "every response matches exactly one branch of the spec for its status code",
+    "no_server_error": "no 5xx (other than a documented 503) for any input, valid or invalid",
+    "invalid_rejected": "an invalid body gets the error branch, never success or processing",
+    "valid_accepted": "a valid body gets success or processing (or a documented 429/503), never an error",
+    "sample_count": "a success has exactly `samples` outputs, after fetching when it was processing",
+    "image_size": "every output decodes as an image of width x height (2x with upscale)",
+    "determinism": "the same body and seed give identical images; another seed gives different ones",
+    "lifecycle": "a processing answer reaches success through fetch within eta plus a margin",
+    "webhook": "a request's webhook receives the completion payload with its id and track_id",
+    "meta_echo": "meta echoes the request's normalised parameters and the seed used",
+    "defaults": "a body with only key, model_id and prompt gives one 512x512 image and default meta",
+    "auth": "a wrong key gets a 401 in the error shape",
+}
+MAX_SHOWN_FAILURES = 3
+
+
+@dataclass
+class Failure:
+    check: str
+    expected: str
+    seen: str
+    response: str = ""
+    reproducer: str = ""
+    context: str = ""
+
+    def render(self, index: int) -> str:
+        lines = [f"  [{index}] expected: {self.expected}", f"      seen:     {self.seen}"]
+        if self.response:
+            lines.append(f"      response: {self.response}")
+        if self.context:
+            lines.append(f"      context:  {self.context}")
+        if self.reproducer:
+            lines.append(f"      reproduce: {self.reproducer}")
+        return "\n".join(lines)
+
+
+@dataclass
+class CheckResult:
+    name: str
+    exercised: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    skip_reason: str = ""
+
+    @property
+    def outcome(self) -> str:
+        if self.failures:
+            return "FAIL"
+        return "PASS" if self.exercised else "SKIP"
+
+
+class Report:
+    """Collects what each check saw during a run."""
+
+    def __init__(self, base_url: str, *, profile: str, seed: int, max_examples: int) -> None:
+        self.base_url, self.profile, self.seed, self.max_examples = base_url, profile, seed, max_examples
+        self.results = {name: CheckResult(name) for name in CHECKS}
+        self.started = time.monotonic()
+        self.duration = 0.0
+        self.notes: list[str] = []
+
+    def exercised(self, check: str, times: int = 1) -> None:
+        self.results[check].exercised += times
+
+    def fail(self, check: str, expected: str, seen: str, exchange: Exchange | None = None,
+             context: str = "") -> Failure:
+        failure = Failure(check, expected, seen,
+                          exchange.response_summary() if exchange is not None else "",
+                          exchange.curl() if exchange is not None else "", context)
+        self.results[check].failures.append(failure)
+        self.results[check].exercised += 1
+        return failure
+
+    def skip(self, check: str, reason: str) -> None:
+        self.results[check].skip_reason = reason
+
+    def finish(self) -> Report:
+        self.duration = time.monotonic() - self.started
+        for result in self.results.values():
+            if result.outcome == "SKIP" and not result.skip_reason:
+                result.skip_reason = "never exercised"
+        return self
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, result in self.results.items() if result.failures]
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    # -- output -----------------------------------------------------------------------
+    def render_text(self) -> str:
+        lines = [f"t2i contract tests against {self.base_url} "
+                 f"(profile {self.profile}, seed {self.seed}, {self.max_examples} examples)"]
+        for name, result in self.results.items():
+            detail = (f"{len(result.failures)} failure(s) in {result.exercised} checked"
+                      if result.failures else f"{result.exercised} checked" if result.exercised
+                      else result.skip_reason)
+            lines.append(f"  {result.outcome:4} {name:16} {detail}")
+        for name in self.failed:
+            failures = self.results[name].failures
+            lines += ["", f"== {name}: {CHECKS[name]} =="]
+            lines += [f.render(i) for i, f in enumerate(failures[:MAX_SHOWN_FAILURES], 1)]
+            if len(failures) > MAX_SHOWN_FAILURES:
+                lines.append(f"  ... and {len(failures) - MAX_SHOWN_FAILURES} more")
+        lines += [""] + [f"note: {note}" for note in self.notes]
+        counts = [sum(r.outcome == o for r in self.results.values()) for o in ("PASS", "FAIL", "SKIP")]
+        lines.append(f"{counts[0]} passed, {counts[1]} failed, {counts[2]} skipped in {self.duration:.1f}s"
+                     + ("" if self.ok else f"; rerun with --seed {self.seed}"))
+        return "\n".join(lines)
+
+    def to_junit(self) -> ET.ElementTree:
+        suite = ET.Element("testsuite", {
+            "name": "t2i-contract", "tests": str(len(self.results)), "failures": str(len(self.failed)),
+            "errors": "0", "skipped": str(sum(r.outcome == "SKIP" for r in self.results.values())),
+            "time": f"{self.duration:.3f}",
+        })
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (("base_url", self.base_url), ("profile", self.profile), ("seed", str(self.seed))):
+            ET.SubElement(properties, "property", {"name": name, "value": value})
+        for name, result in self.results.items():
+            case = ET.SubElement(suite, "testcase", {"classname": "t2i.contract", "name": name, "time": "0"})
+            if result.failures:
+                failure = ET.SubElement(case, "failure", {
+                    "message": f"{len(result.failures)} failure(s): {result.failures[0].expected}",
+                    "type": name})
+                failure.text = "\n\n".join(f.render(i) for i, f in enumerate(result.failures, 1))
+            elif result.outcome == "SKIP":
+                ET.SubElement(case, "skipped", {"message": result.skip_reason})
+        root = ET.Element("testsuites")
+        root.append(suite)
+        return ET.ElementTree(root)
+
+    def write_junit(self, path: Path) -> None:
+        tree = self.to_junit()
+        ET.indent(tree)
+        tree.write(path, encoding="utf-8", xml_declaration=True)
