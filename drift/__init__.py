@@ -1,0 +1,34 @@
+"""Spec drift detection: lint a spec, diff two specs, check a live server, proxy real traffic.
+
+* :func:`lint_path` / :func:`lint_document` (``t2i lint``): a document's self-contradictions;
+* :func:`diff_paths` / :func:`diff_documents` (``t2i diff``): changes sorted by what they do to clients;
+* :func:`drift.live.run_drift` (``t2i drift``): how a running server departs from the spec;
+* :func:`drift.proxy.create_app` (``t2i proxy``): a validating proxy in front of a server.
+
+All four report :class:`Finding` objects. This package imports ``spec`` and the
+request generation of ``contract_tests``; the live and proxy parts load lazily.
+"""
+from __future__ import annotations
+
+from .diff import DIFF_RULES, diff_documents, diff_paths
+from .document import Document, read_document
+from .errors import DocumentError, DriftError, UpstreamError
+from .findings import Finding, exit_code, render
+from .lint import RULES, lint_document, lint_path
+
+__all__ = [
+    "DIFF_RULES",
+    "RULES",
+    "Document",
+    "DocumentError",
+    "DriftError",
+    "Finding",
+    "UpstreamError",
+    "diff_documents",
+    "diff_paths",
+    "exit_code",
+    "lint_document",
+    "lint_path",
+    "read_document",
+    "render",
+]

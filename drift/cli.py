@@ -1,0 +1,94 @@
+"""The ``t2i lint``, ``t2i diff``, ``t2i drift`` and ``t2i proxy`` commands.
+
+Each is registered in the ``t2i.commands`` entry-point group. Every option can
+also come from an environment variable ``T2I_<COMMAND>_<OPTION>`` (the host CLI
+runs with ``auto_envvar_prefix="T2I"``). Exit status: 0 when nothing reaches
+``--fail-on``, 1 when something does, 2 when a document or server cannot be read.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+import click
+
+from .errors import DriftError
+from .findings import DIFF_LABELS, Finding, Level, exit_code, normalise_level, render
+
+__all__ = ["diff_command", "drift_command", "lint_command", "proxy_command"]
+
+_FORMAT = click.option("--format", "format", type=click.Choice(["text", "json"]), default="text",
+                       show_default=True, show_envvar=True, help="Output format.")
+_SPEC_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def _fail_on(default: str, choices: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    def check(ctx: click.Context, param: click.Parameter, value: str) -> Level:
+        try:
+            return normalise_level(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc)) from None
+
+    return click.option("--fail-on", default=default, show_default=True, show_envvar=True, callback=check,
+                        metavar=choices, help="Exit 1 when a finding is at this level or more severe.")
+
+
+def _finish(findings: list[Finding], fmt: str, fail_on: Level, labels: dict[str, str] | None = None) -> None:
+    click.echo(render(findings, fmt, labels))
+    sys.exit(exit_code(findings, fail_on))
+
+
+def _guarded(action: Callable[[], list[Finding]]) -> list[Finding]:
+    try:
+        return action()
+    except DriftError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+
+
+@click.command("lint")
+@click.argument("spec", type=_SPEC_FILE, required=False)
+@_FORMAT
+@_fail_on("error", "error|warn|info")
+def lint_command(spec: Path | None, format: str, fail_on: Level) -> None:
+    """Find the places where an OpenAPI document contradicts itself.
+
+    SPEC is a YAML or JSON OpenAPI 3.0/3.1 document, or a Markdown page with the
+    document in a fenced yaml block; it defaults to this toolkit's own spec.
+    """
+    from spec import SPEC_PATH
+
+    from .lint import lint_path
+
+    _finish(_guarded(lambda: lint_path(spec or SPEC_PATH)), format, fail_on)
+
+
+@click.command("diff")
+@click.argument("old", type=_SPEC_FILE)
+@click.argument("new", type=_SPEC_FILE)
+@_FORMAT
+@_fail_on("ERR", "ERR|WARN|INFO")
+def diff_command(old: Path, new: Path, format: str, fail_on: Level) -> None:
+    """Sort the changes from spec OLD to spec NEW by what they do to clients.
+
+    ERR breaks existing clients, WARN may break some, INFO is everything else.
+    In JSON the levels read error, warn and info, as in lint.
+    """
+    from .diff import diff_paths
+
+    _finish(_guarded(lambda: diff_paths(old, new)), format, fail_on, DIFF_LABELS)
+
+
+@click.command("drift")
+def drift_command() -> None:
+    """Report how a live server drifts from the spec (being built: issue 6)."""
+    click.echo("t2i drift is not available yet", err=True)
+    sys.exit(2)
+
+
+@click.command("proxy")
+def proxy_command() -> None:
+    """A validating proxy in front of a server (being built: issue 6)."""
+    click.echo("t2i proxy is not available yet", err=True)
+    sys.exit(2)

@@ -1,0 +1,93 @@
+"""Findings: the one result type of lint, diff and live drift, and its text/JSON output.
+
+A :class:`Finding` names a stable ``rule`` id, a ``level`` (``error``, ``warn`` or
+``info``), a ``path`` (a JSON pointer into the spec the finding is about) and a
+human ``message``. JSON output is ``{"findings": [...]}``; text output is one line
+per finding. ``exit_code`` turns a list of findings and a ``--fail-on`` level into
+the process's exit status.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from typing import Iterable, Literal
+
+__all__ = [
+    "DIFF_LABELS",
+    "LEVELS",
+    "Finding",
+    "Level",
+    "escape_pointer",
+    "exit_code",
+    "normalise_level",
+    "render",
+    "sort_findings",
+]
+
+Level = Literal["error", "warn", "info"]
+LEVELS: tuple[Level, ...] = ("error", "warn", "info")
+_RANK = {"error": 0, "warn": 1, "info": 2}
+# ``t2i diff`` speaks of ERR / WARN / INFO, as oasdiff does; JSON keeps lint's words.
+DIFF_LABELS = {"error": "ERR", "warn": "WARN", "info": "INFO"}
+_ALIASES = {"err": "error", "error": "error", "warn": "warn", "warning": "warn", "info": "info"}
+
+
+def escape_pointer(part: object) -> str:
+    """Escape one JSON-pointer segment (RFC 6901)."""
+    return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def normalise_level(value: str) -> Level:
+    """``ERR``/``error``/``WARN``/``warning``/``info`` (any case) to a :data:`Level`."""
+    try:
+        return _ALIASES[value.strip().lower()]  # type: ignore[return-value]
+    except KeyError:
+        raise ValueError(f"level must be one of error, warn, info (or ERR, WARN, INFO), got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    rule: str
+    level: Level
+    path: str
+    message: str
+
+    def __post_init__(self) -> None:
+        if self.level not in _RANK:
+            raise ValueError(f"level must be one of {LEVELS}, got {self.level!r}")
+
+    def at_least(self, level: Level) -> bool:
+        """Whether this finding is as severe as ``level`` or more."""
+        return _RANK[self.level] <= _RANK[level]
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (_RANK[f.level], f.path, f.rule, f.message))
+
+
+def render(findings: Iterable[Finding], fmt: str = "text", labels: dict[str, str] | None = None) -> str:
+    """Findings as ``json`` (``{"findings": [...]}``) or ``text`` (one line each, most severe first)."""
+    ordered = sort_findings(findings)
+    if fmt == "json":
+        return json.dumps({"findings": [f.to_dict() for f in ordered]}, indent=2, ensure_ascii=False)
+    if fmt != "text":
+        raise ValueError(f"format must be text or json, got {fmt!r}")
+    if not ordered:
+        return "no findings"
+    labels = labels or {}
+    width = max(len(labels.get(f.level, f.level)) for f in ordered)
+    lines = [
+        f"{labels.get(f.level, f.level):<{width}}  {f.rule}  {f.path or '/'}\n{' ' * (width + 2)}{f.message}"
+        for f in ordered
+    ]
+    counts = {level: sum(1 for f in ordered if f.level == level) for level in LEVELS}
+    summary = ", ".join(f"{n} {labels.get(level, level)}" for level, n in counts.items() if n)
+    return "\n".join(lines) + f"\n{len(ordered)} findings: {summary}"
+
+
+def exit_code(findings: Iterable[Finding], fail_on: Level = "error") -> int:
+    """1 if any finding is at ``fail_on`` or more severe, else 0."""
+    return 1 if any(f.at_least(fail_on) for f in findings) else 0

@@ -1,0 +1,27 @@
+"""``t2i lint``: find the places where an OpenAPI document contradicts itself.
+
+Rules live in three modules, each registering itself in :data:`RULES`:
+``values`` (defaults, examples, enums, ranges), ``structure`` (``nullable``,
+``oneOf``, required sets, paths, refs) and ``prose`` (heuristics over
+descriptions, level ``info``). :func:`lint_document` runs them all.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..document import Document, read_document
+from ..findings import Finding, sort_findings
+from . import prose, structure, values  # noqa: F401  (importing registers the rules)
+from .registry import RULES, Rule, run_rules
+
+__all__ = ["RULES", "Rule", "lint_document", "lint_path"]
+
+
+def lint_document(document: Document) -> list[Finding]:
+    """Every finding of every rule, most severe first."""
+    return sort_findings(run_rules(document))
+
+
+def lint_path(path: str | Path) -> list[Finding]:
+    """Read a YAML, JSON or Markdown file and lint the OpenAPI document in it."""
+    return lint_document(read_document(path))

@@ -1,0 +1,63 @@
+"""The lint rule registry: each rule is a small function with a stable id and a level.
+
+A rule takes a :class:`~drift.document.Document` and yields ``(path, message)``
+pairs; the registry turns them into :class:`~drift.findings.Finding` objects with
+the rule's id and level. Rules register themselves with :func:`rule` when their
+module is imported (``drift.lint`` imports them all).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+from ..document import Document
+from ..errors import DocumentError
+from ..findings import Finding, Level
+
+__all__ = ["RULES", "Rule", "rule", "run_rules"]
+
+Check = Callable[[Document], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    level: Level
+    check: Check
+    summary: str
+
+    def run(self, document: Document) -> Iterator[Finding]:
+        for path, message in self.check(document):
+            yield Finding(self.id, self.level, path, message)
+
+
+RULES: dict[str, Rule] = {}
+
+
+def rule(rule_id: str, level: Level) -> Callable[[Check], Check]:
+    """Register ``check`` under ``rule_id``; its docstring's first line is the rule's summary."""
+
+    def register(check: Check) -> Check:
+        if rule_id in RULES:
+            raise ValueError(f"lint rule {rule_id!r} is registered twice")
+        summary = (check.__doc__ or "").strip().splitlines()[0] if check.__doc__ else rule_id
+        RULES[rule_id] = Rule(rule_id, level, check, summary)
+        return check
+
+    return register
+
+
+def run_rules(document: Document, only: Iterable[str] | None = None) -> list[Finding]:
+    """Run every registered rule (or those in ``only``) over ``document``.
+
+    A rule that trips over a broken document (a dangling ``$ref``) does not stop
+    the others; it reports that it could not finish, next to ``ref-unresolved``.
+    """
+    chosen = [RULES[r] for r in only] if only is not None else list(RULES.values())
+    findings: list[Finding] = []
+    for item in chosen:
+        try:
+            findings.extend(item.run(document))
+        except DocumentError as exc:
+            findings.append(Finding(item.id, "warn", "", f"rule could not finish: {exc}"))
+    return findings

@@ -1,0 +1,218 @@
+"""Lint rules about a document's structure: keywords, ``oneOf``, required sets, paths and refs."""
+from __future__ import annotations
+
+import re
+from itertools import combinations
+from typing import Any, Iterator
+
+from ..document import Document, SchemaView
+from ..findings import escape_pointer
+from .registry import rule
+from .values import type_allows
+
+__all__: list[str] = []
+
+# Candidate values tried per JSON type when looking for a body two oneOf branches both accept.
+_SAMPLES: dict[str, list[Any]] = {
+    "string": ["x", ""], "integer": [0, 1], "number": [0, 0.5], "boolean": [True, False],
+    "null": [None], "array": [[]], "object": [{}],
+}
+
+
+@rule("nullable-in-3.1", "error")
+def nullable_in_31(document: Document) -> Iterator[tuple[str, str]]:
+    """``nullable`` in an OpenAPI 3.1 document, where it means nothing and null stays forbidden."""
+    if not document.is_31:
+        return
+    for pointer in document.schema_pointers():
+        node = document.get(pointer)
+        if "nullable" in node:
+            kind = node.get("type", "...")
+            yield f"{pointer}/nullable", (
+                f"'nullable' is an OpenAPI 3.0 keyword; in {document.version} it is ignored, so null is "
+                f"still rejected. Write type: [{kind}, 'null'] instead"
+            )
+
+
+@rule("required-undefined", "error")
+def required_undefined(document: Document) -> Iterator[tuple[str, str]]:
+    """A required property that neither the schema nor its ``allOf`` members define."""
+    for pointer in document.schema_pointers():
+        if "required" not in document.get(pointer) or not isinstance(document.get(pointer)["required"], list):
+            continue
+        view = document.view(pointer)
+        if view.get("patternProperties"):
+            continue
+        for index, name in enumerate(document.get(pointer)["required"]):
+            if name not in view.properties:
+                yield f"{pointer}/required/{index}", (
+                    f"required property {name!r} is not defined under properties (nor in allOf members)"
+                )
+
+
+@rule("default-on-required", "warn")
+def default_on_required(document: Document) -> Iterator[tuple[str, str]]:
+    """A required property with a default: the default can never apply."""
+    for pointer in document.schema_pointers():
+        if "required" not in document.get(pointer):
+            continue
+        view = document.view(pointer)
+        for name in view.required:
+            prop = view.properties.get(name)
+            if prop is not None and "default" in document.view(prop).keywords:
+                yield f"{document.view(prop).at('default')}", (
+                    f"{name!r} is required, so its default {document.view(prop).get('default')!r} never applies"
+                )
+
+
+def _branches(document: Document, view: SchemaView) -> list[SchemaView]:
+    base = view.origin["oneOf"]
+    return [document.view(f"{base}/oneOf/{i}") for i, _ in enumerate(view.get("oneOf") or [])]
+
+
+def _accepts(document: Document, pointer: str, value: Any) -> bool:
+    return document.validator(pointer).is_valid(value)
+
+
+def _candidates(document: Document, views: list[SchemaView | None]) -> list[Any]:
+    """Values worth trying for one property: consts, enums, defaults, then a sample per type."""
+    values: list[Any] = []
+    types: set[str] = set()
+    for view in views:
+        if view is None:
+            continue
+        if "const" in view.keywords:
+            values.append(view.get("const"))
+        values += list(view.get("enum") or [])
+        if "default" in view.keywords:
+            values.append(view.get("default"))
+        types |= view.types()
+    for kind in sorted(types) or sorted(_SAMPLES):
+        values += _SAMPLES.get(kind, [])
+    return values
+
+
+def _witness(document: Document, a: SchemaView, b: SchemaView) -> tuple[bool, Any]:
+    """A value both branches accept, if a simple search finds one."""
+    types_a, types_b = a.types(), b.types()
+    if types_a and types_b:
+        # A number schema also accepts integers.
+        widened_a, widened_b = (t | ({"integer"} if "number" in t else set()) for t in (types_a, types_b))
+        shared = (types_a & widened_b) | (types_b & widened_a)
+        if not shared:
+            return False, None
+    else:
+        shared = types_a or types_b
+    if not shared or "object" in shared:
+        body: dict[str, Any] = {}
+        for name in dict.fromkeys(a.required + b.required):
+            props = [document.view(v.properties[name]) if name in v.properties else None for v in (a, b)]
+            fitting = [c for c in _candidates(document, props)
+                       if all(p is None or _accepts(document, p.pointer, c) for p in props)]
+            if not fitting:
+                return False, None
+            body[name] = fitting[0]
+        if _accepts(document, a.pointer, body) and _accepts(document, b.pointer, body):
+            return True, body
+    for kind in sorted(shared - {"object"}):
+        for value in _SAMPLES.get(kind, []):
+            if _accepts(document, a.pointer, value) and _accepts(document, b.pointer, value):
+                return True, value
+    return False, None
+
+
+@rule("oneof-ambiguous", "error")
+def oneof_ambiguous(document: Document) -> Iterator[tuple[str, str]]:
+    """``oneOf`` branches that one value satisfies at once, so ``oneOf`` rejects that value."""
+    for pointer in document.schema_pointers():
+        if "oneOf" not in document.get(pointer):
+            continue
+        view = document.view(pointer)
+        branches = _branches(document, view)
+        for (i, a), (j, b) in combinations(enumerate(branches), 2):
+            found, value = _witness(document, a, b)
+            if found:
+                yield f"{pointer}/oneOf", (
+                    f"branches {i} ({a.pointer}) and {j} ({b.pointer}) both accept {_json(value)}, so oneOf "
+                    f"rejects it; give every branch a required property with a distinct const (e.g. status)"
+                )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value)
+
+
+@rule("discriminator-not-required", "warn")
+def discriminator_not_required(document: Document) -> Iterator[tuple[str, str]]:
+    """A ``discriminator`` property that some ``oneOf``/``anyOf`` branch does not require."""
+    for pointer in document.schema_pointers():
+        node = document.get(pointer)
+        prop = (node.get("discriminator") or {}).get("propertyName") if isinstance(node.get("discriminator"), dict) else None
+        if not prop:
+            continue
+        for keyword in ("oneOf", "anyOf"):
+            missing = [f"{index} ({branch.pointer})"
+                       for index, branch in enumerate(document.view(f"{pointer}/{keyword}/{i}")
+                                                      for i, _ in enumerate(node.get(keyword) or []))
+                       if prop not in branch.required]
+            if missing:
+                yield f"{pointer}/discriminator", (
+                    f"discriminator {prop!r} is not required in {keyword} branch(es) {', '.join(missing)}"
+                )
+
+
+_TEMPLATE = re.compile(r"{([^{}]+)}")
+
+
+@rule("path-parameter-mismatch", "error")
+def path_parameter_mismatch(document: Document) -> Iterator[tuple[str, str]]:
+    """A ``{name}`` in a path with no path parameter for it, or a path parameter the path lacks."""
+    for route, item in (document.data.get("paths") or {}).items():
+        in_route = set(_TEMPLATE.findall(route))
+        base = f"/paths/{escape_pointer(route)}"
+        shared = [f"{base}/parameters/{i}" for i, _ in enumerate((item or {}).get("parameters") or [])]
+        for _, method, op in ((r, m, p) for r, m, p in document.operations() if r == route and p.startswith("/paths/")):
+            own = [f"{op}/parameters/{i}" for i, _ in enumerate(document.get(op).get("parameters") or [])]
+            declared: dict[str, str] = {}
+            for pointer in shared + own:
+                param = document.get(document.resolve(pointer))
+                if isinstance(param, dict) and param.get("in") == "path":
+                    declared[param.get("name", "")] = pointer
+                    if param.get("required") is not True:
+                        yield pointer, f"path parameter {param.get('name')!r} must have required: true"
+            for name in sorted(in_route - set(declared)):
+                yield op, f"{method.upper()} {route} has {{{name}}} in its path but no path parameter {name!r}"
+            for name in sorted(set(declared) - in_route):
+                yield declared[name], f"path parameter {name!r} does not appear in {route}"
+
+
+@rule("duplicate-operation-id", "error")
+def duplicate_operation_id(document: Document) -> Iterator[tuple[str, str]]:
+    """Two operations with the same operationId."""
+    seen: dict[str, str] = {}
+    for _, _, op in document.operations():
+        op_id = document.get(op).get("operationId")
+        if op_id is None:
+            continue
+        if op_id in seen:
+            yield f"{op}/operationId", f"operationId {op_id!r} is already used by {seen[op_id]}"
+        else:
+            seen[op_id] = op
+
+
+@rule("ref-unresolved", "error")
+def ref_unresolved(document: Document) -> Iterator[tuple[str, str]]:
+    """A ``$ref`` that points nowhere in the document."""
+    stack: list[tuple[str, Any]] = [("", document.data)]
+    while stack:
+        pointer, node = stack.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and (not ref.startswith("#") or not document.has(ref[1:])):
+                yield f"{pointer}/$ref", f"$ref {ref!r} does not resolve inside the document"
+            stack += [(f"{pointer}/{escape_pointer(k)}", v) for k, v in node.items()]
+        elif isinstance(node, list):
+            stack += [(f"{pointer}/{i}", v) for i, v in enumerate(node)]
+
