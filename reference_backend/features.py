@@ -1,0 +1,73 @@
+"""The request fields beyond Stable Diffusion's own arguments, and what this backend does with each.
+
+=================  =============================================================
+field              what happens
+=================  =============================================================
+upscale            done: every image is enlarged 2x with Pillow's LANCZOS filter
+                   (``UPSCALE_RESAMPLER``) after the safety checker ran. No
+                   upscaler model is involved; ``meta.upscaler`` says so.
+highres_fix        done, in ``diffusion.py``: generate at half the size, enlarge
+                   with LANCZOS, then refine at the requested size with
+                   StableDiffusionImg2ImgPipeline at strength ``HIGHRES_STRENGTH``,
+                   same prompt, LoRAs, scheduler and seed.
+enhance_prompt     not done: there is no prompt-rewriting model here. The prompt
+                   runs as sent and ``meta.notes`` says so (the field defaults to
+                   true, so refusing it would refuse nearly every request).
+multi_lingual      not done: no translation model. The prompt runs as sent
+                   (CLIP reads it as it is) and ``meta.notes`` says so.
+ip_adapter_*       refused with an error: an IP-Adapter needs its image encoder
+                   weights and a downloaded reference image, neither of which
+                   this offline backend has; making an image without it would
+                   silently drop the request's main condition.
+temp               done: images are kept ``temp_ttl`` seconds (a day by default)
+                   and then deleted; fetch then answers that they expired.
+=================  =============================================================
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from spec import Text2ImgRequest
+
+__all__ = ["HIGHRES_STRENGTH", "UPSCALE_FACTOR", "UPSCALE_RESAMPLER", "field_notes", "refuse_unsupported", "upscale"]
+
+UPSCALE_FACTOR = 2
+UPSCALE_RESAMPLER = "LANCZOS"
+HIGHRES_STRENGTH = 0.5
+_IP_ADAPTER_FIELDS = ("ip_adapter_id", "ip_adapter_image", "ip_adapter_scale")
+
+
+def refuse_unsupported(request: Text2ImgRequest) -> None:
+    """Raise for fields this backend cannot honour at all."""
+    for name in _IP_ADAPTER_FIELDS:
+        value = getattr(request, name)
+        if value is not None:
+            raise UnsupportedError(
+                f"{name} is not supported by this backend: it has no IP-Adapter weights or image encoder "
+                f"and does not download reference images; send the request without ip_adapter_* fields",
+                field=name, value=value, rule="supported",
+            )
+
+
+def field_notes(request: Text2ImgRequest) -> list[str]:
+    """Notes for ``meta`` about the fields this backend accepts but does not act on."""
+    notes = []
+    if request.enhance_prompt:
+        notes.append("enhance_prompt: this backend has no prompt enhancer; the prompt was used as sent")
+    if request.multi_lingual:
+        notes.append("multi_lingual: this backend has no translator; the prompt was used as sent")
+    return notes
+
+
+def upscale(images: list[Image]) -> list[Image]:
+    """Enlarge each image ``UPSCALE_FACTOR`` times with the documented resampler."""
+    from PIL import Image as PILImage
+
+    resampler = getattr(PILImage.Resampling, UPSCALE_RESAMPLER)
+    return [image.resize((image.width * UPSCALE_FACTOR, image.height * UPSCALE_FACTOR), resampler)
+            for image in images]

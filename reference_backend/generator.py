@@ -1,0 +1,104 @@
+"""The seam between serving and image making: one method, ``generate(request, seed)``.
+
+:class:`DiffusersGenerator` (in ``diffusion.py``) is the real implementation.
+:class:`FakeGenerator` here is the cheap, deterministic one that tests of the job
+queue and the HTTP layer use, the way httpx pairs ``BaseTransport`` with
+``MockTransport``: it draws a gradient whose colours come from a hash of the
+request and the seed, so the same request and seed give the same pixels.
+"""
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from .errors import NotFoundError
+from .safety import SafetyClassifier, check_images
+
+if TYPE_CHECKING:
+    from PIL.Image import Image
+
+    from spec import Text2ImgRequest
+
+__all__ = ["FakeGenerator", "GenerationResult", "Generator"]
+
+
+@dataclass
+class GenerationResult:
+    """Images of one request, one NSFW flag per image, and notes for ``meta``.
+
+    ``notes`` say what the backend did differently from what was asked (a field it
+    could not honour, a setting it mapped); ``info`` holds extra ``meta`` entries.
+    """
+
+    images: list[Image]
+    nsfw: list[bool]
+    notes: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Generator:
+    """Makes the images for a valid request. Subclasses implement :meth:`generate`."""
+
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+        raise NotImplementedError
+
+    def check(self, request: Text2ImgRequest) -> None:
+        """Raise a BackendError now for a request that cannot run (unknown model, ...).
+
+        Called before a request is queued, so that such requests get their error at
+        once rather than as a failed job. The default accepts everything.
+        """
+
+    def close(self) -> None:
+        """Release models and memory."""
+
+
+class FakeGenerator(Generator):
+    """Deterministic gradients, no ML. For tests of the layers above the generator.
+
+    ``models`` lists the model ids it knows (others get "Model not found");
+    ``delay`` sleeps per request; ``gate``, when given, blocks every generation until
+    it is set, so a test can hold jobs in the queue; ``fail_prompt`` makes requests
+    with that prompt raise.
+    """
+
+    def __init__(self, models: tuple[str, ...] = ("fake-model",), *, delay: float = 0.0,
+                 gate: threading.Event | None = None, classifier: SafetyClassifier | None = None,
+                 fail_prompt: str | None = None) -> None:
+        self.models = models
+        self.delay = delay
+        self.gate = gate
+        self.classifier = classifier
+        self.fail_prompt = fail_prompt
+        self.calls: list[tuple[Text2ImgRequest, int]] = []
+
+    def check(self, request: Text2ImgRequest) -> None:
+        if request.model_id not in self.models:
+            raise NotFoundError(f"Model not found: {request.model_id}", field="model_id",
+                                value=request.model_id, rule="exists")
+
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+        from PIL import Image
+
+        self.check(request)
+        if self.gate is not None:
+            self.gate.wait()
+        if self.delay:
+            time.sleep(self.delay)
+        self.calls.append((request, seed))
+        if self.fail_prompt is not None and request.prompt == self.fail_prompt:
+            raise RuntimeError("the fake generator was told to fail on this prompt")
+        images = []
+        for index in range(request.samples):
+            digest = hashlib.sha256(
+                f"{request.model_id}|{request.prompt}|{request.negative_prompt}|{request.loras}|{seed}|{index}".encode()
+            ).digest()
+            start, end = digest[:3], digest[3:6]
+            row = Image.linear_gradient("L").resize((request.width, request.height))
+            image = Image.merge("RGB", [row.point(lambda v, a=a, b=b: a + (b - a) * v // 255) for a, b in zip(start, end)])
+            images.append(image)
+        images, nsfw, notes = check_images(images, request, self.classifier)
+        return GenerationResult(images, nsfw, notes)

@@ -1,0 +1,204 @@
+"""The embedded job store: every accepted generation is a row in SQLite.
+
+A job is ``queued`` when accepted, ``running`` while a worker has it, then
+``success`` or ``failed``. Because the row is written before the client gets its
+answer, a restart loses nothing: :meth:`JobStore.recover` puts jobs that were
+``running`` when the process died back in the queue, queued jobs simply wait for
+the new workers, and finished jobs stay fetchable.
+
+The request is stored as the normalised ``meta`` JSON plus unknown fields, never
+with its API key; only a SHA-256 of the key is kept, so fetch can check that the
+caller is the one who started the generation. One connection is shared by all
+threads behind a lock (SQLite serialises writers anyway); the file uses WAL so
+readers in other processes are not blocked.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spec import Text2ImgRequest
+
+__all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore", "hash_key"]
+
+QUEUED, RUNNING, SUCCESS, FAILED = "queued", "running", "success", "failed"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    state TEXT NOT NULL,
+    key_hash TEXT NOT NULL,
+    request TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    generation_time REAL,
+    images TEXT NOT NULL DEFAULT '[]',
+    nsfw TEXT NOT NULL DEFAULT '[]',
+    info TEXT NOT NULL DEFAULT '{}',
+    error TEXT,
+    error_status INTEGER,
+    expires_at REAL,
+    base_url TEXT NOT NULL DEFAULT '',
+    webhook_status TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+"""
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def request_to_json(request: Text2ImgRequest) -> str:
+    return json.dumps({"meta": request.to_meta(), "extra": dict(request.extra)})
+
+
+def request_from_json(text: str) -> Text2ImgRequest:
+    data = json.loads(text)
+    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data["meta"].items()}
+    return Text2ImgRequest(key="", **values, extra=data["extra"])
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the store, decoded."""
+
+    id: int
+    state: str
+    key_hash: str
+    request: Text2ImgRequest
+    seed: int
+    created_at: float
+    started_at: float | None
+    finished_at: float | None
+    generation_time: float | None
+    images: list[str]
+    nsfw: list[bool]
+    info: dict[str, Any]
+    error: str | None
+    error_status: int | None
+    expires_at: float | None
+    webhook_status: str
+    base_url: str
+
+    @property
+    def finished(self) -> bool:
+        return self.state in (SUCCESS, FAILED)
+
+
+class JobStore:
+    """Jobs in one SQLite file. Safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA busy_timeout=5000")
+            self._db.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _one(self, sql: str, args: tuple[Any, ...] = ()) -> sqlite3.Row | None:
+        with self._lock:
+            return self._db.execute(sql, args).fetchone()
+
+    def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount
+
+    @staticmethod
+    def _decode(row: sqlite3.Row) -> Job:
+        return Job(
+            id=row["id"], state=row["state"], key_hash=row["key_hash"], request=request_from_json(row["request"]),
+            seed=row["seed"], created_at=row["created_at"], started_at=row["started_at"],
+            finished_at=row["finished_at"], generation_time=row["generation_time"],
+            images=json.loads(row["images"]), nsfw=json.loads(row["nsfw"]), info=json.loads(row["info"]),
+            error=row["error"], error_status=row["error_status"], expires_at=row["expires_at"],
+            webhook_status=row["webhook_status"], base_url=row["base_url"],
+        )
+
+    # -- life cycle -------------------------------------------------------------
+    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = "") -> int:
+        with self._lock:
+            cursor = self._db.execute(
+                "INSERT INTO jobs (state, key_hash, request, seed, created_at, base_url, webhook_status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (QUEUED, hash_key(key), request_to_json(request), seed, time.time(), base_url, webhook_status),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def claim(self) -> Job | None:
+        """Take the oldest queued job and mark it running, atomically."""
+        row = self._one(
+            "UPDATE jobs SET state = ?, started_at = ? WHERE id = "
+            "(SELECT id FROM jobs WHERE state = ? ORDER BY id LIMIT 1) RETURNING *",
+            (RUNNING, time.time(), QUEUED),
+        )
+        return self._decode(row) if row is not None else None
+
+    def succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
+                generation_time: float, expires_at: float | None) -> None:
+        self._write(
+            "UPDATE jobs SET state = ?, finished_at = ?, images = ?, nsfw = ?, info = ?, generation_time = ?, "
+            "expires_at = ? WHERE id = ?",
+            (SUCCESS, time.time(), json.dumps(images), json.dumps(nsfw), json.dumps(info), generation_time,
+             expires_at, job_id),
+        )
+
+    def fail(self, job_id: int, message: str, status: int) -> None:
+        self._write("UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ? WHERE id = ?",
+                    (FAILED, time.time(), message, status, job_id))
+
+    def set_webhook_status(self, job_id: int, status: str) -> None:
+        self._write("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
+
+    def recover(self) -> int:
+        """Put jobs left ``running`` by a previous process back in the queue; return how many."""
+        return self._write("UPDATE jobs SET state = ?, started_at = NULL WHERE state = ?", (QUEUED, RUNNING))
+
+    # -- queries ------------------------------------------------------------------
+    def get(self, job_id: int) -> Job | None:
+        row = self._one("SELECT * FROM jobs WHERE id = ?", (job_id,))
+        return self._decode(row) if row is not None else None
+
+    def waiting(self, key: str | None = None) -> int:
+        """Jobs queued or running, for one key or for everyone."""
+        if key is None:
+            row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?)", (QUEUED, RUNNING))
+        else:
+            row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) AND key_hash = ?",
+                            (QUEUED, RUNNING, hash_key(key)))
+        return int(row[0]) if row is not None else 0
+
+    def position(self, job_id: int) -> int:
+        """How many jobs are ahead of this one, including running ones."""
+        row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) AND id < ?", (QUEUED, RUNNING, job_id))
+        return int(row[0]) if row is not None else 0
+
+    def mean_generation_time(self, last: int = 20) -> float | None:
+        row = self._one("SELECT AVG(generation_time) FROM (SELECT generation_time FROM jobs WHERE state = ? "
+                        "ORDER BY id DESC LIMIT ?)", (SUCCESS, last))
+        return float(row[0]) if row is not None and row[0] is not None else None
+
+    def expired(self, now: float) -> list[Job]:
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "
+                                    "AND images != '[]'", (now,)).fetchall()
+        return [self._decode(row) for row in rows]
+
+    def clear_images(self, job_id: int) -> None:
+        self._write("UPDATE jobs SET images = '[]' WHERE id = ?", (job_id,))

@@ -1,0 +1,194 @@
+"""Write a tiny Stable Diffusion model with random weights, and small random LoRAs.
+
+``t2i make-tiny-model DIR`` calls :func:`make_tiny_model`. The result is laid out
+the way ``t2i serve`` expects its folders::
+
+    DIR/models/tiny-sd/        a diffusers folder: unet, vae, text_encoder, tokenizer, scheduler
+    DIR/loras/tiny-style.safetensors     diffusers/peft key format (UNet + text encoder)
+    DIR/loras/tiny-detail.safetensors    diffusers/peft key format (UNet only)
+    DIR/loras/tiny-kohya.safetensors     kohya/A1111 key format (``lora_unet_*``, with alpha)
+    DIR/vaes/tiny-vae/         a second random VAE, for the request's ``vae`` field
+
+Shapes follow diffusers' own fast tests (small UNet, VAE and CLIP text model), except
+that the VAE has four blocks so its scale factor is 8 as in real SD models: a 256x256
+image is a 32x32 latent, and a step costs milliseconds on a CPU. The CLIP tokenizer is
+built from a ``vocab.json`` holding every byte-level symbol (with and without the
+``</w>`` end-of-word mark) and an empty ``merges.txt``: every prompt tokenizes to
+characters, so different prompts give different embeddings. Nothing is downloaded.
+
+The LoRA up-matrices are random, not zero (a zero up-matrix has no effect), and
+scaled so that each adapter visibly changes the image.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["TINY_LORAS", "TINY_MODEL_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
+
+TINY_MODEL_ID = "tiny-sd"
+TINY_VAE_ID = "tiny-vae"
+TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
+
+TEXT_HIDDEN = 32
+LORA_RANK = 4
+_ATTENTION_LINEARS = ("to_q", "to_k", "to_v", "to_out.0")
+_TEXT_LINEARS = ("q_proj", "k_proj", "v_proj", "out_proj")
+
+
+@dataclass(frozen=True, slots=True)
+class TinyModel:
+    """Where :func:`make_tiny_model` wrote everything, and the ids to use."""
+
+    root: Path
+    model_id: str = TINY_MODEL_ID
+    vae_id: str = TINY_VAE_ID
+    lora_ids: tuple[str, ...] = TINY_LORAS
+
+    @property
+    def models_dir(self) -> Path:
+        return self.root / "models"
+
+    @property
+    def loras_dir(self) -> Path:
+        return self.root / "loras"
+
+    @property
+    def vaes_dir(self) -> Path:
+        return self.root / "vaes"
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """The byte -> printable character table of GPT-2/CLIP byte-level BPE."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def _write_tokenizer(folder: Path) -> int:
+    """Write vocab.json, merges.txt and tokenizer_config.json; return the vocabulary size."""
+    from transformers import CLIPTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    symbols = list(_bytes_to_unicode().values())
+    tokens = symbols + [s + "</w>" for s in symbols] + ["<|startoftext|>", "<|endoftext|>"]
+    vocab = {token: index for index, token in enumerate(tokens)}
+    vocab_file, merges_file = folder / "vocab.json", folder / "merges.txt"
+    vocab_file.write_text(json.dumps(vocab), encoding="utf-8")
+    merges_file.write_text("#version: 0.2\n", encoding="utf-8")
+    tokenizer = CLIPTokenizer(str(vocab_file), str(merges_file), model_max_length=77)
+    tokenizer.save_pretrained(str(folder))
+    return len(vocab)
+
+
+def _unet_config() -> dict[str, Any]:
+    return dict(
+        block_out_channels=(16, 32), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"),
+        up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"),
+        cross_attention_dim=TEXT_HIDDEN, attention_head_dim=4, norm_num_groups=8,
+    )
+
+
+def _vae(seed: int) -> Any:
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    return AutoencoderKL(
+        block_out_channels=(8, 8, 8, 8), in_channels=3, out_channels=3, latent_channels=4,
+        down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+        layers_per_block=1, norm_num_groups=4, sample_size=64,
+    )
+
+
+def _lora_pair(out_features: int, in_features: int, scale: float, generator: Any) -> tuple[Any, Any]:
+    import torch
+
+    down = torch.randn(LORA_RANK, in_features, generator=generator) * scale
+    up = torch.randn(out_features, LORA_RANK, generator=generator) * scale
+    return down.contiguous(), up.contiguous()
+
+
+def _linears(module: Any, suffixes: tuple[str, ...]) -> list[tuple[str, Any]]:
+    import torch
+
+    return [(name, m) for name, m in module.named_modules()
+            if isinstance(m, torch.nn.Linear) and name.endswith(suffixes)]
+
+
+def _peft_lora(unet: Any, text_encoder: Any | None, seed: int, scale: float) -> dict[str, Any]:
+    """A LoRA in diffusers' peft key format: ``unet.<module>.lora_A.weight`` / ``lora_B``."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, Any] = {}
+    parts = [("unet", unet, _ATTENTION_LINEARS)]
+    if text_encoder is not None:
+        parts.append(("text_encoder", text_encoder, _TEXT_LINEARS))
+    for prefix, module, suffixes in parts:
+        for name, linear in _linears(module, suffixes):
+            down, up = _lora_pair(linear.out_features, linear.in_features, scale, generator)
+            tensors[f"{prefix}.{name}.lora_A.weight"] = down
+            tensors[f"{prefix}.{name}.lora_B.weight"] = up
+    return tensors
+
+
+def _kohya_lora(unet: Any, seed: int, scale: float) -> dict[str, Any]:
+    """A LoRA in kohya/A1111 key format: ``lora_unet_<module_with_underscores>.lora_down.weight``."""
+    import torch
+
+    generator = torch.Generator().manual_seed(seed)
+    tensors: dict[str, Any] = {}
+    for name, linear in _linears(unet, _ATTENTION_LINEARS):
+        key = "lora_unet_" + name.replace(".", "_")
+        down, up = _lora_pair(linear.out_features, linear.in_features, scale, generator)
+        tensors[f"{key}.lora_down.weight"] = down
+        tensors[f"{key}.lora_up.weight"] = up
+        tensors[f"{key}.alpha"] = torch.tensor(float(LORA_RANK))
+    return tensors
+
+
+def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
+    """Write the tiny model, VAE and LoRAs under ``root`` and return where they are."""
+    import torch
+    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from safetensors.torch import save_file
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    tiny = TinyModel(Path(root))
+    model_dir = tiny.models_dir / tiny.model_id
+    vocab_size = _write_tokenizer(model_dir / "tokenizer")
+    tokenizer = CLIPTokenizer.from_pretrained(str(model_dir / "tokenizer"))
+
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(**_unet_config())
+    torch.manual_seed(seed + 1)
+    text_encoder = CLIPTextModel(CLIPTextConfig(
+        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+        hidden_size=TEXT_HIDDEN, intermediate_size=37, layer_norm_eps=1e-05, num_attention_heads=4,
+        num_hidden_layers=8, vocab_size=vocab_size, max_position_embeddings=77, projection_dim=TEXT_HIDDEN,
+    ))
+    scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                              clip_sample=False, set_alpha_to_one=False, steps_offset=1)
+    pipe = StableDiffusionPipeline(
+        unet=unet, vae=_vae(seed + 2), text_encoder=text_encoder, tokenizer=tokenizer, scheduler=scheduler,
+        safety_checker=None, feature_extractor=None, requires_safety_checker=False,
+    )
+    pipe.save_pretrained(str(model_dir), safe_serialization=True)
+    _vae(seed + 3).save_pretrained(str(tiny.vaes_dir / tiny.vae_id), safe_serialization=True)
+
+    tiny.loras_dir.mkdir(parents=True, exist_ok=True)
+    style, detail, kohya = tiny.lora_ids
+    save_file(_peft_lora(unet, text_encoder, seed + 10, 0.5), str(tiny.loras_dir / f"{style}.safetensors"))
+    save_file(_peft_lora(unet, None, seed + 11, 0.5), str(tiny.loras_dir / f"{detail}.safetensors"))
+    save_file(_kohya_lora(unet, seed + 12, 0.5), str(tiny.loras_dir / f"{kohya}.safetensors"))
+    return tiny
