@@ -10,6 +10,7 @@ costs a few milliseconds, so wrapping it in WSGI middleware for tests is cheap.
 from __future__ import annotations
 
 import logging
+import os
 
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -39,10 +40,10 @@ def create_app(config: MockConfig | None = None) -> Flask:
     """Build a mock server app; ``config`` defaults to :class:`MockConfig()`."""
     mock = MockRuntime.build(config or MockConfig())
     app = Flask(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = mock.config.max_body
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = mock
     register_routes(app, mock)
+    worker = str(os.getpid())  # shows which gunicorn worker answered; tests prove cross-worker state with it
 
     @app.errorhandler(Exception)
     def handle_error(exc: Exception) -> Response:
@@ -70,6 +71,7 @@ def create_app(config: MockConfig | None = None) -> Flask:
             except Exception:  # the journal must never break an answer
                 log.exception("could not record a journal entry")
         headers = response.headers
+        headers["X-T2I-Mock-Worker"] = worker
         for name, value in _CORS.items():
             headers.setdefault(name, value)
         wanted = request.headers.get("Access-Control-Request-Headers")

@@ -1,7 +1,7 @@
 """Fixtures for the mock's tests: config -> app -> running server -> client.
 
-``mock`` is a real HTTP server (werkzeug, threaded) on a free loopback port; the
-``api`` helper posts to it with ``requests``. ``make_mock`` starts extra servers with
+``mock`` is a real HTTP server (werkzeug, threaded) on a free loopback port, shared
+by the session; :class:`MockClient` posts to it with ``requests``. ``make_mock`` starts extra servers with
 a custom :class:`MockConfig` and shuts them down after the test.
 """
 from __future__ import annotations
@@ -86,6 +86,16 @@ def make_mock(tmp_path: Path) -> Iterator[Callable[..., MockClient]]:
         client.runtime.close()
 
 
-@pytest.fixture
-def mock(make_mock: Callable[..., MockClient]) -> MockClient:
-    return make_mock()
+@pytest.fixture(scope="session")
+def mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockClient]:
+    """One mock with the default settings, shared by every test that needs nothing special.
+
+    Shutting a werkzeug server down takes half a second, so tests share this one;
+    none of them may depend on state another left behind (use ``make_mock`` for that).
+    """
+    db = tmp_path_factory.mktemp("mock") / "mock.sqlite3"
+    with ServerThread(create_app(MockConfig(db_path=db))) as server:
+        client = MockClient(server)
+        yield client
+        client.http.close()
+    client.runtime.close()
