@@ -14,6 +14,7 @@ from typing import Any, Callable
 import click
 
 from .errors import DriftError
+from .live import DEFAULT_MAX_WAIT, DEFAULT_SAMPLES, DEFAULT_TIMEOUT
 from .findings import DIFF_LABELS, Finding, Level, exit_code, normalise_level, render
 
 __all__ = ["diff_command", "drift_command", "lint_command", "proxy_command"]
@@ -81,10 +82,37 @@ def diff_command(old: Path, new: Path, format: str, fail_on: Level) -> None:
 
 
 @click.command("drift")
-def drift_command() -> None:
-    """Report how a live server drifts from the spec (being built: issue 6)."""
-    click.echo("t2i drift is not available yet", err=True)
-    sys.exit(2)
+@click.option("--base-url", required=True, show_envvar=True, help="The server to check, e.g. http://127.0.0.1:4010.")
+@click.option("--samples", type=click.IntRange(min=1), default=DEFAULT_SAMPLES, show_default=True, show_envvar=True,
+              help="Requests to send (about a fifth of them invalid).")
+@click.option("--key", default="", show_envvar=True, help="API key sent in every body (default: the contract tests' key).")
+@click.option("--model-id", default=None, show_envvar=True, help="A model the server has (default: the spec's example).")
+@click.option("--lora", "loras", multiple=True, show_envvar=True, help="A LoRA the server has; repeat for more.")
+@click.option("--profile", type=click.Choice(["cheap", "full"]), default="cheap", show_default=True, show_envvar=True,
+              help="cheap: small images and few steps (GPU servers); full: the schema's whole range.")
+@click.option("--seed", type=int, default=0, show_default=True, show_envvar=True, help="Seed of the request generator.")
+@click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, show_envvar=True,
+              help="Seconds to wait for one HTTP answer.")
+@click.option("--max-wait", type=float, default=DEFAULT_MAX_WAIT, show_default=True, show_envvar=True,
+              help="Seconds to follow one processing generation before giving up.")
+@_FORMAT
+@_fail_on("error", "error|warn|info")
+def drift_command(base_url: str, samples: int, key: str, model_id: str | None, loras: tuple[str, ...], profile: str,
+                  seed: int, timeout: float, max_wait: float, format: str, fail_on: Level) -> None:
+    """Send generated requests to a live server and report how it drifts from the spec.
+
+    Reports undocumented fields, documented fields and enum values never seen,
+    unknown enum values, type mismatches, undocumented statuses and defaults the
+    server does not apply. Exits 1 on any finding at --fail-on or above.
+    """
+    from .live import DriftSettings, run_drift
+
+    try:
+        settings = DriftSettings(base_url=base_url, samples=samples, key=key, model_id=model_id, loras=loras,
+                                 profile=profile, seed=seed, timeout=timeout, max_wait=max_wait)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    _finish(_guarded(lambda: run_drift(settings)), format, fail_on)
 
 
 @click.command("proxy")

@@ -1,0 +1,170 @@
+"""Tally what a server actually sends against what the spec documents.
+
+:class:`Observer` is fed every response of a drift run (``record``) and turns
+the tallies into findings (``findings``): undocumented fields and how often,
+documented fields never seen, enum values never seen and unknown ones seen, type
+mismatches, missing required fields, undocumented statuses. Response bodies are
+matched to a ``oneOf`` branch by the discriminator (``status``), then checked
+against that branch with JSON Schema, and walked field by field.
+"""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from .document import Document, SchemaView
+from .findings import Finding, Level, escape_pointer
+
+__all__ = ["Observer"]
+
+_CATEGORY: dict[str, tuple[str, Level]] = {
+    "type": ("type-mismatch", "error"),
+    "required": ("missing-required", "error"),
+    "enum": ("unknown-enum-value", "error"),
+    "const": ("unknown-enum-value", "error"),
+}
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class _Problem:
+    rule: str
+    level: Level
+    path: str
+    message: str
+    count: int = 0
+
+
+@dataclass
+class Observer:
+    """Accumulates observations over many responses of one spec."""
+
+    document: Document
+    bodies: Counter[str] = field(default_factory=Counter)          # schema pointer -> bodies seen
+    seen: Counter[str] = field(default_factory=Counter)            # property pointer -> times present
+    undocumented: Counter[tuple[str, str]] = field(default_factory=Counter)  # (object pointer, name)
+    values: dict[str, Counter[str]] = field(default_factory=dict)  # enum/discriminator pointer -> values
+    problems: dict[tuple[str, str, str], _Problem] = field(default_factory=dict)
+
+    def problem(self, rule: str, level: Level, path: str, message: str) -> None:
+        key = (rule, path, message)
+        item = self.problems.setdefault(key, _Problem(rule, level, path, message))
+        item.count += 1
+
+    # -- recording -------------------------------------------------------
+    def record(self, operation_pointer: str, status_code: int, body: Any, label: str) -> None:
+        """One response of the operation at ``operation_pointer`` (e.g. ``/paths/~1x/post``)."""
+        responses = self.document.get(operation_pointer).get("responses") or {}
+        code = str(status_code)
+        key = code if code in responses else f"{code[0]}XX" if f"{code[0]}XX" in responses else (
+            "default" if "default" in responses else None)
+        if key is None:
+            self.problem("undocumented-status", "error", f"{operation_pointer}/responses",
+                         f"{label} answered HTTP {status_code}, which the spec does not document")
+            return
+        response = self.document.resolve(f"{operation_pointer}/responses/{escape_pointer(key)}")
+        media = f"{response}/content/application~1json/schema"
+        if not self.document.has(media):
+            return
+        self._body(media, body, label)
+
+    def _branch(self, view: SchemaView, body: Any, label: str) -> SchemaView | None:
+        """The oneOf branch a body belongs to, or None when the discriminator names none."""
+        discriminator = view.get("discriminator") or {}
+        prop = discriminator.get("propertyName")
+        mapping = discriminator.get("mapping") or {}
+        if prop and isinstance(body, dict) and mapping:
+            pointer = f"{view.at('discriminator')}/mapping"
+            self.values.setdefault(pointer, Counter())
+            value = body.get(prop)
+            if not isinstance(value, str) or value not in mapping:
+                self.problem("unknown-enum-value", "error", pointer,
+                             f"{label}: {prop} {_short(value)} is none of {sorted(mapping)}")
+                return None
+            self.values[pointer][value] += 1
+            return self.document.view(mapping[value][1:])
+        branches = [self.document.view(f"{view.origin['oneOf']}/oneOf/{i}") for i, _ in enumerate(view.get("oneOf"))]
+        matching = [b for b in branches if self.document.validator(b.pointer).is_valid(body)]
+        return matching[0] if len(matching) == 1 else branches[0]
+
+    def _body(self, pointer: str, body: Any, label: str) -> None:
+        view = self.document.view(pointer)
+        if "oneOf" in view.keywords:
+            branch = self._branch(view, body, label)
+            if branch is None:
+                return
+            view = branch
+        self.bodies[view.pointer] += 1
+        for error in self.document.validator(view.pointer).iter_errors(body):
+            rule, level = _CATEGORY.get(str(error.validator), ("schema-violation", "error"))
+            where = "/".join(str(p) for p in error.absolute_path)
+            target = self._pointer_for(view, list(error.absolute_path))
+            if error.validator == "required":
+                missing = error.message.split("'")[1] if "'" in error.message else error.message
+                target = f"{view.at('required')}"
+                message = f"{label}: required field {missing!r} is missing"
+            else:
+                message = f"{label}: {where or '(body)'}: {error.message}"
+            self.problem(rule, level, target, message)
+        self._walk(view, body)
+
+    def _pointer_for(self, view: SchemaView, path: list[Any]) -> str:
+        pointer = view.pointer
+        for part in path:
+            if isinstance(part, str) and part in view.properties:
+                pointer = view.properties[part]
+            elif isinstance(part, int) and isinstance(view.get("items"), dict):
+                pointer = f"{view.origin['items']}/items"
+            else:
+                break
+            view = self.document.view(pointer)
+        return pointer
+
+    def _walk(self, view: SchemaView, value: Any) -> None:
+        if isinstance(value, dict) and view.properties:
+            for name, item in value.items():
+                prop = view.properties.get(name)
+                if prop is None:
+                    self.undocumented[(view.pointer, name)] += 1
+                    continue
+                self.seen[prop] += 1
+                prop_view = self.document.view(prop)
+                enum = prop_view.get("enum")
+                if isinstance(enum, list):
+                    self.values.setdefault(prop_view.at("enum"), Counter())[_short(item)] += 1
+                self._walk(prop_view, item)
+        elif isinstance(value, list) and isinstance(view.get("items"), dict):
+            items = self.document.view(f"{view.origin['items']}/items")
+            for item in value:
+                self._walk(items, item)
+
+    # -- reporting -------------------------------------------------------
+    def findings(self) -> list[Finding]:
+        found = [Finding(p.rule, p.level, p.path, f"{p.message} ({p.count}x)") for p in self.problems.values()]
+        for (pointer, name), count in sorted(self.undocumented.items()):
+            total = self.bodies.get(pointer) or count
+            found.append(Finding("undocumented-field", "warn", f"{pointer}/properties",
+                                 f"{name!r} is not in the spec but was sent in {count} of {total} answers"))
+        for pointer, total in sorted(self.bodies.items()):
+            view = self.document.view(pointer)
+            for name, prop in view.properties.items():
+                if self.seen.get(prop, 0) == 0:
+                    found.append(Finding("field-never-seen", "info", prop,
+                                         f"{name!r} is documented but absent from all {total} answers"))
+        for pointer, counter in sorted(self.values.items()):
+            allowed = self._allowed_values(pointer)
+            for value in allowed:
+                if counter.get(value if pointer.endswith("/mapping") else _short(value), 0) == 0:
+                    found.append(Finding("enum-value-never-seen", "info", pointer,
+                                         f"{value!r} is documented but never seen in {sum(counter.values())} answers"))
+        return found
+
+    def _allowed_values(self, pointer: str) -> list[Any]:
+        node = self.document.get(pointer)
+        return list(node) if isinstance(node, (dict, list)) else []

@@ -1,0 +1,125 @@
+"""``t2i drift`` over real HTTP: nothing against the mock, each drift against a drifting mock."""
+from __future__ import annotations
+
+import json
+from typing import Any, Callable
+
+import pytest
+from click.testing import CliRunner
+
+from drift.findings import Finding
+from drift.live import DriftSettings, run_drift
+from spec import load_spec, parse_text2img
+from spec.cli import main
+
+S = "/components/schemas"
+TEXT2IMG = "/paths/~1api~1v6~1images~1text2img/post"
+
+
+def _drift(url: str, samples: int = 6, **extra: Any) -> list[Finding]:
+    return run_drift(DriftSettings(base_url=url, samples=samples, invalid_ratio=0.34, **extra))
+
+
+def test_drift_against_the_mock_reports_nothing_at_warn_or_error(mock_url: str) -> None:
+    findings = run_drift(DriftSettings(base_url=mock_url, samples=24, profile="full", seed=1))
+    serious = [f for f in findings if f.level != "info"]
+    assert serious == []
+    # What remains are coverage notes: documented things a short run did not happen to see.
+    assert {f.rule for f in findings} <= {"field-never-seen", "enum-value-never-seen"}
+
+
+def _success_only(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[str, int, Any], tuple[int, Any]]:
+    def response_change(path: str, code: int, body: Any) -> tuple[int, Any]:
+        if isinstance(body, dict) and body.get("status") == "success":
+            body = change(dict(body))
+        return code, body
+    return response_change
+
+
+def _rename(body: dict[str, Any]) -> dict[str, Any]:
+    body["generation_time"] = body.pop("generationTime")
+    return body
+
+
+def _accept_invalid(body: dict[str, Any]) -> dict[str, Any]:
+    try:
+        parse_text2img(body, load_spec())
+    except Exception:
+        return {"key": "k", "model_id": "f222-diffusion", "prompt": "accepted anyway"}
+    return body
+
+
+def _error_status(code: int) -> Callable[[str, int, Any], tuple[int, Any]]:
+    return lambda path, status, body: (code if status == 400 else status, body)
+
+
+# drift -> (changes to the mock, (rule, pointer) findings the report must hold)
+DRIFTS: dict[str, tuple[dict[str, Any], list[tuple[str, str]]]] = {
+    "renamed-field": ({"response_change": _success_only(_rename)}, [
+        ("undocumented-field", f"{S}/SuccessResponse/properties"),
+        ("field-never-seen", f"{S}/SuccessResponse/properties/generationTime")]),
+    "added-field": ({"response_change": _success_only(lambda b: b | {"nsfw_score": 0.01})}, [
+        ("undocumented-field", f"{S}/SuccessResponse/properties")]),
+    "id-as-string": ({"response_change": _success_only(lambda b: b | {"id": str(b["id"])})}, [
+        ("type-mismatch", f"{S}/SuccessResponse/properties/id")]),
+    "unknown-status": ({"response_change": _success_only(lambda b: b | {"status": "completed"})}, [
+        ("unknown-enum-value", f"{S}/GenerationResult/discriminator/mapping")]),
+    "missing-output": ({"response_change": _success_only(lambda b: {k: v for k, v in b.items() if k != "output"})}, [
+        ("missing-required", f"{S}/SuccessResponse/required")]),
+    "default-width-768": ({"request_change": lambda b: {"width": 768} | b}, [
+        ("default-not-applied", f"{S}/Text2ImgRequest/properties/width/default")]),
+    "default-guidance-9": ({"request_change": lambda b: {"guidance_scale": 9} | b}, [
+        ("default-not-applied", f"{S}/Text2ImgRequest/properties/guidance_scale/default")]),
+    "accepts-invalid-bodies": ({"request_change": _accept_invalid}, [
+        ("invalid-request-accepted", f"{TEXT2IMG}/requestBody")]),
+    "undocumented-422": ({"response_change": _error_status(422)}, [
+        ("undocumented-status", f"{TEXT2IMG}/responses")]),
+}
+
+
+@pytest.mark.parametrize("name", sorted(DRIFTS))
+def test_each_drift_is_reported_at_error_or_warn(name: str, drifting_server: Callable[..., str]) -> None:
+    changes, expected = DRIFTS[name]
+    findings = _drift(drifting_server(**changes))
+    found = {(f.rule, f.path) for f in findings}
+    for item in expected:
+        assert item in found, findings
+    assert any(f.level in ("error", "warn") for f in findings if (f.rule, f.path) in expected)
+
+
+def test_width_default_drift_is_seen_in_meta_and_in_the_image(drifting_server: Callable[..., str]) -> None:
+    changes, _ = DRIFTS["default-width-768"]
+    messages = [f.message for f in _drift(drifting_server(**changes), samples=3)
+                if f.rule == "default-not-applied" and "/width/" in f.path]
+    assert any("meta.width is 768" in m for m in messages)
+    assert any("should be 512px wide, but the image is 768px" in m for m in messages)
+
+
+def test_cli_exits_zero_on_the_mock_and_one_on_a_drifting_server(
+        mock_url: str, drifting_server: Callable[..., str]) -> None:
+    runner = CliRunner()
+    clean = runner.invoke(main, ["drift", "--base-url", mock_url, "--samples", "5", "--format", "json"],
+                          auto_envvar_prefix="T2I")
+    assert clean.exit_code == 0, clean.output
+    assert all(f["level"] == "info" for f in json.loads(clean.output)["findings"])
+    url = drifting_server(**DRIFTS["id-as-string"][0])
+    drifted = runner.invoke(main, ["drift", "--samples", "5"], env={"T2I_DRIFT_BASE_URL": url},
+                            auto_envvar_prefix="T2I")
+    assert drifted.exit_code == 1 and "type-mismatch" in drifted.output
+
+
+def test_unreachable_server_exits_two_with_a_message() -> None:
+    from tests.support import free_port
+
+    result = CliRunner().invoke(main, ["drift", "--base-url", f"http://127.0.0.1:{free_port()}", "--samples", "1"],
+                                auto_envvar_prefix="T2I")
+    assert result.exit_code == 2 and "cannot reach" in result.output
+
+
+@pytest.mark.parametrize(("settings", "says"), [
+    ({"base_url": "ftp://x"}, "base_url must be an http"), ({"base_url": "http://x", "samples": 0}, "samples"),
+    ({"base_url": "http://x", "invalid_ratio": 2}, "invalid_ratio"),
+], ids=["scheme", "samples", "ratio"])
+def test_settings_reject_bad_values_naming_them(settings: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        DriftSettings(**settings)
