@@ -1,0 +1,55 @@
+"""`t2i validate` and `t2i --help`, run as the installed console script."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+T2I = shutil.which("t2i", path=str(Path(sys.executable).parent))
+
+
+def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    assert T2I, "the t2i console script is not installed in this environment"
+    return subprocess.run([T2I, *args], input=stdin, capture_output=True, text=True, timeout=60)
+
+
+def test_validate_accepts_the_upstream_example(repo_root: Path) -> None:
+    result = run("validate", str(repo_root / "examples" / "upstream-example.json"))
+    assert result.returncode == 0, result.stderr
+    normalised = json.loads(result.stdout)
+    assert normalised["width"] == 512 and isinstance(normalised["width"], int)
+    assert normalised["safety_checker"] is True
+    assert normalised["lora_model"] == ["teddy-jacket-v1-0", "a-simple-china-dress-v6-0"]
+    assert normalised["lora_strength"] == [0.45, 0.55]
+
+
+def test_validate_prints_the_error_body_and_exits_1_for_a_bad_body() -> None:
+    result = run("validate", "-", stdin=json.dumps({"key": "k", "model_id": "m", "prompt": "p", "width": 2048}))
+    assert result.returncode == 1
+    body = json.loads(result.stdout)
+    assert body["message"] == "width must be at most 1024, got 2048"
+    assert body["errors"][0]["field"] == "width"
+
+
+def test_validate_reports_non_json_in_the_error_shape() -> None:
+    result = run("validate", "-", stdin="not json")
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["status"] == "error"
+    assert "Traceback" not in result.stderr
+
+
+def test_validate_reports_a_missing_file_without_a_traceback(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path / "absent.json"))
+    assert result.returncode != 0 and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["validate", "mock", "test", "serve", "make-tiny-model", "lint", "diff",
+                                     "drift", "proxy"])
+def test_help_lists_every_subcommand(command: str) -> None:
+    result = run("--help")
+    assert result.returncode == 0
+    assert any(line.split()[:1] == [command] for line in result.stdout.splitlines()), result.stdout
