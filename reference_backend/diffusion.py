@@ -32,7 +32,7 @@ from .features import HIGHRES_STRENGTH, refuse_unsupported
 from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
 from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
-from .schedulers import build_scheduler
+from .schedulers import build_scheduler, scheduler_class
 
 if TYPE_CHECKING:
     from spec import Text2ImgRequest
@@ -130,8 +130,8 @@ class DiffusersGenerator(Generator):
             if getattr(request, name) % 8:
                 raise UnsupportedError(f"{name} must be a multiple of 8, got {getattr(request, name)}",
                                        field=name, value=getattr(request, name), rule="multipleOf")
-        build_scheduler(request.scheduler, {"_class_name": "DDIMScheduler"},
-                        use_karras_sigmas=request.use_karras_sigmas, algorithm_type=request.algorithm_type)
+        if request.scheduler is not None:
+            scheduler_class(request.scheduler)
 
     # -- loading ------------------------------------------------------------------
     def _load_pipeline(self, model_id: str) -> _LoadedModel:

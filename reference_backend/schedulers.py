@@ -33,7 +33,7 @@ from typing import Any
 
 from .errors import UnsupportedError
 
-__all__ = ["ALGORITHM_TYPES", "REFUSED", "SchedulerChoice", "build_scheduler"]
+__all__ = ["ALGORITHM_TYPES", "REFUSED", "SchedulerChoice", "build_scheduler", "scheduler_class"]
 
 REFUSED: dict[str, str] = {
     "DDIMInverseScheduler": "it inverts images back into noise (for image editing) and cannot sample an image from noise",
@@ -61,22 +61,28 @@ def _accepts(cls: type, parameter: str) -> bool:
     return parameter in inspect.signature(cls.__init__).parameters
 
 
-def build_scheduler(name: str | None, base_config: Any, *, use_karras_sigmas: bool,
-                    algorithm_type: str) -> SchedulerChoice:
-    """Build the scheduler a request asks for from the model's scheduler config."""
+def scheduler_class(name: str) -> type:
+    """The diffusers class for an enum name, or an UnsupportedError saying why not."""
     import diffusers
 
-    notes: list[str] = []
-    requested = name
-    if name is None:
-        name = base_config["_class_name"]
-    elif name in REFUSED:
+    if name in REFUSED:
         raise UnsupportedError(f"scheduler {name} is not supported: {REFUSED[name]}",
                                field="scheduler", value=name, rule="supported")
     cls = getattr(diffusers, name, None)
     if cls is None or not hasattr(cls, "from_config"):
         raise UnsupportedError(f"scheduler {name} is not available in the installed diffusers",
                                field="scheduler", value=name, rule="supported")
+    return cls
+
+
+def build_scheduler(name: str | None, base_config: Any, *, use_karras_sigmas: bool,
+                    algorithm_type: str) -> SchedulerChoice:
+    """Build the scheduler a request asks for from the model's scheduler config."""
+    notes: list[str] = []
+    requested = name
+    if name is None:
+        name = base_config["_class_name"]
+    cls = scheduler_class(name)
     overrides: dict[str, Any] = dict(_FIXED_OVERRIDES.get(name, {}))
     if _accepts(cls, "use_karras_sigmas"):
         overrides["use_karras_sigmas"] = use_karras_sigmas

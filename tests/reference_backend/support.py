@@ -1,0 +1,93 @@
+"""Helpers for the reference backend's tests: running servers, request bodies, pixel comparison."""
+from __future__ import annotations
+
+import base64
+import io
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import requests
+from PIL import Image
+
+from reference_backend import BackendConfig, Generator, create_app
+from reference_backend.app import EXTENSION
+from tests.support import ServerThread
+
+API = "/api/v6/images"
+KEY = "test-key"
+
+
+class KeepOpen(Generator):
+    """Wraps the shared generator so that stopping one server does not close it."""
+
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+
+    def generate(self, request: Any, seed: int) -> Any:
+        return self.inner.generate(request, seed)
+
+    def check(self, request: Any) -> None:
+        self.inner.check(request)
+
+
+class Server:
+    """A running backend: ``url``, ``post(path, body)``, and the app's JobService."""
+
+    def __init__(self, url: str, service: Any) -> None:
+        self.url = url
+        self.service = service
+
+    def post(self, path: str, body: Any, **kwargs: Any) -> requests.Response:
+        return requests.post(self.url + path, json=body, timeout=60, **kwargs)
+
+    def text2img(self, **fields: Any) -> requests.Response:
+        return self.post(f"{API}/text2img", text2img_body(**fields))
+
+    def fetch(self, job_id: int, key: str = KEY) -> requests.Response:
+        return self.post(f"{API}/fetch/{job_id}", {"key": key})
+
+
+def text2img_body(**fields: Any) -> dict[str, Any]:
+    """A cheap valid body for the tiny model; keyword arguments override or add fields."""
+    body: dict[str, Any] = {"key": KEY, "model_id": "tiny-sd", "prompt": "a red lighthouse", "width": 256,
+                            "height": 256, "num_inference_steps": 3, "seed": 1234, "enhance_prompt": False}
+    body.update(fields)
+    return {k: v for k, v in body.items() if v is not None}
+
+
+@contextmanager
+def serve(generator: Generator, tmp_path: Path | None = None, **config: Any) -> Iterator[Server]:
+    """Run create_app(config, generator=...) on a free port until the block ends."""
+    if tmp_path is not None:
+        config.setdefault("data_dir", tmp_path)
+    config.setdefault("sync_timeout", 60.0)
+    config.setdefault("webhook_backoff", 0.05)
+    app = create_app(BackendConfig(**config), generator=generator)
+    service = app.extensions[EXTENSION]
+    try:
+        with ServerThread(app) as thread:
+            yield Server(thread.url, service)
+    finally:
+        service.stop()
+
+
+def decode_png(data: str | bytes) -> Image.Image:
+    raw = base64.b64decode(data) if isinstance(data, str) else data
+    assert raw[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    return Image.open(io.BytesIO(raw))
+
+
+def pixels(server: Server, **fields: Any) -> list[np.ndarray]:
+    """Generate through HTTP with base64 output and return the images as float arrays."""
+    response = server.text2img(base64=True, **fields)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "success", body
+    return [np.asarray(decode_png(item).convert("RGB"), dtype=np.float32) for item in body["output"]]
+
+
+def differ(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute pixel difference (0-255 scale)."""
+    return float(np.abs(a - b).mean())
