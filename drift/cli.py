@@ -14,7 +14,17 @@ from typing import Any, Callable
 import click
 
 from .errors import DriftError
-from .live import DEFAULT_MAX_WAIT, DEFAULT_SAMPLES, DEFAULT_TIMEOUT
+from .settings import (
+    DEFAULT_HOST,
+    DEFAULT_MAX_WAIT,
+    DEFAULT_PORT,
+    DEFAULT_PROXY_TIMEOUT,
+    DEFAULT_SAMPLES,
+    DEFAULT_TIMEOUT,
+    DEFAULT_UPSTREAM,
+    DriftSettings,
+    ProxySettings,
+)
 from .findings import DIFF_LABELS, Finding, Level, exit_code, normalise_level, render
 
 __all__ = ["diff_command", "drift_command", "lint_command", "proxy_command"]
@@ -105,7 +115,7 @@ def drift_command(base_url: str, samples: int, key: str, model_id: str | None, l
     unknown enum values, type mismatches, undocumented statuses and defaults the
     server does not apply. Exits 1 on any finding at --fail-on or above.
     """
-    from .live import DriftSettings, run_drift
+    from .live import run_drift
 
     try:
         settings = DriftSettings(base_url=base_url, samples=samples, key=key, model_id=model_id, loras=loras,
@@ -116,7 +126,38 @@ def drift_command(base_url: str, samples: int, key: str, model_id: str | None, l
 
 
 @click.command("proxy")
-def proxy_command() -> None:
-    """A validating proxy in front of a server (being built: issue 6)."""
-    click.echo("t2i proxy is not available yet", err=True)
-    sys.exit(2)
+@click.option("--upstream", default=DEFAULT_UPSTREAM, show_default=True, show_envvar=True,
+              help="The server to forward to.")
+@click.option("--host", default=DEFAULT_HOST, show_default=True, show_envvar=True, help="Interface to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=DEFAULT_PORT, show_default=True, show_envvar=True,
+              help="Port to listen on.")
+@click.option("--timeout", type=float, default=DEFAULT_PROXY_TIMEOUT, show_default=True, show_envvar=True,
+              help="Seconds to wait for the upstream's answer.")
+def proxy_command(upstream: str, host: str, port: int, timeout: float) -> None:
+    """Forward every call to --upstream and report contract violations.
+
+    Each answer carries X-T2I-Contract-Violations (a count) and
+    X-T2I-Contract-Report (a JSON list of messages); each call is also logged as
+    one line on stderr. Point a client's base URL at the proxy to check its real
+    traffic against the spec.
+    """
+    import logging
+
+    from werkzeug.serving import make_server
+
+    from .proxy import create_app
+
+    try:
+        settings = ProxySettings(upstream=upstream, host=host, port=port, timeout=timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
+    click.echo(f"t2i proxy: http://{settings.host}:{server.server_port} -> {settings.upstream}", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

@@ -17,7 +17,6 @@ from __future__ import annotations
 import base64
 import io
 import time
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -26,40 +25,12 @@ from .document import Document
 from .errors import UpstreamError
 from .findings import Finding
 from .observe import Observer
+from .settings import DriftSettings
 
-__all__ = ["DEFAULT_SAMPLES", "DriftSettings", "run_drift"]
+__all__ = ["DriftSettings", "run_drift"]
 
-DEFAULT_SAMPLES = 20
-DEFAULT_INVALID_RATIO = 0.2
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_WAIT = 120.0
-DEFAULT_IMAGE_CHECKS = 3
+# Longest pause between two polls of a processing generation, whatever its eta says.
 _MAX_POLL_PAUSE = 2.0
-
-
-@dataclass(frozen=True, kw_only=True)
-class DriftSettings:
-    """One drift run. ``image_checks`` caps how many generated images are downloaded and measured."""
-
-    base_url: str
-    samples: int = DEFAULT_SAMPLES
-    key: str = ""
-    model_id: str | None = None
-    loras: tuple[str, ...] = ()
-    profile: str = "cheap"
-    invalid_ratio: float = DEFAULT_INVALID_RATIO
-    seed: int = 0
-    timeout: float = DEFAULT_TIMEOUT
-    max_wait: float = DEFAULT_MAX_WAIT
-    image_checks: int = DEFAULT_IMAGE_CHECKS
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
-        if self.samples < 1:
-            raise ValueError(f"samples must be 1 or more, got {self.samples}")
-        if not 0 <= self.invalid_ratio <= 1:
-            raise ValueError(f"invalid_ratio must be between 0 and 1, got {self.invalid_ratio}")
 
 
 class _Run:

@@ -1,0 +1,146 @@
+"""``t2i proxy``: a validating proxy that checks real traffic against the spec.
+
+``create_app(config)`` builds a Flask app that forwards every call to
+``config.upstream`` unchanged and, for the spec's operations, checks both sides:
+
+* the request, with the spec's own parser (``parse_text2img`` / ``parse_fetch``),
+  so the verdict is exactly what a server built on this toolkit would say;
+* the response, against the operation's documented responses (an
+  :class:`~drift.observe.Observer` per call: undocumented statuses and fields,
+  type mismatches, unknown status values, missing required fields).
+
+Violations come back to the client in ``X-T2I-Contract-Violations`` (a count)
+and ``X-T2I-Contract-Report`` (a JSON list of messages, ASCII, cut to 4 KB), and
+go to the ``drift.proxy`` log as one line per call. Answers are passed through
+as they are: image URLs in them still point at the upstream server.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+
+import requests
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
+
+from spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
+
+from .document import Document
+from .observe import Observer
+from .settings import ProxySettings
+
+__all__ = ["REPORT_HEADER", "VIOLATIONS_HEADER", "ProxySettings", "create_app"]
+
+VIOLATIONS_HEADER = "X-T2I-Contract-Violations"
+REPORT_HEADER = "X-T2I-Contract-Report"
+_REPORT_LIMIT = 4096
+# Hop-by-hop headers (RFC 9110 7.6.1) and those requests recomputes after decoding the body.
+_SKIP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
+                   "transfer-encoding", "upgrade", "host", "content-length", "content-encoding"})
+log = logging.getLogger(__name__)
+
+
+class _Checker:
+    """Matches a call to a spec operation and lists what breaks the contract."""
+
+    def __init__(self) -> None:
+        self.spec = load_spec()
+        self.document = Document(self.spec.document, str(self.spec.path))
+        self.routes: list[tuple[re.Pattern[str], str, str, str]] = []
+        for route, method, pointer in self.document.operations():
+            if not pointer.startswith("/paths/"):
+                continue
+            pattern = re.compile("^" + re.sub(r"\\{[^{}]*\\}", "(?P<id>[^/]+)", re.escape(route)) + "$")
+            self.routes.append((pattern, method.upper(), self.document.get(pointer).get("operationId", ""), pointer))
+
+    def operation(self, method: str, path: str) -> tuple[str, str, str | None] | None:
+        for pattern, verb, op_id, pointer in self.routes:
+            match = pattern.match(path)
+            if match and verb == method:
+                return op_id, pointer, match.groupdict().get("id")
+        return None
+
+    def request_problems(self, op_id: str, raw: bytes, path_id: str | None) -> list[str]:
+        try:
+            body = parse_json_body(raw)
+            if op_id == "text2img":
+                parse_text2img(body, self.spec)
+            elif op_id in ("fetch", "fetchById"):
+                parse_fetch(body, path_id=path_id, spec=self.spec)
+        except RequestError as exc:
+            return [f"request: {problem.message}" for problem in exc.problems]
+        return []
+
+    def response_problems(self, pointer: str, status: int, raw: bytes, label: str) -> list[str]:
+        try:
+            body = json.loads(raw)
+        except ValueError:
+            return [f"response: HTTP {status} body is not JSON"]
+        observer = Observer(self.document)
+        observer.record(pointer, status, body, label)
+        return [f"response: {f.message} [{f.rule}]" for f in observer.findings() if f.level != "info"]
+
+
+def _report(problems: list[str]) -> str:
+    text = json.dumps(problems, ensure_ascii=True)
+    while len(text) > _REPORT_LIMIT and problems:
+        problems = problems[:-1]
+        text = json.dumps(problems + ["..."], ensure_ascii=True)
+    return text
+
+
+def create_app(config: ProxySettings | None = None) -> Flask:
+    """Build the proxy app for ``config.upstream`` (default: the mock on 127.0.0.1:4010)."""
+    settings = config or ProxySettings()
+    checker = _Checker()
+    upstream = settings.upstream.rstrip("/")
+    http = requests.Session()
+    app = Flask(__name__)
+
+    @app.errorhandler(Exception)
+    def handle_error(exc: Exception) -> Response:
+        if isinstance(exc, requests.RequestException):
+            body, status = error_body(f"upstream {upstream} did not answer: {type(exc).__name__}"), 502
+        elif isinstance(exc, HTTPException):
+            body, status = error_body(f"{request.method} {request.path}: {exc.name}"), exc.code or 500
+        else:
+            log.exception("proxy failure on %s %s", request.method, request.path)
+            body, status = error_body("Internal server error. Please try again."), 500
+        return Response(json.dumps(body), status=status, mimetype="application/json")
+
+    @app.route("/", defaults={"path": ""}, methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    @app.route("/<path:path>", methods=["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "HEAD"])
+    def forward(path: str) -> Response:
+        raw = request.get_data()
+        route = "/" + path
+        operation = checker.operation(request.method, route)
+        problems: list[str] = []
+        if operation is not None:
+            problems += checker.request_problems(operation[0], raw, operation[2])
+        elif request.method == "POST":
+            problems.append(f"request: POST {route} is not an operation of the spec")
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIP}
+        query = request.query_string.decode("latin-1")
+        target = f"{upstream}{route}?{query}" if query else f"{upstream}{route}"
+        answer = http.request(request.method, target, data=raw, headers=headers, timeout=settings.timeout,
+                              allow_redirects=False)
+        if operation is not None:
+            problems += checker.response_problems(operation[1], answer.status_code, answer.content,
+                                                  f"{request.method} {route}")
+        response = Response(answer.content, status=answer.status_code,
+                            headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in _SKIP])
+        if operation is not None or problems:
+            response.headers[VIOLATIONS_HEADER] = str(len(problems))
+            response.headers[REPORT_HEADER] = _report(problems)
+            exposed = response.headers.get("Access-Control-Expose-Headers")
+            extra = f"{VIOLATIONS_HEADER}, {REPORT_HEADER}"
+            response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {extra}" if exposed else extra
+            if problems:
+                log.warning("%s %s -> %s: %d contract violation(s): %s", request.method, route,
+                            answer.status_code, len(problems), "; ".join(problems))
+            else:
+                log.info("%s %s -> %s: conforms", request.method, route, answer.status_code)
+        return response
+
+    return app

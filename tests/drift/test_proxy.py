@@ -1,0 +1,124 @@
+"""``t2i proxy`` between a real client (requests) and the mock, over real HTTP."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+
+from drift.proxy import REPORT_HEADER, VIOLATIONS_HEADER, ProxySettings, create_app
+from tests.support import ServerThread, free_port, wait_for
+
+TEXT2IMG = "/api/v6/images/text2img"
+BODY = {"key": "k", "model_id": "f222-diffusion", "prompt": "a lighthouse", "width": 256, "height": 256}
+
+
+@pytest.fixture(scope="module")
+def proxy_url(mock_url: str) -> Iterator[str]:
+    with ServerThread(create_app(ProxySettings(upstream=mock_url))) as server:
+        yield server.url
+
+
+def _report(response: requests.Response) -> list[str]:
+    return json.loads(response.headers[REPORT_HEADER])
+
+
+def test_conforming_call_passes_through_with_zero_violations(proxy_url: str, mock_url: str) -> None:
+    response = requests.post(proxy_url + TEXT2IMG, json=BODY, headers={"Prefer": "status=success"}, timeout=10)
+    assert response.status_code == 200 and response.json()["status"] == "success"
+    assert response.headers[VIOLATIONS_HEADER] == "0" and _report(response) == []
+    # The answer is the mock's own: its image URL serves a real PNG from the mock.
+    image = requests.get(response.json()["output"][0], timeout=10)
+    assert image.content.startswith(b"\x89PNG") and response.json()["output"][0].startswith(mock_url)
+
+
+def test_processing_then_both_fetch_forms_are_checked(proxy_url: str) -> None:
+    started = requests.post(proxy_url + TEXT2IMG, json=BODY, headers={"Prefer": "status=processing, eta=0.05"},
+                            timeout=10).json()
+    assert started["status"] == "processing"
+    by_path = requests.post(f"{proxy_url}/api/v6/images/fetch/{started['id']}", json={"key": "k"}, timeout=10)
+    by_body = requests.post(f"{proxy_url}/api/v6/images/fetch", json={"key": "k", "request_id": started["id"]},
+                            timeout=10)
+    for answer in (by_path, by_body):
+        assert answer.headers[VIOLATIONS_HEADER] == "0", _report(answer)
+        assert answer.json()["id"] == started["id"]
+
+
+def test_invalid_request_is_forwarded_and_reported_in_header_and_log(
+        proxy_url: str, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="drift.proxy")
+    response = requests.post(proxy_url + TEXT2IMG, json=BODY | {"width": 2048}, timeout=10)
+    assert response.status_code == 400  # the mock's own answer, passed through
+    assert response.json()["errors"][0]["field"] == "width"
+    assert response.headers[VIOLATIONS_HEADER] == "1"
+    assert _report(response) == ["request: width must be at most 1024, got 2048"]
+    lines = wait_for(lambda: [r.getMessage() for r in caplog.records if "2048" in r.getMessage()])
+    assert lines[0].startswith("POST /api/v6/images/text2img -> 400: 1 contract violation(s)")
+
+
+def test_fetch_with_a_non_numeric_path_id_is_a_request_violation(proxy_url: str) -> None:
+    response = requests.post(f"{proxy_url}/api/v6/images/fetch/abc", json={"key": "k"}, timeout=10)
+    assert response.headers[VIOLATIONS_HEADER] == "1" and "abc" in _report(response)[0]
+
+
+def _drifting_success(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[str, int, Any], Any]:
+    def response_change(path: str, code: int, body: Any) -> tuple[int, Any]:
+        return code, change(dict(body)) if isinstance(body, dict) and body.get("status") == "success" else body
+    return response_change
+
+
+def test_response_drift_is_reported(drifting_server: Callable[..., str]) -> None:
+    upstream = drifting_server(response_change=_drifting_success(lambda b: b | {"id": str(b["id"]), "extra": 1}))
+    with ServerThread(create_app(ProxySettings(upstream=upstream))) as proxy:
+        response = requests.post(proxy.url + TEXT2IMG, json=BODY, headers={"Prefer": "status=success"}, timeout=10)
+    report = _report(response)
+    assert response.headers[VIOLATIONS_HEADER] == str(len(report)) == "2"
+    assert any("is not of type 'integer'" in line and "[type-mismatch]" in line for line in report)
+    assert any("'extra' is not in the spec" in line for line in report)
+
+
+def test_unreachable_upstream_answers_502_in_the_spec_error_shape() -> None:
+    upstream = f"http://127.0.0.1:{free_port()}"
+    with ServerThread(create_app(ProxySettings(upstream=upstream))) as proxy:
+        response = requests.post(proxy.url + TEXT2IMG, json=BODY, timeout=10)
+    assert response.status_code == 502
+    assert response.json() == {"status": "error", "message": f"upstream {upstream} did not answer: ConnectionError"}
+
+
+def test_unknown_post_route_is_reported_and_still_forwarded(proxy_url: str) -> None:
+    response = requests.post(proxy_url + "/api/v6/images/txt2img", json=BODY, timeout=10)
+    assert response.status_code == 404  # the mock's answer
+    assert _report(response) == ["request: POST /api/v6/images/txt2img is not an operation of the spec"]
+
+
+@pytest.mark.parametrize(("settings", "says"), [({"upstream": "localhost:4010"}, "upstream must be"),
+                                                ({"port": 70000}, "port must be")], ids=["scheme", "port"])
+def test_settings_reject_bad_values(settings: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        ProxySettings(**settings)
+
+
+def test_t2i_proxy_command_serves_and_logs_one_line_per_call(mock_url: str) -> None:
+    port = free_port()
+    env = dict(os.environ, T2I_PROXY_UPSTREAM=mock_url, T2I_PROXY_PORT=str(port))
+    process = subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", "proxy"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            try:
+                return requests.post(url + TEXT2IMG, json=BODY | {"samples": 9}, timeout=2).status_code == 400
+            except requests.ConnectionError:
+                return False
+
+        wait_for(up, timeout=20, interval=0.1)
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert "samples must be at most 4, got 9" in stderr and f"-> {mock_url}" in stderr
