@@ -138,6 +138,15 @@ def _load_cached(path: Path) -> Spec:
     return Spec(document, path)
 
 
+_default: Spec | None = None
+
+
 def load_spec(path: str | Path | None = None) -> Spec:
     """Load (once) and return the spec at ``path``, or the bundled ``text2img.yaml``."""
-    return _load_cached(Path(path or SPEC_PATH).resolve())
+    global _default
+    if path is None:
+        # The hot path asks for the default spec on every request: skip path resolution.
+        if _default is None:
+            _default = _load_cached(SPEC_PATH.resolve())
+        return _default
+    return _load_cached(Path(path).resolve())

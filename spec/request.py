@@ -79,7 +79,7 @@ class Text2ImgRequest:
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Text2ImgRequest)) - {"extra"}
 
 
-def _split_list(name: str, value: Any, item_type: str) -> tuple[Any, ...]:
+def _split_list(value: Any, item_type: str) -> tuple[Any, ...]:
     if value is None:
         return ()
     if not isinstance(value, str):
@@ -103,16 +103,14 @@ def parse_text2img(body: Any, spec: Spec | None = None) -> Text2ImgRequest:
         raise ValidationError(problems)
     validator.complete(values)
 
-    for name, rule in validator.fields.items():
-        listing = rule.schema.get("x-t2i-list")
-        if listing:
-            values[name] = _split_list(name, values.get(name), listing["items"]["type"])
+    for name, listing in validator.list_fields.items():
+        values[name] = _split_list(values.get(name), listing["items"]["type"])
 
     models, strengths = values["lora_model"], values["lora_strength"]
     if len(strengths) == 1 and len(models) != 1:
         strengths = strengths * len(models)
     elif not strengths:
-        default = validator.fields["lora_strength"].schema["x-t2i-list"].get("default", 1.0)
+        default = validator.list_fields["lora_strength"].get("default", 1.0)
         strengths = (float(default),) * len(models)
     if len(strengths) != len(models):
         raw = body.get("lora_strength")

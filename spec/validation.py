@@ -55,11 +55,20 @@ def _type_test(json_type: str) -> Check:
     return lambda v: type(v) is python_type
 
 
+_PYTHON_TYPES = {"integer": int, "number": float, "string": str, "boolean": bool, "null": type(None),
+                 "object": dict, "array": list}
+
+
 def _types_test(json_types: tuple[str, ...]) -> Check:
-    tests = tuple(_type_test(t) for t in json_types)
-    if len(tests) == 1:
-        return tests[0]
-    return lambda v: any(test(v) for test in tests)
+    if len(json_types) == 1:
+        return _type_test(json_types[0])
+    for json_type in json_types:
+        if json_type not in _PYTHON_TYPES:
+            raise SpecLoadError(f"unknown JSON type {json_type!r}")
+    python_types = frozenset(_PYTHON_TYPES[t] for t in json_types) | ({int} if "number" in json_types else set())
+    if "integer" in json_types and "number" not in json_types:
+        return lambda v: type(v) in python_types or (type(v) is float and v.is_integer())
+    return lambda v: type(v) in python_types
 
 
 def _json_equal(a: Any, b: Any) -> bool:
@@ -159,6 +168,10 @@ class BodyValidator:
     def __init__(self, fields: Mapping[str, FieldRule], required: tuple[str, ...]) -> None:
         self.fields = dict(fields)
         self.required = required
+        #: Fields holding comma-separated lists (``x-t2i-list``), with their list settings.
+        self.list_fields: dict[str, Mapping[str, Any]] = {
+            name: rule.schema["x-t2i-list"] for name, rule in self.fields.items() if rule.schema.get("x-t2i-list")
+        }
 
     @classmethod
     def compile(cls, spec: Spec, schema: Mapping[str, Any]) -> BodyValidator:
