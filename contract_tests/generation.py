@@ -27,8 +27,10 @@ a schema-violating value can still be valid (``"512"`` for an integer), so a
 body is only "valid" or "invalid" when the spec's own validator says so.
 
 ``edge_bodies(spec, *, profile, model_id, loras, key)`` lists explicit boundary
-bodies (largest and smallest images, most samples) that every run sends, and
-``MALFORMED_BODIES`` raw bodies that are not JSON objects at all.
+bodies (largest and smallest images, most samples) that every run sends;
+``invalid_edge_bodies(spec, *, model_id, key)`` breaks every rule of every field
+once, so no rule depends on luck; ``MALFORMED_BODIES`` are raw bodies that are
+not JSON objects at all.
 ``draw(strategy, count, seed=...)`` draws examples reproducibly without
 hypothesis' interactive ``.example()``.
 """
@@ -54,6 +56,7 @@ __all__ = [
     "draw",
     "edge_bodies",
     "invalid_bodies",
+    "invalid_edge_bodies",
     "is_valid",
     "minimal_body",
     "valid_bodies",
@@ -340,6 +343,42 @@ def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = No
             base | {"width": str(width["minimum"]), "height": height["minimum"], "base64": "yes"},
         ]
     return [body for body in bodies if is_valid(body, spec)]
+
+
+def _rule_breakers(schema: Mapping[str, Any]) -> list[Any]:
+    """One value per rule of ``schema`` that breaks that rule (the oracle filters survivors)."""
+    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+    values: list[Any] = [["a list"]]
+    if "integer" in types or "number" in types:
+        values.append("not a number")
+    if "boolean" in types:
+        values.append("maybe")
+    if "minimum" in schema:
+        values.append(schema["minimum"] - 1)
+    if "maximum" in schema:
+        values.append(schema["maximum"] + 1)
+    if "multipleOf" in schema:
+        values.append(schema.get("minimum", 0) + 1)
+    if "enum" in schema:
+        values.append("not-a-" + str(schema["enum"][0]))
+    if "pattern" in schema:
+        values.append("has space, and/slash")
+    if schema.get("minLength"):
+        values.append("")
+    if "maxLength" in schema:
+        values.append("x" * (schema["maxLength"] + 1))
+    return values
+
+
+def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> list[dict[str, Any]]:
+    """Every rule of every field broken once, on an otherwise valid cheap body, plus each required field missing."""
+    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case") | {
+        "width": 256, "height": 256, "num_inference_steps": 2}
+    bodies = [{k: v for k, v in base.items() if k != name} for name in spec.validator("text2img").required]
+    for name, schema in _properties(spec).items():
+        bodies += [base | {name: value} for value in _rule_breakers(schema)]
+    bodies.append(base | {"lora_model": "lora-a,lora-b", "lora_strength": "0.5,0.5,0.5"})
+    return [body for body in bodies if not is_valid(body, spec)]
 
 
 def draw(strategy: st.SearchStrategy[Any], count: int, *, seed: int) -> list[Any]:

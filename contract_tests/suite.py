@@ -6,8 +6,8 @@
 2. generated valid bodies (the profile's edge bodies, then hypothesis draws):
    ``valid_accepted``, then ``sample_count``, ``image_size`` and ``meta_echo``
    on the result, fetching first when the answer was ``processing``;
-3. generated invalid bodies, malformed bodies and fetches of unknown ids:
-   ``invalid_rejected``;
+3. every rule of every field broken once, generated invalid bodies, malformed
+   bodies and fetches of unknown ids: ``invalid_rejected``;
 4. ``determinism``: one body with a fixed seed twice, then with another seed;
 5. ``lifecycle``: a body sent with ``Prefer: status=processing, eta=1`` (a
    server that ignores the header and answers at once leaves the check skipped
@@ -34,8 +34,8 @@ from spec import Spec, Text2ImgRequest, load_spec, parse_text2img
 from . import checks
 from .client import Client, Exchange
 from .errors import ServerUnreachable
-from .generation import MALFORMED_BODIES, default_model_id, draw, edge_bodies, invalid_bodies, is_valid, \
-    minimal_body, valid_bodies
+from .generation import MALFORMED_BODIES, default_model_id, draw, edge_bodies, invalid_bodies, \
+    invalid_edge_bodies, is_valid, minimal_body, valid_bodies
 from .images import LoadedImage, load_outputs
 from .listener import WebhookReceiver
 from .report import CHECKS, Report
@@ -224,8 +224,9 @@ class _Run:
             self.record(self.evaluate_valid(body), retry=self.evaluate_valid, body=body)
 
     def generated_invalid(self) -> None:
-        bodies: list[Any] = draw(invalid_bodies(self.spec, model_id=self.model_id, key=self.key),
-                                 self.settings.max_examples, seed=self.seed)
+        bodies: list[Any] = invalid_edge_bodies(self.spec, model_id=self.model_id, key=self.key)
+        bodies += draw(invalid_bodies(self.spec, model_id=self.model_id, key=self.key),
+                       self.settings.max_examples, seed=self.seed)
         for body in bodies + list(MALFORMED_BODIES):
             self.record(self.evaluate_invalid(body), retry=self.evaluate_invalid, body=body)
         for fetch in (self.client.fetch_by_id, self.client.fetch):

@@ -1,0 +1,126 @@
+"""The suite against the real mock over HTTP: it passes, through the API, the CLI and a real process."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Callable
+
+import requests
+from click.testing import CliRunner
+from flask import Flask
+
+from contract_tests.cli import command
+from contract_tests.report import CHECKS
+from contract_tests.settings import Settings
+from contract_tests.suite import run_suite
+from mock_server import MockConfig, create_app
+from tests.contract_tests.broken import BREAKAGES, VALID_KEY, BrokenServer
+from tests.support import ServerThread, free_port
+
+T2I = Path(sys.executable).with_name("t2i")
+
+
+def test_suite_passes_against_the_mock_with_every_check_exercised(
+        mock_url: str, fast_settings: Callable[..., Settings]) -> None:
+    report = run_suite(fast_settings(mock_url))
+    assert report.ok, report.render_text()
+    outcomes = {name: result.outcome for name, result in report.results.items()}
+    assert outcomes == {name: "SKIP" if name == "auth" else "PASS" for name in CHECKS}
+    assert report.results["conformance"].exercised > 50
+
+
+def test_auth_passes_against_a_mock_that_checks_keys(
+        keyed_mock_url: str, fast_settings: Callable[..., Settings]) -> None:
+    report = run_suite(fast_settings(keyed_mock_url, key=VALID_KEY))
+    assert report.ok, report.render_text()
+    assert report.results["auth"].outcome == "PASS"
+    assert report.results["auth"].exercised == 2  # text2img and fetch/{id}
+
+
+def test_wrong_key_for_the_whole_run_fails_valid_accepted(
+        keyed_mock_url: str, fast_settings: Callable[..., Settings]) -> None:
+    report = run_suite(fast_settings(keyed_mock_url, key="not-the-key", max_examples=1))
+    assert "valid_accepted" in report.failed
+
+
+def test_cheap_profile_keeps_what_the_server_generates_small(fast_settings: Callable[..., Settings]) -> None:
+    with ServerThread(create_app(MockConfig())) as server:
+        report = run_suite(fast_settings(server.url, profile="cheap", max_examples=10))
+        journal = requests.get(server.url + "/__mock/requests", timeout=10).json()["requests"]
+    assert report.ok, report.render_text()
+    generated = [e["normalised"] for e in journal
+                 if e["path"].endswith("/text2img") and e["status"] == 200 and e.get("normalised")]
+    assert len(generated) >= 10
+    minimal = [n for n in generated if n["prompt"] == "a lighthouse on a cliff at dawn"]
+    assert len(minimal) == 1  # the defaults check needs 512x512; everything else is small
+    for normalised in generated:
+        if normalised is not minimal[0]:
+            assert (normalised["width"], normalised["height"]) == (256, 256)
+            assert normalised["samples"] <= 2 and normalised["num_inference_steps"] <= 3
+            assert not normalised["upscale"]
+
+
+def test_processing_answers_are_followed_through_fetch(fast_settings: Callable[..., Settings]) -> None:
+    with ServerThread(create_app(MockConfig(processing_ratio=1.0, eta=0.3))) as server:
+        report = run_suite(fast_settings(server.url, max_examples=3))
+    assert report.ok, report.render_text()
+    assert report.results["lifecycle"].exercised >= 8
+    assert report.results["sample_count"].exercised >= 6
+
+
+def test_cli_passes_with_exit_0_and_writes_junit(mock_url: str, tmp_path: Path) -> None:
+    junit = tmp_path / "contract.xml"
+    started = time.monotonic()
+    result = CliRunner().invoke(command, ["--base-url", mock_url, "--seed", "5", "--junit", str(junit),
+                                          "--webhook-timeout", "5"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    assert "11 passed, 0 failed, 1 skipped" in result.output
+    assert elapsed < 60  # the default run (20 examples, full profile) against the mock
+    suite = ET.parse(junit).getroot().find("testsuite")
+    assert suite is not None and suite.get("failures") == "0"
+    assert sorted(case.get("name") for case in suite.iter("testcase")) == sorted(CHECKS)
+    assert [case.get("name") for case in suite.iter("testcase") if case.find("skipped") is not None] == ["auth"]
+
+
+def test_cli_fails_with_exit_1_and_junit_names_the_check(mock_app: Flask, tmp_path: Path) -> None:
+    breakage = next(b for b in BREAKAGES if b.name == "one-sample-short")
+    junit = tmp_path / "contract.xml"
+    with ServerThread(BrokenServer(mock_app, breakage)) as server:
+        result = CliRunner().invoke(command, ["--base-url", server.url, "--max-examples", "3", "--seed", "1",
+                                              "--junit", str(junit), "--webhook-timeout", "3"])
+    assert result.exit_code == 1, result.output
+    assert "FAIL sample_count" in result.output and "rerun with --seed 1" in result.output
+    failed = [case.get("name") for case in ET.parse(junit).getroot().iter("testcase")
+              if case.find("failure") is not None]
+    assert failed == ["sample_count"]
+
+
+def test_unreachable_server_exits_1_with_a_message() -> None:
+    result = CliRunner().invoke(command, ["--base-url", f"http://127.0.0.1:{free_port()}", "--timeout", "2"])
+    assert result.exit_code == 1
+    assert "no server answers at" in result.output
+
+
+def test_bad_options_are_usage_errors() -> None:
+    result = CliRunner().invoke(command, ["--base-url", "ftp://example.org"])
+    assert result.exit_code == 2 and "base_url must be an http(s) URL" in result.output
+    result = CliRunner().invoke(command, ["--base-url", "http://x", "--profile", "huge"])
+    assert result.exit_code == 2
+
+
+def test_options_read_t2i_test_environment_variables(mock_url: str) -> None:
+    help_text = CliRunner().invoke(command, ["--help"], auto_envvar_prefix="T2I_TEST").output
+    assert "T2I_TEST_BASE_URL" in help_text and "T2I_TEST_PROFILE" in help_text
+
+
+def test_t2i_test_command_in_a_real_process(mock_url: str) -> None:
+    env = os.environ | {"T2I_TEST_MAX_EXAMPLES": "5", "T2I_TEST_SEED": "9"}
+    done = subprocess.run([str(T2I), "test", "--base-url", mock_url, "--webhook-timeout", "5"],
+                          capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "(profile full, seed 9, 5 examples)" in done.stdout

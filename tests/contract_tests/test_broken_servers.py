@@ -1,0 +1,26 @@
+"""Proof that the suite can fail: each deliberately broken server fails on the check named for it."""
+from __future__ import annotations
+
+from typing import Callable
+
+import pytest
+from flask import Flask
+
+from contract_tests.settings import Settings
+from contract_tests.suite import run_suite
+from tests.contract_tests.broken import BREAKAGES, VALID_KEY, Breakage, BrokenServer
+from tests.support import ServerThread
+
+
+@pytest.mark.parametrize("breakage", BREAKAGES, ids=[b.name for b in BREAKAGES])
+def test_broken_server_fails_on_its_check(breakage: Breakage, mock_app: Flask, keyed_mock_app: Flask,
+                                          fast_settings: Callable[..., Settings]) -> None:
+    app = keyed_mock_app if breakage.needs_key else mock_app
+    with ServerThread(BrokenServer(app, breakage)) as server:
+        settings = fast_settings(server.url, key=VALID_KEY if breakage.needs_key else None)
+        report = run_suite(settings)
+    text = report.render_text()
+    assert set(report.failed) == breakage.fails, text
+    for check in breakage.fails:
+        assert f"== {check}:" in text
+        assert "reproduce: curl" in text
