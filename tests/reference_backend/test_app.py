@@ -1,0 +1,229 @@
+"""The HTTP layer and the job queue, over real HTTP, with the cheap deterministic FakeGenerator."""
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+import requests
+
+from reference_backend import FakeGenerator
+from spec import load_spec
+from tests.support import WebhookListener, wait_for
+
+from .support import API, KEY, decode_png, serve, text2img_body
+
+CHECK = load_spec().responses
+
+
+def fake(**kwargs) -> FakeGenerator:
+    return FakeGenerator(("tiny-sd",), **kwargs)
+
+
+def conforms(operation: str, response: requests.Response) -> dict:
+    body = response.json()
+    problems = CHECK.check(operation, response.status_code, body)
+    assert problems == [], problems
+    return body
+
+
+@pytest.fixture()
+def server(tmp_path):
+    with serve(fake(), tmp_path) as running:
+        yield running
+
+
+@pytest.fixture()
+def gate():
+    event = threading.Event()
+    yield event
+    event.set()
+
+
+@pytest.fixture()
+def slow_server(tmp_path, gate):
+    """sync_timeout 0: every text2img answers processing; jobs wait until the gate opens."""
+    with serve(fake(gate=gate), tmp_path, sync_timeout=0.0) as running:
+        yield running
+        gate.set()  # let the worker go before the server stops
+
+
+def test_finished_in_time_answers_success_conforming_to_the_spec(server):
+    body = conforms("text2img", server.text2img(track_id="t-1"))
+    assert body["status"] == "success"
+    assert body["meta"]["seed"] == 1234 and body["meta"]["track_id"] == "t-1"
+    assert "key" not in body["meta"]
+    assert body["output"] == body["proxy_links"]
+    image = requests.get(body["output"][0], timeout=10)
+    assert image.headers["Content-Type"] == "image/png"
+    assert decode_png(image.content).size == (256, 256)
+
+
+def test_slow_job_answers_processing_then_both_fetch_forms_give_success(slow_server, gate):
+    body = conforms("text2img", slow_server.text2img(samples=2))
+    assert body["status"] == "processing"
+    assert body["eta"] > 0 and body["output"] == []
+    job_id = body["id"]
+    assert body["fetch_result"] == f"{slow_server.url}{API}/fetch/{job_id}"
+    assert len(body["future_links"]) == 2
+    polled = conforms("fetchById", requests.post(body["fetch_result"], json={"key": KEY}, timeout=10))
+    assert polled["status"] == "processing" and polled["id"] == job_id
+    gate.set()
+    done = wait_for(lambda: slow_server.fetch(job_id).json()["status"] == "success" and slow_server.fetch(job_id))
+    by_id = conforms("fetchById", done)
+    by_body = conforms("fetch", slow_server.post(f"{API}/fetch", {"key": KEY, "request_id": str(job_id)}))
+    assert by_id == by_body
+    assert by_id["output"] == body["future_links"]
+    assert all(requests.get(url, timeout=10).status_code == 200 for url in by_id["output"])
+
+
+def test_fetch_never_starts_a_generation(server):
+    generator = server.service.generator
+    job_id = server.text2img().json()["id"]
+    calls = len(generator.calls)
+    for _ in range(3):
+        assert server.fetch(job_id).json()["status"] == "success"
+    assert len(generator.calls) == calls
+
+
+def test_jobs_run_first_in_first_out(slow_server, gate):
+    ids = [slow_server.text2img(prompt=f"p{i}").json()["id"] for i in range(3)]
+    assert ids == sorted(ids)
+    gate.set()
+    wait_for(lambda: all(slow_server.fetch(i).json()["status"] == "success" for i in ids))
+    prompts = [request.prompt for request, _ in slow_server.service.generator.calls]
+    assert prompts == ["p0", "p1", "p2"]
+
+
+def test_eta_grows_with_the_queue(slow_server):
+    etas = [slow_server.text2img().json()["eta"] for _ in range(3)]
+    assert etas[0] < etas[1] < etas[2]
+
+
+def test_base64_output_is_png_and_links_stay_urls(server):
+    body = conforms("text2img", server.text2img(base64=True, samples=2))
+    assert [decode_png(item).size for item in body["output"]] == [(256, 256)] * 2
+    assert all(link.startswith("http://") for link in body["proxy_links"])
+
+
+def test_temp_images_expire(tmp_path):
+    with serve(fake(), tmp_path, temp_ttl=0.5) as server:
+        body = server.text2img(temp=True).json()
+        url, job_id = body["output"][0], body["id"]
+        assert requests.get(url, timeout=10).status_code == 200
+        keep = server.text2img(temp=False).json()
+        time.sleep(0.6)
+        gone = server.fetch(job_id)
+        assert gone.status_code == 404 and "expired" in conforms("fetchById", gone)["message"]
+        assert requests.get(url, timeout=10).status_code == 404
+        wait_for(lambda: not (tmp_path / "images" / f"{job_id}-0.png").exists(), timeout=5)
+        assert server.fetch(keep["id"]).json()["status"] == "success"
+
+
+def test_webhook_is_retried_until_delivered(tmp_path):
+    with WebhookListener(status_codes=[500, 503]) as hook, serve(fake(), tmp_path, webhook_retries=3) as server:
+        body = server.text2img(webhook=hook.url, track_id="job-7").json()
+        assert body["webhook_status"] == "pending"
+        received = hook.wait(3)
+        payloads = [r["json"] for r in received]
+        assert all(p == payloads[0] for p in payloads), "every retry sends the same payload"
+        assert CHECK.check_webhook(payloads[0]) == []
+        assert payloads[0]["status"] == "success" and payloads[0]["id"] == body["id"]
+        assert payloads[0]["track_id"] == "job-7" and payloads[0]["output"] == body["output"]
+        wait_for(lambda: server.fetch(body["id"]).json()["webhook_status"].startswith("delivered"))
+        assert server.fetch(body["id"]).json()["webhook_status"] == "delivered (HTTP 200, attempt 3 of 4)"
+
+
+def test_webhook_gives_up_after_the_retries(tmp_path):
+    with WebhookListener(status_codes=[500] * 10) as hook, serve(fake(), tmp_path, webhook_retries=1) as server:
+        job_id = server.text2img(webhook=hook.url).json()["id"]
+        hook.wait(2)
+        wait_for(lambda: server.fetch(job_id).json()["webhook_status"].startswith("failed"))
+        assert server.fetch(job_id).json()["webhook_status"] == "failed after 2 attempts (last: HTTP 500)"
+        assert len(hook.received) == 2
+
+
+def test_failed_generation_is_an_error_everywhere(tmp_path):
+    with WebhookListener() as hook, serve(fake(fail_prompt="boom"), tmp_path) as server:
+        response = server.text2img(prompt="boom", webhook=hook.url, track_id="t")
+        assert response.status_code == 500
+        body = conforms("text2img", response)
+        assert body["message"] == "Internal server error. Please try again."
+        fetched = server.fetch(body["id"])
+        assert fetched.status_code == 200 and conforms("fetchById", fetched)["status"] == "error"
+        payload = hook.wait(1)[0]["json"]
+        assert payload == {"status": "failed", "id": body["id"], "message": body["message"], "track_id": "t"}
+        assert CHECK.check_webhook(payload) == []
+        assert "Traceback" not in response.text
+
+
+def test_keys_are_required_when_configured(tmp_path):
+    with serve(fake(), tmp_path, keys=("alpha", "beta")) as server:
+        for key in (None, "", "gamma", "alph"):
+            response = server.post(f"{API}/text2img", text2img_body(key=key))
+            assert response.status_code == 401
+            assert conforms("text2img", response)["message"] == "Invalid API key"
+        ok = server.post(f"{API}/text2img", text2img_body(key="alpha"))
+        assert ok.json()["status"] == "success"
+        job_id = ok.json()["id"]
+        assert server.fetch(job_id, key="nope").status_code == 401
+        assert server.fetch(job_id, key="beta").status_code == 404, "another key does not see this generation"
+        assert server.fetch(job_id, key="alpha").json()["status"] == "success"
+
+
+def test_queue_limit_answers_429_with_retry_after(tmp_path, gate):
+    with serve(fake(gate=gate), tmp_path, sync_timeout=0.0, max_queued=2, retry_after=7) as server:
+        assert server.text2img().status_code == 200
+        assert server.text2img().status_code == 200
+        response = server.text2img()
+        assert response.status_code == 429 and response.headers["Retry-After"] == "7"
+        body = conforms("text2img", response)
+        assert body == {"status": "error", "message": "Rate limit exceeded. Maximum 2 queued requests allowed.",
+                        "retry_after": 7}
+        assert server.text2img(key="someone-else").status_code == 200, "the limit is per key"
+        gate.set()
+
+
+@pytest.mark.parametrize(("raw", "field"), [
+    (b"not json", ""), (b"[1, 2]", ""), (b'{"key": "k", "prompt": "x"}', "model_id"),
+    (b'{"key": "k", "model_id": "tiny-sd", "prompt": "x", "width": "wide"}', "width"),
+    (b'{"key": "k", "model_id": "../etc", "prompt": "x"}', "model_id"),
+], ids=["not-json", "array", "missing-model", "bad-width", "path-model-id"])
+def test_bad_bodies_get_400_naming_the_field(server, raw, field):
+    response = requests.post(f"{server.url}{API}/text2img", data=raw, timeout=10)
+    assert response.status_code == 400
+    body = conforms("text2img", response)
+    assert body["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("path_id", ["abc", "-1", "1.5"])
+def test_fetch_with_a_bad_path_id_is_a_400(server, path_id):
+    response = server.post(f"{API}/fetch/{path_id}", {"key": KEY})
+    assert response.status_code == 400
+    assert conforms("fetchById", response)["errors"][0]["field"] == "id"
+
+
+def test_fetch_of_an_unknown_generation_is_a_404(server):
+    response = server.fetch(987654)
+    assert response.status_code == 404
+    assert conforms("fetchById", response)["message"] == "Generation not found: 987654"
+
+
+@pytest.mark.parametrize("name", ["..%2fjobs.sqlite3", "jobs.sqlite3", "1-0.png.part", "99-0.png", "%2e%2e"])
+def test_image_route_serves_only_generated_images(server, name):
+    server.text2img()
+    response = requests.get(f"{server.url}/images/{name}", timeout=10)
+    assert response.status_code == 404
+    assert response.json()["status"] == "error"
+
+
+def test_unknown_routes_and_methods_answer_in_the_error_shape(server):
+    assert requests.get(f"{server.url}{API}/text2img", timeout=10).json()["status"] == "error"
+    missing = requests.post(f"{server.url}/api/v6/images/nothing", json={}, timeout=10)
+    assert missing.status_code == 404 and missing.json()["status"] == "error"
+
+
+def test_index_page_offers_a_form(server):
+    page = requests.get(server.url + "/", timeout=10)
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "/api/v6/images/text2img" in page.text and "<form" in page.text
