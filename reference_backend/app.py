@@ -79,10 +79,10 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         job = service.store.get(job_id)
         assert job is not None
         if job.state == "success":
-            return jsonify(success_body(job, service.images)), 200
+            return jsonify(success_body(job, service.images, base_url())), 200
         if job.state == "failed":
             return jsonify(failed_body(job)), (job.error_status or 500) if status_on_error else 200
-        return jsonify(processing_body(job, service.eta(job))), 200
+        return jsonify(processing_body(job, service.eta(job), base_url())), 200
 
     @app.post(f"{API}/text2img")
     def text2img() -> tuple[Response, int]:

@@ -3,7 +3,8 @@
 Shapes follow the spec: ``SuccessResponse``, ``ProcessingResponse``,
 ``ErrorResponse`` (a failed generation, answered by fetch with HTTP 200 as the
 hosted API does), and the two ``WebhookPayload`` branches. Links are absolute,
-built from the base URL the generation was requested on (or ``--public-url``).
+built from the base URL of the request being answered (or ``--public-url``); a
+webhook, sent outside any request, uses the base URL the generation was started on.
 """
 from __future__ import annotations
 
@@ -22,14 +23,14 @@ PROCESSING_MESSAGE = "Your request is being processed"
 FETCH_TIP = "Poll fetch_result (POST with your key) until status is success."
 
 
-def fetch_url(job: Job) -> str:
-    return f"{job.base_url}/api/v6/images/fetch/{job.id}"
+def fetch_url(job: Job, base_url: str) -> str:
+    return f"{base_url}/api/v6/images/fetch/{job.id}"
 
 
-def image_urls(job: Job, names: list[str] | None = None) -> list[str]:
+def image_urls(job: Job, base_url: str, names: list[str] | None = None) -> list[str]:
     if names is None:
         names = [ImageStore.name(job.id, index) for index in range(job.request.samples)]
-    return [f"{job.base_url}/images/{name}" for name in names]
+    return [f"{base_url}/images/{name}" for name in names]
 
 
 def job_meta(job: Job) -> dict[str, Any]:
@@ -37,8 +38,8 @@ def job_meta(job: Job) -> dict[str, Any]:
     return job.request.to_meta() | {"seed": job.seed} | job.info
 
 
-def success_body(job: Job, images: ImageStore) -> dict[str, Any]:
-    urls = image_urls(job, job.images)
+def success_body(job: Job, images: ImageStore, base_url: str) -> dict[str, Any]:
+    urls = image_urls(job, base_url, job.images)
     output = [images.base64(name) for name in job.images] if job.request.base64 else urls
     return {
         "status": "success",
@@ -53,7 +54,7 @@ def success_body(job: Job, images: ImageStore) -> dict[str, Any]:
     }
 
 
-def processing_body(job: Job, eta: float) -> dict[str, Any]:
+def processing_body(job: Job, eta: float, base_url: str) -> dict[str, Any]:
     return {
         "status": "processing",
         "id": job.id,
@@ -61,9 +62,9 @@ def processing_body(job: Job, eta: float) -> dict[str, Any]:
         "message": PROCESSING_MESSAGE,
         "tip": TIP,
         "tip_1": FETCH_TIP,
-        "fetch_result": fetch_url(job),
+        "fetch_result": fetch_url(job, base_url),
         "output": [],
-        "future_links": image_urls(job),
+        "future_links": image_urls(job, base_url),
         "meta": job_meta(job),
         "webhook_status": job.webhook_status,
     }
@@ -75,7 +76,7 @@ def failed_body(job: Job) -> dict[str, Any]:
 
 def webhook_payload(job: Job, images: ImageStore) -> dict[str, Any]:
     if job.state == "success":
-        body = success_body(job, images)
+        body = success_body(job, images, job.base_url)
         return {"status": "success", "id": job.id, "output": body["output"],
                 "generationTime": body["generationTime"], "track_id": job.request.track_id, "meta": body["meta"]}
     return {"status": "failed", "id": job.id, "message": job.error or "generation failed",

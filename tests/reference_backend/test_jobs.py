@@ -1,0 +1,70 @@
+"""The SQLite job store: order, atomic claims, recovery, and requests stored without their key."""
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+from reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key
+from spec import parse_text2img
+
+from .support import text2img_body
+
+
+def request(**fields):
+    return parse_text2img(text2img_body(**fields))
+
+
+def test_jobs_are_claimed_oldest_first_and_only_once(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    ids = [store.add(request(prompt=f"p{i}"), "k", i, "http://x") for i in range(20)]
+    claimed: list[int] = []
+    lock = threading.Lock()
+
+    def take() -> None:
+        while (job := store.claim()) is not None:
+            with lock:
+                claimed.append(job.id)
+
+    threads = [threading.Thread(target=take) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(claimed) == ids and len(set(claimed)) == len(ids)
+    assert store.get(ids[0]).state == RUNNING
+
+
+def test_request_round_trips_without_the_key(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    original = request(lora_model="a,b", lora_strength="0.5,0.6", key="secret-key", unknown_field=[1, 2])
+    job_id = store.add(original, original.key, 42, "http://x")
+    job = store.get(job_id)
+    assert job.request.loras == (("a", 0.5), ("b", 0.6))
+    assert job.request.extra == {"unknown_field": [1, 2]}
+    assert job.request.key == "" and job.key_hash == hash_key("secret-key")
+    raw = sqlite3.connect(tmp_path / "jobs.sqlite3").execute("SELECT * FROM jobs").fetchall()
+    assert "secret-key" not in repr(raw)
+
+
+def test_recover_requeues_running_jobs(tmp_path):
+    path = tmp_path / "jobs.sqlite3"
+    store = JobStore(path)
+    first = store.add(request(), "k", 1, "http://x")
+    second = store.add(request(), "k", 2, "http://x")
+    store.claim()
+    store.close()
+    reopened = JobStore(path)
+    assert reopened.recover() == 1
+    assert [reopened.get(first).state, reopened.get(second).state] == [QUEUED, QUEUED]
+    assert reopened.claim().id == first
+
+
+def test_finished_jobs_keep_their_results(tmp_path):
+    store = JobStore(tmp_path / "jobs.sqlite3")
+    ok = store.add(request(), "k", 1, "http://x")
+    bad = store.add(request(), "k", 2, "http://x")
+    store.succeed(ok, ["1-0.png"], [True], {"notes": ["n"]}, 1.5, None)
+    store.fail(bad, "it broke", 400)
+    assert store.get(ok).state == SUCCESS and store.get(ok).nsfw == [True] and store.get(ok).generation_time == 1.5
+    assert (store.get(bad).state, store.get(bad).error, store.get(bad).error_status) == (FAILED, "it broke", 400)
+    assert store.waiting() == 0 and store.mean_generation_time() == 1.5
