@@ -97,7 +97,7 @@ def image_size(request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[
 
 def _same(sent: Any, seen: Any) -> bool:
     """Does meta value ``seen`` say the same as the normalised value ``sent``?"""
-    if isinstance(sent, tuple):
+    if isinstance(sent, (tuple, list)):
         if isinstance(seen, str):
             seen = [p.strip() for p in seen.split(",")] if seen.strip() else []
         return isinstance(seen, list) and len(seen) == len(sent) and all(_same(a, b) for a, b in zip(sent, seen))
@@ -119,7 +119,7 @@ def _same(sent: Any, seen: Any) -> bool:
 
 
 def meta_echo(request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
-    """``meta`` must carry every parameter the client sent, as normalised, and the seed used."""
+    """``meta`` must carry every parameter the client sent (normalised, or exactly as sent) and the seed used."""
     meta = result.get("meta")
     if not isinstance(meta, dict):
         return [f"meta is {'missing' if meta is None else type(meta).__name__}, expected the request's parameters"]
@@ -132,7 +132,7 @@ def meta_echo(request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping
             continue  # a null seed comes back as the seed used, checked below
         if name not in meta:
             problems.append(f"meta lacks {name} (sent {sent[name]!r})")
-        elif not _same(normalised[name], meta[name]):
+        elif not _same(normalised[name], meta[name]) and meta[name] != sent[name]:
             problems.append(f"meta.{name} is {meta[name]!r}, but the request's {name} is {normalised[name]!r}")
     seed = meta.get("seed")
     if request.seed is None and (type(seed) is not int or seed < 0):

@@ -5,13 +5,14 @@ middleware (``broken.py``) and get their own port.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any, Callable, Iterator
 
 import pytest
 from flask import Flask
 
 from contract_tests.settings import Settings
-from mock_server import MockConfig, create_app
+from mock_server import EXTENSION, MockConfig, create_app
 from tests.contract_tests.broken import VALID_KEY
 from tests.support import ServerThread
 
@@ -19,14 +20,33 @@ from tests.support import ServerThread
 FAST = {"max_examples": 5, "fetch_margin": 1.5, "webhook_timeout": 3.0, "timeout": 20.0, "seed": 1234}
 
 
-@pytest.fixture(scope="session")
-def mock_app() -> Flask:
-    return create_app(MockConfig())
+@contextmanager
+def mock_app_for(config: MockConfig) -> Iterator[Flask]:
+    """A mock app whose store and webhook thread are closed afterwards."""
+    app = create_app(config)
+    try:
+        yield app
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+@contextmanager
+def running_mock(config: MockConfig) -> Iterator[str]:
+    """A fresh mock served on a free port; yields its URL."""
+    with mock_app_for(config) as app, ServerThread(app) as server:
+        yield server.url
 
 
 @pytest.fixture(scope="session")
-def keyed_mock_app() -> Flask:
-    return create_app(MockConfig(keys=(VALID_KEY,)))
+def mock_app() -> Iterator[Flask]:
+    with mock_app_for(MockConfig()) as app:
+        yield app
+
+
+@pytest.fixture(scope="session")
+def keyed_mock_app() -> Iterator[Flask]:
+    with mock_app_for(MockConfig(keys=(VALID_KEY,))) as app:
+        yield app
 
 
 @pytest.fixture(scope="session")

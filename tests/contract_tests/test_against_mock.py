@@ -17,8 +17,9 @@ from contract_tests.cli import command
 from contract_tests.report import CHECKS
 from contract_tests.settings import Settings
 from contract_tests.suite import run_suite
-from mock_server import MockConfig, create_app
+from mock_server import MockConfig
 from tests.contract_tests.broken import BREAKAGES, VALID_KEY, BrokenServer
+from tests.contract_tests.conftest import running_mock
 from tests.support import ServerThread, free_port
 
 T2I = Path(sys.executable).with_name("t2i")
@@ -48,9 +49,9 @@ def test_wrong_key_for_the_whole_run_fails_valid_accepted(
 
 
 def test_cheap_profile_keeps_what_the_server_generates_small(fast_settings: Callable[..., Settings]) -> None:
-    with ServerThread(create_app(MockConfig())) as server:
-        report = run_suite(fast_settings(server.url, profile="cheap", max_examples=10))
-        journal = requests.get(server.url + "/__mock/requests", timeout=10).json()["requests"]
+    with running_mock(MockConfig()) as url:
+        report = run_suite(fast_settings(url, profile="cheap", max_examples=10))
+        journal = requests.get(url + "/__mock/requests", timeout=10).json()["requests"]
     assert report.ok, report.render_text()
     generated = [e["normalised"] for e in journal
                  if e["path"].endswith("/text2img") and e["status"] == 200 and e.get("normalised")]
@@ -65,8 +66,8 @@ def test_cheap_profile_keeps_what_the_server_generates_small(fast_settings: Call
 
 
 def test_processing_answers_are_followed_through_fetch(fast_settings: Callable[..., Settings]) -> None:
-    with ServerThread(create_app(MockConfig(processing_ratio=1.0, eta=0.3))) as server:
-        report = run_suite(fast_settings(server.url, max_examples=3))
+    with running_mock(MockConfig(processing_ratio=1.0, eta=0.3)) as url:
+        report = run_suite(fast_settings(url, max_examples=3))
     assert report.ok, report.render_text()
     assert report.results["lifecycle"].exercised >= 8
     assert report.results["sample_count"].exercised >= 6

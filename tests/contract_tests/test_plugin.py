@@ -1,0 +1,52 @@
+"""The pytest plugin, run in real pytest processes: inert by default, one item per check with a URL."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from flask import Flask
+
+from tests.contract_tests.broken import BREAKAGES, BrokenServer
+from tests.support import ServerThread
+
+FAST = ["--t2i-max-examples", "3", "--t2i-seed", "2", "--t2i-webhook-timeout", "3", "--t2i-fetch-margin", "2"]
+
+
+def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-W", "error", *args],
+                          cwd=folder, capture_output=True, text=True, timeout=180)
+
+
+def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
+    (tmp_path / "test_one.py").write_text("def test_one():\n    assert True\n")
+    done = run_pytest(tmp_path, "-q", "--strict-markers")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout and "t2i_contract" not in done.stdout
+    assert "--t2i-base-url" in run_pytest(tmp_path, "--help").stdout
+
+
+def test_plugin_adds_one_passing_item_per_check_against_the_mock(mock_url: str, tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "--junitxml", str(tmp_path / "j.xml"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "t2i_contract[conformance] PASSED" in done.stdout
+    assert "t2i_contract[auth] SKIPPED" in done.stdout
+    assert "11 passed, 1 skipped" in done.stdout
+    assert 'name="t2i_contract[webhook]"' in (tmp_path / "j.xml").read_text()
+
+
+def test_plugin_fails_the_item_of_the_broken_check(mock_app: Flask, tmp_path: Path) -> None:
+    breakage = next(b for b in BREAKAGES if b.name == "meta-without-prompt")
+    with ServerThread(BrokenServer(mock_app, breakage)) as server:
+        done = run_pytest(tmp_path, "-v", "--t2i-base-url", server.url, *FAST)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "t2i_contract[meta_echo] FAILED" in done.stdout
+    assert "meta lacks prompt" in done.stdout and "reproduce: curl" in done.stdout
+    assert "10 passed, 1 skipped" in done.stdout or "1 failed, 10 passed, 1 skipped" in done.stdout
+
+
+def test_plugin_items_can_be_selected_by_marker_and_keyword(mock_url: str, tmp_path: Path) -> None:
+    (tmp_path / "test_other.py").write_text("def test_other():\n    assert True\n")
+    done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "-m", "t2i_contract", "-k", "defaults")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "t2i_contract[defaults] PASSED" in done.stdout and "test_other" not in done.stdout
