@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import yaml
+from jsonschema.exceptions import ValidationError as JsonSchemaError
 from jsonschema.protocols import Validator
 from openapi_schema_validator import OAS30Validator, OAS31Validator
 from referencing import Registry, Resource
@@ -86,7 +87,7 @@ class SchemaView:
     def types(self) -> set[str]:
         """The JSON types this schema allows (empty = any); 3.0 ``nullable`` adds ``null``."""
         kind = self.keywords.get("type")
-        types = {kind} if isinstance(kind, str) else set(kind or ())
+        types = {kind} if isinstance(kind, str) else {k for k in kind if isinstance(k, str)} if isinstance(kind, list) else set()
         if types and self.keywords.get("nullable") is True:
             types.add("null")
         return types
@@ -172,7 +173,7 @@ class Document:
                 for name in value:
                     view.properties.setdefault(name, f"{pointer}/properties/{escape_pointer(name)}")
             elif keyword == "required" and isinstance(value, list):
-                view.required.extend(r for r in value if r not in view.required)
+                view.required.extend(r for r in value if isinstance(r, str) and r not in view.required)
             if keyword not in view.keywords:
                 view.keywords[keyword] = value
                 view.origin[keyword] = pointer
@@ -181,8 +182,8 @@ class Document:
         for index, _ in enumerate(node.get("allOf") or []):
             self._merge(view, f"{pointer}/allOf/{index}", depth + 1)
 
-    def schema_pointers(self) -> Iterator[str]:
-        """Every schema object written in the document (``$ref`` nodes included, not followed)."""
+    def schema_roots(self) -> list[str]:
+        """Top-level schemas: component schemas, and those of media types and parameters."""
         roots: list[str] = []
         for name in (self.data.get("components") or {}).get("schemas") or {}:
             roots.append(f"/components/schemas/{escape_pointer(name)}")
@@ -192,8 +193,12 @@ class Document:
         for pointer in self.parameter_pointers():
             if self.has(f"{pointer}/schema"):
                 roots.append(f"{pointer}/schema")
+        return roots
+
+    def schema_pointers(self) -> Iterator[str]:
+        """Every schema object written in the document (``$ref`` nodes included, not followed)."""
         seen: set[str] = set()
-        for root in roots:
+        for root in self.schema_roots():
             yield from self._walk_schema(root, seen)
 
     def _walk_schema(self, pointer: str, seen: set[str]) -> Iterator[str]:
@@ -267,6 +272,22 @@ class Document:
                 yield pointer
 
     # -- validation ------------------------------------------------------
+    def errors(self, pointer: str, value: Any) -> list[JsonSchemaError]:
+        """Every way ``value`` breaks the schema at ``pointer``.
+
+        A malformed schema (``maximum: null``, a broken regex, a dangling $ref)
+        makes the validator itself fail; that becomes a :class:`DocumentError`
+        (lint reports such schemas under ``schema-malformed``).
+        """
+        try:
+            return list(self.validator(pointer).iter_errors(value))
+        except Exception as exc:  # jsonschema raises whatever a malformed keyword provokes
+            raise DocumentError(f"{self.source}: the schema at {pointer} cannot be evaluated: "
+                                f"{type(exc).__name__}: {exc}", self.source) from None
+
+    def accepts(self, pointer: str, value: Any) -> bool:
+        return not self.errors(pointer, value)
+
     def validator(self, pointer: str) -> Validator:
         """A validator for the schema at ``pointer`` in this document's dialect."""
         if self._registry is None:

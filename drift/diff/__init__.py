@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..document import Document, read_document
+from ..errors import DocumentError
 from ..findings import Finding, Level, sort_findings
 from .operations import compare_operations
 from .schemas import SchemaDiff
@@ -70,7 +71,12 @@ DIFF_RULES: dict[str, Level] = {
 def diff_documents(old: Document, new: Document) -> list[Finding]:
     """Every change from ``old`` to ``new`` that a client could notice, most severe first."""
     diff = SchemaDiff(old, new)
-    compare_operations(diff)
+    try:
+        compare_operations(diff)
+    except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+        # A keyword of the wrong shape; `t2i lint` names it. Never a traceback.
+        raise DocumentError(f"cannot compare {old.source} and {new.source}: a document is malformed "
+                            f"({type(exc).__name__}: {exc}); run t2i lint on both", new.source) from None
     return sort_findings(diff.findings)
 
 

@@ -8,6 +8,7 @@ their request and response schemas are then compared by
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlsplit
 
 from ..document import Document
@@ -22,6 +23,12 @@ def _base_path(document: Document) -> str:
     servers = document.data.get("servers") or []
     url = servers[0].get("url", "") if servers and isinstance(servers[0], dict) else ""
     return urlsplit(url).path.rstrip("/") if "://" in url else url.rstrip("/")
+
+
+def _node(document: Document, pointer: str) -> dict[str, Any]:
+    """The object at ``pointer``, or an empty one when the document holds something else there."""
+    node = document.get(pointer) if document.has(pointer) else None
+    return node if isinstance(node, dict) else {}
 
 
 def _operations(document: Document) -> dict[tuple[str, str], tuple[str, str]]:
@@ -41,7 +48,7 @@ def _params(document: Document, op: str) -> dict[tuple[str, str], str]:
     places = {name: str(i) for i, name in enumerate(re.findall(r"{([^{}]*)}", route))}
     found: dict[tuple[str, str], str] = {}
     for base in (route_item, op):
-        for index, _ in enumerate(document.get(base).get("parameters") or []):
+        for index, _ in enumerate(_node(document, base).get("parameters") or []):
             pointer = document.resolve(f"{base}/parameters/{index}")
             param = document.get(pointer)
             if isinstance(param, dict):
@@ -69,15 +76,15 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
     old_body = old.resolve(f"{old_op}/requestBody") if old.has(f"{old_op}/requestBody") else None
     new_body = new.resolve(f"{new_op}/requestBody") if new.has(f"{new_op}/requestBody") else None
     if new_body is not None:
-        was_required = old_body is not None and old.get(old_body).get("required") is True
-        if new.get(new_body).get("required") is True and not was_required:
+        was_required = old_body is not None and _node(old, old_body).get("required") is True
+        if _node(new, new_body).get("required") is True and not was_required:
             diff.add("request-body-now-required", "error", f"{new_body}/required", f"{label}: a request body is now required")
     if old_body is not None and new_body is not None:
         _compare_content(diff, old_body, new_body, "request", label)
     elif old_body is not None:
         diff.add("request-body-removed", "error", old_body, f"{label}: the request body was removed{IN_OLD}")
-    old_responses = old.get(old_op).get("responses") or {}
-    new_responses = new.get(new_op).get("responses") or {}
+    old_responses = _node(old, old_op).get("responses") or {}
+    new_responses = _node(new, new_op).get("responses") or {}
     for code in old_responses:
         if code not in new_responses:
             diff.add("response-status-removed", "error", f"{old_op}/responses/{escape_pointer(code)}",
@@ -94,8 +101,8 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
 def _compare_parameters(diff: SchemaDiff, old_op: str, new_op: str, label: str) -> None:
     before, after = _params(diff.old, old_op), _params(diff.new, new_op)
     for key, pointer in after.items():
-        param = diff.new.get(pointer)
-        if param.get("required") is True and (key not in before or diff.old.get(before[key]).get("required") is not True):
+        param = _node(diff.new, pointer)
+        if param.get("required") is True and (key not in before or _node(diff.old, before[key]).get("required") is not True):
             diff.add("request-parameter-required-added", "error", pointer,
                      f"{label}: {key[0]} parameter {param.get('name')!r} is now required")
         elif key not in before:
@@ -103,15 +110,15 @@ def _compare_parameters(diff: SchemaDiff, old_op: str, new_op: str, label: str) 
     for key, pointer in before.items():
         if key not in after:
             diff.add("request-parameter-removed", "warn", pointer,
-                     f"{label}: {key[0]} parameter {diff.old.get(pointer).get('name')!r} was removed{IN_OLD}")
+                     f"{label}: {key[0]} parameter {_node(diff.old, pointer).get('name')!r} was removed{IN_OLD}")
         elif diff.old.has(f"{pointer}/schema") and diff.new.has(f"{after[key]}/schema"):
-            name = diff.new.get(after[key]).get("name")
+            name = _node(diff.new, after[key]).get("name")
             diff.compare(f"{pointer}/schema", f"{after[key]}/schema", "request", f"{label} {key[0]} {name}")
 
 
 def _compare_content(diff: SchemaDiff, old_holder: str, new_holder: str, direction: str, label: str) -> None:
-    old_content = diff.old.get(old_holder).get("content") or {}
-    new_content = diff.new.get(new_holder).get("content") or {}
+    old_content = _node(diff.old, old_holder).get("content") or {}
+    new_content = _node(diff.new, new_holder).get("content") or {}
     for media in old_content:
         old_media = f"{old_holder}/content/{escape_pointer(media)}"
         if media not in new_content:

@@ -28,6 +28,10 @@ _MISSING = object()
 IN_OLD = " (path is in OLD)"
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def _allowed(types: set[str]) -> set[str]:
     """Types with ``number`` implying ``integer``."""
     return types | ({"integer"} if "number" in types else set())
@@ -150,10 +154,10 @@ class SchemaDiff:
     def _ranges(self, old: SchemaView, new: SchemaView, direction: Direction, label: str) -> None:
         for keyword in _UPPER + _LOWER + ("multipleOf",):
             before, after = old.get(keyword, _MISSING), new.get(keyword, _MISSING)
-            if before == after or isinstance(before, bool) or isinstance(after, bool):
-                continue
+            if before == after or not all(v is _MISSING or _is_number(v) for v in (before, after)):
+                continue  # unchanged, or not a number (schema-malformed in lint says so)
             if keyword == "multipleOf":
-                narrowed = after is not _MISSING and (before is _MISSING or before % after != 0)
+                narrowed = after is not _MISSING and (before is _MISSING or not after or before % after != 0)
             elif after is _MISSING or before is _MISSING:
                 narrowed = before is _MISSING
             else:

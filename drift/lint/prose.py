@@ -39,7 +39,7 @@ def _described(document: Document) -> Iterator[tuple[str, dict[str, Any], str]]:
 
 def _types(node: dict[str, Any]) -> set[str]:
     kind = node.get("type")
-    return {kind} if isinstance(kind, str) else set(kind or ())
+    return {kind} if isinstance(kind, str) else {k for k in kind if isinstance(k, str)} if isinstance(kind, list) else set()
 
 
 @rule("type-contradicts-description", "info")

@@ -14,7 +14,9 @@ from ..document import Document
 from ..errors import DocumentError
 from ..findings import Finding, Level
 
-__all__ = ["RULES", "Rule", "rule", "run_rules"]
+__all__ = ["INCOMPLETE", "RULES", "Rule", "rule", "run_rules"]
+
+INCOMPLETE = "rule could not finish"
 
 Check = Callable[[Document], Iterable[tuple[str, str]]]
 
@@ -50,8 +52,10 @@ def rule(rule_id: str, level: Level) -> Callable[[Check], Check]:
 def run_rules(document: Document, only: Iterable[str] | None = None) -> list[Finding]:
     """Run every registered rule (or those in ``only``) over ``document``.
 
-    A rule that trips over a broken document (a dangling ``$ref``) does not stop
-    the others; it reports that it could not finish, next to ``ref-unresolved``.
+    A rule that trips over a broken document (a dangling ``$ref``, a keyword of
+    the wrong shape) does not stop the others: it reports, as ``warn``, that it
+    could not finish, and the problem itself is usually reported by another rule
+    (``ref-unresolved``, ``schema-malformed``). Lint must never end in a traceback.
     """
     chosen = [RULES[r] for r in only] if only is not None else list(RULES.values())
     findings: list[Finding] = []
@@ -59,5 +63,8 @@ def run_rules(document: Document, only: Iterable[str] | None = None) -> list[Fin
         try:
             findings.extend(item.run(document))
         except DocumentError as exc:
-            findings.append(Finding(item.id, "warn", "", f"rule could not finish: {exc}"))
+            findings.append(Finding(item.id, "warn", "", f"{INCOMPLETE}: {exc}"))
+        except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
+            findings.append(Finding(item.id, "warn", "", f"{INCOMPLETE}: malformed document "
+                                                          f"({type(exc).__name__}: {exc})"))
     return findings

@@ -6,6 +6,7 @@ from itertools import combinations
 from typing import Any, Iterator
 
 from ..document import Document, SchemaView
+from ..errors import DocumentError
 from ..findings import escape_pointer
 from .registry import rule
 from .values import type_allows
@@ -44,7 +45,7 @@ def required_undefined(document: Document) -> Iterator[tuple[str, str]]:
         if view.get("patternProperties"):
             continue
         for index, name in enumerate(document.get(pointer)["required"]):
-            if name not in view.properties:
+            if isinstance(name, str) and name not in view.properties:
                 yield f"{pointer}/required/{index}", (
                     f"required property {name!r} is not defined under properties (nor in allOf members)"
                 )
@@ -71,7 +72,10 @@ def _branches(document: Document, view: SchemaView) -> list[SchemaView]:
 
 
 def _accepts(document: Document, pointer: str, value: Any) -> bool:
-    return document.validator(pointer).is_valid(value)
+    try:
+        return document.accepts(pointer, value)
+    except DocumentError:  # a malformed branch: schema-malformed reports it
+        return False
 
 
 def _candidates(document: Document, views: list[SchemaView | None]) -> list[Any]:
@@ -194,7 +198,7 @@ def duplicate_operation_id(document: Document) -> Iterator[tuple[str, str]]:
     seen: dict[str, str] = {}
     for _, _, op in document.operations():
         op_id = document.get(op).get("operationId")
-        if op_id is None:
+        if not isinstance(op_id, str):
             continue
         if op_id in seen:
             yield f"{op}/operationId", f"operationId {op_id!r} is already used by {seen[op_id]}"

@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 from jsonschema.exceptions import ValidationError as SchemaError
 
 from ..document import Document
+from ..errors import DocumentError
 from ..findings import escape_pointer
 from .registry import rule
 
@@ -21,6 +22,7 @@ _RANGE = {"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipl
 _ENUM = {"enum", "const"}
 _TYPE = {"type", "nullable"}
 _PATTERN = {"pattern"}
+_PROBES: tuple[Any, ...] = (None, True, 0, 0.5, "x", [0], {"x": 0})
 _BOUNDS = (("minimum", "maximum"), ("minLength", "maxLength"), ("minItems", "maxItems"),
            ("minProperties", "maxProperties"))
 
@@ -31,7 +33,12 @@ def _show(value: Any) -> str:
 
 
 def _errors(document: Document, pointer: str, value: Any) -> list[SchemaError]:
-    return sorted(document.validator(pointer).iter_errors(value), key=lambda e: e.path)
+    """Errors of ``value`` against the schema at ``pointer``; none when the schema itself is
+    malformed, which ``schema-malformed`` reports instead."""
+    try:
+        return sorted(document.errors(pointer, value), key=lambda e: list(map(str, e.path)))
+    except DocumentError:
+        return []
 
 
 def _leaf_errors(errors: list[SchemaError]) -> Iterator[SchemaError]:
@@ -172,3 +179,24 @@ def empty_range(document: Document) -> Iterator[tuple[str, str]]:
                 yield view.at(low), f"{low} {lo} is above {high} {hi}: no value can satisfy both"
         if view.get("enum") == []:
             yield view.at("enum"), "enum is empty: no value can satisfy it"
+
+
+@rule("schema-malformed", "error")
+def schema_malformed(document: Document) -> Iterator[tuple[str, str]]:
+    """A schema that breaks the JSON Schema metaschema, or that a validator cannot evaluate."""
+    from jsonschema import Draft4Validator, Draft202012Validator
+
+    meta = Draft202012Validator if document.is_31 else Draft4Validator
+    checker = meta(meta.META_SCHEMA)
+    for root in document.schema_roots():
+        node = document.get(root)
+        errors = list(checker.iter_errors(node))
+        for error in errors:
+            where = "".join(f"/{escape_pointer(p)}" for p in error.absolute_path)
+            yield f"{root}{where}", f"not a valid schema: {error.message}"
+        if not errors:
+            try:
+                for probe in _PROBES:  # one value of each JSON type, so every keyword gets evaluated
+                    document.errors(root, probe)
+            except DocumentError as exc:
+                yield root, str(exc).split(": ", 1)[-1]

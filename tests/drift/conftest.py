@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Any, Callable, Iterator
 
 import pytest
+from flask import Flask
 
-from mock_server import MockConfig, create_app
+from mock_server import EXTENSION, MockConfig, create_app
 from tests.support import ServerThread
 
 from .fakes import Drifting
@@ -14,22 +15,31 @@ from .fakes import Drifting
 MOCK_CONFIG = MockConfig(processing_ratio=0.5, eta=0.05)
 
 
+def _close(app: Flask) -> None:
+    """Release the mock's store and webhook sender (its SQLite file and lock file)."""
+    app.extensions[EXTENSION].close()
+
+
 @pytest.fixture(scope="session")
 def mock_url() -> Iterator[str]:
-    with ServerThread(create_app(MOCK_CONFIG)) as server:
+    app = create_app(MOCK_CONFIG)
+    with ServerThread(app) as server:
         yield server.url
+    _close(app)
 
 
 @pytest.fixture
 def drifting_server() -> Iterator[Callable[..., str]]:
     """Start the mock wrapped in :class:`Drifting`; returns its URL. Stopped after the test."""
-    servers: list[ServerThread] = []
+    started: list[tuple[ServerThread, Flask]] = []
 
     def start(**changes: Any) -> str:
-        server = ServerThread(Drifting(create_app(MOCK_CONFIG), **changes)).__enter__()
-        servers.append(server)
+        app = create_app(MOCK_CONFIG)
+        server = ServerThread(Drifting(app, **changes)).__enter__()
+        started.append((server, app))
         return server.url
 
     yield start
-    for server in servers:
+    for server, app in started:
         server.__exit__(None, None, None)
+        _close(app)

@@ -85,6 +85,9 @@ CASES: dict[str, tuple[Document, str, Document]] = {
         schema_doc(Req={"type": "object", "required": ["n"], "properties": {"n": {"type": "integer", "default": 1}}}),
         f"{S}/Req/properties/n/default",
         schema_doc(Req={"type": "object", "properties": {"n": {"type": "integer", "default": 1}}})),
+    "schema-malformed": (
+        schema_doc(Size={"type": "integer", "maximum": "ten"}), f"{S}/Size/maximum",
+        schema_doc(Size={"type": "integer", "maximum": 10})),
     "oneof-ambiguous": (_oneof(required=False), f"{S}/Result/oneOf", _oneof(required=True)),
     "discriminator-not-required": (
         _oneof(required=False, discriminator=True), f"{S}/Result/discriminator",
@@ -189,3 +192,11 @@ def test_a_dangling_ref_does_not_stop_the_other_rules() -> None:
                      Flag={"type": "boolean", "default": "yes"})
     rules = {f.rule for f in run_rules(doc)}
     assert {"ref-unresolved", "default-type-mismatch"} <= rules
+
+
+def test_a_schema_no_validator_can_evaluate_is_malformed() -> None:
+    findings = run_rules(schema_doc(Slug={"type": "string", "pattern": "([a-z"}), only=["schema-malformed"])
+    assert [f.path for f in findings] == [f"{S}/Slug"] and "cannot be evaluated" in findings[0].message
+    # The default rules skip that schema instead of crashing; schema-malformed has said what is wrong.
+    broken = schema_doc(Slug={"type": "string", "pattern": "([a-z", "default": "x"})
+    assert run_rules(broken, only=["default-pattern-mismatch"]) == []
