@@ -20,21 +20,13 @@ from spec import RequestError, error_body
 from .config import MockConfig
 from .errors import STATUS_MESSAGES, MockError
 from .routes import register_routes
-from .runtime import MockRuntime, json_response
+from .fastpath import FastText2Img
+from .runtime import CORS_HEADERS, MockRuntime, json_response
 
 __all__ = ["EXTENSION", "create_app"]
 
 EXTENSION = "t2i_mock"
 log = logging.getLogger(__name__)
-
-_CORS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Prefer, Authorization, X-Requested-With",
-    "Access-Control-Expose-Headers": "Content-Type, Content-Length",
-    "Access-Control-Max-Age": "600",
-}
-
 
 def create_app(config: MockConfig | None = None) -> Flask:
     """Build a mock server app; ``config`` defaults to :class:`MockConfig()`."""
@@ -43,6 +35,7 @@ def create_app(config: MockConfig | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions[EXTENSION] = mock
     register_routes(app, mock)
+    app.wsgi_app = FastText2Img(app.wsgi_app, mock)  # type: ignore[method-assign]
     worker = str(os.getpid())  # shows which gunicorn worker answered; tests prove cross-worker state with it
 
     @app.errorhandler(Exception)
@@ -72,7 +65,7 @@ def create_app(config: MockConfig | None = None) -> Flask:
                 log.exception("could not record a journal entry")
         headers = response.headers
         headers["X-T2I-Mock-Worker"] = worker
-        for name, value in _CORS.items():
+        for name, value in CORS_HEADERS.items():
             headers.setdefault(name, value)
         wanted = request.headers.get("Access-Control-Request-Headers")
         if wanted:

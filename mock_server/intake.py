@@ -61,12 +61,22 @@ def check_key(body: dict[str, Any], config: MockConfig) -> None:
         raise AuthError()
 
 
-def journal_entry(request: Request) -> dict[str, Any]:
-    """The start of a journal entry: when, what, and the headers the client sent."""
+def journal_entry(environ: dict[str, Any]) -> dict[str, Any]:
+    """The start of a journal entry from a WSGI environ: when, what, and the headers sent."""
+    headers = {}
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            header = name[5:].replace("_", "-").title()
+        elif name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            header = name.replace("_", "-").title()
+        else:
+            continue
+        if header.lower() not in _SKIP_HEADERS:
+            headers[header] = value
     return {
         "at": time.time(),
-        "method": request.method,
-        "path": request.path,
-        "query": request.query_string.decode("latin-1"),
-        "headers": {k: v for k, v in request.headers.items() if k.lower() not in _SKIP_HEADERS},
+        "method": environ.get("REQUEST_METHOD", ""),
+        "path": environ.get("PATH_INFO", ""),
+        "query": environ.get("QUERY_STRING", ""),
+        "headers": headers,
     }

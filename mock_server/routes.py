@@ -14,21 +14,19 @@ writes its entry in the same transaction as the job).
 """
 from __future__ import annotations
 
-import random
 from typing import Any
 
 from flask import Flask, Response, g, request
 
 from spec import parse_fetch, parse_json_body, parse_text2img
 
-from .errors import ForcedError, JobNotFound, QueueFull, RequestRejected
+from .errors import ForcedError, JobNotFound, RequestRejected
 from .intake import check_key, journal_entry, read_body, simulate_latency
 from .prefer import Preferences, parse_prefer
 from .runtime import MockRuntime, json_response
 
 __all__ = ["register_routes"]
 
-SEED_LIMIT = 2**32 - 1
 # Statuses each operation documents, so a forced error always validates against the spec.
 _FORCEABLE = {
     "text2img": frozenset({400, 401, 402, 404, 429, 500, 503}),
@@ -38,7 +36,7 @@ _FORCEABLE = {
 
 def _begin(mock: MockRuntime, operation: str) -> tuple[dict[str, Any], Preferences]:
     """Shared start of every API call: journal, latency, forced errors, body, key."""
-    g.journal = journal_entry(request)
+    g.journal = journal_entry(request.environ)
     simulate_latency(mock.config)
     prefs = parse_prefer(request.headers.get("Prefer"))
     if prefs.code is not None:
@@ -54,32 +52,15 @@ def _begin(mock: MockRuntime, operation: str) -> tuple[dict[str, Any], Preferenc
 
 
 def register_routes(app: Flask, mock: MockRuntime) -> None:
-    config, store, payloads = mock.config, mock.store, mock.payloads
+    store, payloads = mock.store, mock.payloads
     base = "/api/v6/images"
 
     @app.post(f"{base}/text2img")
     def text2img() -> Response:
         body, prefs = _begin(mock, "text2img")
         req = parse_text2img(body, mock.spec)
-        if prefs.status == "processing":
-            delay = config.eta if prefs.eta is None else prefs.eta
-        elif prefs.status is None and config.processing_ratio and random.random() < config.processing_ratio:
-            delay = config.eta
-        else:
-            delay = 0.0
-        if delay > 0 and config.max_queued is not None and store.pending_count() >= config.max_queued:
-            raise QueueFull(config.max_queued, config.retry_after)
-        if req.seed is None:
-            req = req.with_seed(random.randint(0, SEED_LIMIT))
-        meta = req.to_meta()
-        entry = g.journal
-        entry["normalised"] = {"key": req.key, **meta, "extra": dict(req.extra)}
-        entry["status"] = 200
-        job = store.add_job(meta=meta, base_url=request.url_root.rstrip("/"), delay=delay,
-                            webhook=req.webhook, track_id=req.track_id, journal=entry)
-        g.journal = None
-        if job.webhook:
-            mock.webhooks.schedule(job)
+        job = mock.start_generation(req, prefs, request.url_root.rstrip("/"), g.journal)
+        g.journal = None  # stored with the job
         return json_response(payloads.answer(job, job.created))
 
     def fetch_answer(path_id: str | None) -> Response:

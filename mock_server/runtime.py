@@ -7,20 +7,34 @@ request. :meth:`MockRuntime.close` stops the webhook thread and closes the store
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from typing import Any
 
 from flask import Response
 
-from spec import Spec, load_spec
+from spec import Spec, Text2ImgRequest, load_spec
 
 from .config import MockConfig
+from .errors import QueueFull
 from .images import ImageCache
 from .payloads import Payloads
-from .store import JobStore
+from .prefer import Preferences
+from .store import Job, JobStore
 from .webhooks import WebhookSender
 
-__all__ = ["MockRuntime", "json_response"]
+__all__ = ["CORS_HEADERS", "SEED_LIMIT", "MockRuntime", "json_response"]
+
+# Sent with every answer, so browser clients can call the mock from any origin.
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+    "Access-Control-Allow-Headers": "Content-Type, Prefer, Authorization, X-Requested-With",
+    "Access-Control-Expose-Headers": "Content-Type, Content-Length",
+    "Access-Control-Max-Age": "600",
+}
+
+SEED_LIMIT = 2**32 - 1
 
 
 def json_response(body: Any, status: int = 200) -> Response:
@@ -48,6 +62,38 @@ class MockRuntime:
                                  backoff=config.webhook_backoff, timeout=config.webhook_timeout)
         return cls(config=config, spec=load_spec(), store=store, images=images, payloads=payloads,
                    webhooks=webhooks)
+
+    def plan_delay(self, prefs: Preferences) -> float:
+        """Seconds until a new job is ready: 0 for an immediate success."""
+        config = self.config
+        if prefs.status == "processing":
+            return config.eta if prefs.eta is None else prefs.eta
+        if prefs.status is None and config.processing_ratio and random.random() < config.processing_ratio:
+            return config.eta
+        return 0.0
+
+    def start_generation(self, req: Text2ImgRequest, prefs: Preferences, base_url: str,
+                         entry: dict[str, Any]) -> Job:
+        """Store a job for a valid request (its journal ``entry`` with it) and schedule its webhook.
+
+        Raises :class:`~mock_server.errors.QueueFull` past ``--max-queued``. Both the Flask
+        route and the fast path (``fastpath.py``) start generations through here.
+        """
+        config = self.config
+        delay = self.plan_delay(prefs)
+        meta = req.to_meta()
+        if meta["seed"] is None:
+            meta["seed"] = random.randint(0, SEED_LIMIT)
+        entry["normalised"] = {"key": req.key, **meta, "extra": dict(req.extra)}
+        entry["status"] = 200
+        job = self.store.add_job(meta=meta, base_url=base_url, delay=delay, webhook=req.webhook,
+                                 track_id=req.track_id, journal=entry, max_pending=config.max_queued)
+        if job is None:
+            assert config.max_queued is not None
+            raise QueueFull(config.max_queued, config.retry_after)
+        if job.webhook:
+            self.webhooks.schedule(job)
+        return job
 
     def close(self) -> None:
         self.webhooks.close()

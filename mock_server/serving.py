@@ -29,7 +29,7 @@ class MockServer(BaseApplication):  # type: ignore[misc]
         self.options: dict[str, Any] = {
             "bind": f"{config.host}:{config.port}",
             "workers": config.workers,
-            "worker_class": "gthread",
+            "worker_class": "gthread" if config.threads > 1 else "sync",
             "threads": config.threads,
             "keepalive": 5,
             "graceful_timeout": 5,

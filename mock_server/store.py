@@ -17,6 +17,7 @@ every few seconds, on a write.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import sqlite3
@@ -24,7 +25,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, BinaryIO, Iterator
 
 __all__ = ["Job", "JobStore"]
 
@@ -81,9 +82,13 @@ class JobStore:
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
+        self._thread_lock = threading.Lock()
+        self._lock_path = self.path.with_name(self.path.name + ".lock")
+        self._lock_file: BinaryIO | None = None
+        self._lock_pid: int | None = None
         self._next_sweep = 0.0
         self._sweep_every = min(5.0, ttl / 4)
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             db.executescript(_SCHEMA)
             db.execute(
                 "INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'jobs', ? "
@@ -95,13 +100,20 @@ class JobStore:
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA synchronous=OFF")
         db.execute("PRAGMA busy_timeout=30000")
         return db
 
     @contextlib.contextmanager
-    def _conn(self) -> Iterator[sqlite3.Connection]:
-        """A connection for this thread's exclusive use until the block ends."""
+    def _conn(self, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for this thread's exclusive use until the block ends.
+
+        ``write=True`` also holds the store's write lock for the block (see :meth:`_write_lock`).
+        """
+        if write:
+            with self._write_lock(), self._conn() as db:
+                yield db
+            return
         with self._pool_lock:
             if self._pid != os.getpid():  # forked: the parent's connections are not ours
                 self._pool, self._pid = [], os.getpid()
@@ -118,21 +130,54 @@ class JobStore:
             if db is not None:
                 db.close()
 
+    @contextlib.contextmanager
+    def _write_lock(self) -> Iterator[None]:
+        """Serialise writers across threads and processes before SQLite has to.
+
+        SQLite makes a writer that finds the file locked sleep and retry (1, 2, 5, 10 ...
+        up to 100 ms), which turns two busy gunicorn workers into a p99 of tens of
+        milliseconds. ``flock`` on a side file instead blocks in the kernel and wakes the
+        next writer the moment the lock is free.
+        """
+        with self._thread_lock:
+            if self._lock_pid != os.getpid():
+                self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - kept for the process's life
+                self._lock_pid = os.getpid()
+            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+
     def close(self) -> None:
+        if self._lock_file is not None and self._lock_pid == os.getpid():
+            self._lock_file.close()
+            self._lock_pid = None
         with self._pool_lock:
             pool, self._pool = self._pool, []
         for db in pool:
             db.close()
 
     # -- jobs ----------------------------------------------------------------
-    def add_job(self, *, meta: dict[str, Any], base_url: str, delay: float,
-                webhook: str | None, track_id: str | None, journal: dict[str, Any] | None = None) -> Job:
-        """Store a new job (and its journal entry, in the same transaction); return it with its id."""
+    def add_job(self, *, meta: dict[str, Any], base_url: str, delay: float, webhook: str | None,
+                track_id: str | None, journal: dict[str, Any] | None = None,
+                max_pending: int | None = None) -> Job | None:
+        """Store a new job (and its journal entry, in the same transaction); return it with its id.
+
+        With ``max_pending``, a job that would wait (``delay > 0``) is refused, and None
+        returned, when that many jobs are already pending. The count and the insert share
+        one write transaction, so concurrent workers cannot overshoot the limit.
+        """
         now = time.time()
         status = "pending" if webhook else "none"
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
+                if max_pending is not None and delay > 0:
+                    pending = db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (now,)).fetchone()[0]
+                    if pending >= max_pending:
+                        db.execute("ROLLBACK")
+                        return None
                 cursor = db.execute(
                     "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
                     "webhook_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -166,7 +211,7 @@ class JobStore:
             return int(db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (time.time(),)).fetchone()[0])
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             db.execute("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
 
     # -- journal -----------------------------------------------------------
@@ -176,7 +221,7 @@ class JobStore:
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append one request to the journal."""
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             self._journal_insert(db, entry)
             self._maybe_sweep(db, time.time())
 
@@ -187,7 +232,7 @@ class JobStore:
         return [{"seq": seq, **json.loads(entry)} for seq, entry in rows]
 
     def clear_journal(self) -> int:
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             return int(db.execute("DELETE FROM journal").rowcount)
 
     # -- expiry ------------------------------------------------------------
@@ -199,7 +244,7 @@ class JobStore:
 
     def sweep(self, now: float | None = None) -> list[int]:
         """Delete expired jobs and journal entries beyond the limit; return the deleted job ids."""
-        with self._conn() as db:
+        with self._conn(write=True) as db:
             return self._sweep(db, time.time() if now is None else now)
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> list[int]:

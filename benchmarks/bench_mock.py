@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Throughput and p99 latency of ``t2i mock`` against Prism, side by side, in one run.
+
+Both servers get the same valid text2img request (canonical JSON types, so Prism's
+request validation accepts it) from wrk, with the same connections and duration.
+Rounds alternate which server goes first, and the medians are compared, because
+this is a shared 2-core machine and a single run is noise. Before measuring, the
+script proves that both servers validate: an invalid body must be refused by each.
+
+Needs wrk and Prism (the script says how to install them when they are missing):
+
+    apt-get update && apt-get install -y wrk
+    npm install --prefix benchmarks/.prism @stoplight/prism-cli
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_mock.py [--rounds 3] [--duration 8] [--connections 16]
+
+This is a measurement, not a test: it prints figures and the ratio, and exits 0
+whether or not the target (2x Prism's requests/s, p99 no worse) is met.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PRISM_LOCAL = ROOT / "benchmarks" / ".prism" / "node_modules" / ".bin" / "prism"
+PATH = "/api/v6/images/text2img"
+BODY: dict[str, Any] = {
+    "key": "your_api_key",
+    "model_id": "f222-diffusion",
+    "prompt": "a portrait photo, ultra realistic, 4K",
+    "negative_prompt": "blurry, extra fingers",
+    "width": 512,
+    "height": 512,
+    "samples": 1,
+    "num_inference_steps": 20,
+    "safety_checker": True,
+    "seed": None,
+    "guidance_scale": 7.5,
+    "upscale": False,
+    "lora_model": "teddy-jacket-v1-0,a-simple-china-dress-v6-0",
+    "lora_strength": "0.45,0.55",
+    "scheduler": "UniPCMultistepScheduler",
+    "webhook": None,
+    "track_id": None,
+}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def find_tools() -> tuple[str, str]:
+    wrk = shutil.which("wrk")
+    prism = str(PRISM_LOCAL) if PRISM_LOCAL.exists() else shutil.which("prism")
+    missing = []
+    if not wrk:
+        missing.append("wrk:   apt-get update && apt-get install -y wrk")
+    if not prism:
+        missing.append("Prism: npm install --prefix benchmarks/.prism @stoplight/prism-cli")
+    if missing:
+        sys.exit("missing tools; install them with\n  " + "\n  ".join(missing))
+    assert wrk and prism
+    return wrk, prism
+
+
+def post(url: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read() or b"null")
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def wait_up(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            post(url, BODY)
+            return
+        except (OSError, ValueError):
+            time.sleep(0.2)
+    raise SystemExit(f"{url} did not come up within {timeout}s")
+
+
+def start(command: list[str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT,
+                            start_new_session=True)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def run_wrk(wrk: str, url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
+    out = subprocess.run([wrk, "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
+                         capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p99_value, p99_unit = re.search(r"99%\s+([\d.]+)(us|ms|s|m)", out).groups()  # type: ignore[union-attr]
+    bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    return {"rps": rps, "p99_ms": float(p99_value) * _UNITS[p99_unit], "non_2xx": float(bad.group(1)) if bad else 0,
+            "socket_errors": 1.0 if errors else 0.0}
+
+
+def check_validation(name: str, url: str) -> None:
+    status, answer = post(url, BODY)
+    if status != 200:
+        raise SystemExit(f"{name} refused the benchmark body: HTTP {status} {answer}")
+    bad_status, bad_answer = post(url, BODY | {"width": 2048, "samples": "many"})
+    if bad_status < 400:
+        raise SystemExit(f"{name} accepted an invalid body, so it is not validating: {bad_answer}")
+    print(f"  {name}: valid body -> HTTP {status}; invalid body -> HTTP {bad_status} (validation is on)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=2, help="t2i mock --workers")
+    parser.add_argument("--threads", type=int, default=1, help="t2i mock --threads (1: gunicorn sync worker)")
+    args = parser.parse_args()
+    wrk, prism = find_tools()
+
+    work = Path(tempfile.mkdtemp(prefix="bench-mock-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
+    script = work / "post.lua"
+    script.write_text(
+        'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+        f"wrk.body = {json.dumps(json.dumps(BODY))}\n"
+    )
+    mock_port, prism_port = free_port(), free_port()
+    t2i = str(Path(sys.executable).with_name("t2i"))
+    servers = {
+        "t2i mock": start([t2i, "mock", "--port", str(mock_port), "--workers", str(args.workers),
+                           "--threads", str(args.threads), "--db", str(work / "mock.sqlite3")], work / "mock.log"),
+        "prism": start([prism, "mock", str(ROOT / "spec" / "text2img.yaml"), "-p", str(prism_port)],
+                       work / "prism.log"),
+    }
+    urls = {"t2i mock": f"http://127.0.0.1:{mock_port}{PATH}", "prism": f"http://127.0.0.1:{prism_port}{PATH}"}
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+    try:
+        for name, url in urls.items():
+            wait_up(url)
+        print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+              f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds; "
+              f"t2i mock --workers {args.workers} --threads {args.threads}")
+        for name, url in urls.items():
+            check_validation(name, url)
+        for name, url in urls.items():  # warm-up: JIT in Node, caches in Python
+            run_wrk(wrk, url, script, args.connections, 2)
+        order = list(urls)
+        for round_no in range(args.rounds):
+            for name in order if round_no % 2 == 0 else order[::-1]:
+                result = run_wrk(wrk, urls[name], script, args.connections, args.duration)
+                results[name].append(result)
+                print(f"  round {round_no + 1} {name:9} {result['rps']:8.0f} req/s  p99 {result['p99_ms']:7.2f} ms"
+                      + (f"  non-2xx {result['non_2xx']:.0f}" if result["non_2xx"] else ""))
+    finally:
+        for process in servers.values():
+            stop(process)
+        shutil.rmtree(work, ignore_errors=True)
+
+    rps = {name: statistics.median(r["rps"] for r in rs) for name, rs in results.items()}
+    p99 = {name: statistics.median(r["p99_ms"] for r in rs) for name, rs in results.items()}
+    ratio = rps["t2i mock"] / rps["prism"]
+    print("\nmedian of rounds:")
+    for name in results:
+        print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms")
+    print(f"ratio (t2i mock / prism): {ratio:.2f}x requests/s; p99 {p99['t2i mock']:.2f} ms vs {p99['prism']:.2f} ms")
+    met = ratio >= 2 and p99["t2i mock"] <= p99["prism"]
+    print("target (>= 2x requests/s, p99 no worse):", "met" if met else "NOT met")
+
+
+if __name__ == "__main__":
+    main()
