@@ -272,10 +272,12 @@ def violation_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     if "integer" in types and "number" not in types:
         options.append(st.sampled_from([1.5, "1.5", "1e3"]))
     if "minimum" in schema:
-        options.append(st.floats(-1e6, schema["minimum"], exclude_max=True, allow_nan=False).map(
-            lambda v: int(v) if "integer" in types and int(v) < schema["minimum"] else v))
+        lo = schema["minimum"]
+        options.append(st.floats(lo - abs(lo) * 4 - 1000, lo, exclude_max=True, allow_nan=False).map(
+            lambda v: math.floor(v) if "integer" in types else v))
     if "maximum" in schema:
-        options.append(st.floats(schema["maximum"], 1e9, exclude_min=True, allow_nan=False).map(
+        hi = schema["maximum"]
+        options.append(st.floats(hi, hi + abs(hi) * 4 + 1000, exclude_min=True, allow_nan=False).map(
             lambda v: math.ceil(v) if "integer" in types else v))
     if "multipleOf" in schema:
         step = schema["multipleOf"]

@@ -70,6 +70,13 @@ def test_invalid_bodies_are_rejected_by_the_spec() -> None:
     assert all(isinstance(b, dict) and not is_valid(b, SPEC) for b in bodies)
 
 
+@pytest.mark.parametrize("seed", range(0, 400, 20))
+def test_generation_works_for_any_seed(seed: int) -> None:
+    """The CLI picks a random seed by default: no seed may make a strategy invalid."""
+    assert all(not is_valid(b, SPEC) for b in draw(invalid_bodies(SPEC), 15, seed=seed))
+    assert all(is_valid(b, SPEC) for b in draw(valid_bodies(SPEC, profile="full"), 15, seed=seed))
+
+
 def test_draw_is_reproducible_for_a_seed() -> None:
     strategy = invalid_bodies(SPEC)
     assert draw(strategy, 10, seed=11) == draw(strategy, 10, seed=11)
