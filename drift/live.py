@@ -31,6 +31,9 @@ __all__ = ["DriftSettings", "run_drift"]
 
 # Longest pause between two polls of a processing generation, whatever its eta says.
 _MAX_POLL_PAUSE = 2.0
+# A busy server (429) is asked again this many times, waiting its retry_after up to this long.
+_BUSY_RETRIES = 3
+_MAX_BUSY_PAUSE = 10.0
 
 
 class _Run:
@@ -54,22 +57,27 @@ class _Run:
 
     # -- HTTP ------------------------------------------------------------
     def call(self, op_id: str, body: Any, path_id: Any = None) -> tuple[int, Any] | None:
+        """POST one call and record its answer; a 429 is retried after ``retry_after`` (at most 10 s)."""
         route, pointer = self.ops[op_id]
         path = route.replace("{id}", str(path_id)) if path_id is not None else route
-        label = f"POST {path}"
-        try:
-            response = self.http.post(self.base + path, json=body, timeout=self.settings.timeout)
-        except requests.RequestException as exc:
-            self.fail(pointer, f"{label}: no answer ({type(exc).__name__}: {exc})")
-            return None
-        try:
-            data = response.json()
-        except ValueError:
-            self.fail(pointer, f"{label} answered HTTP {response.status_code} with a body that is not JSON: "
-                               f"{response.text[:80]!r}")
-            return None
-        self.observer.record(pointer, response.status_code, data, label.split("/")[-1] if path_id is None
-                             else f"POST {route}")
+        label = f"POST {route}"
+        for attempt in range(_BUSY_RETRIES + 1):
+            try:
+                response = self.http.post(self.base + path, json=body, timeout=self.settings.timeout)
+            except requests.RequestException as exc:
+                self.fail(pointer, f"{label}: no answer ({type(exc).__name__}: {exc})")
+                return None
+            try:
+                data = response.json()
+            except ValueError:
+                self.fail(pointer, f"{label} answered HTTP {response.status_code} with a body that is not JSON: "
+                                   f"{response.text[:80]!r}")
+                return None
+            self.observer.record(pointer, response.status_code, data, label)
+            if response.status_code != 429 or attempt == _BUSY_RETRIES:
+                break
+            wait = data.get("retry_after") if isinstance(data, dict) else None
+            time.sleep(min(float(wait), _MAX_BUSY_PAUSE) if isinstance(wait, (int, float)) and wait >= 0 else 1.0)
         return response.status_code, data
 
     def fail(self, pointer: str, message: str) -> None:

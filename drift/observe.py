@@ -52,8 +52,10 @@ class Observer:
     values: dict[str, Counter[str]] = field(default_factory=dict)  # enum/discriminator pointer -> values
     problems: dict[tuple[str, str, str], _Problem] = field(default_factory=dict)
 
-    def problem(self, rule: str, level: Level, path: str, message: str) -> None:
-        key = (rule, path, message)
+    def problem(self, rule: str, level: Level, path: str, message: str, group: str | None = None) -> None:
+        """Count one problem; those with the same ``group`` (default: the message) are reported once,
+        with the first message as the example."""
+        key = (rule, path, group if group is not None else message)
         item = self.problems.setdefault(key, _Problem(rule, level, path, message))
         item.count += 1
 
@@ -85,7 +87,7 @@ class Observer:
             value = body.get(prop)
             if not isinstance(value, str) or value not in mapping:
                 self.problem("unknown-enum-value", "error", pointer,
-                             f"{label}: {prop} {_short(value)} is none of {sorted(mapping)}")
+                             f"{label}: {prop} {_short(value)} is none of {sorted(mapping)}", group=_short(value))
                 return None
             self.values[pointer][value] += 1
             return self.document.view(mapping[value][1:])
@@ -111,7 +113,7 @@ class Observer:
                 message = f"{label}: required field {missing!r} is missing"
             else:
                 message = f"{label}: {where or '(body)'}: {error.message}"
-            self.problem(rule, level, target, message)
+            self.problem(rule, level, target, message, group=f"{where}|{error.validator}|{error.validator_value!r}")
         self._walk(view, body)
 
     def _pointer_for(self, view: SchemaView, path: list[Any]) -> str:
@@ -146,7 +148,8 @@ class Observer:
 
     # -- reporting -------------------------------------------------------
     def findings(self) -> list[Finding]:
-        found = [Finding(p.rule, p.level, p.path, f"{p.message} ({p.count}x)") for p in self.problems.values()]
+        found = [Finding(p.rule, p.level, p.path, p.message + (f" (and {p.count - 1} more like it)" if p.count > 1 else ""))
+                 for p in self.problems.values()]
         for (pointer, name), count in sorted(self.undocumented.items()):
             total = self.bodies.get(pointer) or count
             found.append(Finding("undocumented-field", "warn", f"{pointer}/properties",

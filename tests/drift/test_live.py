@@ -17,7 +17,7 @@ TEXT2IMG = "/paths/~1api~1v6~1images~1text2img/post"
 
 
 def _drift(url: str, samples: int = 6, **extra: Any) -> list[Finding]:
-    return run_drift(DriftSettings(base_url=url, samples=samples, invalid_ratio=0.34, **extra))
+    return run_drift(DriftSettings(base_url=url, samples=samples, **({"invalid_ratio": 0.34} | extra)))
 
 
 def test_drift_against_the_mock_reports_nothing_at_warn_or_error(mock_url: str) -> None:
@@ -123,3 +123,19 @@ def test_unreachable_server_exits_two_with_a_message() -> None:
 def test_settings_reject_bad_values_naming_them(settings: dict[str, Any], says: str) -> None:
     with pytest.raises(ValueError, match=says):
         DriftSettings(**settings)
+
+
+def test_a_busy_answer_is_retried_after_retry_after_not_reported_as_rejection(
+        drifting_server: Callable[..., str]) -> None:
+    calls = {"text2img": 0}
+
+    def busy_once(path: str, code: int, body: Any) -> tuple[int, Any]:
+        if path.endswith("/text2img"):
+            calls["text2img"] += 1
+            if calls["text2img"] == 1:
+                return 429, {"status": "error", "message": "Rate limit exceeded.", "retry_after": 0}
+        return code, body
+
+    findings = _drift(drifting_server(response_change=busy_once), samples=3, invalid_ratio=0)
+    assert calls["text2img"] == 4  # 3 generations, the first one asked twice
+    assert [f for f in findings if f.level != "info"] == []
