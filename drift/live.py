@@ -18,6 +18,7 @@ import base64
 import io
 import time
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
@@ -37,13 +38,14 @@ _MAX_BUSY_PAUSE = 10.0
 
 
 class _Run:
+    """The state of one drift run: the HTTP session, the observer, and the request defaults to check."""
+
     def __init__(self, settings: DriftSettings, document: Document) -> None:
         from contract_tests.generation import DEFAULT_KEY
 
         self.settings = settings
         self.document = document
         self.observer = Observer(document)
-        self.extra: list[Finding] = []
         self.http = requests.Session()
         self.base = settings.base_url.rstrip("/")
         self.key = settings.key or DEFAULT_KEY
@@ -51,7 +53,6 @@ class _Run:
         self.ops = {op_id: (route, pointer) for route, _, pointer in document.operations()
                     if (op_id := document.get(pointer).get("operationId"))}
         request = document.view(f"{self.ops['text2img'][1]}/requestBody/content/application~1json/schema")
-        self.request_view = request
         self.defaults = {name: (prop, document.view(prop).get("default")) for name, prop in request.properties.items()
                          if "default" in document.view(prop).keywords}
 
@@ -59,7 +60,8 @@ class _Run:
     def call(self, op_id: str, body: Any, path_id: Any = None) -> tuple[int, Any] | None:
         """POST one call and record its answer; a 429 is retried after ``retry_after`` (at most 10 s)."""
         route, pointer = self.ops[op_id]
-        path = route.replace("{id}", str(path_id)) if path_id is not None else route
+        # The id comes from the server under test: quoted, so it can never add path segments.
+        path = route.replace("{id}", quote(str(path_id), safe="")) if path_id is not None else route
         label = f"POST {route}"
         for attempt in range(_BUSY_RETRIES + 1):
             try:
@@ -191,14 +193,14 @@ def run_drift(settings: DriftSettings, document: Document | None = None) -> list
                            seed=settings.seed)
     invalid = draw(invalid_bodies(spec, model_id=settings.model_id, key=run.key), invalid_count,
                    seed=settings.seed) if invalid_count else []
-    try:
-        health = run.http.options(run.base, timeout=settings.timeout)
-        del health
-    except requests.RequestException as exc:
-        raise UpstreamError(f"cannot reach {settings.base_url}: {exc}", settings.base_url) from None
-    for index, body in enumerate(valid[:valid_count]):
-        run.generate(body, index)
-    for body in invalid:
-        run.reject_expected(body)
+    with run.http:
+        try:
+            run.http.options(run.base, timeout=settings.timeout)  # any HTTP answer will do
+        except requests.RequestException as exc:
+            raise UpstreamError(f"cannot reach {settings.base_url}: {exc}", settings.base_url) from None
+        for index, body in enumerate(valid[:valid_count]):
+            run.generate(body, index)
+        for body in invalid:
+            run.reject_expected(body)
     return run.observer.findings()
 
