@@ -1,6 +1,7 @@
 """Lint rules about a document's structure: keywords, ``oneOf``, required sets, paths and refs."""
 from __future__ import annotations
 
+import json
 import re
 from itertools import combinations
 from typing import Any, Iterator
@@ -9,7 +10,6 @@ from ..document import Document, SchemaView
 from ..errors import DocumentError
 from ..findings import escape_pointer
 from .registry import rule
-from .values import type_allows
 
 __all__: list[str] = []
 
@@ -137,15 +137,9 @@ def oneof_ambiguous(document: Document) -> Iterator[tuple[str, str]]:
             found, value = _witness(document, a, b)
             if found:
                 yield f"{pointer}/oneOf", (
-                    f"branches {i} ({a.pointer}) and {j} ({b.pointer}) both accept {_json(value)}, so oneOf "
+                    f"branches {i} ({a.pointer}) and {j} ({b.pointer}) both accept {json.dumps(value)}, so oneOf "
                     f"rejects it; give every branch a required property with a distinct const (e.g. status)"
                 )
-
-
-def _json(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
 
 
 @rule("discriminator-not-required", "warn")
