@@ -161,6 +161,59 @@ def discriminator_not_required(document: Document) -> Iterator[tuple[str, str]]:
                 )
 
 
+@rule("discriminator-mapping-mismatch", "error")
+def discriminator_mapping_mismatch(document: Document) -> Iterator[tuple[str, str]]:
+    """A discriminator mapping entry whose schema fixes the property to another value, or is not a branch."""
+    for pointer in document.schema_pointers():
+        node = document.get(pointer)
+        discriminator = node.get("discriminator")
+        if not isinstance(discriminator, dict) or not isinstance(discriminator.get("mapping"), dict):
+            continue
+        prop = discriminator.get("propertyName")
+        branches = {b.get("$ref") for k in ("oneOf", "anyOf") for b in node.get(k) or [] if isinstance(b, dict)}
+        for value, ref in discriminator["mapping"].items():
+            where = f"{pointer}/discriminator/mapping/{escape_pointer(value)}"
+            if not isinstance(ref, str) or not ref.startswith("#") or not document.has(ref[1:]):
+                continue  # ref-unresolved reports it
+            if branches and ref not in branches:
+                yield where, f"{value!r} maps to {ref}, which is not one of the oneOf/anyOf branches"
+                continue
+            target = document.view(ref[1:])
+            prop_pointer = target.properties.get(prop) if isinstance(prop, str) else None
+            fixed = document.view(prop_pointer) if prop_pointer else None
+            allowed = ([fixed.get("const")] if fixed and "const" in fixed.keywords
+                       else fixed.get("enum") if fixed and isinstance(fixed.get("enum"), list) else None)
+            if allowed is not None and value not in allowed:
+                yield where, f"{value!r} maps to {ref}, whose {prop} only allows {allowed}"
+
+
+@rule("enum-duplicate", "warn")
+def enum_duplicate(document: Document) -> Iterator[tuple[str, str]]:
+    """An enum that lists the same value twice."""
+    for pointer in document.schema_pointers():
+        values = document.get(pointer).get("enum")
+        if not isinstance(values, list):
+            continue
+        seen: list[Any] = []
+        for index, value in enumerate(values):
+            if any(value == other and type(value) is type(other) for other in seen):
+                yield f"{pointer}/enum/{index}", f"{value!r} is already in the enum"
+            seen.append(value)
+
+
+@rule("security-scheme-undefined", "error")
+def security_scheme_undefined(document: Document) -> Iterator[tuple[str, str]]:
+    """A security requirement naming a scheme that ``components.securitySchemes`` does not define."""
+    schemes = (document.data.get("components") or {}).get("securitySchemes") or {}
+    places = [("/security", document.data.get("security"))]
+    places += [(f"{op}/security", document.get(op).get("security")) for _, _, op in document.operations()]
+    for base, requirements in places:
+        for index, requirement in enumerate(requirements if isinstance(requirements, list) else []):
+            for name in requirement if isinstance(requirement, dict) else {}:
+                if name not in schemes:
+                    yield f"{base}/{index}", f"security scheme {name!r} is not defined in components.securitySchemes"
+
+
 _TEMPLATE = re.compile(r"{([^{}]+)}")
 
 

@@ -31,6 +31,12 @@ def _oneof(required: bool, discriminator: bool = False) -> Document:
     return schema_doc(Result=result, Ok=_branch("success", required), Busy=_branch("processing", required))
 
 
+def _mapped(mapping: dict[str, str]) -> Document:
+    doc = _oneof(required=True, discriminator=True)
+    doc.data["components"]["schemas"]["Result"]["discriminator"]["mapping"] = mapping
+    return doc
+
+
 def _media_example(example: Any) -> Document:
     paths = {"/gen": operation({"type": "object", "properties": {"width": {"type": "integer"}}})}
     paths["/gen"]["post"]["requestBody"]["content"]["application/json"]["example"] = example
@@ -92,6 +98,16 @@ CASES: dict[str, tuple[Document, str, Document]] = {
     "discriminator-not-required": (
         _oneof(required=False, discriminator=True), f"{S}/Result/discriminator",
         _oneof(required=True, discriminator=True)),
+    "discriminator-mapping-mismatch": (
+        _mapped({"success": f"#{S}/Busy", "processing": f"#{S}/Busy"}), f"{S}/Result/discriminator/mapping/success",
+        _mapped({"success": f"#{S}/Ok", "processing": f"#{S}/Busy"})),
+    "enum-duplicate": (
+        schema_doc(Mode={"type": "string", "enum": ["a", "b", "a"]}), f"{S}/Mode/enum/2",
+        schema_doc(Mode={"type": "string", "enum": ["a", "b"]})),
+    "security-scheme-undefined": (
+        document(paths={"/gen": operation(security=[{"apiKey": []}])}), "/paths/~1gen/post/security/0",
+        document(paths={"/gen": operation(security=[{"apiKey": []}])},
+                 components={"securitySchemes": {"apiKey": {"type": "apiKey", "in": "header", "name": "X-Key"}}})),
     "path-parameter-mismatch": (
         document(paths={"/fetch/{id}": operation()}), "/paths/~1fetch~1{id}/post",
         document(paths={"/fetch/{id}": operation(parameters=[
