@@ -101,6 +101,8 @@ def diff_command(old: Path, new: Path, format: str, fail_on: Level) -> None:
 @click.option("--profile", type=click.Choice(["cheap", "full"]), default="cheap", show_default=True, show_envvar=True,
               help="cheap: small images and few steps (GPU servers); full: the schema's whole range.")
 @click.option("--seed", type=int, default=0, show_default=True, show_envvar=True, help="Seed of the request generator.")
+@click.option("--spec", "spec_path", type=_SPEC_FILE, default=None, show_envvar=True,
+              help="The contract to check against (default: the bundled spec/text2img.yaml).")
 @click.option("--timeout", type=float, default=DEFAULT_TIMEOUT, show_default=True, show_envvar=True,
               help="Seconds to wait for one HTTP answer.")
 @click.option("--max-wait", type=float, default=DEFAULT_MAX_WAIT, show_default=True, show_envvar=True,
@@ -108,7 +110,8 @@ def diff_command(old: Path, new: Path, format: str, fail_on: Level) -> None:
 @_FORMAT
 @_fail_on("error", "error|warn|info")
 def drift_command(base_url: str, samples: int, key: str, model_id: str | None, loras: tuple[str, ...], profile: str,
-                  seed: int, timeout: float, max_wait: float, format: str, fail_on: Level) -> None:
+                  seed: int, spec_path: Path | None, timeout: float, max_wait: float, format: str,
+                  fail_on: Level) -> None:
     """Send generated requests to a live server and report how it drifts from the spec.
 
     Reports undocumented fields, documented fields and enum values never seen,
@@ -119,7 +122,8 @@ def drift_command(base_url: str, samples: int, key: str, model_id: str | None, l
 
     try:
         settings = DriftSettings(base_url=base_url, samples=samples, key=key, model_id=model_id, loras=loras,
-                                 profile=profile, seed=seed, timeout=timeout, max_wait=max_wait)
+                                 profile=profile, seed=seed, timeout=timeout, max_wait=max_wait,
+                                 spec_path=spec_path)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
     _finish(_guarded(lambda: run_drift(settings)), format, fail_on)

@@ -23,7 +23,7 @@ from urllib.parse import quote
 import requests
 
 from .document import Document
-from .errors import UpstreamError
+from .errors import DocumentError, UpstreamError
 from .findings import Finding
 from .observe import Observer
 from .settings import DriftSettings
@@ -176,15 +176,17 @@ class _Run:
                                   f"a body the spec rejects was answered {data.get('status')!r} (HTTP {code})")
 
 
-def run_drift(settings: DriftSettings, document: Document | None = None) -> list[Finding]:
+def run_drift(settings: DriftSettings) -> list[Finding]:
     """Run the requests and return every finding (see the module docstring)."""
     from contract_tests.generation import draw, invalid_bodies, minimal_body, valid_bodies
 
-    from spec import Spec, load_spec
+    from spec import SpecError, load_spec
 
-    spec = load_spec() if document is None else Spec.from_dict(document.data)
-    document = document or Document(spec.document, str(spec.path))
-    run = _Run(settings, document)
+    try:
+        spec = load_spec(settings.spec_path)
+    except SpecError as exc:
+        raise DocumentError(str(exc), str(settings.spec_path)) from None
+    run = _Run(settings, Document(spec.document, str(spec.path)))
     invalid_count = round(settings.samples * settings.invalid_ratio)
     valid_count = settings.samples - invalid_count
     probe = minimal_body(spec, model_id=settings.model_id, key=run.key)

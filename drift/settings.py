@@ -7,6 +7,7 @@ its values and names the offending one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 __all__ = [
     "DEFAULT_HOST", "DEFAULT_IMAGE_CHECKS", "DEFAULT_INVALID_RATIO", "DEFAULT_MAX_WAIT", "DEFAULT_PORT",
@@ -23,7 +24,8 @@ DEFAULT_IMAGE_CHECKS = 3
 
 @dataclass(frozen=True, kw_only=True)
 class DriftSettings:
-    """One drift run. ``image_checks`` caps how many generated images are downloaded and measured."""
+    """One drift run. ``image_checks`` caps how many generated images are downloaded and measured;
+    ``spec_path`` is the contract to hold the server to (default: the bundled ``spec/text2img.yaml``)."""
 
     base_url: str
     samples: int = DEFAULT_SAMPLES
@@ -36,6 +38,7 @@ class DriftSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_wait: float = DEFAULT_MAX_WAIT
     image_checks: int = DEFAULT_IMAGE_CHECKS
+    spec_path: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):

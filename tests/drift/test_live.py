@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -9,7 +10,7 @@ from click.testing import CliRunner
 
 from drift.findings import Finding
 from drift.live import DriftSettings, run_drift
-from spec import load_spec, parse_text2img
+from spec import SPEC_PATH, load_spec, parse_text2img
 from spec.cli import main
 
 S = "/components/schemas"
@@ -139,3 +140,19 @@ def test_a_busy_answer_is_retried_after_retry_after_not_reported_as_rejection(
     findings = _drift(drifting_server(response_change=busy_once), samples=3, invalid_ratio=0)
     assert calls["text2img"] == 4  # 3 generations, the first one asked twice
     assert [f for f in findings if f.level != "info"] == []
+
+
+def test_spec_option_holds_the_server_to_another_contract(mock_url: str, tmp_path: Path) -> None:
+    # A branch's spec that renamed generationTime: the unchanged mock now drifts from it.
+    text = SPEC_PATH.read_text().replace("generationTime:", "generation_time:")
+    branch = tmp_path / "branch.yaml"
+    branch.write_text(text)
+    result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--samples", "3", "--spec", str(branch)],
+                                auto_envvar_prefix="T2I")
+    assert result.exit_code == 0  # an undocumented field is a warning
+    assert "'generationTime' is not in the spec" in result.output
+    assert "'generation_time' is documented but absent" in result.output
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("openapi: 3.0.0\n")
+    result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--spec", str(broken)], auto_envvar_prefix="T2I")
+    assert result.exit_code == 2 and "not an OpenAPI 3.1 document" in result.output
