@@ -1,0 +1,115 @@
+#!/usr/bin/env python3
+"""What the validating proxy costs per call: ``t2i proxy`` in front of ``t2i mock`` vs the mock alone.
+
+The peer is the same mock called directly, in the same run. One client sends the
+same valid text2img body sequentially (keep-alive session); rounds alternate
+which path goes first, and medians are compared, because this is a shared
+2-core machine. Also times ``t2i lint`` and ``t2i diff`` on the bundled spec and
+the vendor page in-process.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/bench_proxy.py [--rounds 3] [--calls 300]
+
+This is a measurement, not a test: it prints figures and exits 0.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY = {"key": "bench", "model_id": "f222-diffusion", "prompt": "a lighthouse", "width": 256, "height": 256}
+VENDOR = ROOT / "tests" / "drift" / "fixtures" / "vendor-multi-lora-text2img.md"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start(args: list[str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", *args], cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
+
+
+def wait_up(url: str) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            requests.post(url + "/api/v6/images/text2img", json=BODY, timeout=2)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+def per_call_ms(url: str, calls: int) -> float:
+    latencies = []
+    with requests.Session() as http:
+        for _ in range(calls):
+            start_at = time.perf_counter()
+            response = http.post(url + "/api/v6/images/text2img", json=BODY, timeout=10)
+            latencies.append((time.perf_counter() - start_at) * 1000)
+            assert response.status_code == 200, response.text
+    return statistics.median(latencies)
+
+
+def time_ms(action, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]
+    samples = []
+    for _ in range(repeat):
+        start_at = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - start_at) * 1000)
+    return statistics.median(samples)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=300)
+    options = parser.parse_args()
+    mock_port, proxy_port = free_port(), free_port()
+    mock_url, proxy_url = f"http://127.0.0.1:{mock_port}", f"http://127.0.0.1:{proxy_port}"
+    servers = [start(["mock", "--port", str(mock_port)]),
+               start(["proxy", "--upstream", mock_url, "--port", str(proxy_port)])]
+    try:
+        wait_up(mock_url)
+        wait_up(proxy_url)
+        direct, proxied = [], []
+        for round_ in range(options.rounds):
+            order = [(direct, mock_url), (proxied, proxy_url)]
+            for sink, url in order if round_ % 2 == 0 else order[::-1]:
+                sink.append(per_call_ms(url, options.calls))
+    finally:
+        for server in servers:
+            server.terminate()
+            server.wait(timeout=10)
+    d, p = statistics.median(direct), statistics.median(proxied)
+    print(f"text2img median latency, {options.calls} sequential calls x {options.rounds} rounds")
+    print(f"  mock directly (peer): {d:.2f} ms")
+    print(f"  through t2i proxy:    {p:.2f} ms  (ratio {p / d:.2f}x, +{p - d:.2f} ms per call)")
+
+    sys.path.insert(0, str(ROOT))
+    from drift.diff import diff_documents
+    from drift.document import read_document
+    from drift.lint import lint_document
+    from spec import SPEC_PATH
+
+    ours, vendor = read_document(SPEC_PATH), read_document(VENDOR)
+    print(f"t2i lint, our spec:     {time_ms(lambda: lint_document(read_document(SPEC_PATH))):.1f} ms")
+    print(f"t2i lint, vendor page:  {time_ms(lambda: lint_document(read_document(VENDOR))):.1f} ms")
+    print(f"t2i diff vendor -> ours: {time_ms(lambda: diff_documents(vendor, ours)):.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
