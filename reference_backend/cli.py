@@ -71,10 +71,10 @@ def _require_backend() -> None:
               show_envvar=True)
 @click.option("--max-queued", default=DEFAULT_MAX_QUEUED, type=click.IntRange(0), show_default=True,
               show_envvar=True, help="Generations waiting per key before 429; 0 means no limit.")
-@click.option("--threads", "torch_threads", default=None, type=click.IntRange(1), show_envvar=True,
+@click.option("--threads", default=None, type=click.IntRange(1), show_envvar=True,
               help="torch CPU threads (default: torch's choice).")
 def serve_command(keys: str, models: Path, loras: Path | None, vaes: Path | None, data: Path | None,
-                  **options: Any) -> None:
+                  threads: int | None, **options: Any) -> None:
     """Serve the text2img API with real diffusers pipelines and multi-LoRA.
 
     Start with a model from `t2i make-tiny-model DIR`:
@@ -89,7 +89,7 @@ def serve_command(keys: str, models: Path, loras: Path | None, vaes: Path | None
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         config = BackendConfig(keys=tuple(k.strip() for k in keys.split(",")), models_dir=models, loras_dir=loras,
-                               vaes_dir=vaes, data_dir=data, **options)
+                               vaes_dir=vaes, data_dir=data, torch_threads=threads, **options)
         app = create_app(config)
     except (BackendError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None

@@ -36,6 +36,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     key_hash TEXT NOT NULL,
     request TEXT NOT NULL,
     seed INTEGER NOT NULL,
+    cost REAL NOT NULL DEFAULT 1,
     created_at REAL NOT NULL,
     started_at REAL,
     finished_at REAL,
@@ -57,6 +58,12 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
+def job_cost(request: Text2ImgRequest) -> float:
+    """Work in units of one 512x512 image with 20 steps; the ETA scales with it."""
+    passes = 2 if request.highres_fix else 1
+    return request.width * request.height * request.num_inference_steps * request.samples * passes / (512 * 512 * 20)
+
+
 def request_to_json(request: Text2ImgRequest) -> str:
     return json.dumps({"meta": request.to_meta(), "extra": dict(request.extra)})
 
@@ -76,6 +83,7 @@ class Job:
     key_hash: str
     request: Text2ImgRequest
     seed: int
+    cost: float
     created_at: float
     started_at: float | None
     finished_at: float | None
@@ -124,7 +132,7 @@ class JobStore:
     def _decode(row: sqlite3.Row) -> Job:
         return Job(
             id=row["id"], state=row["state"], key_hash=row["key_hash"], request=request_from_json(row["request"]),
-            seed=row["seed"], created_at=row["created_at"], started_at=row["started_at"],
+            seed=row["seed"], cost=row["cost"], created_at=row["created_at"], started_at=row["started_at"],
             finished_at=row["finished_at"], generation_time=row["generation_time"],
             images=json.loads(row["images"]), nsfw=json.loads(row["nsfw"]), info=json.loads(row["info"]),
             error=row["error"], error_status=row["error_status"], expires_at=row["expires_at"],
@@ -135,9 +143,10 @@ class JobStore:
     def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = "") -> int:
         with self._lock:
             cursor = self._db.execute(
-                "INSERT INTO jobs (state, key_hash, request, seed, created_at, base_url, webhook_status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (QUEUED, hash_key(key), request_to_json(request), seed, time.time(), base_url, webhook_status),
+                "INSERT INTO jobs (state, key_hash, request, seed, cost, created_at, base_url, webhook_status) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (QUEUED, hash_key(key), request_to_json(request), seed, job_cost(request), time.time(), base_url,
+                 webhook_status),
             )
             return int(cursor.lastrowid or 0)
 
@@ -184,14 +193,20 @@ class JobStore:
                             (QUEUED, RUNNING, hash_key(key)))
         return int(row[0]) if row is not None else 0
 
-    def position(self, job_id: int) -> int:
-        """How many jobs are ahead of this one, including running ones."""
-        row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) AND id < ?", (QUEUED, RUNNING, job_id))
-        return int(row[0]) if row is not None else 0
+    def work_until(self, job_id: int) -> float:
+        """The cost of the unfinished jobs up to and including this one."""
+        row = self._one("SELECT SUM(cost) FROM jobs WHERE state IN (?, ?) AND id <= ?", (QUEUED, RUNNING, job_id))
+        return float(row[0]) if row is not None and row[0] is not None else 0.0
 
-    def mean_generation_time(self, last: int = 20) -> float | None:
-        row = self._one("SELECT AVG(generation_time) FROM (SELECT generation_time FROM jobs WHERE state = ? "
-                        "ORDER BY id DESC LIMIT ?)", (SUCCESS, last))
+    def claimed_elapsed(self, now: float) -> float:
+        """Seconds the running jobs have been running, summed."""
+        row = self._one("SELECT SUM(? - started_at) FROM jobs WHERE state = ?", (now, RUNNING))
+        return float(row[0]) if row is not None and row[0] is not None else 0.0
+
+    def seconds_per_cost(self, last: int = 20) -> float | None:
+        """Recent seconds per unit of cost; None before the first success."""
+        row = self._one("SELECT AVG(generation_time / cost) FROM (SELECT generation_time, cost FROM jobs "
+                        "WHERE state = ? AND cost > 0 ORDER BY id DESC LIMIT ?)", (SUCCESS, last))
         return float(row[0]) if row is not None and row[0] is not None else None
 
     def expired(self, now: float) -> list[Job]:

@@ -37,6 +37,8 @@ __all__ = ["DEFAULT_ETA", "JobService"]
 
 log = logging.getLogger(__name__)
 DEFAULT_ETA = 5.0
+"""Seconds per unit of cost (one 512x512 image, 20 steps) before any job has finished."""
+MIN_ETA = 0.5
 SEED_LIMIT = 2**32
 _IDLE_POLL = 0.5
 _SWEEP_EVERY = 60.0
@@ -113,9 +115,15 @@ class JobService:
                 self._changed.wait(min(remaining, _IDLE_POLL))
 
     def eta(self, job: Job) -> float:
-        per_job = self.store.mean_generation_time() or DEFAULT_ETA
-        running_for = time.time() - job.started_at if job.started_at else 0.0
-        return max(per_job * (self.store.position(job.id) + 1) - running_for, 0.0)
+        """Seconds until ``job`` is done: the queued work up to it, at the recent pace.
+
+        The pace is measured per unit of cost (pixels x steps x samples), so a big job
+        behind small ones is not promised a small job's time. Never below MIN_ETA while
+        the job is unfinished.
+        """
+        pace = self.store.seconds_per_cost() or DEFAULT_ETA
+        running = self.store.claimed_elapsed(time.time())
+        return max(pace * self.store.work_until(job.id) - running, MIN_ETA)
 
     # -- working ------------------------------------------------------------------------
     def _work(self) -> None:

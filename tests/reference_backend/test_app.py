@@ -96,8 +96,10 @@ def test_jobs_run_first_in_first_out(slow_server, gate):
 
 
 def test_eta_grows_with_the_queue(slow_server):
-    etas = [slow_server.text2img().json()["eta"] for _ in range(3)]
+    etas = [slow_server.text2img(width=512, height=512, num_inference_steps=20).json()["eta"] for _ in range(3)]
     assert etas[0] < etas[1] < etas[2]
+    small = slow_server.text2img(width=256, height=256, num_inference_steps=5).json()["eta"]
+    assert etas[2] < small < etas[2] + 1.0, "a small job adds a little to the wait"
 
 
 def test_base64_output_is_png_and_links_stay_urls(server):

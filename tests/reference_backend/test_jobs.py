@@ -4,7 +4,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 
-from reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key
+import pytest
+
+from reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key, job_cost
 from spec import parse_text2img
 
 from .support import text2img_body
@@ -67,4 +69,15 @@ def test_finished_jobs_keep_their_results(tmp_path):
     store.fail(bad, "it broke", 400)
     assert store.get(ok).state == SUCCESS and store.get(ok).nsfw == [True] and store.get(ok).generation_time == 1.5
     assert (store.get(bad).state, store.get(bad).error, store.get(bad).error_status) == (FAILED, "it broke", 400)
-    assert store.waiting() == 0 and store.mean_generation_time() == 1.5
+    assert store.waiting() == 0
+    assert store.get(ok).cost == pytest.approx(256 * 256 * 3 / (512 * 512 * 20))
+    assert store.seconds_per_cost() == pytest.approx(1.5 / store.get(ok).cost)
+
+
+def test_cost_scales_with_pixels_steps_samples_and_highres():
+    small = job_cost(request(width=256, height=256, num_inference_steps=10))
+    assert job_cost(request(width=512, height=256, num_inference_steps=10)) == 2 * small
+    assert job_cost(request(width=256, height=256, num_inference_steps=20)) == 2 * small
+    assert job_cost(request(width=256, height=256, num_inference_steps=10, samples=3)) == 3 * small
+    assert job_cost(request(width=256, height=256, num_inference_steps=10, highres_fix=True)) == 2 * small
+    assert job_cost(request(width=512, height=512, num_inference_steps=20)) == 1.0

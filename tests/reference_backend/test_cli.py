@@ -1,0 +1,81 @@
+"""``t2i make-tiny-model`` and ``t2i serve`` as commands: a real process on a real port."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from click.testing import CliRunner
+
+from reference_backend.cli import make_tiny_model_command, serve_command
+from tests.support import free_port, wait_for
+
+from .support import API, decode_png, text2img_body
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_make_tiny_model_writes_everything(tmp_path):
+    result = CliRunner().invoke(make_tiny_model_command, [str(tmp_path / "tiny")])
+    assert result.exit_code == 0, result.output
+    assert "t2i serve --models" in result.output
+    assert (tmp_path / "tiny" / "models" / "tiny-sd" / "model_index.json").is_file()
+    assert sorted(p.name for p in (tmp_path / "tiny" / "loras").iterdir()) == [
+        "tiny-detail.safetensors", "tiny-kohya.safetensors", "tiny-style.safetensors"]
+
+
+def test_missing_backend_packages_say_how_to_install(monkeypatch, tmp_path):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "peft" else real(name, *a))
+    for command, args in ((make_tiny_model_command, [str(tmp_path)]), (serve_command, ["--models", str(tmp_path)])):
+        result = CliRunner().invoke(command, args)
+        assert result.exit_code == 1
+        assert "needs peft" in result.output and "pip install 't2i-contract[backend]'" in result.output
+
+
+def test_serve_help_names_the_environment_variables():
+    from spec.cli import main
+
+    result = CliRunner().invoke(main, ["serve", "--help"], auto_envvar_prefix="T2I")
+    for variable in ("T2I_SERVE_MODELS", "T2I_SERVE_PORT", "T2I_SERVE_KEYS", "T2I_SERVE_SYNC_TIMEOUT",
+                     "T2I_SERVE_THREADS"):
+        assert variable in result.output
+
+
+def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny, tmp_path):
+    port = free_port()
+    env = os.environ | {
+        "T2I_SERVE_MODELS": str(tiny.models_dir), "T2I_SERVE_LORAS": str(tiny.loras_dir),
+        "T2I_SERVE_PORT": str(port), "T2I_SERVE_KEYS": "k1,k2", "T2I_SERVE_DATA": str(tmp_path / "data"),
+        "T2I_SERVE_THREADS": "1",
+    }
+    process = subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", "serve"], cwd=ROOT, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _up(url), timeout=60, interval=0.2)
+        denied = requests.post(url + f"{API}/text2img", json=text2img_body(key="k3"), timeout=10)
+        assert denied.status_code == 401
+        body = requests.post(url + f"{API}/text2img", json=text2img_body(key="k2", lora_model="tiny-kohya"),
+                             timeout=120).json()
+        assert body["status"] == "success", body
+        assert decode_png(requests.get(body["output"][0], timeout=10).content).size == (256, 256)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "k1" not in output and "k2" not in output.replace("keys: 2", ""), "keys are never logged"
+    assert (tmp_path / "data" / "jobs.sqlite3").is_file()
+
+
+def _up(url: str) -> bool:
+    try:
+        return requests.get(url + "/", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False

@@ -1,0 +1,31 @@
+"""The contract suite (``t2i test``, contract_tests/) passes against this backend on the tiny model.
+
+The server answers ``processing`` at once (``sync_timeout=0``), so the suite's
+lifecycle check polls fetch; the suite runs as its own process, as a user runs it.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from .support import KeepOpen, serve
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_t2i_test_passes_against_the_tiny_model(tiny_generator, tmp_path):
+    with serve(KeepOpen(tiny_generator), tmp_path, sync_timeout=0.0, keys=("suite-key",)) as server:
+        result = subprocess.run(
+            [sys.executable, "-c", "from spec.cli import run; run()", "test", "--base-url", server.url,
+             "--key", "suite-key", "--profile", "cheap", "--model-id", "tiny-sd", "--lora", "tiny-style",
+             "--lora", "tiny-kohya", "--max-examples", "3", "--seed", "20261124", "--junit",
+             str(tmp_path / "junit.xml")],
+            cwd=ROOT, capture_output=True, text=True, timeout=400,
+        )
+    report = result.stdout + result.stderr
+    assert result.returncode == 0, report
+    for check in ("conformance", "invalid_rejected", "valid_accepted", "lifecycle", "webhook", "auth",
+                  "determinism"):
+        assert f"PASS {check}" in report, check
+    assert (tmp_path / "junit.xml").is_file()

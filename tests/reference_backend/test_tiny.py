@@ -1,0 +1,42 @@
+"""The tiny model: a real diffusers folder, and LoRAs that are not no-ops, in both key formats."""
+from __future__ import annotations
+
+import json
+
+from safetensors.torch import load_file
+
+
+def test_model_folder_is_a_diffusers_pipeline_with_its_tokenizer(tiny):
+    folder = tiny.models_dir / tiny.model_id
+    index = json.loads((folder / "model_index.json").read_text())
+    assert index["_class_name"] == "StableDiffusionPipeline"
+    assert (folder / "tokenizer" / "vocab.json").is_file() and (folder / "tokenizer" / "merges.txt").is_file()
+    assert json.loads((folder / "tokenizer" / "tokenizer_config.json").read_text())["model_max_length"] == 77
+    assert (tiny.vaes_dir / tiny.vae_id / "config.json").is_file()
+
+
+def test_loras_have_nonzero_up_matrices(tiny):
+    for lora_id in tiny.lora_ids:
+        tensors = load_file(str(tiny.loras_dir / f"{lora_id}.safetensors"))
+        ups = [t for k, t in tensors.items() if k.endswith(("lora_B.weight", "lora_up.weight"))]
+        assert ups, lora_id
+        assert all(float(t.abs().max()) > 0 for t in ups), lora_id
+
+
+def test_one_lora_uses_kohya_keys_and_the_others_peft_keys(tiny):
+    formats = {}
+    for lora_id in tiny.lora_ids:
+        keys = load_file(str(tiny.loras_dir / f"{lora_id}.safetensors")).keys()
+        if all(k.startswith("lora_unet_") for k in keys):
+            formats[lora_id] = "kohya"
+            assert any(k.endswith(".alpha") for k in keys)
+        elif all(k.startswith(("unet.", "text_encoder.")) and ".lora_" in k for k in keys):
+            formats[lora_id] = "peft"
+    assert formats == {"tiny-style": "peft", "tiny-detail": "peft", "tiny-kohya": "kohya"}
+    style_keys = load_file(str(tiny.loras_dir / "tiny-style.safetensors")).keys()
+    assert any(k.startswith("text_encoder.") for k in style_keys), "one LoRA also adapts the text encoder"
+
+
+def test_the_model_is_small(tiny):
+    size = sum(p.stat().st_size for p in tiny.root.rglob("*") if p.is_file())
+    assert size < 10 * 1024 * 1024
