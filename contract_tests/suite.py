@@ -176,8 +176,11 @@ class _Run:
             if retry is not None and isinstance(body, dict) and check not in self.minimised:
                 self.minimised.add(check)
                 exchange = self.minimise(body, check, retry) or exchange
+            where = context
+            if exchange is not None and out.exchange is not None and exchange.operation != "text2img":
+                where = "; ".join(filter(None, [context, "the generation was started by: " + out.exchange.curl()]))
             for problem, _ in problems:
-                self.report.fail(check, (expected or {}).get(check, CHECKS[check]), problem, exchange, context)
+                self.report.fail(check, (expected or {}).get(check, CHECKS[check]), problem, exchange, where)
 
     def minimise(self, body: dict[str, Any], check: str, retry: Callable[[dict[str, Any]], Outcome]) -> \
             Exchange | None:
@@ -211,7 +214,7 @@ class _Run:
         if out.result is not None:
             out.judge("defaults", checks.defaults(self.spec, request, out.result, out.images), out.exchange)
         else:
-            self.report.skip("defaults", "the minimal body was not accepted (see valid_accepted)")
+            self.report.skip("defaults", "the minimal body gave no success (see valid_accepted, lifecycle)")
         self.record(out)
 
     def generated_valid(self) -> None:
