@@ -16,6 +16,10 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/bench_mock.py [--rounds 3] [--duration 8] [--connections 16]
 
+A third server, gunicorn serving a 2-byte "hello world" WSGI app with the same
+worker settings, shows the ceiling any WSGI app can reach here (``--no-ceiling``
+skips it): the mock cannot beat the server it runs in.
+
 This is a measurement, not a test: it prints figures and the ratio, and exits 0
 whether or not the target (2x Prism's requests/s, p99 no worse) is met.
 """
@@ -60,6 +64,14 @@ BODY: dict[str, Any] = {
     "webhook": None,
     "track_id": None,
 }
+
+
+HELLO_APP = """
+def app(environ, start_response):
+    environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", "2")])
+    return [b"{}"]
+"""
 
 
 def free_port() -> int:
@@ -147,6 +159,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2, help="t2i mock --workers")
     parser.add_argument("--threads", type=int, default=1, help="t2i mock --threads (1: gunicorn sync worker)")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the gunicorn hello-world ceiling")
     args = parser.parse_args()
     wrk, prism = find_tools()
 
@@ -165,6 +178,14 @@ def main() -> None:
                        work / "prism.log"),
     }
     urls = {"t2i mock": f"http://127.0.0.1:{mock_port}{PATH}", "prism": f"http://127.0.0.1:{prism_port}{PATH}"}
+    if not args.no_ceiling:
+        (work / "hello.py").write_text(HELLO_APP)
+        ceiling_port = free_port()
+        servers["ceiling"] = start(
+            [str(Path(sys.executable).with_name("gunicorn")), "--no-control-socket", "--chdir", str(work),
+             "-b", f"127.0.0.1:{ceiling_port}", "-w", str(args.workers), "--threads", str(args.threads),
+             "-k", "sync" if args.threads == 1 else "gthread", "hello:app"], work / "ceiling.log")
+        urls["ceiling"] = f"http://127.0.0.1:{ceiling_port}{PATH}"
     results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     try:
         for name, url in urls.items():
@@ -173,7 +194,8 @@ def main() -> None:
               f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds; "
               f"t2i mock --workers {args.workers} --threads {args.threads}")
         for name, url in urls.items():
-            check_validation(name, url)
+            if name != "ceiling":
+                check_validation(name, url)
         for name, url in urls.items():  # warm-up: JIT in Node, caches in Python
             run_wrk(wrk, url, script, args.connections, 2)
         order = list(urls)
@@ -193,7 +215,10 @@ def main() -> None:
     ratio = rps["t2i mock"] / rps["prism"]
     print("\nmedian of rounds:")
     for name in results:
-        print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms")
+        note = "  (gunicorn hello world: the most any WSGI app gets here)" if name == "ceiling" else ""
+        print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms{note}")
+    if "ceiling" in rps:
+        print(f"ceiling / prism: {rps['ceiling'] / rps['prism']:.2f}x")
     print(f"ratio (t2i mock / prism): {ratio:.2f}x requests/s; p99 {p99['t2i mock']:.2f} ms vs {p99['prism']:.2f} ms")
     met = ratio >= 2 and p99["t2i mock"] <= p99["prism"]
     print("target (>= 2x requests/s, p99 no worse):", "met" if met else "NOT met")

@@ -21,7 +21,7 @@ from .config import MockConfig
 from .errors import STATUS_MESSAGES, MockError
 from .routes import register_routes
 from .fastpath import FastText2Img
-from .runtime import CORS_HEADERS, MockRuntime, json_response
+from .runtime import CORS_HEADERS, CORS_PREFLIGHT_HEADERS, MockRuntime, json_response
 
 __all__ = ["EXTENSION", "create_app"]
 
@@ -65,11 +65,12 @@ def create_app(config: MockConfig | None = None) -> Flask:
                 log.exception("could not record a journal entry")
         headers = response.headers
         headers["X-T2I-Mock-Worker"] = worker
-        for name, value in CORS_HEADERS.items():
-            headers.setdefault(name, value)
-        wanted = request.headers.get("Access-Control-Request-Headers")
-        if wanted:
-            headers["Access-Control-Allow-Headers"] = wanted
+        headers.update(CORS_HEADERS)
+        if request.method == "OPTIONS":
+            headers.update(CORS_PREFLIGHT_HEADERS)
+            wanted = request.headers.get("Access-Control-Request-Headers")
+            if wanted:
+                headers["Access-Control-Allow-Headers"] = wanted
         return response
 
     return app

@@ -23,14 +23,15 @@ from .prefer import Preferences
 from .store import Job, JobStore
 from .webhooks import WebhookSender
 
-__all__ = ["CORS_HEADERS", "SEED_LIMIT", "MockRuntime", "json_response"]
+__all__ = ["CORS_HEADERS", "CORS_PREFLIGHT_HEADERS", "SEED_LIMIT", "MockRuntime", "json_response"]
 
-# Sent with every answer, so browser clients can call the mock from any origin.
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
+# Every answer allows any origin; a preflight (OPTIONS) also says which methods and
+# headers a browser may use. Content-Type and Content-Length are safelisted response
+# headers, so nothing needs exposing.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
+CORS_PREFLIGHT_HEADERS = {
     "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
     "Access-Control-Allow-Headers": "Content-Type, Prefer, Authorization, X-Requested-With",
-    "Access-Control-Expose-Headers": "Content-Type, Content-Length",
     "Access-Control-Max-Age": "600",
 }
 
