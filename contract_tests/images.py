@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["LoadedImage", "decode_image", "load_outputs"]
 
 _MAX_PIXELS = 4096 * 4096
+MAX_IMAGES = 8
 
 
 @dataclass(frozen=True)
@@ -78,5 +79,6 @@ def _load_one(client: Client, index: int, item: Any, as_base64: bool) -> LoadedI
 
 
 def load_outputs(client: Client, output: Any, *, as_base64: bool) -> list[LoadedImage]:
-    items = output if isinstance(output, list) else []
+    """Decode the items of ``output`` (at most :data:`MAX_IMAGES`; the count is sample_count's business)."""
+    items = output[:MAX_IMAGES] if isinstance(output, list) else []
     return [_load_one(client, i, item, as_base64) for i, item in enumerate(items)]

@@ -91,6 +91,9 @@ class ContractRun:
                 self._report = run_suite(self.settings)
             except ContractTestError as exc:
                 self._error = str(exc)
+            except Exception as exc:  # a crash fails every item once, instead of rerunning the suite
+                self._error = f"the contract suite crashed: {type(exc).__name__}: {exc}"
+                raise
         if self._error is not None:
             raise CheckFailed(self._error)
         assert self._report is not None

@@ -45,6 +45,7 @@ __all__ = ["run_suite"]
 
 PROCESSING_PREFERENCE = "status=processing, eta=1"
 MINIMISE_BUDGET = 20
+MAX_ETA = 600.0
 UNKNOWN_ID = 4_000_000_000 + 12_345
 
 
@@ -72,6 +73,7 @@ class _Run:
                              retries=settings.retries, max_retry_wait=settings.max_retry_wait)
         self.known_id: Any = None
         self.minimised: set[str] = set()
+        self.valid_sent = self.valid_taken = 0
 
     # -- building blocks -----------------------------------------------------------
     def body(self, **fields: Any) -> dict[str, Any]:
@@ -103,6 +105,7 @@ class _Run:
         out.exercised["lifecycle"] += 1
         generation_id, eta = first.get("id"), first.get("eta")
         eta = float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else 0.0
+        eta = min(max(eta, 0.0), MAX_ETA)  # a silly eta must not hang the run
         future = first.get("future_links")
         if isinstance(future, list) and future and len(future) != request.samples:
             out.judge("lifecycle", [f"future_links has {len(future)} item(s) for samples={request.samples}"],
@@ -147,6 +150,8 @@ class _Run:
         request = parse_text2img(body, self.spec)
         exchange = self.send(body, out, headers)
         out.judge("valid_accepted", checks.valid_accepted(exchange), exchange)
+        self.valid_sent += 1
+        self.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
         out.result = self.resolve(exchange, request, out)
         if out.result is not None:
             out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
@@ -225,6 +230,12 @@ class _Run:
                                     loras=settings.loras, key=self.key), settings.max_examples, seed=self.seed)
         for body in bodies:
             self.record(self.evaluate_valid(body), retry=self.evaluate_valid, body=body)
+
+    def anything_accepted(self) -> None:
+        """Back-pressure answers are allowed, but a server that never accepts anything fails."""
+        if self.valid_sent and not self.valid_taken:
+            self.report.fail("valid_accepted", "at least one valid body accepted (success or processing)",
+                             f"none of the {self.valid_sent} valid bodies was accepted")
 
     def generated_invalid(self) -> None:
         bodies: list[Any] = invalid_edge_bodies(self.spec, model_id=self.model_id, key=self.key)
@@ -319,7 +330,7 @@ def run_suite(settings: Settings, spec: Spec | None = None) -> Report:
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
     run = _Run(settings, spec, report, seed)
     scenarios = [run.defaults, run.generated_valid, run.generated_invalid, run.determinism, run.lifecycle,
-                 run.webhook, run.auth]
+                 run.webhook, run.auth, run.anything_accepted]
     try:
         for scenario in scenarios:
             scenario()

@@ -36,3 +36,17 @@ def test_lifecycle_failure_names_the_request_that_started_the_generation(
     assert "/api/v6/images/fetch" in failure.reproducer
     assert "the generation was started by: curl" in failure.context
     assert "-H 'Prefer: status=processing, eta=1'" in failure.context
+
+
+def test_a_server_that_is_always_busy_fails_valid_accepted(
+        mock_app: Flask, fast_settings: Callable[..., Settings]) -> None:
+    def always_busy(path: str, sent: object, status: int, answer: dict) -> tuple[int, dict]:
+        if path.endswith("/text2img") and status == 200:
+            return 429, {"status": "error", "message": "Rate limit exceeded.", "retry_after": 0}
+        return status, answer
+
+    busy = Breakage("always-busy", frozenset({"valid_accepted"}), on_response=always_busy)
+    with ServerThread(BrokenServer(mock_app, busy)) as server:
+        report = run_suite(fast_settings(server.url, max_examples=1, retries=1))
+    assert report.failed == ["valid_accepted"], report.render_text()
+    assert "none of the" in report.results["valid_accepted"].failures[0].seen
