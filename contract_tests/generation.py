@@ -22,7 +22,8 @@ Public API (the drift tools import it too):
     field missing, LoRA lists of different lengths), mixed with schemathesis'
     negative bodies.
 
-Both use ``spec.parse_text2img`` as the oracle: because of the wire leniency
+Per-property values come from :mod:`contract_tests.values`. Both strategies
+use ``spec.parse_text2img`` as the oracle: because of the wire leniency
 a schema-violating value can still be valid (``"512"`` for an integer), so a
 body is only "valid" or "invalid" when the spec's own validator says so.
 
@@ -36,8 +37,6 @@ hypothesis' interactive ``.example()``.
 """
 from __future__ import annotations
 
-import math
-import re
 from typing import Any, Callable, Mapping, Sequence
 
 import hypothesis.strategies as st
@@ -45,6 +44,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
 from spec import RequestError, Spec, parse_text2img
+
+from .values import rule_breakers, value_strategy, violation_strategy, with_wire_form
 
 __all__ = [
     "DEFAULT_KEY",
@@ -72,7 +73,6 @@ _ASSET_FIELDS = frozenset({"key", "model_id", "vae", "lora_model", "lora_strengt
                            "ip_adapter_id", "ip_adapter_scale", "ip_adapter_image"})
 _CHEAP = {"width": st.just(256), "height": st.just(256), "samples": st.integers(1, 2),
           "num_inference_steps": st.integers(1, 3), "upscale": st.just(False), "highres_fix": st.just(False)}
-_BOOL_WORDS = ("yes", "no", "true", "false", "Yes", "NO", "True")
 _TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
 
 MALFORMED_BODIES: tuple[bytes, ...] = (
@@ -112,49 +112,6 @@ def minimal_body(spec: Spec, *, model_id: str | None = None, key: str = DEFAULT_
                  prompt: str = "a lighthouse on a cliff at dawn") -> dict[str, Any]:
     """Only the required fields."""
     return {"key": key, "model_id": model_id or default_model_id(spec), "prompt": prompt}
-
-
-# -- valid values, from schema keywords ------------------------------------------
-def _with_wire_form(strategy: st.SearchStrategy[Any], wire: Callable[[Any], Any]) -> st.SearchStrategy[Any]:
-    return st.one_of(strategy, strategy.map(wire))
-
-
-def _integer_values(schema: Mapping[str, Any]) -> st.SearchStrategy[int]:
-    lo = schema.get("minimum", 0)
-    clamp = schema.get("x-t2i-clamp-maximum")
-    hi = schema.get("maximum", clamp * 2 if clamp is not None else lo + 1000)
-    step = schema.get("multipleOf", 1)
-    return st.integers(math.ceil(lo / step), math.floor(hi / step)).map(lambda n: n * step)
-
-
-def _number_values(schema: Mapping[str, Any]) -> st.SearchStrategy[float]:
-    return st.floats(schema.get("minimum", -1e6), schema.get("maximum", 1e6), allow_nan=False,
-                     allow_infinity=False).map(lambda v: round(v, 4)).filter(
-        lambda v: schema.get("minimum", -math.inf) <= v <= schema.get("maximum", math.inf))
-
-
-def value_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Valid values for one property, in canonical and wire forms."""
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    options: list[st.SearchStrategy[Any]] = []
-    if "enum" in schema:
-        options.append(st.sampled_from(list(schema["enum"])))
-    elif "integer" in types:
-        options.append(_with_wire_form(_integer_values(schema), str))
-    elif "number" in types:
-        options.append(_with_wire_form(_number_values(schema), repr))
-    elif "boolean" in types:
-        options.append(st.one_of(st.booleans(), st.sampled_from(_BOOL_WORDS)))
-    elif "string" in types:
-        if "pattern" in schema:
-            options.append(st.from_regex(schema["pattern"], fullmatch=True))
-        else:
-            options.append(st.text(st.characters(exclude_categories=("Cs", "Cc")),
-                                   min_size=schema.get("minLength", 0),
-                                   max_size=min(schema.get("maxLength", 40), 40)))
-    if "null" in types:
-        options.append(st.none())
-    return st.one_of(options)
 
 
 def _lora_fields(loras: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -197,7 +154,7 @@ def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[s
             continue
         if profile == "cheap" and name in _CHEAP:
             wire: Callable[[Any], Any] = (lambda v: "no") if name in ("upscale", "highres_fix") else str
-            required[name] = _with_wire_form(_CHEAP[name], wire)
+            required[name] = with_wire_form(_CHEAP[name], wire)
         elif name == "scheduler":
             optional[name] = st.sampled_from([s for s in schema["enum"] if s not in NON_SAMPLER_SCHEDULERS])
         elif name == "track_id":
@@ -258,44 +215,6 @@ def _has_surrogates(value: Any) -> bool:
     return False
 
 
-# -- invalid values ----------------------------------------------------------------
-def violation_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Values that break one of the property's rules (some may still be valid after coercion)."""
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    options: list[st.SearchStrategy[Any]] = [st.sampled_from([[1], {"a": 1}])]
-    if "string" not in types:
-        options.append(st.sampled_from(["abc", "", "12px", " "]))
-    if "boolean" not in types:
-        options.append(st.just(True))
-    if types == ["boolean"]:
-        options.append(st.sampled_from([1, 0, 2.5, "maybe", "y"]))
-    if "integer" in types and "number" not in types:
-        options.append(st.sampled_from([1.5, "1.5", "1e3"]))
-    if "minimum" in schema:
-        lo = schema["minimum"]
-        options.append(st.floats(lo - abs(lo) * 4 - 1000, lo, exclude_max=True, allow_nan=False).map(
-            lambda v: math.floor(v) if "integer" in types else v))
-    if "maximum" in schema:
-        hi = schema["maximum"]
-        options.append(st.floats(hi, hi + abs(hi) * 4 + 1000, exclude_min=True, allow_nan=False).map(
-            lambda v: math.ceil(v) if "integer" in types else v))
-    if "multipleOf" in schema:
-        step = schema["multipleOf"]
-        options.append(st.integers(schema.get("minimum", 0), schema.get("maximum", 10_000))
-                       .filter(lambda n: n % step != 0))
-    if "enum" in schema:
-        options.append(st.sampled_from(["not-a-" + str(schema["enum"][0]), str(schema["enum"][0]).upper() + "x"]))
-    if "pattern" in schema:
-        regex = re.compile(schema["pattern"])
-        options.append(st.sampled_from(["-leading-dash", "has space", "slash/inside", "ftp://x", "x y"])
-                       .filter(lambda s: not regex.search(s)))
-    if schema.get("minLength"):
-        options.append(st.just(""))
-    if "maxLength" in schema:
-        options.append(st.just("x" * (schema["maxLength"] + 1)))
-    return st.one_of(options)
-
-
 def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> st.SearchStrategy[dict[str, Any]]:
     """JSON-object bodies a server must reject (see the module docstring)."""
     model_id = model_id or default_model_id(spec)
@@ -347,38 +266,13 @@ def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = No
     return [body for body in bodies if is_valid(body, spec)]
 
 
-def _rule_breakers(schema: Mapping[str, Any]) -> list[Any]:
-    """One value per rule of ``schema`` that breaks that rule (the oracle filters survivors)."""
-    types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
-    values: list[Any] = [["a list"]]
-    if "integer" in types or "number" in types:
-        values.append("not a number")
-    if "boolean" in types:
-        values.append("maybe")
-    if "minimum" in schema:
-        values.append(schema["minimum"] - 1)
-    if "maximum" in schema:
-        values.append(schema["maximum"] + 1)
-    if "multipleOf" in schema:
-        values.append(schema.get("minimum", 0) + 1)
-    if "enum" in schema:
-        values.append("not-a-" + str(schema["enum"][0]))
-    if "pattern" in schema:
-        values.append("has space, and/slash")
-    if schema.get("minLength"):
-        values.append("")
-    if "maxLength" in schema:
-        values.append("x" * (schema["maxLength"] + 1))
-    return values
-
-
 def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> list[dict[str, Any]]:
     """Every rule of every field broken once, on an otherwise valid cheap body, plus each required field missing."""
     base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case") | {
         "width": 256, "height": 256, "num_inference_steps": 2}
     bodies = [{k: v for k, v in base.items() if k != name} for name in spec.validator("text2img").required]
     for name, schema in _properties(spec).items():
-        bodies += [base | {name: value} for value in _rule_breakers(schema)]
+        bodies += [base | {name: value} for value in rule_breakers(schema)]
     bodies.append(base | {"lora_model": "lora-a,lora-b", "lora_strength": "0.5,0.5,0.5"})
     return [body for body in bodies if not is_valid(body, spec)]
 
