@@ -62,7 +62,8 @@ def _guarded(action: Callable[[], list[Finding]]) -> list[Finding]:
 @click.argument("spec", type=_SPEC_FILE, required=False)
 @_FORMAT
 @_fail_on("error", "error|warn|info")
-def lint_command(spec: Path | None, format: str, fail_on: Level) -> None:
+@click.option("--list-rules", is_flag=True, help="List every rule id with its level and what it finds, then exit.")
+def lint_command(spec: Path | None, format: str, fail_on: Level, list_rules: bool) -> None:
     """Find the places where an OpenAPI document contradicts itself.
 
     SPEC is a YAML or JSON OpenAPI 3.0/3.1 document, or a Markdown page with the
@@ -70,8 +71,12 @@ def lint_command(spec: Path | None, format: str, fail_on: Level) -> None:
     """
     from spec import SPEC_PATH
 
-    from .lint import lint_path
+    from .lint import RULES, lint_path
 
+    if list_rules:
+        for item in RULES.values():
+            click.echo(f"{item.id:34} {item.level:5}  {item.summary}")
+        return
     _finish(_guarded(lambda: lint_path(spec or SPEC_PATH)), format, fail_on)
 
 

@@ -42,7 +42,7 @@ def rule(rule_id: str, level: Level) -> Callable[[Check], Check]:
     def register(check: Check) -> Check:
         if rule_id in RULES:
             raise ValueError(f"lint rule {rule_id!r} is registered twice")
-        summary = (check.__doc__ or "").strip().splitlines()[0] if check.__doc__ else rule_id
+        summary = (check.__doc__ or rule_id).strip().splitlines()[0].replace("``", "`")
         RULES[rule_id] = Rule(rule_id, level, check, summary)
         return check
 

@@ -58,3 +58,13 @@ def test_diff_of_a_spec_against_itself_exits_zero() -> None:
 def test_diff_rejects_an_unknown_fail_on_level() -> None:
     result = _run(diff_command, [str(SPEC_PATH), str(SPEC_PATH), "--fail-on", "fatal"])
     assert result.exit_code == 2 and "got 'fatal'" in result.output
+
+
+def test_lint_lists_every_rule_with_its_level() -> None:
+    from drift.lint import RULES
+
+    result = _run(lint_command, ["--list-rules"])
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == len(RULES)
+    assert any(line.split()[:2] == ["oneof-ambiguous", "error"] for line in lines)

@@ -64,3 +64,26 @@ def test_vendor_required_fields_from_allof_are_not_reported_as_undefined() -> No
 
 def test_our_own_spec_lints_clean() -> None:
     assert lint_path(SPEC_PATH) == []
+
+
+def test_vendor_oneof_overlap_is_bodies_without_status_not_error_bodies() -> None:
+    """What ``oneof-ambiguous`` proves on the vendor fragment, checked with a validator.
+
+    Success and Processing require nothing, so a body without ``status`` (``{}``, or
+    ``{"message": "Invalid API key"}``) matches both and ``oneOf`` rejects it. An error
+    body *with* ``"status": "error"`` is not ambiguous: the Success and Processing
+    branches fix ``status`` with an enum, so only the Error branch accepts it.
+    """
+    from drift.document import read_document
+
+    doc = read_document(VENDOR)
+    branch = {name: f"/components/schemas/ImageGeneration{name}Response" for name in ("Success", "Processing", "Error")}
+
+    def matching(body: dict) -> list[str]:
+        return [name for name, pointer in branch.items() if doc.accepts(pointer, body)]
+
+    assert matching({}) == ["Success", "Processing"]
+    assert matching({"message": "Invalid API key"}) == ["Success", "Processing"]
+    assert matching({"status": "error", "message": "x"}) == ["Error"]
+    (finding,) = [f for f in lint_path(VENDOR) if f.rule == "oneof-ambiguous"]
+    assert "both accept {}" in finding.message
