@@ -58,7 +58,21 @@ def _params(document: Document, op: str) -> dict[tuple[str, str], str]:
     return found
 
 
+_TOP_LEVEL_SKIPPED = frozenset({"openapi", "paths", "components", "webhooks"})
+_OPERATION_NOTES = ("summary", "description", "tags", "deprecated", "externalDocs")
+
+
+def compare_document(diff: SchemaDiff) -> None:
+    """Top-level sections other than operations and schemas (info, servers, security, ...): INFO."""
+    for key in sorted(set(diff.old.data) | set(diff.new.data), key=str):
+        if key in _TOP_LEVEL_SKIPPED or diff.old.data.get(key) == diff.new.data.get(key):
+            continue
+        pointer = f"/{escape_pointer(key)}"
+        diff.add("document-changed", "info", pointer if key in diff.new.data else "", f"{key} changed")
+
+
 def compare_operations(diff: SchemaDiff) -> None:
+    compare_document(diff)
     old_ops, new_ops = _operations(diff.old), _operations(diff.new)
     for key, (pointer, label) in old_ops.items():
         if key not in new_ops:
@@ -72,6 +86,18 @@ def compare_operations(diff: SchemaDiff) -> None:
 
 def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -> None:
     old, new = diff.old, diff.new
+    before, after = _node(old, old_op), _node(new, new_op)
+    if before.get("operationId") != after.get("operationId"):
+        diff.add("operation-id-changed", "warn", f"{new_op}/operationId" if "operationId" in after else new_op,
+                 f"{label}: operationId {before.get('operationId')!r} -> {after.get('operationId')!r}; "
+                 f"generated clients rename the method")
+    for key in _OPERATION_NOTES:
+        if before.get(key) != after.get(key):
+            diff.add("annotation-changed", "info", f"{new_op}/{key}" if key in after else new_op,
+                     f"{label}: {key} changed")
+    if before.get("security") != after.get("security"):
+        diff.add("security-changed", "warn", f"{new_op}/security" if "security" in after else new_op,
+                 f"{label}: security requirements changed; clients may need other credentials")
     _compare_parameters(diff, old_op, new_op, label)
     old_body = old.resolve(f"{old_op}/requestBody") if old.has(f"{old_op}/requestBody") else None
     new_body = new.resolve(f"{new_op}/requestBody") if new.has(f"{new_op}/requestBody") else None

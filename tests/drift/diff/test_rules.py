@@ -142,6 +142,10 @@ CASES: dict[str, tuple[Mutation | None, Mutation, str]] = {
     "response-pattern-changed": (None, _set(_prop(_res, "tip"), "pattern", "^.+$"), f"{S}/Res/properties/tip/pattern"),
     "default-changed": (None, _set(W, "default", 768), f"{S}/Req/properties/width/default"),
     "annotation-changed": (None, _set(W, "description", "Pixels."), f"{S}/Req/properties/width/description"),
+    "document-changed": (None, lambda d: d["info"].update({"version": "2"}), "/info"),
+    "operation-id-changed": (_set(_op, "operationId", "gen"), _set(_op, "operationId", "generate"),
+                             f"{OP}/operationId"),
+    "security-changed": (None, _set(_op, "security", [{"apiKey": []}]), f"{OP}/security"),
     "request-property-removed": (None, lambda d: _req(d)["properties"].pop("slug") and None,
                                  f"{S}/Req/properties/slug"),
     "request-property-added": (None, lambda d: _req(d)["properties"].update({"style": {"type": "string"}}),
@@ -199,3 +203,8 @@ def test_every_emitted_rule_is_a_registered_one_with_its_level() -> None:
     for old_change, new_change, _ in CASES.values():
         for finding in diff_documents(*_pair(old_change, new_change)):
             assert DIFF_RULES.get(finding.rule) == finding.level, finding
+
+
+def test_operation_summary_change_is_an_annotation_change() -> None:
+    old, new = _pair(None, _set(_op, "summary", "Generate"))
+    assert [(f.rule, f.path) for f in diff_documents(old, new)] == [("annotation-changed", f"{OP}/summary")]
