@@ -6,7 +6,6 @@ Every option can also be set from the environment as ``T2I_MOCK_<OPTION>`` (the
 from __future__ import annotations
 
 import shutil
-import tempfile
 from pathlib import Path
 
 import click
@@ -16,6 +15,7 @@ from .config import (
     DEFAULT_HOST,
     DEFAULT_JOURNAL_LIMIT,
     DEFAULT_MAX_BODY,
+    DEFAULT_MAX_JOBS,
     DEFAULT_PORT,
     DEFAULT_PROCESSING_RATIO,
     DEFAULT_THREADS,
@@ -46,7 +46,8 @@ def _latency(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--workers", default=DEFAULT_WORKERS, type=click.IntRange(1), show_envvar=True,
               help="gunicorn worker processes; job state is shared between them through SQLite.")
 @click.option("--threads", default=DEFAULT_THREADS, type=click.IntRange(1), show_envvar=True,
-              help="Threads per worker (gunicorn gthread).")
+              help="Threads per worker (gunicorn gthread, keeps connections alive). 1 selects gunicorn's sync "
+                   "worker: the best throughput under load, but one request at a time per worker.")
 @click.option("--keys", default="", show_envvar=True,
               help="Comma-separated API keys. When set, a missing or unknown key gets 401 'Invalid API key'.")
 @click.option("--processing-ratio", default=DEFAULT_PROCESSING_RATIO, type=click.FloatRange(0, 1),
@@ -59,7 +60,9 @@ def _latency(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--latency", default="0", callback=_latency, show_envvar=True,
               help="Simulated latency of every API answer in ms: a fixed value (150) or a range (50-200).")
 @click.option("--ttl", default=DEFAULT_TTL, type=click.FloatRange(min=0, min_open=True), show_envvar=True,
-              help="Seconds jobs and their images are kept after they become ready.")
+              help="Seconds jobs and their images are kept after they become ready; fetch then answers 404.")
+@click.option("--max-jobs", default=DEFAULT_MAX_JOBS, type=click.IntRange(1), show_envvar=True,
+              help="Most jobs kept however fast they come; the oldest are dropped first.")
 @click.option("--max-body", default=DEFAULT_MAX_BODY, type=click.IntRange(1), show_envvar=True,
               help="Largest request body accepted, in bytes; larger ones get a 400.")
 @click.option("--journal-limit", default=DEFAULT_JOURNAL_LIMIT, type=click.IntRange(0), show_envvar=True,
@@ -73,8 +76,8 @@ def _latency(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--access-log/--no-access-log", default=False, show_envvar=True,
               help="Log every request to stderr.")
 def command(host: str, port: int, workers: int, threads: int, keys: str, processing_ratio: float, eta: float,
-            max_queued: int | None, latency: tuple[float, float], ttl: float, max_body: int, journal_limit: int,
-            webhook_attempts: int, webhook_backoff: float, db: Path | None, access_log: bool) -> None:
+            max_queued: int | None, latency: tuple[float, float], ttl: float, max_jobs: int, max_body: int,
+            journal_limit: int, webhook_attempts: int, webhook_backoff: float, db: Path | None, access_log: bool) -> None:
     """Serve a stateful mock of the text2img API (base URL http://HOST:PORT/api/).
 
     Per-request control with the Prefer header: 'status=processing, eta=2',
@@ -82,19 +85,20 @@ def command(host: str, port: int, workers: int, threads: int, keys: str, process
     requests is at GET /__mock/requests (DELETE clears it).
     """
     from .serving import serve
-    from .store import JobStore
+    from .store import JobStore, temporary_folder
 
     folder, db_path = None, db
     if db_path is None:
-        folder = Path(tempfile.mkdtemp(prefix="t2i-mock-"))
+        folder = temporary_folder()
         db_path = folder / "mock.sqlite3"
     config = MockConfig(
         host=host, port=port, workers=workers, threads=threads, keys=parse_keys(keys),
         processing_ratio=processing_ratio, eta=eta, max_queued=max_queued, latency=latency, ttl=ttl,
-        max_body=max_body, journal_limit=journal_limit, webhook_attempts=webhook_attempts,
+        max_jobs=max_jobs, max_body=max_body, journal_limit=journal_limit, webhook_attempts=webhook_attempts,
         webhook_backoff=webhook_backoff, db_path=db_path,
     )
-    JobStore(db_path, ttl=ttl, journal_limit=journal_limit).close()  # create the schema before the fork
+    # create the schema once, before gunicorn forks the workers that share it
+    JobStore(db_path, ttl=ttl, journal_limit=journal_limit, max_jobs=max_jobs).close()
     click.echo(f"t2i mock: http://{host}:{port}/api/  (workers={workers}, db={db_path})", err=True)
     try:
         serve(config, access_log=access_log)

@@ -6,8 +6,6 @@ I/O: the store, the webhook sender and the server read what they need from it.
 """
 from __future__ import annotations
 
-import dataclasses
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +16,7 @@ __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_MAX_BODY",
     "DEFAULT_PORT",
+    "DEFAULT_MAX_JOBS",
     "DEFAULT_TTL",
     "DEFAULT_WORKERS",
     "MockConfig",
@@ -32,6 +31,7 @@ DEFAULT_THREADS = 4
 DEFAULT_PROCESSING_RATIO = 0.0
 DEFAULT_ETA = 2.0
 DEFAULT_TTL = 3600.0
+DEFAULT_MAX_JOBS = 100_000
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_JOURNAL_LIMIT = 1000
 DEFAULT_WEBHOOK_ATTEMPTS = 3
@@ -47,7 +47,9 @@ class MockConfig:
     ``latency`` is a (low, high) range in milliseconds; each API answer waits a
     uniformly drawn time in it. ``max_queued`` caps how many jobs may be pending
     at once (None: no cap). ``db_path`` is the SQLite file shared by every
-    worker; None means a fresh file in a temporary folder for this app.
+    worker; None means a fresh file in a temporary folder (in memory, on /dev/shm,
+    where there is one) that is removed when the app is closed. ``max_jobs`` bounds
+    the store however fast requests come: the oldest jobs go first.
     """
 
     host: str = DEFAULT_HOST
@@ -60,6 +62,7 @@ class MockConfig:
     max_queued: int | None = None
     latency: tuple[float, float] = (0.0, 0.0)
     ttl: float = DEFAULT_TTL
+    max_jobs: int = DEFAULT_MAX_JOBS
     max_body: int = DEFAULT_MAX_BODY
     journal_limit: int = DEFAULT_JOURNAL_LIMIT
     webhook_attempts: int = DEFAULT_WEBHOOK_ATTEMPTS
@@ -75,6 +78,7 @@ class MockConfig:
             (self.max_queued is None or self.max_queued >= 0, "max_queued", self.max_queued, "0 or more"),
             (0 <= self.latency[0] <= self.latency[1], "latency", self.latency, "0 <= low <= high milliseconds"),
             (self.ttl > 0, "ttl", self.ttl, "more than 0 seconds"),
+            (self.max_jobs >= 1, "max_jobs", self.max_jobs, "1 or more"),
             (self.workers >= 1, "workers", self.workers, "1 or more"),
             (self.threads >= 1, "threads", self.threads, "1 or more"),
             (self.webhook_attempts >= 1, "webhook_attempts", self.webhook_attempts, "1 or more"),
@@ -89,12 +93,6 @@ class MockConfig:
     def auth(self) -> bool:
         return bool(self.keys)
 
-    def with_db(self) -> MockConfig:
-        """This config with ``db_path`` filled in: a new file in a private temporary folder when unset."""
-        if self.db_path is not None:
-            return self
-        folder = tempfile.mkdtemp(prefix="t2i-mock-")
-        return dataclasses.replace(self, db_path=Path(folder) / "mock.sqlite3")
 
 
 def parse_latency(text: str | float | None) -> tuple[float, float]:

@@ -92,9 +92,9 @@ class JobNotFound(MockError):
     code = "not_found"
     status = 404
 
-    def __init__(self, job_id: int) -> None:
+    def __init__(self, job_id: int, reason: str = "no request with this id was made, or it expired") -> None:
         super().__init__(
-            f"Generation {job_id} not found: no request with this id was made, or it expired",
+            f"Generation {job_id} not found: {reason}",
             (Problem("id", "exists", f"no generation has id {job_id}", job_id),),
         )
         self.job_id = job_id

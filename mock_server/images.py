@@ -138,8 +138,3 @@ class ImageCache:
                 _, old = self._items.popitem(last=False)
                 self._bytes -= len(old)
         return png
-
-    def forget(self, job_id: int) -> None:
-        with self._lock:
-            for key in [k for k in self._items if k[0] == job_id]:
-                self._bytes -= len(self._items.pop(key))

@@ -1,9 +1,10 @@
-"""Turn an incoming Flask request into a JSON object the spec can validate, or refuse it.
+"""Read an incoming API call before the spec validates it, or refuse it.
 
 The routes run the checks in the order a client would want them reported: a forced
 error (``Prefer: code=N``), then the content type and size limit (here), JSON syntax
-(``spec.parse_json_body``), then the API key (here). Field validation itself is ``spec.parse_text2img`` / ``spec.parse_fetch``.
-Also builds the journal entry that records what the client sent.
+(``spec.parse_json_body``), then the API key (here). Field validation itself is
+``spec.parse_text2img`` / ``spec.parse_fetch``. Also builds the journal entry that
+records what the client sent, and sleeps the simulated ``--latency``.
 """
 from __future__ import annotations
 

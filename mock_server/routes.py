@@ -83,8 +83,12 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
 
     def image(job_id: int, index: int) -> Response:
         job = store.get_job(job_id)
-        if job is None or not job.ready() or index >= int(job.meta.get("samples") or 1):
+        if job is None:
             raise JobNotFound(job_id)
+        if not job.ready():
+            raise JobNotFound(job_id, f"its images are not ready yet (eta {job.eta()} s)")
+        if index >= int(job.meta.get("samples") or 1):
+            raise JobNotFound(job_id, f"it has {job.meta.get('samples')} images, numbered from 0")
         png = mock.images.get(job.id, index, job.meta)
         response = Response(png, mimetype="image/png")
         response.headers["Cache-Control"] = "public, max-age=3600, immutable"

@@ -6,9 +6,12 @@ request. :meth:`MockRuntime.close` stops the webhook thread and closes the store
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from flask import Response
@@ -20,7 +23,7 @@ from .errors import QueueFull
 from .images import ImageCache
 from .payloads import Payloads
 from .prefer import Preferences
-from .store import Job, JobStore
+from .store import Job, JobStore, temporary_folder
 from .webhooks import WebhookSender
 
 __all__ = ["CORS_HEADERS", "CORS_PREFLIGHT_HEADERS", "SEED_LIMIT", "MockRuntime", "json_response"]
@@ -52,17 +55,23 @@ class MockRuntime:
     payloads: Payloads
     webhooks: WebhookSender
 
+    owned_folder: Path | None = None
+
     @classmethod
     def build(cls, config: MockConfig) -> MockRuntime:
-        config = config.with_db()
+        folder = None
+        if config.db_path is None:
+            folder = temporary_folder()
+            config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
         assert config.db_path is not None
-        store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit)
+        store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
+                         max_jobs=config.max_jobs)
         images = ImageCache()
         payloads = Payloads(images)
         webhooks = WebhookSender(store, payloads.webhook, attempts=config.webhook_attempts,
                                  backoff=config.webhook_backoff, timeout=config.webhook_timeout)
         return cls(config=config, spec=load_spec(), store=store, images=images, payloads=payloads,
-                   webhooks=webhooks)
+                   webhooks=webhooks, owned_folder=folder)
 
     def plan_delay(self, prefs: Preferences) -> float:
         """Seconds until a new job is ready: 0 for an immediate success."""
@@ -97,5 +106,8 @@ class MockRuntime:
         return job
 
     def close(self) -> None:
+        """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""
         self.webhooks.close()
         self.store.close()
+        if self.owned_folder is not None:
+            shutil.rmtree(self.owned_folder, ignore_errors=True)

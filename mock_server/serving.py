@@ -6,10 +6,10 @@ after the fork (no ``preload``), so SQLite connections and the webhook thread ar
 never shared across processes; the SQLite file named by ``config.db_path`` is, and
 that is how a fetch served by one worker finds a job another worker created.
 
-Worker class: ``gthread`` (``threads`` per worker). It keeps HTTP connections alive,
-which matters to load generators and browsers, and a simulated ``--latency`` sleeps
-in one thread without stalling the worker. See the README's performance section for
-the measurements behind the choice.
+Worker class: ``gthread`` when ``threads > 1`` (the default, 4), which keeps HTTP
+connections alive and lets a simulated ``--latency`` sleep in one thread without
+stalling the worker; gunicorn's ``sync`` worker with ``--threads 1``, which gave the
+best throughput and p99 under load here (see the README's performance section).
 """
 from __future__ import annotations
 
@@ -56,5 +56,5 @@ class MockServer(BaseApplication):  # type: ignore[misc]
 def serve(config: MockConfig, *, access_log: bool = False) -> None:
     """Serve until interrupted. ``config.db_path`` must be set so every worker shares it."""
     if config.db_path is None:
-        config = config.with_db()
+        raise ValueError("serve() needs config.db_path: the SQLite file every worker shares")
     MockServer(config, access_log=access_log).run()

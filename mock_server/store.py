@@ -21,13 +21,14 @@ import fcntl
 import json
 import os
 import sqlite3
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
-__all__ = ["Job", "JobStore"]
+__all__ = ["Job", "JobStore", "temporary_folder"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -53,6 +54,13 @@ CREATE TABLE IF NOT EXISTS journal (
 FIRST_ID = 10_000_000
 
 
+def temporary_folder() -> Path:
+    """A new private folder for a store: on /dev/shm (memory) where possible, else the temp dir."""
+    shm = Path("/dev/shm")
+    parent = str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+    return Path(tempfile.mkdtemp(prefix="t2i-mock-", dir=parent))
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     id: int
@@ -75,10 +83,11 @@ class Job:
 class JobStore:
     """SQLite-backed jobs and journal; one instance per app, usable from any thread."""
 
-    def __init__(self, path: Path, ttl: float, journal_limit: int) -> None:
+    def __init__(self, path: Path, ttl: float, journal_limit: int, max_jobs: int = 100_000) -> None:
         self.path = Path(path)
         self.ttl = ttl
         self.journal_limit = journal_limit
+        self.max_jobs = max_jobs
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
@@ -248,9 +257,11 @@ class JobStore:
             return self._sweep(db, time.time() if now is None else now)
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> list[int]:
-        gone = [r[0] for r in db.execute("SELECT id FROM jobs WHERE expires_at <= ?", (now,))]
+        # ids only grow, so the oldest jobs beyond max_jobs are those below the newest id - max_jobs
+        cutoff = "expires_at <= ? OR id <= (SELECT MAX(id) FROM jobs) - ?"
+        gone = [r[0] for r in db.execute(f"SELECT id FROM jobs WHERE {cutoff}", (now, self.max_jobs))]
         if gone:
-            db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,))
+            db.execute(f"DELETE FROM jobs WHERE {cutoff}", (now, self.max_jobs))
         db.execute(
             "DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (self.journal_limit,)
         )

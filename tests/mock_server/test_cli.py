@@ -124,3 +124,15 @@ def test_the_command_reads_options_from_t2i_mock_variables(tmp_path: Path) -> No
         _stop(process)
     assert answer["status"] == "processing"
     assert 6 <= answer["eta"] <= 7
+
+
+def test_the_default_temporary_store_is_removed_on_shutdown() -> None:
+    port = free_port()
+    process = _start(["--port", str(port)])
+    try:
+        _wait_up(f"http://127.0.0.1:{port}")
+    finally:
+        log = _stop(process)
+    db = Path(log.split("db=", 1)[1].split(")", 1)[0])
+    assert db.name == "mock.sqlite3"
+    assert not db.parent.exists()

@@ -76,7 +76,8 @@ def test_chunked_body_over_the_limit_is_refused(make_mock: Callable[..., MockCli
             yield b"y" * 100
         yield b'"}'
 
-    response = mock.post("text2img", data=chunks(), headers={"Content-Type": "application/json"})  # type: ignore[arg-type]
+    headers = {"Content-Type": "application/json"}
+    response = mock.post("text2img", data=chunks(), headers=headers)  # type: ignore[arg-type]
     assert response.status_code == 400
     assert response.json()["errors"][0]["rule"] == "max_size"
 

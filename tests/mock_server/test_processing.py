@@ -101,3 +101,25 @@ def test_expired_jobs_and_their_images_are_gone(make_mock: Callable[..., MockCli
     mock.text2img(body)  # a write sweeps expired rows
     mock.runtime.store.sweep()
     assert mock.runtime.store.count_jobs() == 1
+
+
+def test_store_keeps_at_most_max_jobs(make_mock: Callable[..., MockClient], body: dict[str, Any]) -> None:
+    mock = make_mock(max_jobs=3)
+    ids = [mock.text2img(body).json()["id"] for _ in range(5)]
+    mock.runtime.store.sweep()
+    assert mock.runtime.store.count_jobs() == 3
+    assert mock.fetch(ids[0]).status_code == 404
+    assert mock.fetch(ids[-1]).status_code == 200
+
+
+def test_a_client_for_the_hosted_api_needs_only_a_new_base_url(mock: MockClient, body: dict[str, Any]) -> None:
+    """Paths joined to the base URL exactly as a client for https://modelslab.com/api/ joins them."""
+    base_url = mock.url + "/api/"
+    answer = mock.http.post(base_url + "v6/images/text2img", json=body | {"samples": "2", "safety_checker": "no"},
+                            timeout=5).json()
+    assert answer["status"] == "success" and len(answer["output"]) == 2
+    polled = mock.http.post(base_url + f"v6/images/fetch/{answer['id']}", json={"key": body["key"]}, timeout=5)
+    assert polled.status_code == 200 and polled.json()["output"] == answer["output"]
+    polled = mock.http.post(base_url + "v6/images/fetch", json={"key": body["key"], "request_id": answer["id"]},
+                            timeout=5)
+    assert polled.status_code == 200 and polled.json()["id"] == answer["id"]
