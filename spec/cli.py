@@ -38,7 +38,23 @@ class PluginGroup(click.Group):
         if command is not None:
             return command
         ep = self._entry_points().get(name)
-        return ep.load() if ep is not None else None  # type: ignore[attr-defined]
+        if ep is None:
+            return None
+        try:
+            return ep.load()  # type: ignore[attr-defined,no-any-return]
+        except Exception as exc:  # a broken plugin must not take `t2i --help` down with it
+            return _unavailable(name, exc)
+
+
+def _unavailable(name: str, exc: Exception) -> click.Command:
+    """Stand-in for a subcommand whose module cannot be imported: says why, exits 1."""
+    reason = f"{type(exc).__name__}: {exc}"
+
+    def explain() -> None:
+        raise click.ClickException(f"`t2i {name}` is unavailable here ({reason})")
+
+    return click.Command(name, callback=explain, help=f"(unavailable: {reason})",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
 
 
 @click.group(cls=PluginGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -53,3 +53,27 @@ def test_help_lists_every_subcommand(command: str) -> None:
     result = run("--help")
     assert result.returncode == 0
     assert any(line.split()[:1] == [command] for line in result.stdout.splitlines()), result.stdout
+
+
+def test_a_subcommand_that_cannot_be_imported_is_reported_not_crashed() -> None:
+    from click.testing import CliRunner
+
+    from spec.cli import PluginGroup, main
+
+    class Broken(PluginGroup):
+        def _entry_points(self) -> dict[str, object]:
+            class EntryPoint:
+                name = "ghost"
+
+                def load(self) -> object:
+                    raise ImportError("No module named 'ghost_pkg'")
+
+            return {"ghost": EntryPoint()}
+
+    group = Broken(name="t2i", commands=main.commands)
+    runner = CliRunner()
+    listing = runner.invoke(group, ["--help"])
+    assert listing.exit_code == 0 and "unavailable: ImportError" in listing.output
+    invoked = runner.invoke(group, ["ghost", "--anything"])
+    assert invoked.exit_code == 1 and "`t2i ghost` is unavailable here" in invoked.output
+    assert invoked.exception is None or isinstance(invoked.exception, SystemExit)
