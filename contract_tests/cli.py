@@ -56,9 +56,10 @@ __all__ = ["command"]
               help="Address the suite's webhook receiver binds to and advertises; the server must reach it.")
 @click.option("--skip", "skip", multiple=True, type=click.Choice(list(CHECKS)), show_envvar=True,
               help="Leave a check out (its result shows as skipped); repeat for several.")
+@click.option("-v", "--verbose", is_flag=True, show_envvar=True, help="Say what is being sent, on stderr.")
 def command(base_url: str, key: str | None, model_id: str | None, loras: tuple[str, ...], max_examples: int,
             seed: int | None, profile: str, junit: Path | None, timeout: float, fetch_margin: float,
-            webhook_timeout: float, webhook_host: str, skip: tuple[str, ...]) -> None:
+            webhook_timeout: float, webhook_host: str, skip: tuple[str, ...], verbose: bool) -> None:
     """Check that the server at --base-url honours the text2img contract.
 
     Sends generated valid and invalid requests (hypothesis and schemathesis,
@@ -75,7 +76,7 @@ def command(base_url: str, key: str | None, model_id: str | None, loras: tuple[s
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     try:
-        report = run_suite(settings)
+        report = run_suite(settings, progress=(lambda line: click.echo(line, err=True)) if verbose else None)
     except ServerUnreachable as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)

@@ -323,16 +323,33 @@ class _Run:
         self.record(out, expected={"auth": "HTTP 401 with the error shape for a key the server does not know"})
 
 
-def run_suite(settings: Settings, spec: Spec | None = None) -> Report:
-    """Run every check against ``settings.base_url`` and return the report."""
+def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[str], None] | None = None) -> Report:
+    """Run every check against ``settings.base_url`` and return the report.
+
+    ``progress`` is told, in words, what the run is doing (the CLI's ``--verbose``).
+    A scenario whose check is in ``settings.skip`` is not run at all.
+    """
     spec = spec or load_spec()
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
     run = _Run(settings, spec, report, seed)
-    scenarios = [run.defaults, run.generated_valid, run.generated_invalid, run.determinism, run.lifecycle,
-                 run.webhook, run.auth, run.anything_accepted]
+    scenarios: list[tuple[str, str, Callable[[], None]]] = [
+        ("defaults", "a body with only the required fields", run.defaults),
+        ("", f"edge bodies and {settings.max_examples} generated valid bodies", run.generated_valid),
+        ("", f"every rule broken once, {settings.max_examples} generated invalid bodies, malformed bodies",
+         run.generated_invalid),
+        ("determinism", "one seed twice, then another seed", run.determinism),
+        ("lifecycle", "a request that asks for a processing answer", run.lifecycle),
+        ("webhook", "a request with a webhook to the suite's receiver", run.webhook),
+        ("auth", "a wrong key", run.auth),
+        ("", "", run.anything_accepted),
+    ]
     try:
-        for scenario in scenarios:
+        for check, what, scenario in scenarios:
+            if check in settings.skip:
+                continue
+            if progress is not None and what:
+                progress(f"{check or 'sending'}: {what}")
             scenario()
     finally:
         run.client.close()

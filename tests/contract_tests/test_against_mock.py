@@ -119,6 +119,18 @@ def test_options_read_t2i_test_environment_variables(mock_url: str) -> None:
     assert "T2I_TEST_BASE_URL" in help_text and "T2I_TEST_PROFILE" in help_text
 
 
+def test_skipped_checks_are_not_run_and_verbose_says_what_is_sent(mock_url: str) -> None:
+    started = time.monotonic()
+    result = CliRunner().invoke(command, ["--base-url", mock_url, "--max-examples", "2", "-v",
+                                          "--skip", "webhook", "--skip", "lifecycle"])
+    assert result.exit_code == 0, result.output
+    lines = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("  ")}
+    assert lines["webhook"].split()[0] == "SKIP" and lines["webhook"].endswith("skipped on request (--skip)")
+    assert "determinism: one seed twice, then another seed" in result.stderr
+    assert "webhook:" not in result.stderr and "lifecycle:" not in result.stderr
+    assert time.monotonic() - started < 30
+
+
 def test_t2i_test_command_in_a_real_process(mock_url: str) -> None:
     env = os.environ | {"T2I_TEST_MAX_EXAMPLES": "5", "T2I_TEST_SEED": "9"}
     done = subprocess.run([str(T2I), "test", "--base-url", mock_url, "--webhook-timeout", "5"],

@@ -32,7 +32,7 @@ def test_lifecycle_failure_names_the_request_that_started_the_generation(
     with ServerThread(BrokenServer(mock_app, breakage)) as server:
         report = run_suite(fast_settings(server.url, max_examples=1))
     failure = report.results["lifecycle"].failures[0]
-    assert "still processing after eta 1s + 1.5s margin" in failure.seen
+    assert "still processing after eta 1s + 3s margin" in failure.seen
     assert "/api/v6/images/fetch" in failure.reproducer
     assert "the generation was started by: curl" in failure.context
     assert "-H 'Prefer: status=processing, eta=1'" in failure.context
