@@ -20,7 +20,7 @@ from contract_tests.suite import run_suite
 from mock_server import MockConfig
 from tests.contract_tests.broken import BREAKAGES, VALID_KEY, BrokenServer
 from tests.contract_tests.conftest import running_mock
-from tests.support import ServerThread, free_port
+from tests.support import ServerThread, free_port, wait_for
 
 T2I = Path(sys.executable).with_name("t2i")
 
@@ -131,9 +131,27 @@ def test_skipped_checks_are_not_run_and_verbose_says_what_is_sent(mock_url: str)
     assert time.monotonic() - started < 30
 
 
-def test_t2i_test_command_in_a_real_process(mock_url: str) -> None:
-    env = os.environ | {"T2I_TEST_MAX_EXAMPLES": "5", "T2I_TEST_SEED": "9"}
-    done = subprocess.run([str(T2I), "test", "--base-url", mock_url, "--webhook-timeout", "5"],
-                          capture_output=True, text=True, timeout=120, env=env)
+def test_t2i_test_passes_against_a_running_t2i_mock(tmp_path: Path) -> None:
+    """The issue's first "done when", literally: two real processes, the mock with keys and processing."""
+    port = free_port()
+    mock = subprocess.Popen([str(T2I), "mock", "--port", str(port), "--keys", "ci-key", "--processing-ratio", "0.3",
+                             "--eta", "0.5"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(url + "/__mock/health"), timeout=30)
+        env = os.environ | {"T2I_TEST_MAX_EXAMPLES": "5", "T2I_TEST_SEED": "9", "T2I_KEY": "ci-key"}
+        done = subprocess.run([str(T2I), "test", "--base-url", url, "--key", "ci-key", "--junit",
+                               str(tmp_path / "j.xml")], capture_output=True, text=True, timeout=120, env=env)
+    finally:
+        mock.terminate()
+        mock.wait(timeout=10)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "(profile full, seed 9, 5 examples)" in done.stdout
+    assert "12 passed, 0 failed, 0 skipped" in done.stdout
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
