@@ -9,7 +9,9 @@ a test injects one) and the worker threads. Routes:
 - ``GET /images/<job>-<n>.png``: the generated images;
 - ``GET /``: a small page with a form, to try the server from a browser.
 
-One error handler turns every failure into the spec's error shape; nothing
+A client that sends ``Prefer: respond-async`` (or the mock's ``Prefer:
+status=processing``) gets ``processing`` at once, whatever ``sync_timeout`` says;
+the job runs as usual. One error handler turns every failure into the spec's error shape; nothing
 answers with a traceback. With ``config.keys`` set, a missing or unknown key gets
 401 "Invalid API key"; keys are compared in constant time and never logged.
 """
@@ -29,7 +31,7 @@ from spec import RequestError, error_body, load_spec, parse_fetch, parse_json_bo
 from .config import BackendConfig
 from .errors import AuthError, BackendError, NotFoundError
 from .generator import Generator
-from .jobs import JobStore
+from .jobs import Job, JobStore
 from .page import INDEX_HTML
 from .responses import failed_body, processing_body, success_body
 from .service import INTERNAL_ERROR, JobService
@@ -57,6 +59,12 @@ def _check_key(config: BackendConfig, body: dict[str, Any]) -> str:
     return key
 
 
+def _wants_async(header: str | None) -> bool:
+    """``Prefer: respond-async`` (RFC 7240) or the mock's ``status=processing``: answer without waiting."""
+    tokens = {part.strip().lower().replace(" ", "") for part in (header or "").replace(";", ",").split(",")}
+    return "respond-async" in tokens or "status=processing" in tokens
+
+
 def create_app(config: BackendConfig | None = None, *, generator: Generator | None = None) -> Flask:
     """Build the app and start its workers; ``app.extensions[EXTENSION]`` is the JobService."""
     config = config or BackendConfig()
@@ -75,9 +83,7 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     def base_url() -> str:
         return (config.public_url or request.host_url).rstrip("/")
 
-    def answer_job(job_id: int, status_on_error: bool) -> tuple[Response, int]:
-        job = service.store.get(job_id)
-        assert job is not None
+    def answer_job(job: Job, status_on_error: bool) -> tuple[Response, int]:
         if job.state == "success":
             return jsonify(success_body(job, service.images, base_url())), 200
         if job.state == "failed":
@@ -90,15 +96,16 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         key = _check_key(config, body)
         parsed = parse_text2img(body, spec)
         job = service.submit(parsed, base_url())
-        job = service.wait(job.id, config.sync_timeout)
-        return answer_job(job.id, status_on_error=True)
+        if not _wants_async(request.headers.get("Prefer")):
+            job = service.wait(job.id, config.sync_timeout)
+        return answer_job(job, status_on_error=True)
 
     def fetch(path_id: str | None) -> tuple[Response, int]:
         body = parse_json_body(request.get_data())
         key = _check_key(config, body)
         fetch_request = parse_fetch(body, path_id=path_id, spec=spec)
         job = service.get(fetch_request.request_id, key, check_owner=bool(config.keys))
-        return answer_job(job.id, status_on_error=False)
+        return answer_job(job, status_on_error=False)
 
     @app.post(f"{API}/fetch/<path:path_id>")
     def fetch_by_id(path_id: str) -> tuple[Response, int]:

@@ -168,9 +168,10 @@ class JobStore:
              expires_at, job_id),
         )
 
-    def fail(self, job_id: int, message: str, status: int) -> None:
-        self._write("UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ? WHERE id = ?",
-                    (FAILED, time.time(), message, status, job_id))
+    def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
+        """Mark a job failed; ``body`` (the error answer, with its problems) is kept in ``info``."""
+        self._write("UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ? WHERE id = ?",
+                    (FAILED, time.time(), message, status, json.dumps(body or {}), job_id))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         self._write("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))

@@ -71,7 +71,9 @@ def processing_body(job: Job, eta: float, base_url: str) -> dict[str, Any]:
 
 
 def failed_body(job: Job) -> dict[str, Any]:
-    return error_body(job.error or "generation failed", id=job.id)
+    """The error a failed generation ended with (its problems included), plus the id."""
+    stored = job.info if job.info.get("status") == "error" else error_body(job.error or "generation failed")
+    return {**stored, "id": job.id}
 
 
 def webhook_payload(job: Job, images: ImageStore) -> dict[str, Any]:

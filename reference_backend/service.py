@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError, GoneError, NotFoundError, QueueFullError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
-from .jobs import FAILED, Job, JobStore, hash_key
+from .jobs import Job, JobStore, hash_key
 from .responses import webhook_payload
 from .storage import ImageStore
 from .webhooks import WebhookSender
@@ -162,7 +162,7 @@ class JobService:
         except BackendError as exc:
             if self._stopping.is_set():
                 return
-            self.store.fail(job.id, exc.message, exc.status)
+            self.store.fail(job.id, exc.message, exc.status, exc.to_body())
         except Exception:
             if self._stopping.is_set():
                 return
@@ -188,6 +188,3 @@ class JobService:
         for job in self.store.expired(now):
             self.images.delete(job.images)
             self.store.clear_images(job.id)
-
-    def is_failed(self, job: Job) -> bool:
-        return job.state == FAILED

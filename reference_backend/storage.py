@@ -8,7 +8,6 @@ name another path. ``temp`` images expire: the job row carries ``expires_at`` an
 from __future__ import annotations
 
 import base64
-import io
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -58,9 +57,3 @@ class ImageStore:
             path = self.path(name)
             if path is not None:
                 path.unlink(missing_ok=True)
-
-    @staticmethod
-    def png_bytes(image: Image) -> bytes:
-        buffer = io.BytesIO()
-        image.save(buffer, format="PNG")
-        return buffer.getvalue()

@@ -77,6 +77,27 @@ def test_slow_job_answers_processing_then_both_fetch_forms_give_success(slow_ser
     assert all(requests.get(url, timeout=10).status_code == 200 for url in by_id["output"])
 
 
+@pytest.mark.parametrize("prefer", ["respond-async", "status=processing, eta=1", "wait=5; respond-async"])
+def test_prefer_respond_async_answers_processing_at_once(server, prefer):
+    response = server.post(f"{API}/text2img", text2img_body(), headers={"Prefer": prefer})
+    body = conforms("text2img", response)
+    assert body["status"] == "processing"
+    assert wait_for(lambda: server.fetch(body["id"]).json()["status"] == "success")
+
+
+def test_unrelated_prefer_header_changes_nothing(server):
+    response = server.post(f"{API}/text2img", text2img_body(), headers={"Prefer": "return=minimal"})
+    assert response.json()["status"] == "success"
+
+
+def test_two_workers_run_two_jobs_at_once(tmp_path):
+    with serve(fake(delay=0.5), tmp_path, workers=2, sync_timeout=0.0) as server:
+        ids = [server.text2img().json()["id"] for _ in range(2)]
+        start = time.monotonic()
+        wait_for(lambda: all(server.fetch(i).json()["status"] == "success" for i in ids), timeout=5)
+        assert time.monotonic() - start < 0.95, "two 0.5 s jobs took as long as running one after the other"
+
+
 def test_fetch_never_starts_a_generation(server):
     generator = server.service.generator
     job_id = server.text2img().json()["id"]

@@ -1,7 +1,8 @@
 """The contract suite (``t2i test``, contract_tests/) passes against this backend on the tiny model.
 
-The server answers ``processing`` at once (``sync_timeout=0``), so the suite's
-lifecycle check polls fetch; the suite runs as its own process, as a user runs it.
+The server runs with its default settings: it answers ``success`` when a job ends in
+time, and ``processing`` when the suite asks with ``Prefer: status=processing``, so
+the lifecycle check polls fetch. The suite runs as its own process, as a user runs it.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_t2i_test_passes_against_the_tiny_model(tiny_generator, tmp_path):
-    with serve(KeepOpen(tiny_generator), tmp_path, sync_timeout=0.0, keys=("suite-key",)) as server:
+    with serve(KeepOpen(tiny_generator), tmp_path, keys=("suite-key",)) as server:
         result = subprocess.run(
             [sys.executable, "-c", "from spec.cli import run; run()", "test", "--base-url", server.url,
              "--key", "suite-key", "--profile", "cheap", "--model-id", "tiny-sd", "--lora", "tiny-style",

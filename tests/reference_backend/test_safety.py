@@ -11,7 +11,7 @@ from PIL import Image
 
 from reference_backend.safety import NO_CHECKER_NOTE, check_images, treat
 
-from .support import KeepOpen, decode_png, differ, pixels, serve, text2img_body
+from .support import decode_png, differ, pixels, serve, text2img_body
 
 
 class StubClassifier:
