@@ -48,6 +48,7 @@ from spec import RequestError, Spec, parse_text2img
 from .values import rule_breakers, value_strategy, violation_strategy, with_wire_form
 
 __all__ = [
+    "CHEAP_FIELDS",
     "DEFAULT_KEY",
     "DEFAULT_MODEL_ID",
     "MALFORMED_BODIES",
@@ -73,6 +74,8 @@ _ASSET_FIELDS = frozenset({"key", "model_id", "vae", "lora_model", "lora_strengt
                            "ip_adapter_id", "ip_adapter_scale", "ip_adapter_image"})
 _CHEAP = {"width": st.just(256), "height": st.just(256), "samples": st.integers(1, 2),
           "num_inference_steps": st.integers(1, 3), "upscale": st.just(False), "highres_fix": st.just(False)}
+# Always sent by the cheap profile, so that no default can make a request costlier.
+CHEAP_FIELDS = frozenset(_CHEAP)
 _TEXT = st.text(st.characters(exclude_categories=("Cs", "Cc")), min_size=1, max_size=40)
 
 MALFORMED_BODIES: tuple[bytes, ...] = (

@@ -34,8 +34,18 @@ from spec import Spec, Text2ImgRequest, load_spec, parse_text2img
 from . import checks
 from .client import Client, Exchange
 from .errors import ServerUnreachable
-from .generation import MALFORMED_BODIES, default_model_id, draw, edge_bodies, invalid_bodies, \
-    invalid_edge_bodies, is_valid, minimal_body, valid_bodies
+from .generation import (
+    CHEAP_FIELDS,
+    MALFORMED_BODIES,
+    default_model_id,
+    draw,
+    edge_bodies,
+    invalid_bodies,
+    invalid_edge_bodies,
+    is_valid,
+    minimal_body,
+    valid_bodies,
+)
 from .images import LoadedImage, load_outputs
 from .listener import WebhookReceiver
 from .report import CHECKS, Report
@@ -194,6 +204,8 @@ class _Run:
         A candidate must stay on the same side of the oracle (valid or invalid) as ``body``.
         """
         required = set(self.spec.validator("text2img").required)
+        if self.settings.profile == "cheap":
+            required |= CHEAP_FIELDS  # dropping them would fall back to costlier defaults
         validity = is_valid(body, self.spec)
         smallest: Exchange | None = None
         budget = MINIMISE_BUDGET

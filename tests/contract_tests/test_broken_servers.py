@@ -4,11 +4,14 @@ from __future__ import annotations
 from typing import Callable
 
 import pytest
+import requests
 from flask import Flask
 
 from contract_tests.settings import Settings
 from contract_tests.suite import run_suite
 from tests.contract_tests.broken import BREAKAGES, VALID_KEY, Breakage, BrokenServer
+from mock_server import MockConfig
+from tests.contract_tests.conftest import mock_app_for
 from tests.support import ServerThread
 
 
@@ -50,3 +53,17 @@ def test_a_server_that_is_always_busy_fails_valid_accepted(
         report = run_suite(fast_settings(server.url, max_examples=1, retries=1))
     assert report.failed == ["valid_accepted"], report.render_text()
     assert "none of the" in report.results["valid_accepted"].failures[0].seen
+
+
+def test_minimising_a_cheap_failure_never_sends_a_costlier_request(fast_settings: Callable[..., Settings]) -> None:
+    breakage = next(b for b in BREAKAGES if b.name == "one-sample-short")
+    with mock_app_for(MockConfig()) as app, ServerThread(BrokenServer(app, breakage)) as server:
+        report = run_suite(fast_settings(server.url, profile="cheap", max_examples=8))
+        journal = requests.get(server.url + "/__mock/requests", timeout=10).json()["requests"]
+    assert report.failed == ["sample_count"]
+    reproducer = report.results["sample_count"].failures[0].reproducer
+    assert '"width":256' in reproducer and '"samples":2' in reproducer
+    sizes = [(e["normalised"]["width"], e["normalised"]["height"]) for e in journal
+             if e["path"].endswith("/text2img") and e["status"] == 200]
+    assert sizes.count((512, 512)) == 1  # only the defaults check's minimal body
+    assert set(sizes) == {(256, 256), (512, 512)}
