@@ -196,6 +196,7 @@ class _Run:
                 where = "; ".join(filter(None, [context, "the generation was started by: " + out.exchange.curl()]))
             for problem, _ in problems:
                 self.report.fail(check, (expected or {}).get(check, CHECKS[check]), problem, exchange, where)
+            self.report.exercised(check, max(times - len(problems), 0))  # the judgments that passed
 
     def minimise(self, body: dict[str, Any], check: str, retry: Callable[[dict[str, Any]], Outcome]) -> \
             Exchange | None:
