@@ -246,26 +246,24 @@ class JobStore:
 
     # -- expiry ------------------------------------------------------------
     def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:
+        """Sweep at most every few seconds, from a write that already holds the write lock."""
         if now < self._next_sweep:
             return
         self._next_sweep = now + self._sweep_every
         self._sweep(db, now)
 
-    def sweep(self, now: float | None = None) -> list[int]:
-        """Delete expired jobs and journal entries beyond the limit; return the deleted job ids."""
+    def sweep(self, now: float | None = None) -> int:
+        """Delete expired jobs, the oldest beyond ``max_jobs`` and old journal entries; count the jobs gone."""
         with self._conn(write=True) as db:
             return self._sweep(db, time.time() if now is None else now)
 
-    def _sweep(self, db: sqlite3.Connection, now: float) -> list[int]:
-        # ids only grow, so the oldest jobs beyond max_jobs are those below the newest id - max_jobs
-        cutoff = "expires_at <= ? OR id <= (SELECT MAX(id) FROM jobs) - ?"
-        gone = [r[0] for r in db.execute(f"SELECT id FROM jobs WHERE {cutoff}", (now, self.max_jobs))]
-        if gone:
-            db.execute(f"DELETE FROM jobs WHERE {cutoff}", (now, self.max_jobs))
-        db.execute(
-            "DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (self.journal_limit,)
-        )
-        return gone
+    def _sweep(self, db: sqlite3.Connection, now: float) -> int:
+        gone = db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,)).rowcount
+        newest = db.execute("SELECT MAX(id) FROM jobs").fetchone()[0]
+        if newest is not None:  # ids only grow: the oldest jobs have the smallest ids
+            gone += db.execute("DELETE FROM jobs WHERE id <= ?", (newest - self.max_jobs,)).rowcount
+        db.execute("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (self.journal_limit,))
+        return int(gone)
 
     def count_jobs(self) -> int:
         """Jobs stored, expired ones not yet swept included."""

@@ -1,0 +1,89 @@
+"""The SQLite job store: shared between instances (as between workers), atomic queue limit, expiry."""
+from __future__ import annotations
+
+import multiprocessing
+import threading
+import time
+from pathlib import Path
+
+from mock_server.store import FIRST_ID, JobStore
+
+META = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
+
+
+def _add(store: JobStore, delay: float = 0.0, max_pending: int | None = None) -> int | None:
+    job = store.add_job(meta=META, base_url="http://x", delay=delay, webhook=None, track_id=None,
+                        max_pending=max_pending)
+    return None if job is None else job.id
+
+
+def _add_in_child(path: str, count: int) -> None:
+    store = JobStore(Path(path), ttl=60, journal_limit=10)
+    for _ in range(count):
+        _add(store)
+    store.close()
+
+
+def test_two_stores_on_one_file_see_each_others_jobs(tmp_path: Path) -> None:
+    first = JobStore(tmp_path / "s.sqlite3", ttl=60, journal_limit=10)
+    second = JobStore(tmp_path / "s.sqlite3", ttl=60, journal_limit=10)
+    job_id = _add(first)
+    assert job_id is not None and job_id > FIRST_ID
+    found = second.get_job(job_id)
+    assert found is not None and found.meta == META
+    assert second.get_job(job_id + 1) is None
+    first.close()
+    second.close()
+
+
+def test_processes_writing_at_once_get_distinct_ids(tmp_path: Path) -> None:
+    path = tmp_path / "s.sqlite3"
+    store = JobStore(path, ttl=60, journal_limit=10)
+    context = multiprocessing.get_context("spawn")
+    children = [context.Process(target=_add_in_child, args=(str(path), 50)) for _ in range(2)]
+    for child in children:
+        child.start()
+    for _ in range(50):
+        _add(store)
+    for child in children:
+        child.join(30)
+        assert child.exitcode == 0
+    assert store.count_jobs() == 150
+    store.close()
+
+
+def test_max_pending_holds_under_concurrent_writers(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3", ttl=60, journal_limit=10)
+    results: list[int | None] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        job_id = _add(store, delay=30, max_pending=3)
+        with lock:
+            results.append(job_id)
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert len(results) == 12
+    assert sum(r is not None for r in results) == 3
+    assert store.pending_count() == 3
+    assert _add(store, delay=0, max_pending=3) is not None  # an immediate job never queues
+    store.close()
+
+
+def test_sweep_drops_expired_and_excess_jobs(tmp_path: Path) -> None:
+    store = JobStore(tmp_path / "s.sqlite3", ttl=0.2, journal_limit=2, max_jobs=2)
+    ids = [_add(store) for _ in range(4)]
+    for n in range(4):
+        store.record({"n": n})
+    assert store.sweep() == 2  # only the newest two are kept
+    assert [store.get_job(i) is not None for i in ids] == [False, False, True, True]  # type: ignore[arg-type]
+    assert [e["n"] for e in store.journal()] == [2, 3]
+    time.sleep(0.25)
+    assert store.get_job(ids[-1]) is None  # type: ignore[arg-type]  # expired reads as gone at once
+    assert store.sweep() == 2
+    assert store.count_jobs() == 0
+    store.close()
