@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
-from werkzeug.serving import make_server
+from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 __all__ = ["Delivery", "WebhookReceiver"]
@@ -25,11 +25,18 @@ class Delivery:
     raw: str
 
 
+class _QuietHandler(WSGIRequestHandler):
+    """No access log: the suite's report is its only output."""
+
+    def log_request(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
 class WebhookReceiver:
     """Records webhook deliveries; use as a context manager."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self._server = make_server(host, 0, self._wsgi, threaded=True)
+        self._server = make_server(host, 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
         self.url = f"http://{host}:{self._server.server_port}/hook"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
                                         name="t2i-webhook-receiver")
