@@ -13,20 +13,21 @@ import logging
 import os
 
 from flask import Flask, Response, g, request
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException
 
 from spec import RequestError, error_body
 
 from .config import MockConfig
 from .errors import STATUS_MESSAGES, MockError
-from .routes import register_routes
 from .fastpath import FastText2Img
+from .routes import register_routes
 from .runtime import CORS_HEADERS, CORS_PREFLIGHT_HEADERS, MockRuntime, json_response
 
 __all__ = ["EXTENSION", "create_app"]
 
 EXTENSION = "t2i_mock"
 log = logging.getLogger(__name__)
+
 
 def create_app(config: MockConfig | None = None) -> Flask:
     """Build a mock server app; ``config`` defaults to :class:`MockConfig()`."""
@@ -44,9 +45,6 @@ def create_app(config: MockConfig | None = None) -> Flask:
             return json_response(exc.to_body(), 400)
         if isinstance(exc, MockError):
             return json_response(exc.to_body(), exc.status)
-        if isinstance(exc, RequestEntityTooLarge):
-            limit = mock.config.max_body
-            return json_response(error_body(f"request body must be at most {limit} bytes"), 400)
         if isinstance(exc, HTTPException):
             status = exc.code or 500
             message = f"{request.method} {request.path}: {exc.name}"
