@@ -35,8 +35,9 @@ __all__ = ["command"]
               help="A valid API key. When given, the auth check expects a wrong key to get a 401.")
 @click.option("--model-id", default=None, show_envvar=True,
               help="A model the server really has (default: the spec example's f222-diffusion).")
-@click.option("--lora", "loras", multiple=True, show_envvar=True,
-              help="A LoRA id the server really has; repeat for several. Without it no LoRA is requested.")
+@click.option("--lora", "lora", multiple=True, show_envvar=True,
+              help="A LoRA id the server really has; repeat for several (space-separated in the environment "
+                   "variable). Without it no LoRA is requested.")
 @click.option("--max-examples", type=click.IntRange(min=1), default=DEFAULT_MAX_EXAMPLES, show_default=True,
               show_envvar=True, help="Generated bodies per kind (valid, invalid).")
 @click.option("--seed", type=int, default=None, show_envvar=True,
@@ -54,10 +55,11 @@ __all__ = ["command"]
               show_default=True, show_envvar=True, help="Seconds to wait for the webhook delivery.")
 @click.option("--webhook-host", default=DEFAULT_WEBHOOK_HOST, show_default=True, show_envvar=True,
               help="Address the suite's webhook receiver binds to and advertises; the server must reach it.")
-@click.option("--skip", "skip", multiple=True, type=click.Choice(list(CHECKS)), show_envvar=True,
-              help="Leave a check out (its result shows as skipped); repeat for several.")
+@click.option("--skip", "skip", multiple=True, type=click.Choice(list(CHECKS)), metavar="CHECK", show_envvar=True,
+              help="Leave a check out (its result shows as skipped); repeat for several. Checks: "
+                   + ", ".join(CHECKS) + ".")
 @click.option("-v", "--verbose", is_flag=True, show_envvar=True, help="Say what is being sent, on stderr.")
-def command(base_url: str, key: str | None, model_id: str | None, loras: tuple[str, ...], max_examples: int,
+def command(base_url: str, key: str | None, model_id: str | None, lora: tuple[str, ...], max_examples: int,
             seed: int | None, profile: str, junit: Path | None, timeout: float, fetch_margin: float,
             webhook_timeout: float, webhook_host: str, skip: tuple[str, ...], verbose: bool) -> None:
     """Check that the server at --base-url honours the text2img contract.
@@ -69,7 +71,7 @@ def command(base_url: str, key: str | None, model_id: str | None, loras: tuple[s
     passes, 1 otherwise.
     """
     try:
-        settings = Settings(base_url=base_url, key=key, model_id=model_id, loras=loras,
+        settings = Settings(base_url=base_url, key=key, model_id=model_id, loras=lora,
                             max_examples=max_examples, seed=seed, profile=profile, junit=junit, timeout=timeout,
                             fetch_margin=fetch_margin, webhook_timeout=webhook_timeout,
                             webhook_host=webhook_host, skip=frozenset(skip))

@@ -116,7 +116,7 @@ def test_bad_options_are_usage_errors() -> None:
 
 def test_options_read_t2i_test_environment_variables(mock_url: str) -> None:
     help_text = CliRunner().invoke(command, ["--help"], auto_envvar_prefix="T2I_TEST").output
-    assert "T2I_TEST_BASE_URL" in help_text and "T2I_TEST_PROFILE" in help_text
+    assert "T2I_TEST_BASE_URL" in help_text and "T2I_TEST_PROFILE" in help_text and "T2I_TEST_LORA]" in help_text
 
 
 def test_skipped_checks_are_not_run_and_verbose_says_what_is_sent(mock_url: str) -> None:
@@ -156,3 +156,15 @@ def _answers(url: str) -> bool:
         return requests.get(url, timeout=1).status_code == 200
     except requests.RequestException:
         return False
+
+
+def test_loras_from_the_environment_are_the_only_ones_requested() -> None:
+    with running_mock(MockConfig()) as url:
+        result = CliRunner().invoke(command, ["--base-url", url, "--max-examples", "15", "--seed", "3",
+                                              "--skip", "webhook"],
+                                    env={"T2I_TEST_LORA": "lora-a lora-b"}, auto_envvar_prefix="T2I_TEST")
+        journal = requests.get(url + "/__mock/requests", timeout=10).json()["requests"]
+    assert result.exit_code == 0, result.output
+    used = {lora for e in journal if e["path"].endswith("/text2img") and e["status"] == 200
+            for lora in e["normalised"]["lora_model"]}
+    assert used == {"lora-a", "lora-b"}
