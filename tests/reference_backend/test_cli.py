@@ -78,3 +78,10 @@ def _up(url: str) -> bool:
         return requests.get(url + "/", timeout=1).status_code == 200
     except requests.ConnectionError:
         return False
+
+
+def test_importing_the_package_and_its_commands_loads_no_ml_library():
+    code = ("import sys, reference_backend, reference_backend.cli, reference_backend.diffusion; "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr
