@@ -49,7 +49,9 @@ class MockConfig:
     at once (None: no cap). ``db_path`` is the SQLite file shared by every
     worker; None means a fresh file in a temporary folder (in memory, on /dev/shm,
     where there is one) that is removed when the app is closed. ``max_jobs`` bounds
-    the store however fast requests come: the oldest jobs go first.
+    the store however fast requests come: the oldest jobs go first. ``fast_path``
+    answers valid text2img calls without Flask's request machinery (``fastpath.py``);
+    turning it off changes speed only.
     """
 
     host: str = DEFAULT_HOST
@@ -70,6 +72,7 @@ class MockConfig:
     webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
     retry_after: int = DEFAULT_RETRY_AFTER
     db_path: Path | None = None
+    fast_path: bool = True
 
     def __post_init__(self) -> None:
         checks = [

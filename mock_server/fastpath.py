@@ -6,8 +6,11 @@ app's ``wsgi_app`` is wrapped in :class:`FastText2Img`. It takes a text2img call
 that will succeed (JSON body, valid fields, right key, no forced error) and answers
 it through the very same :meth:`MockRuntime.start_generation` and
 :class:`~mock_server.payloads.Payloads` as the Flask route. Anything else (an error
-of any kind, chunked bodies, ``--max-queued``) is handed to Flask untouched, body
-rewound, so the error handling exists once, in the Flask app.
+of any kind, a full queue, chunked bodies) is handed to Flask untouched, body
+rewound, so the error handling exists once, in the Flask app. Nothing is stored
+before the point where the fast path can no longer fail, so Flask redoing the work
+never leaves a stray job. ``MockConfig(fast_path=False)`` turns it off; the tests
+use that to prove both paths answer alike.
 
 The wrapper sits inside the Flask app, so WSGI middleware wrapping the app (as
 the contract tests' deliberately broken servers do) still sees every request.
@@ -22,7 +25,7 @@ from typing import Any, Callable, Iterable
 from spec import RequestError, parse_json_body, parse_text2img
 
 from .errors import MockError
-from .intake import check_key, journal_entry, simulate_latency
+from .intake import check_key, is_json, journal_entry, simulate_latency
 from .prefer import parse_prefer
 from .runtime import CORS_HEADERS, MockRuntime
 
@@ -36,7 +39,7 @@ class FastText2Img:
     def __init__(self, app: WSGIApp, mock: MockRuntime) -> None:
         self.app = app
         self.mock = mock
-        self.enabled = mock.config.max_queued is None
+        self.enabled = mock.config.fast_path
         self.headers = [("Content-Type", "application/json"), *CORS_HEADERS.items(),
                         ("X-T2I-Mock-Worker", str(os.getpid()))]
 
@@ -51,10 +54,9 @@ class FastText2Img:
 
     def _try(self, environ: dict[str, Any]) -> bytes | None:
         """The answer's bytes, or None to let Flask answer (the body is rewound for it)."""
-        mimetype = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower()
         length = environ.get("CONTENT_LENGTH", "")
         mock = self.mock
-        if mimetype not in ("application/json", "") or not length.isdigit() or int(length) > mock.config.max_body:
+        if not is_json(environ.get("CONTENT_TYPE", "")) or not length.isdigit() or int(length) > mock.config.max_body:
             return None
         raw = environ["wsgi.input"].read(int(length))
         environ["wsgi.input"] = io.BytesIO(raw)

@@ -17,11 +17,17 @@ from flask import Request
 from .config import MockConfig
 from .errors import AuthError, RequestRejected
 
-__all__ = ["check_key", "journal_entry", "read_body", "simulate_latency"]
+__all__ = ["check_key", "is_json", "journal_entry", "read_body", "simulate_latency"]
 
 _JSON_TYPES = ("application/json",)
 # Headers worth keeping in the journal; hop-by-hop and server-added ones are noise.
 _SKIP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
+
+
+def is_json(content_type: str | None) -> bool:
+    """Whether a Content-Type header may carry the JSON body; a missing one may."""
+    mimetype = (content_type or "").partition(";")[0].strip().lower()
+    return mimetype in _JSON_TYPES or mimetype == "" or mimetype.endswith("+json")
 
 
 def simulate_latency(config: MockConfig) -> None:
@@ -46,8 +52,7 @@ def read_body(request: Request, config: MockConfig) -> bytes:
     A missing Content-Type is read as JSON (some clients send ``data=json.dumps(...)``);
     one that names anything but JSON is refused.
     """
-    mimetype = request.mimetype
-    if mimetype and mimetype not in _JSON_TYPES and not mimetype.endswith("+json"):
+    if not is_json(request.content_type):
         raise RequestRejected(
             "Content-Type", "content_type",
             f"Content-Type must be application/json, got {request.content_type!r} "

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import io
 from typing import Any
 
@@ -99,3 +100,24 @@ def test_ids_are_distinct_integers(mock: MockClient, body: dict[str, Any]) -> No
     ids = [mock.text2img(body).json()["id"] for _ in range(5)]
     assert len(set(ids)) == 5
     assert all(isinstance(i, int) and i >= 0 for i in ids)
+
+
+@pytest.mark.parametrize("prefer", [None, "status=processing, eta=5"], ids=["success", "processing"])
+def test_fast_path_and_flask_route_answer_alike(make_mock: Any, body: dict[str, Any], prefer: str | None) -> None:
+    fast, flask_only = make_mock(), make_mock(fast_path=False)
+    headers = {"Prefer": prefer} if prefer else None
+    answers = []
+    for mock in (fast, flask_only):
+        response = mock.text2img(body | {"samples": 2, "track_id": "t"}, headers=headers)
+        assert response.status_code == 200
+        assert response.headers["Access-Control-Allow-Origin"] == "*"
+        assert response.headers["Content-Type"] == "application/json"
+        answer = response.json()
+        job = f"/{answer.pop('id')}"
+        answer = json.loads(json.dumps(answer).replace(mock.url, "URL").replace(job, "/ID"))
+        answer.pop("eta", None)
+        answers.append(answer)
+        entry = mock.get("/__mock/requests").json()["requests"][-1]
+        assert (entry["status"], entry["job_id"], entry["raw"]) == (200, response.json()["id"],
+                                                                    json.dumps(body | {"samples": 2, "track_id": "t"}))
+    assert answers[0] == answers[1]
