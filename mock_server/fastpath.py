@@ -7,9 +7,9 @@ that will succeed (JSON body, valid fields, right key, no forced error) and answ
 it through the very same :meth:`MockRuntime.start_generation` and
 :class:`~mock_server.payloads.Payloads` as the Flask route. Anything else (an error
 of any kind, a full queue, chunked bodies) is handed to Flask untouched, body
-rewound, so the error handling exists once, in the Flask app. Nothing is stored
-before the point where the fast path can no longer fail, so Flask redoing the work
-never leaves a stray job. ``MockConfig(fast_path=False)`` turns it off; the tests
+rewound, so the error handling exists once, in the Flask app. A job is stored only
+by the last step that may hand over to Flask, so Flask redoing the work never leaves
+a stray job. ``MockConfig(fast_path=False)`` turns it off; the tests
 use that to prove both paths answer alike.
 
 The wrapper sits inside the Flask app, so WSGI middleware wrapping the app (as
@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 from typing import Any, Callable, Iterable
 
-from spec import RequestError, parse_json_body, parse_text2img
+from spec import error_body, parse_json_body, parse_text2img
 
-from .errors import MockError
+from .errors import STATUS_MESSAGES
 from .intake import check_key, is_json, journal_entry, simulate_latency
 from .prefer import parse_prefer
 from .runtime import CORS_HEADERS, MockRuntime
@@ -32,6 +33,7 @@ from .runtime import CORS_HEADERS, MockRuntime
 __all__ = ["FastText2Img"]
 
 PATH = "/api/v6/images/text2img"
+log = logging.getLogger(__name__)
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -49,11 +51,12 @@ class FastText2Img:
         answer = self._try(environ)
         if answer is None:
             return self.app(environ, start_response)
-        start_response("200 OK", [*self.headers, ("Content-Length", str(len(answer)))])
-        return [answer]
+        status, payload = answer
+        start_response(status, [*self.headers, ("Content-Length", str(len(payload)))])
+        return [payload]
 
-    def _try(self, environ: dict[str, Any]) -> bytes | None:
-        """The answer's bytes, or None to let Flask answer (the body is rewound for it)."""
+    def _try(self, environ: dict[str, Any]) -> tuple[str, bytes] | None:
+        """The answer's status and bytes, or None to let Flask answer (the body is rewound for it)."""
         length = environ.get("CONTENT_LENGTH", "")
         mock = self.mock
         if not is_json(environ.get("CONTENT_TYPE", "")) or not length.isdigit() or int(length) > mock.config.max_body:
@@ -72,10 +75,17 @@ class FastText2Img:
             entry["raw"] = raw.decode("utf-8", "replace")
             scheme = environ.get("wsgi.url_scheme", "http")
             host = environ.get("HTTP_HOST") or f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
+            # stores nothing when it raises (a full queue, a failed insert), so Flask may redo it all
             job = mock.start_generation(req, prefs, f"{scheme}://{host}{environ.get('SCRIPT_NAME', '')}", entry)
+        except Exception:  # an error of any kind: Flask answers it, and logs the unexpected ones
+            return None
+        try:
             answer = mock.payloads.answer(job, job.created)
-        except (RequestError, MockError):
-            return None
-        except Exception:  # Flask's error handler logs it and answers 500
-            return None
-        return json.dumps(answer, separators=(",", ":")).encode("utf-8")
+        except Exception:  # the job is stored: answering through Flask would store a second one
+            log.exception("could not build the answer for job %s", job.id)
+            return "500 INTERNAL SERVER ERROR", _dumps(error_body(STATUS_MESSAGES[500]))
+        return "200 OK", _dumps(answer)
+
+
+def _dumps(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")

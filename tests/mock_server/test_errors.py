@@ -170,3 +170,18 @@ def test_an_unexpected_failure_is_a_500_in_the_error_shape(make_mock: Callable[.
     assert response.status_code == 500
     assert response.json() == {"status": "error", "message": "Internal server error. Please try again."}
     assert conforms("text2img", response) == []
+
+
+def test_a_failure_after_the_job_is_stored_is_a_500_and_stores_one_job(make_mock: Callable[..., MockClient],
+                                                                         body: dict[str, Any]) -> None:
+    mock = make_mock()
+
+    def explode(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("renderer on fire")
+
+    mock.runtime.payloads.answer = explode  # type: ignore[method-assign]
+    response = mock.text2img(body)
+    assert response.status_code == 500
+    assert conforms("text2img", response) == []
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert mock.runtime.store.count_jobs() == 1
