@@ -131,25 +131,19 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     def index() -> Response:
         return Response(INDEX_HTML, mimetype="text/html")
 
-    @app.errorhandler(RequestError)
-    def request_error(exc: RequestError) -> tuple[Response, int]:
-        return jsonify(exc.to_body()), 400
-
-    @app.errorhandler(BackendError)
-    def backend_error(exc: BackendError) -> tuple[Response, int]:
-        response = jsonify(exc.to_body())
-        retry_after = getattr(exc, "retry_after", None)
-        if retry_after is not None:
-            response.headers["Retry-After"] = str(retry_after)
-        return response, exc.status
-
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> tuple[Response, int]:
-        code = exc.code or 500
-        return jsonify(error_body(f"{exc.name}: {exc.description}")), code
-
     @app.errorhandler(Exception)
-    def unexpected(exc: Exception) -> tuple[Response, int]:
+    def error(exc: Exception) -> tuple[Response, int]:
+        """The one error handler: every failure becomes the spec's error shape, never a traceback."""
+        if isinstance(exc, RequestError):
+            return jsonify(exc.to_body()), 400
+        if isinstance(exc, BackendError):
+            response = jsonify(exc.to_body())
+            retry_after = getattr(exc, "retry_after", None)
+            if retry_after is not None:
+                response.headers["Retry-After"] = str(retry_after)
+            return response, exc.status
+        if isinstance(exc, HTTPException):
+            return jsonify(error_body(f"{exc.name}: {exc.description}")), exc.code or 500
         log.exception("unexpected error on %s %s", request.method, request.path)
         return jsonify(error_body(INTERNAL_ERROR)), 500
 

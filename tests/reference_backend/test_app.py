@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
@@ -13,14 +14,22 @@ from tests.support import WebhookListener, wait_for
 
 from .support import API, KEY, decode_png, serve, text2img_body
 
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any, Iterator
+
+    from spec import Text2ImgRequest
+
+    from .support import Server
+
 CHECK = load_spec().responses
 
 
-def fake(**kwargs) -> FakeGenerator:
+def fake(**kwargs: Any) -> FakeGenerator:
     return FakeGenerator(("tiny-sd",), **kwargs)
 
 
-def conforms(operation: str, response: requests.Response) -> dict:
+def conforms(operation: str, response: requests.Response) -> dict[str, Any]:
     body = response.json()
     problems = CHECK.check(operation, response.status_code, body)
     assert problems == [], problems
@@ -28,27 +37,27 @@ def conforms(operation: str, response: requests.Response) -> dict:
 
 
 @pytest.fixture()
-def server(tmp_path):
+def server(tmp_path: Path) -> Iterator[Server]:
     with serve(fake(), tmp_path) as running:
         yield running
 
 
 @pytest.fixture()
-def gate():
+def gate() -> Iterator[threading.Event]:
     event = threading.Event()
     yield event
     event.set()
 
 
 @pytest.fixture()
-def slow_server(tmp_path, gate):
+def slow_server(tmp_path: Path, gate: threading.Event) -> Iterator[Server]:
     """sync_timeout 0: every text2img answers processing; jobs wait until the gate opens."""
     with serve(fake(gate=gate), tmp_path, sync_timeout=0.0) as running:
         yield running
         gate.set()  # let the worker go before the server stops
 
 
-def test_finished_in_time_answers_success_conforming_to_the_spec(server):
+def test_finished_in_time_answers_success_conforming_to_the_spec(server: Server) -> None:
     body = conforms("text2img", server.text2img(track_id="t-1"))
     assert body["status"] == "success"
     assert body["meta"]["seed"] == 1234 and body["meta"]["track_id"] == "t-1"
@@ -59,7 +68,7 @@ def test_finished_in_time_answers_success_conforming_to_the_spec(server):
     assert decode_png(image.content).size == (256, 256)
 
 
-def test_slow_job_answers_processing_then_both_fetch_forms_give_success(slow_server, gate):
+def test_slow_job_answers_processing_then_both_fetch_forms_give_success(slow_server: Server, gate: threading.Event) -> None:
     body = conforms("text2img", slow_server.text2img(samples=2))
     assert body["status"] == "processing"
     assert body["eta"] > 0 and body["output"] == []
@@ -78,19 +87,19 @@ def test_slow_job_answers_processing_then_both_fetch_forms_give_success(slow_ser
 
 
 @pytest.mark.parametrize("prefer", ["respond-async", "status=processing, eta=1", "wait=5; respond-async"])
-def test_prefer_respond_async_answers_processing_at_once(server, prefer):
+def test_prefer_respond_async_answers_processing_at_once(server: Server, prefer: str) -> None:
     response = server.post(f"{API}/text2img", text2img_body(), headers={"Prefer": prefer})
     body = conforms("text2img", response)
     assert body["status"] == "processing"
     assert wait_for(lambda: server.fetch(body["id"]).json()["status"] == "success")
 
 
-def test_unrelated_prefer_header_changes_nothing(server):
+def test_unrelated_prefer_header_changes_nothing(server: Server) -> None:
     response = server.post(f"{API}/text2img", text2img_body(), headers={"Prefer": "return=minimal"})
     assert response.json()["status"] == "success"
 
 
-def test_two_workers_run_two_jobs_at_once(tmp_path):
+def test_two_workers_run_two_jobs_at_once(tmp_path: Path) -> None:
     with serve(fake(delay=0.5), tmp_path, workers=2, sync_timeout=0.0) as server:
         ids = [server.text2img().json()["id"] for _ in range(2)]
         start = time.monotonic()
@@ -98,7 +107,7 @@ def test_two_workers_run_two_jobs_at_once(tmp_path):
         assert time.monotonic() - start < 0.95, "two 0.5 s jobs took as long as running one after the other"
 
 
-def test_fetch_never_starts_a_generation(server):
+def test_fetch_never_starts_a_generation(server: Server) -> None:
     generator = server.service.generator
     job_id = server.text2img().json()["id"]
     calls = len(generator.calls)
@@ -107,7 +116,7 @@ def test_fetch_never_starts_a_generation(server):
     assert len(generator.calls) == calls
 
 
-def test_jobs_run_first_in_first_out(slow_server, gate):
+def test_jobs_run_first_in_first_out(slow_server: Server, gate: threading.Event) -> None:
     ids = [slow_server.text2img(prompt=f"p{i}").json()["id"] for i in range(3)]
     assert ids == sorted(ids)
     gate.set()
@@ -116,20 +125,20 @@ def test_jobs_run_first_in_first_out(slow_server, gate):
     assert prompts == ["p0", "p1", "p2"]
 
 
-def test_eta_grows_with_the_queue(slow_server):
+def test_eta_grows_with_the_queue(slow_server: Server) -> None:
     etas = [slow_server.text2img(width=512, height=512, num_inference_steps=20).json()["eta"] for _ in range(3)]
     assert etas[0] < etas[1] < etas[2]
     small = slow_server.text2img(width=256, height=256, num_inference_steps=5).json()["eta"]
     assert etas[2] < small < etas[2] + 1.0, "a small job adds a little to the wait"
 
 
-def test_base64_output_is_png_and_links_stay_urls(server):
+def test_base64_output_is_png_and_links_stay_urls(server: Server) -> None:
     body = conforms("text2img", server.text2img(base64=True, samples=2))
     assert [decode_png(item).size for item in body["output"]] == [(256, 256)] * 2
     assert all(link.startswith("http://") for link in body["proxy_links"])
 
 
-def test_temp_images_expire(tmp_path):
+def test_temp_images_expire(tmp_path: Path) -> None:
     with serve(fake(), tmp_path, temp_ttl=0.5) as server:
         body = server.text2img(temp=True).json()
         url, job_id = body["output"][0], body["id"]
@@ -143,7 +152,7 @@ def test_temp_images_expire(tmp_path):
         assert server.fetch(keep["id"]).json()["status"] == "success"
 
 
-def test_webhook_is_retried_until_delivered(tmp_path):
+def test_webhook_is_retried_until_delivered(tmp_path: Path) -> None:
     with WebhookListener(status_codes=[500, 503]) as hook, serve(fake(), tmp_path, webhook_retries=3) as server:
         body = server.text2img(webhook=hook.url, track_id="job-7").json()
         assert body["webhook_status"] == "pending"
@@ -157,7 +166,7 @@ def test_webhook_is_retried_until_delivered(tmp_path):
         assert server.fetch(body["id"]).json()["webhook_status"] == "delivered (HTTP 200, attempt 3 of 4)"
 
 
-def test_webhook_gives_up_after_the_retries(tmp_path):
+def test_webhook_gives_up_after_the_retries(tmp_path: Path) -> None:
     with WebhookListener(status_codes=[500] * 10) as hook, serve(fake(), tmp_path, webhook_retries=1) as server:
         job_id = server.text2img(webhook=hook.url).json()["id"]
         hook.wait(2)
@@ -166,7 +175,7 @@ def test_webhook_gives_up_after_the_retries(tmp_path):
         assert len(hook.received) == 2
 
 
-def test_failed_generation_is_an_error_everywhere(tmp_path):
+def test_failed_generation_is_an_error_everywhere(tmp_path: Path) -> None:
     with WebhookListener() as hook, serve(fake(fail_prompt="boom"), tmp_path) as server:
         response = server.text2img(prompt="boom", webhook=hook.url, track_id="t")
         assert response.status_code == 500
@@ -180,7 +189,7 @@ def test_failed_generation_is_an_error_everywhere(tmp_path):
         assert "Traceback" not in response.text
 
 
-def test_keys_are_required_when_configured(tmp_path):
+def test_keys_are_required_when_configured(tmp_path: Path) -> None:
     with serve(fake(), tmp_path, keys=("alpha", "beta")) as server:
         for key in (None, "", "gamma", "alph"):
             response = server.post(f"{API}/text2img", text2img_body(key=key))
@@ -194,7 +203,7 @@ def test_keys_are_required_when_configured(tmp_path):
         assert server.fetch(job_id, key="alpha").json()["status"] == "success"
 
 
-def test_queue_limit_answers_429_with_retry_after(tmp_path, gate):
+def test_queue_limit_answers_429_with_retry_after(tmp_path: Path, gate: threading.Event) -> None:
     with serve(fake(gate=gate), tmp_path, sync_timeout=0.0, max_queued=2, retry_after=7) as server:
         assert server.text2img().status_code == 200
         assert server.text2img().status_code == 200
@@ -212,7 +221,7 @@ def test_queue_limit_answers_429_with_retry_after(tmp_path, gate):
     (b'{"key": "k", "model_id": "tiny-sd", "prompt": "x", "width": "wide"}', "width"),
     (b'{"key": "k", "model_id": "../etc", "prompt": "x"}', "model_id"),
 ], ids=["not-json", "array", "missing-model", "bad-width", "path-model-id"])
-def test_bad_bodies_get_400_naming_the_field(server, raw, field):
+def test_bad_bodies_get_400_naming_the_field(server: Server, raw: bytes, field: str) -> None:
     response = requests.post(f"{server.url}{API}/text2img", data=raw, timeout=10)
     assert response.status_code == 400
     body = conforms("text2img", response)
@@ -220,33 +229,45 @@ def test_bad_bodies_get_400_naming_the_field(server, raw, field):
 
 
 @pytest.mark.parametrize("path_id", ["abc", "-1", "1.5"])
-def test_fetch_with_a_bad_path_id_is_a_400(server, path_id):
+def test_fetch_with_a_bad_path_id_is_a_400(server: Server, path_id: str) -> None:
     response = server.post(f"{API}/fetch/{path_id}", {"key": KEY})
     assert response.status_code == 400
     assert conforms("fetchById", response)["errors"][0]["field"] == "id"
 
 
-def test_fetch_of_an_unknown_generation_is_a_404(server):
+def test_fetch_of_an_unknown_generation_is_a_404(server: Server) -> None:
     response = server.fetch(987654)
     assert response.status_code == 404
     assert conforms("fetchById", response)["message"] == "Generation not found: 987654"
 
 
 @pytest.mark.parametrize("name", ["..%2fjobs.sqlite3", "jobs.sqlite3", "1-0.png.part", "99-0.png", "%2e%2e"])
-def test_image_route_serves_only_generated_images(server, name):
+def test_image_route_serves_only_generated_images(server: Server, name: str) -> None:
     server.text2img()
     response = requests.get(f"{server.url}/images/{name}", timeout=10)
     assert response.status_code == 404
     assert response.json()["status"] == "error"
 
 
-def test_unknown_routes_and_methods_answer_in_the_error_shape(server):
+def test_unknown_routes_and_methods_answer_in_the_error_shape(server: Server) -> None:
     assert requests.get(f"{server.url}{API}/text2img", timeout=10).json()["status"] == "error"
     missing = requests.post(f"{server.url}/api/v6/images/nothing", json={}, timeout=10)
     assert missing.status_code == 404 and missing.json()["status"] == "error"
 
 
-def test_index_page_offers_a_form(server):
+def test_index_page_offers_a_form(server: Server) -> None:
     page = requests.get(server.url + "/", timeout=10)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "/api/v6/images/text2img" in page.text and "<form" in page.text
+
+
+def test_an_unexpected_exception_is_a_500_in_the_error_shape(tmp_path: Path) -> None:
+    class Exploding(FakeGenerator):
+        def check(self, request: Text2ImgRequest) -> None:
+            raise RuntimeError("secret internal detail")
+
+    with serve(Exploding(("tiny-sd",)), tmp_path) as server:
+        response = server.text2img()
+    assert response.status_code == 500
+    assert conforms("text2img", response) == {"status": "error", "message": "Internal server error. Please try again."}
+    assert "secret" not in response.text

@@ -16,13 +16,13 @@ def run(script: str, *args: str) -> str:
     return result.stdout
 
 
-def test_lora_benchmark_prints_both_ratios():
+def test_lora_benchmark_prints_both_ratios() -> None:
     output = run("bench_backend_lora.py", "--rounds", "1", "--requests", "2", "--steps", "1")
     assert re.search(r"alternating / fixed = \d+\.\d{3}", output), output
     assert re.search(r"naive load-per-request / fixed = \d+\.\d{3}", output), output
 
 
-def test_gpu_benchmark_says_when_it_is_skipped_or_runs_on_the_tiny_model():
+def test_gpu_benchmark_says_when_it_is_skipped_or_runs_on_the_tiny_model() -> None:
     import torch
 
     if not torch.cuda.is_available():

@@ -3,14 +3,24 @@ from __future__ import annotations
 
 import json
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 
 from .support import KEY, differ, pixels, serve
 
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Iterator
+
+    from reference_backend import TinyModel
+
+    from .support import Server
+
 
 @pytest.fixture(scope="module")
-def small_cache_server(tiny, tmp_path_factory):
+def small_cache_server(tiny: TinyModel, tmp_path_factory: pytest.TempPathFactory,
+                       ) -> Iterator[tuple[Server, DiffusersGenerator]]:
     from reference_backend.diffusion import DiffusersGenerator
 
     root = tmp_path_factory.mktemp("caches")
@@ -23,7 +33,7 @@ def small_cache_server(tiny, tmp_path_factory):
         yield server, generator
 
 
-def test_only_max_loaded_models_pipelines_stay_loaded(small_cache_server):
+def test_only_max_loaded_models_pipelines_stay_loaded(small_cache_server: tuple[Server, DiffusersGenerator]) -> None:
     server, generator = small_cache_server
     first = pixels(server)[0]
     copy = pixels(server, model_id="tiny-sd-copy")[0]
@@ -32,7 +42,7 @@ def test_only_max_loaded_models_pipelines_stay_loaded(small_cache_server):
     assert differ(pixels(server)[0], first) == 0.0, "a reloaded pipeline gives the same image"
 
 
-def test_lora_adapters_beyond_max_loras_are_evicted_and_reloaded_correctly(small_cache_server):
+def test_lora_adapters_beyond_max_loras_are_evicted_and_reloaded_correctly(small_cache_server: tuple[Server, DiffusersGenerator]) -> None:
     server, generator = small_cache_server
     style = pixels(server, lora_model="tiny-style")[0]
     pixels(server, lora_model="tiny-detail,tiny-kohya")
@@ -41,7 +51,7 @@ def test_lora_adapters_beyond_max_loras_are_evicted_and_reloaded_correctly(small
     assert differ(pixels(server, lora_model="tiny-style")[0], style) == 0.0
 
 
-def test_public_url_is_the_base_of_links(tmp_path):
+def test_public_url_is_the_base_of_links(tmp_path: Path) -> None:
     from reference_backend import FakeGenerator
 
     with serve(FakeGenerator(("tiny-sd",)), tmp_path, public_url="https://images.example.com/") as server:
@@ -49,7 +59,7 @@ def test_public_url_is_the_base_of_links(tmp_path):
     assert body["output"][0] == f"https://images.example.com/images/{body['id']}-0.png"
 
 
-def test_the_vendors_example_body_runs_once_its_ids_name_local_assets(tiny_server, repo_root):
+def test_the_vendors_example_body_runs_once_its_ids_name_local_assets(tiny_server: Server, repo_root: Path) -> None:
     body = json.loads((repo_root / "examples" / "upstream-example.json").read_text())
     missing = tiny_server.post("/api/v6/images/text2img", body)
     assert missing.status_code == 404 and missing.json()["message"] == "Model not found: f222-diffusion"

@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
 from click.testing import CliRunner
@@ -15,10 +16,15 @@ from tests.support import free_port, wait_for
 
 from .support import API, decode_png, text2img_body
 
+if TYPE_CHECKING:
+    import pytest
+
+    from reference_backend import TinyModel
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_make_tiny_model_writes_everything(tmp_path):
+def test_make_tiny_model_writes_everything(tmp_path: Path) -> None:
     result = CliRunner().invoke(make_tiny_model_command, [str(tmp_path / "tiny")])
     assert result.exit_code == 0, result.output
     assert "t2i serve --models" in result.output
@@ -27,7 +33,7 @@ def test_make_tiny_model_writes_everything(tmp_path):
         "tiny-detail.safetensors", "tiny-kohya.safetensors", "tiny-style.safetensors"]
 
 
-def test_missing_backend_packages_say_how_to_install(monkeypatch, tmp_path):
+def test_missing_backend_packages_say_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
@@ -38,7 +44,7 @@ def test_missing_backend_packages_say_how_to_install(monkeypatch, tmp_path):
         assert "needs peft" in result.output and "pip install 't2i-contract[backend]'" in result.output
 
 
-def test_serve_help_names_the_environment_variables():
+def test_serve_help_names_the_environment_variables() -> None:
     from spec.cli import main
 
     result = CliRunner().invoke(main, ["serve", "--help"], auto_envvar_prefix="T2I")
@@ -47,7 +53,7 @@ def test_serve_help_names_the_environment_variables():
         assert variable in result.output
 
 
-def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny, tmp_path):
+def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny: TinyModel, tmp_path: Path) -> None:
     port = free_port()
     env = os.environ | {
         "T2I_SERVE_MODELS": str(tiny.models_dir), "T2I_SERVE_LORAS": str(tiny.loras_dir),
@@ -80,7 +86,7 @@ def _up(url: str) -> bool:
         return False
 
 
-def test_importing_the_package_and_its_commands_loads_no_ml_library():
+def test_importing_the_package_and_its_commands_loads_no_ml_library() -> None:
     code = ("import sys, reference_backend, reference_backend.cli, reference_backend.diffusion; "
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)

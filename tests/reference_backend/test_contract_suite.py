@@ -9,13 +9,17 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .support import KeepOpen, serve
+
+if TYPE_CHECKING:
+    from reference_backend import Generator
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_t2i_test_passes_against_the_tiny_model(tiny_generator, tmp_path):
+def test_t2i_test_passes_against_the_tiny_model(tiny_generator: Generator, tmp_path: Path) -> None:
     with serve(KeepOpen(tiny_generator), tmp_path, keys=("suite-key",)) as server:
         result = subprocess.run(
             [sys.executable, "-c", "from spec.cli import run; run()", "test", "--base-url", server.url,

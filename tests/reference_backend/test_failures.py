@@ -2,15 +2,24 @@
 from __future__ import annotations
 
 import shutil
+from typing import TYPE_CHECKING
 
 import pytest
 from safetensors.torch import save_file
 
 from .support import differ, pixels, serve
 
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Iterator
+
+    from reference_backend import TinyModel
+
+    from .support import Server
+
 
 @pytest.fixture(scope="module")
-def broken_server(tiny, tmp_path_factory):
+def broken_server(tiny: TinyModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import torch
 
     from reference_backend.diffusion import DiffusersGenerator
@@ -30,7 +39,7 @@ def broken_server(tiny, tmp_path_factory):
 
 
 @pytest.mark.parametrize("lora", ["garbage", "not-a-lora"])
-def test_an_unloadable_lora_is_a_400_naming_it_and_leaves_the_pipeline_usable(broken_server, lora):
+def test_an_unloadable_lora_is_a_400_naming_it_and_leaves_the_pipeline_usable(broken_server: Server, lora: str) -> None:
     base = pixels(broken_server)[0]
     response = broken_server.text2img(lora_model=f"tiny-style,{lora}")
     assert response.status_code == 400, response.text
@@ -42,7 +51,7 @@ def test_an_unloadable_lora_is_a_400_naming_it_and_leaves_the_pipeline_usable(br
 
 
 @pytest.mark.parametrize("model_id", ["broken", "garbage"])
-def test_an_unloadable_model_is_an_error_naming_it(broken_server, model_id):
+def test_an_unloadable_model_is_an_error_naming_it(broken_server: Server, model_id: str) -> None:
     response = broken_server.text2img(model_id=model_id)
     assert response.status_code == 500
     body = response.json()
@@ -51,7 +60,7 @@ def test_an_unloadable_model_is_an_error_naming_it(broken_server, model_id):
     assert broken_server.text2img().json()["status"] == "success"
 
 
-def test_clip_skip_beyond_the_text_encoder_is_refused(tiny, tmp_path):
+def test_clip_skip_beyond_the_text_encoder_is_refused(tiny: TinyModel, tmp_path: Path) -> None:
     """A model whose CLIP has fewer layers than clip_skip asks to skip gets a 400, not a crash."""
     import json
 

@@ -1,21 +1,26 @@
 """upscale, highres_fix, enhance_prompt, multi_lingual and ip_adapter_*: done, noted, or refused."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from reference_backend.features import UPSCALE_RESAMPLER
 
 from .support import decode_png, differ, pixels
 
+if TYPE_CHECKING:
+    from .support import Server
 
-def test_upscale_doubles_the_size_with_the_documented_resampler(tiny_server):
+
+def test_upscale_doubles_the_size_with_the_documented_resampler(tiny_server: Server) -> None:
     body = tiny_server.text2img(upscale=True, width=256, height=320, base64=True).json()
     image = decode_png(body["output"][0])
     assert image.size == (512, 640)
     assert body["meta"]["upscaler"] == f"Pillow {UPSCALE_RESAMPLER} 2x"
 
 
-def test_upscaled_image_is_the_plain_image_enlarged(tiny_server):
+def test_upscaled_image_is_the_plain_image_enlarged(tiny_server: Server) -> None:
     import numpy as np
     from PIL import Image
 
@@ -27,14 +32,14 @@ def test_upscaled_image_is_the_plain_image_enlarged(tiny_server):
     assert differ(shrunk, plain) < 5.0 < differ(shrunk, other)
 
 
-def test_enhance_prompt_is_noted_not_ignored(tiny_server):
+def test_enhance_prompt_is_noted_not_ignored(tiny_server: Server) -> None:
     on = tiny_server.text2img(enhance_prompt=True).json()
     off = tiny_server.text2img(enhance_prompt=False).json()
     assert any(n.startswith("enhance_prompt:") for n in on["meta"]["notes"])
     assert not any(n.startswith("enhance_prompt:") for n in off["meta"]["notes"])
 
 
-def test_multi_lingual_is_noted(tiny_server):
+def test_multi_lingual_is_noted(tiny_server: Server) -> None:
     body = tiny_server.text2img(multi_lingual="yes").json()
     assert any(n.startswith("multi_lingual:") for n in body["meta"]["notes"])
 
@@ -44,7 +49,7 @@ def test_multi_lingual_is_noted(tiny_server):
     ("ip_adapter_image", "https://example.com/face.png"),
     ("ip_adapter_scale", 0.5),
 ], ids=["id", "image", "scale"])
-def test_ip_adapter_fields_are_refused_with_the_reason(tiny_server, field, value):
+def test_ip_adapter_fields_are_refused_with_the_reason(tiny_server: Server, field: str, value: object) -> None:
     response = tiny_server.text2img(**{field: value})
     assert response.status_code == 400
     body = response.json()
@@ -52,6 +57,6 @@ def test_ip_adapter_fields_are_refused_with_the_reason(tiny_server, field, value
     assert body["errors"][0]["field"] == field
 
 
-def test_highres_fix_costs_a_second_pass_and_is_reproducible(tiny_server):
+def test_highres_fix_costs_a_second_pass_and_is_reproducible(tiny_server: Server) -> None:
     first = pixels(tiny_server, highres_fix=True)[0]
     assert differ(pixels(tiny_server, highres_fix=True)[0], first) == 0.0

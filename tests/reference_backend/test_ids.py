@@ -1,6 +1,8 @@
 """Ids from requests never escape their folders."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from reference_backend import FakeGenerator
@@ -9,31 +11,36 @@ from reference_backend.ids import check_id, resolve_lora, resolve_model, resolve
 
 from .support import serve
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reference_backend import TinyModel
+
 
 @pytest.mark.parametrize("value", ["../x", "..", "a/b", "/etc/passwd", "a..b", ".hidden", "", "a\\b", "x" * 200])
-def test_unsafe_ids_are_refused(value):
+def test_unsafe_ids_are_refused(value: object) -> None:
     with pytest.raises(UnsafeIdError) as info:
         check_id(value, "model_id")
     assert info.value.field == "model_id" and info.value.status == 400
 
 
 @pytest.mark.parametrize("value", ["tiny-sd", "v1.5_final", "A1"])
-def test_plain_ids_pass(value):
+def test_plain_ids_pass(value: object) -> None:
     assert check_id(value, "vae") == value
 
 
-def test_resolvers_find_files_and_folders(tiny):
+def test_resolvers_find_files_and_folders(tiny: TinyModel) -> None:
     assert resolve_model(tiny.models_dir, "tiny-sd").name == "tiny-sd"
     assert resolve_lora(tiny.loras_dir, "tiny-kohya").name == "tiny-kohya.safetensors"
     assert resolve_vae(tiny.vaes_dir, "tiny-vae").name == "tiny-vae"
 
 
-def test_unknown_model_message(tiny):
+def test_unknown_model_message(tiny: TinyModel) -> None:
     with pytest.raises(NotFoundError, match="^Model not found: ghost$"):
         resolve_model(tiny.models_dir, "ghost")
 
 
-def test_a_symlink_out_of_the_folder_is_refused(tmp_path):
+def test_a_symlink_out_of_the_folder_is_refused(tmp_path: Path) -> None:
     outside = tmp_path / "outside"
     outside.mkdir()
     (outside / "secret.safetensors").write_bytes(b"x")
@@ -50,7 +57,7 @@ def test_a_symlink_out_of_the_folder_is_refused(tmp_path):
         resolve_model(models, "sneaky")
 
 
-def test_a_symlink_inside_the_folder_is_fine(tmp_path):
+def test_a_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
     loras = tmp_path / "loras"
     loras.mkdir()
     (loras / "real.safetensors").write_bytes(b"x")
@@ -58,7 +65,7 @@ def test_a_symlink_inside_the_folder_is_fine(tmp_path):
     assert resolve_lora(loras, "alias").name == "real.safetensors"
 
 
-def test_symlinked_model_over_http_is_refused(tmp_path, tiny):
+def test_symlinked_model_over_http_is_refused(tmp_path: Path, tiny: TinyModel) -> None:
     from reference_backend.diffusion import DiffusersGenerator
 
     models = tmp_path / "models"
@@ -71,7 +78,7 @@ def test_symlinked_model_over_http_is_refused(tmp_path, tiny):
                                             "message": "model_id 'escape' points outside its folder"}
 
 
-def test_fake_generator_knows_only_its_models():
+def test_fake_generator_knows_only_its_models() -> None:
     with pytest.raises(NotFoundError):
         FakeGenerator(("a",)).check(__import__("spec").parse_text2img(
             {"key": "k", "model_id": "b", "prompt": "p"}))

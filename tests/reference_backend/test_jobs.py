@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -11,12 +12,18 @@ from spec import parse_text2img
 
 from .support import text2img_body
 
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
 
-def request(**fields):
+    from spec import Text2ImgRequest
+
+
+def request(**fields: Any) -> Text2ImgRequest:
     return parse_text2img(text2img_body(**fields))
 
 
-def test_jobs_are_claimed_oldest_first_and_only_once(tmp_path):
+def test_jobs_are_claimed_oldest_first_and_only_once(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     ids = [store.add(request(prompt=f"p{i}"), "k", i, "http://x") for i in range(20)]
     claimed: list[int] = []
@@ -36,7 +43,7 @@ def test_jobs_are_claimed_oldest_first_and_only_once(tmp_path):
     assert store.get(ids[0]).state == RUNNING
 
 
-def test_request_round_trips_without_the_key(tmp_path):
+def test_request_round_trips_without_the_key(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     original = request(lora_model="a,b", lora_strength="0.5,0.6", key="secret-key", unknown_field=[1, 2])
     job_id = store.add(original, original.key, 42, "http://x")
@@ -48,7 +55,7 @@ def test_request_round_trips_without_the_key(tmp_path):
     assert "secret-key" not in repr(raw)
 
 
-def test_recover_requeues_running_jobs(tmp_path):
+def test_recover_requeues_running_jobs(tmp_path: Path) -> None:
     path = tmp_path / "jobs.sqlite3"
     store = JobStore(path)
     first = store.add(request(), "k", 1, "http://x")
@@ -61,7 +68,7 @@ def test_recover_requeues_running_jobs(tmp_path):
     assert reopened.claim().id == first
 
 
-def test_finished_jobs_keep_their_results(tmp_path):
+def test_finished_jobs_keep_their_results(tmp_path: Path) -> None:
     store = JobStore(tmp_path / "jobs.sqlite3")
     ok = store.add(request(), "k", 1, "http://x")
     bad = store.add(request(), "k", 2, "http://x")
@@ -74,7 +81,7 @@ def test_finished_jobs_keep_their_results(tmp_path):
     assert store.seconds_per_cost() == pytest.approx(1.5 / store.get(ok).cost)
 
 
-def test_cost_scales_with_pixels_steps_samples_and_highres():
+def test_cost_scales_with_pixels_steps_samples_and_highres() -> None:
     small = job_cost(request(width=256, height=256, num_inference_steps=10))
     assert job_cost(request(width=512, height=256, num_inference_steps=10)) == 2 * small
     assert job_cost(request(width=256, height=256, num_inference_steps=20)) == 2 * small

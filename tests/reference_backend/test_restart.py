@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import threading
+from typing import TYPE_CHECKING
 
 import requests
 
@@ -9,6 +10,12 @@ from reference_backend import Generator
 from tests.support import wait_for
 
 from .support import decode_png, serve
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from reference_backend import GenerationResult
+    from spec import Text2ImgRequest
 
 
 class Holding(Generator):
@@ -18,15 +25,15 @@ class Holding(Generator):
         self.inner = inner
         self.release = release
 
-    def check(self, request):
+    def check(self, request: Text2ImgRequest) -> None:
         self.inner.check(request)
 
-    def generate(self, request, seed):
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
         self.release.wait()
         return self.inner.generate(request, seed)
 
 
-def test_queued_and_interrupted_jobs_complete_after_a_restart(tiny_generator, tmp_path):
+def test_queued_and_interrupted_jobs_complete_after_a_restart(tiny_generator: Generator, tmp_path: Path) -> None:
     from .support import KeepOpen
 
     release = threading.Event()

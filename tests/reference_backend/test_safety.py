@@ -5,6 +5,8 @@ real diffusers generator on the tiny model and driven over HTTP.
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -12,6 +14,14 @@ from PIL import Image
 from reference_backend.safety import NO_CHECKER_NOTE, check_images, treat
 
 from .support import decode_png, differ, pixels, serve, text2img_body
+
+if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Iterator
+
+    from reference_backend import TinyModel
+
+    from .support import Server
 
 
 class StubClassifier:
@@ -21,18 +31,19 @@ class StubClassifier:
         self.flagged = flagged
         self.seen: list[int] = []
 
-    def classify(self, images):
+    def classify(self, images: list[Image.Image]) -> list[bool]:
         self.seen.append(len(images))
         return [index in self.flagged for index in range(len(images))]
 
 
 @pytest.fixture(scope="module")
-def stub():
+def stub() -> StubClassifier:
     return StubClassifier({1})
 
 
 @pytest.fixture(scope="module")
-def checked_server(tiny, stub, tmp_path_factory):
+def checked_server(tiny: TinyModel, stub: StubClassifier,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     from reference_backend.diffusion import DiffusersGenerator
 
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, classifier=stub,
@@ -42,7 +53,7 @@ def checked_server(tiny, stub, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def unchecked(checked_server):
+def unchecked(checked_server: Server) -> list[np.ndarray]:
     return pixels(checked_server, samples=2)
 
 
@@ -56,7 +67,7 @@ def _roughness(image: np.ndarray) -> float:
 
 
 @pytest.mark.parametrize("kind", ["blur", "pixelate", "black", "sensitive_content_text"])
-def test_flagged_image_is_treated_and_reported(checked_server, unchecked, kind):
+def test_flagged_image_is_treated_and_reported(checked_server: Server, unchecked: list[np.ndarray], kind: str) -> None:
     response = checked_server.text2img(samples=2, safety_checker=True, safety_checker_type=kind, base64=True)
     body = response.json()
     assert body["nsfw_content_detected"] is True
@@ -76,7 +87,7 @@ def test_flagged_image_is_treated_and_reported(checked_server, unchecked, kind):
         assert (block == block[0, 0]).all(), "a pixelated 8x8 corner is one colour"
 
 
-def test_sensitive_content_text_writes_white_text_on_a_dark_band(checked_server):
+def test_sensitive_content_text_writes_white_text_on_a_dark_band(checked_server: Server) -> None:
     body = checked_server.text2img(samples=2, safety_checker=True, base64=True).json()
     flagged = np.asarray(decode_png(body["output"][1]).convert("RGB"))
     band = flagged[112:144]  # 256 // 8 = 32 rows, centred
@@ -85,21 +96,21 @@ def test_sensitive_content_text_writes_white_text_on_a_dark_band(checked_server)
     assert (flagged[:100].max(axis=2) > 0).mean() > 0.9, "above the band the (blurred) image shows"
 
 
-def test_without_safety_checker_nothing_is_classified(checked_server, stub):
+def test_without_safety_checker_nothing_is_classified(checked_server: Server, stub: StubClassifier) -> None:
     before = len(stub.seen)
     body = checked_server.text2img(samples=2).json()
     assert body["nsfw_content_detected"] is False
     assert len(stub.seen) == before
 
 
-def test_without_a_configured_classifier_the_response_says_so(tiny_server):
+def test_without_a_configured_classifier_the_response_says_so(tiny_server: Server) -> None:
     body = tiny_server.text2img(safety_checker=True).json()
     assert body["status"] == "success"
     assert body["nsfw_content_detected"] is False
     assert NO_CHECKER_NOTE in body["meta"]["notes"]
 
 
-def test_treatments_unit():
+def test_treatments_unit() -> None:
     image = Image.linear_gradient("L").convert("RGB").resize((256, 256))
     for kind in ("blur", "pixelate", "black", "sensitive_content_text"):
         assert treat(image, kind).size == image.size
@@ -107,21 +118,21 @@ def test_treatments_unit():
         treat(image, "sepia")
 
 
-def test_a_classifier_returning_the_wrong_count_is_an_error():
+def test_a_classifier_returning_the_wrong_count_is_an_error() -> None:
     from spec import parse_text2img
 
     request = parse_text2img(text2img_body(safety_checker=True))
     image = Image.new("RGB", (8, 8))
 
     class Broken:
-        def classify(self, images):
+        def classify(self, images: list[Image.Image]) -> list[bool]:
             return [True, True]
 
     with pytest.raises(RuntimeError, match="2 flags for 1 images"):
         check_images([image], request, Broken())
 
 
-def test_diffusers_safety_checker_is_used_when_the_model_folder_has_one(tiny, tmp_path):
+def test_diffusers_safety_checker_is_used_when_the_model_folder_has_one(tiny: TinyModel, tmp_path: Path) -> None:
     """A model folder with safety_checker/ and feature_extractor/ gets diffusers' checker."""
     import shutil
 

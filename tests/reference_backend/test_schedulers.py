@@ -1,12 +1,17 @@
 """Every scheduler name in the spec's enum either runs on the tiny model or is refused with a reason."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 from reference_backend.schedulers import ALGORITHM_TYPES, REFUSED, build_scheduler
 from spec import load_spec
 
 from .support import differ, pixels
+
+if TYPE_CHECKING:
+    from .support import Server
 
 ENUM = load_spec().document["components"]["schemas"]["Scheduler"]["enum"]
 RUNS = [name for name in ENUM if name not in REFUSED]
@@ -15,13 +20,13 @@ KARRAS = {"EulerDiscreteScheduler", "HeunDiscreteScheduler", "LMSDiscreteSchedul
           "UniPCMultistepScheduler", "DEISMultistepScheduler"}
 
 
-def test_every_enum_value_is_either_run_or_refused():
+def test_every_enum_value_is_either_run_or_refused() -> None:
     assert set(RUNS) | set(REFUSED) == set(ENUM)
     assert set(REFUSED) == {"DDIMInverseScheduler", "KarrasVeScheduler", "ScoreSdeVeScheduler"}
 
 
 @pytest.mark.parametrize("name", RUNS)
-def test_scheduler_runs_and_is_reported(tiny_server, name):
+def test_scheduler_runs_and_is_reported(tiny_server: Server, name: str) -> None:
     response = tiny_server.text2img(scheduler=name, num_inference_steps=2, base64=True)
     assert response.status_code == 200, response.text
     body = response.json()
@@ -31,7 +36,7 @@ def test_scheduler_runs_and_is_reported(tiny_server, name):
 
 
 @pytest.mark.parametrize("name", sorted(REFUSED))
-def test_non_sampler_is_refused_with_the_reason(tiny_server, name):
+def test_non_sampler_is_refused_with_the_reason(tiny_server: Server, name: str) -> None:
     response = tiny_server.text2img(scheduler=name)
     assert response.status_code == 400
     body = response.json()
@@ -40,18 +45,18 @@ def test_non_sampler_is_refused_with_the_reason(tiny_server, name):
     assert body["errors"][0] == {"field": "scheduler", "rule": "supported", "message": body["message"], "value": name}
 
 
-def test_karras_sigmas_change_the_image_where_supported(tiny_server):
+def test_karras_sigmas_change_the_image_where_supported(tiny_server: Server) -> None:
     on = pixels(tiny_server, scheduler="EulerDiscreteScheduler", use_karras_sigmas=True)[0]
     off = pixels(tiny_server, scheduler="EulerDiscreteScheduler", use_karras_sigmas=False)[0]
     assert differ(on, off) > 0.5
 
 
-def test_karras_sigmas_on_a_scheduler_without_them_is_noted(tiny_server):
+def test_karras_sigmas_on_a_scheduler_without_them_is_noted(tiny_server: Server) -> None:
     body = tiny_server.text2img(scheduler="DDIMScheduler", use_karras_sigmas=True).json()
     assert any(note.startswith("use_karras_sigmas:") for note in body["meta"]["notes"])
 
 
-def test_dpmsolver_triple_plus_maps_to_sde_dpmsolver_plus_plus(tiny_server):
+def test_dpmsolver_triple_plus_maps_to_sde_dpmsolver_plus_plus(tiny_server: Server) -> None:
     body = tiny_server.text2img(scheduler="DPMSolverMultistepScheduler", algorithm_type="dpmsolver+++").json()
     assert body["meta"]["scheduler_settings"]["algorithm_type"] == "sde-dpmsolver++"
     plain = tiny_server.text2img(scheduler="DPMSolverMultistepScheduler").json()
@@ -59,17 +64,17 @@ def test_dpmsolver_triple_plus_maps_to_sde_dpmsolver_plus_plus(tiny_server):
     assert ALGORITHM_TYPES == {"none": None, "dpmsolver+++": "sde-dpmsolver++"}
 
 
-def test_algorithm_type_on_another_scheduler_is_noted(tiny_server):
+def test_algorithm_type_on_another_scheduler_is_noted(tiny_server: Server) -> None:
     body = tiny_server.text2img(scheduler="EulerDiscreteScheduler", algorithm_type="dpmsolver+++").json()
     assert any(note.startswith("algorithm_type:") for note in body["meta"]["notes"])
 
 
-def test_no_scheduler_runs_the_models_own(tiny_server):
+def test_no_scheduler_runs_the_models_own(tiny_server: Server) -> None:
     body = tiny_server.text2img().json()
     assert body["meta"]["scheduler"] == "DDIMScheduler"
 
 
-def test_built_scheduler_carries_the_settings():
+def test_built_scheduler_carries_the_settings() -> None:
     from diffusers import DPMSolverMultistepScheduler, PNDMScheduler
 
     config = DPMSolverMultistepScheduler().config

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
 from safetensors.torch import load_file
 
+if TYPE_CHECKING:
+    from reference_backend import TinyModel
 
-def test_model_folder_is_a_diffusers_pipeline_with_its_tokenizer(tiny):
+
+def test_model_folder_is_a_diffusers_pipeline_with_its_tokenizer(tiny: TinyModel) -> None:
     folder = tiny.models_dir / tiny.model_id
     index = json.loads((folder / "model_index.json").read_text())
     assert index["_class_name"] == "StableDiffusionPipeline"
@@ -15,7 +19,7 @@ def test_model_folder_is_a_diffusers_pipeline_with_its_tokenizer(tiny):
     assert (tiny.vaes_dir / tiny.vae_id / "config.json").is_file()
 
 
-def test_loras_have_nonzero_up_matrices(tiny):
+def test_loras_have_nonzero_up_matrices(tiny: TinyModel) -> None:
     for lora_id in tiny.lora_ids:
         tensors = load_file(str(tiny.loras_dir / f"{lora_id}.safetensors"))
         ups = [t for k, t in tensors.items() if k.endswith(("lora_B.weight", "lora_up.weight"))]
@@ -23,7 +27,7 @@ def test_loras_have_nonzero_up_matrices(tiny):
         assert all(float(t.abs().max()) > 0 for t in ups), lora_id
 
 
-def test_one_lora_uses_kohya_keys_and_the_others_peft_keys(tiny):
+def test_one_lora_uses_kohya_keys_and_the_others_peft_keys(tiny: TinyModel) -> None:
     formats = {}
     for lora_id in tiny.lora_ids:
         keys = load_file(str(tiny.loras_dir / f"{lora_id}.safetensors")).keys()
@@ -37,6 +41,6 @@ def test_one_lora_uses_kohya_keys_and_the_others_peft_keys(tiny):
     assert any(k.startswith("text_encoder.") for k in style_keys), "one LoRA also adapts the text encoder"
 
 
-def test_the_model_is_small(tiny):
+def test_the_model_is_small(tiny: TinyModel) -> None:
     size = sum(p.stat().st_size for p in tiny.root.rglob("*") if p.is_file())
     assert size < 10 * 1024 * 1024
