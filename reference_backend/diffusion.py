@@ -89,8 +89,11 @@ class DiffusersGenerator(Generator):
         import torch
         from diffusers.utils import logging as diffusers_logging
 
+        from transformers.utils import logging as transformers_logging
+
         diffusers_logging.set_verbosity_error()
         diffusers_logging.disable_progress_bar()
+        transformers_logging.disable_progress_bar()
         if torch_threads:
             torch.set_num_threads(torch_threads)
         self.models_dir, self.loras_dir, self.vaes_dir = models_dir, loras_dir, vaes_dir

@@ -3,6 +3,10 @@ from __future__ import annotations
 
 import base64
 import io
+import os
+import signal
+import subprocess
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -13,10 +17,11 @@ from PIL import Image
 
 from reference_backend import BackendConfig, Generator, create_app
 from reference_backend.app import EXTENSION
-from tests.support import ServerThread
+from tests.support import ServerThread, free_port, wait_for
 
 API = "/api/v6/images"
 KEY = "test-key"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class KeepOpen(Generator):
@@ -91,3 +96,38 @@ def pixels(server: Server, **fields: Any) -> list[np.ndarray]:
 def differ(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute pixel difference (0-255 scale)."""
     return float(np.abs(a - b).mean())
+
+
+class ServeProcess:
+    """A ``t2i serve`` process; ``output`` holds what it printed once it has stopped."""
+
+    def __init__(self, url: str, process: subprocess.Popen[str]) -> None:
+        self.url = url
+        self.process = process
+        self.output = ""
+
+
+@contextmanager
+def serve_process(**settings: str) -> Iterator[ServeProcess]:
+    """Run ``t2i serve`` configured through T2I_SERVE_* variables; SIGTERM it when the block ends."""
+    port = free_port()
+    env = os.environ | {"T2I_SERVE_PORT": str(port), "T2I_SERVE_THREADS": "1"}
+    env |= {f"T2I_SERVE_{name.upper()}": value for name, value in settings.items()}
+    process = subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", "serve"], cwd=ROOT,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    running = ServeProcess(f"http://127.0.0.1:{port}", process)
+    try:
+        wait_for(lambda: _answers(running), timeout=60, interval=0.2)
+        yield running
+    finally:
+        process.send_signal(signal.SIGTERM)
+        running.output, _ = process.communicate(timeout=30)
+
+
+def _answers(running: ServeProcess) -> bool:
+    if running.process.poll() is not None:
+        raise AssertionError(f"t2i serve exited with {running.process.returncode}: {running.process.stdout.read()}")
+    try:
+        return requests.get(running.url + "/", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False

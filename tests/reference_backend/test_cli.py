@@ -1,8 +1,6 @@
 """``t2i make-tiny-model`` and ``t2i serve`` as commands: a real process on a real port."""
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -12,9 +10,8 @@ import requests
 from click.testing import CliRunner
 
 from reference_backend.cli import make_tiny_model_command, serve_command
-from tests.support import free_port, wait_for
 
-from .support import API, decode_png, text2img_body
+from .support import API, decode_png, serve_process, text2img_body
 
 if TYPE_CHECKING:
     import pytest
@@ -54,36 +51,17 @@ def test_serve_help_names_the_environment_variables() -> None:
 
 
 def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny: TinyModel, tmp_path: Path) -> None:
-    port = free_port()
-    env = os.environ | {
-        "T2I_SERVE_MODELS": str(tiny.models_dir), "T2I_SERVE_LORAS": str(tiny.loras_dir),
-        "T2I_SERVE_PORT": str(port), "T2I_SERVE_KEYS": "k1,k2", "T2I_SERVE_DATA": str(tmp_path / "data"),
-        "T2I_SERVE_THREADS": "1",
-    }
-    process = subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", "serve"], cwd=ROOT, env=env,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _up(url), timeout=60, interval=0.2)
-        denied = requests.post(url + f"{API}/text2img", json=text2img_body(key="k3"), timeout=10)
+    with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), keys="k1,k2",
+                       data=str(tmp_path / "data")) as server:
+        denied = requests.post(server.url + f"{API}/text2img", json=text2img_body(key="k3"), timeout=10)
         assert denied.status_code == 401
-        body = requests.post(url + f"{API}/text2img", json=text2img_body(key="k2", lora_model="tiny-kohya"),
+        body = requests.post(server.url + f"{API}/text2img", json=text2img_body(key="k2", lora_model="tiny-kohya"),
                              timeout=120).json()
         assert body["status"] == "success", body
         assert decode_png(requests.get(body["output"][0], timeout=10).content).size == (256, 256)
-    finally:
-        process.send_signal(signal.SIGTERM)
-        output, _ = process.communicate(timeout=30)
-    assert process.returncode == 0, output
-    assert "k1" not in output and "k2" not in output.replace("keys: 2", ""), "keys are never logged"
+    assert server.process.returncode == 0, server.output
+    assert "k1" not in server.output and "k2" not in server.output, "keys are never logged"
     assert (tmp_path / "data" / "jobs.sqlite3").is_file()
-
-
-def _up(url: str) -> bool:
-    try:
-        return requests.get(url + "/", timeout=1).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def test_importing_the_package_and_its_commands_loads_no_ml_library() -> None:

@@ -1,26 +1,26 @@
-"""The contract suite (``t2i test``, contract_tests/) passes against this backend on the tiny model.
+"""The contract suite (``t2i test``, contract_tests/) passes against ``t2i serve`` on the tiny model.
 
-The server runs with its default settings: it answers ``success`` when a job ends in
-time, and ``processing`` when the suite asks with ``Prefer: status=processing``, so
-the lifecycle check polls fetch. The suite runs as its own process, as a user runs it.
+Both run as their own processes, as a user runs them. The server keeps its default
+settings: it answers ``success`` when a job ends in time, and ``processing`` when
+the suite asks with ``Prefer: status=processing``, so the lifecycle check polls fetch.
 """
 from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .support import KeepOpen, serve
+from .support import ROOT, serve_process
 
 if TYPE_CHECKING:
-    from reference_backend import Generator
+    from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+    from reference_backend import TinyModel
 
 
-def test_t2i_test_passes_against_the_tiny_model(tiny_generator: Generator, tmp_path: Path) -> None:
-    with serve(KeepOpen(tiny_generator), tmp_path, keys=("suite-key",)) as server:
+def test_t2i_test_passes_against_t2i_serve_on_the_tiny_model(tiny: TinyModel, tmp_path: Path) -> None:
+    with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),
+                       keys="suite-key", data=str(tmp_path / "data")) as server:
         result = subprocess.run(
             [sys.executable, "-c", "from spec.cli import run; run()", "test", "--base-url", server.url,
              "--key", "suite-key", "--profile", "cheap", "--model-id", "tiny-sd", "--lora", "tiny-style",
@@ -30,7 +30,8 @@ def test_t2i_test_passes_against_the_tiny_model(tiny_generator: Generator, tmp_p
         )
     report = result.stdout + result.stderr
     assert result.returncode == 0, report
-    for check in ("conformance", "invalid_rejected", "valid_accepted", "lifecycle", "webhook", "auth",
-                  "determinism"):
+    for check in ("conformance", "no_server_error", "invalid_rejected", "valid_accepted", "lifecycle", "webhook",
+                  "auth", "determinism", "defaults"):
         assert f"PASS {check}" in report, check
     assert (tmp_path / "junit.xml").is_file()
+    assert server.process.returncode == 0, server.output
