@@ -8,8 +8,8 @@ that is how a fetch served by one worker finds a job another worker created.
 
 Worker class: ``gthread`` when ``threads > 1`` (the default, 4), which keeps HTTP
 connections alive and lets a simulated ``--latency`` sleep in one thread without
-stalling the worker; gunicorn's ``sync`` worker with ``--threads 1``, which gave the
-best throughput and p99 under load here (see the README's performance section).
+stalling the worker; gunicorn's ``sync`` worker with ``--threads 1``, the least work
+per request, used for the benchmark (see the README's performance section).
 """
 from __future__ import annotations
 
