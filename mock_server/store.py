@@ -52,6 +52,7 @@ CREATE TABLE IF NOT EXISTS journal (
 # Ids start here so they look like the hosted API's (eight digits) and never collide
 # with small integers a client might hard-code.
 FIRST_ID = 10_000_000
+SQLITE_MAX_INT = 2**63 - 1
 
 
 def temporary_folder() -> Path:
@@ -206,6 +207,8 @@ class JobStore:
 
     def get_job(self, job_id: int) -> Job | None:
         """The job, or None when it never existed or has expired."""
+        if not 0 <= job_id <= SQLITE_MAX_INT:  # the spec sets no maximum; SQLite integers stop here
+            return None
         with self._conn() as db:
             row = db.execute(
                 "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "

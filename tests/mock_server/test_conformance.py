@@ -92,7 +92,7 @@ def test_arbitrary_bytes_get_a_conforming_error(mock: MockClient, raw: bytes, co
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(key=json_values | st.just("k"), request_id=json_values | st.integers(0, 2**40),
+@given(key=json_values | st.just("k"), request_id=json_values | st.integers(0, 2**80),
        by_path=st.booleans(), prefer=prefer_headers, make_job=st.booleans())
 def test_fetch_answers_conform(mock: MockClient, key: Any, request_id: Any, by_path: bool, prefer: str | None,
                                make_job: bool) -> None:

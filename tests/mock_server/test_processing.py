@@ -67,6 +67,13 @@ def test_unknown_id_is_a_404_in_the_error_shape(mock: MockClient) -> None:
         assert conforms(operation, response) == []
 
 
+@pytest.mark.parametrize("huge", [2**63, 2**70, 10**40], ids=["2^63", "2^70", "10^40"])
+def test_ids_beyond_sqlite_integers_are_a_404_not_a_500(mock: MockClient, huge: int) -> None:
+    for response in (mock.fetch(huge), mock.fetch_body(huge), mock.get(f"/generations/{huge}/0.png")):
+        assert response.status_code == 404
+        assert response.json()["status"] == "error"
+
+
 @pytest.mark.parametrize("bad_id", ["abc", "-1", "1.5", "..%2Fetc"], ids=["letters", "negative", "decimal", "path"])
 def test_malformed_path_id_is_a_400_naming_id(mock: MockClient, bad_id: str) -> None:
     response = mock.fetch(bad_id)
