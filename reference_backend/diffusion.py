@@ -152,7 +152,11 @@ class DiffusersGenerator(Generator):
                     str(path), **{_dtype_kwarg(): self.dtype}, safety_checker=None, requires_safety_checker=False,
                     local_files_only=True, config=str(config_dir) if config_dir.is_dir() else None)
         except Exception as exc:  # diffusers raises many kinds; the message is what matters
-            raise GenerationError(f"Model {model_id} could not be loaded: {exc}", field="model_id",
+            hint = ""
+            if path.is_file() and not path.with_suffix(".config").is_dir():
+                hint = (f" (a single-file model needs its diffusers configs in {model_id}.config/ beside it, "
+                        f"since nothing is downloaded)")
+            raise GenerationError(f"Model {model_id} could not be loaded: {exc}{hint}", field="model_id",
                                   value=model_id, rule="loadable") from exc
         pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)

@@ -4,6 +4,8 @@
 the way ``t2i serve`` expects its folders::
 
     DIR/models/tiny-sd/        a diffusers folder: unet, vae, text_encoder, tokenizer, scheduler
+    DIR/models/tiny-sd-single.safetensors  the same weights as one LDM-layout file, with
+    DIR/models/tiny-sd-single.config/      the configs diffusers needs to load it offline
     DIR/loras/tiny-style.safetensors     diffusers/peft key format (UNet + text encoder)
     DIR/loras/tiny-detail.safetensors    diffusers/peft key format (UNet only)
     DIR/loras/tiny-kohya.safetensors     kohya/A1111 key format (``lora_unet_*``, with alpha)
@@ -27,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_LORAS", "TINY_MODEL_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
+__all__ = ["TINY_LORAS", "TINY_MODEL_ID", "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
 
 TINY_MODEL_ID = "tiny-sd"
+TINY_SINGLE_FILE_ID = "tiny-sd-single"
 TINY_VAE_ID = "tiny-vae"
 TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
 
@@ -45,6 +48,7 @@ class TinyModel:
 
     root: Path
     model_id: str = TINY_MODEL_ID
+    single_file_id: str = TINY_SINGLE_FILE_ID
     vae_id: str = TINY_VAE_ID
     lora_ids: tuple[str, ...] = TINY_LORAS
 
@@ -167,6 +171,8 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
+    from .single_file import write_single_file
+
     tiny = TinyModel(Path(root))
     model_dir = tiny.models_dir / tiny.model_id
     vocab_size = _write_tokenizer(model_dir / "tokenizer")
@@ -187,6 +193,7 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipe.save_pretrained(str(model_dir), safe_serialization=True)
+    write_single_file(model_dir, tiny.models_dir / f"{tiny.single_file_id}.safetensors")
     _vae(seed + 3).save_pretrained(str(tiny.vaes_dir / tiny.vae_id), safe_serialization=True)
 
     tiny.loras_dir.mkdir(parents=True, exist_ok=True)
