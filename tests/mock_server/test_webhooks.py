@@ -78,3 +78,18 @@ def test_three_failures_are_reported_in_webhook_status(make_mock: Callable[..., 
 
 def test_no_webhook_means_status_none(mock: MockClient, body: dict[str, Any]) -> None:
     assert mock.text2img(body).json()["webhook_status"] == "none"
+
+
+def test_a_slow_receiver_does_not_hold_up_other_webhooks(make_mock: Callable[..., MockClient],
+                                                          body: dict[str, Any]) -> None:
+    import socket
+
+    mock = make_mock(webhook_timeout=3.0, webhook_attempts=1)
+    with socket.socket() as silent, WebhookListener() as listener:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        mock.text2img(body | {"webhook": f"http://127.0.0.1:{silent.getsockname()[1]}/hook"})
+        started = time.monotonic()
+        mock.text2img(body | {"webhook": listener.url})
+        listener.wait(1, timeout=5)
+        assert time.monotonic() - started < 2.0
