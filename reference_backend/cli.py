@@ -119,7 +119,7 @@ def make_tiny_model_command(directory: Path, seed: int) -> None:
     from .tiny import make_tiny_model
 
     tiny = make_tiny_model(directory, seed=seed)
-    click.echo(f"model {tiny.model_id} in {tiny.models_dir}")
+    click.echo(f"model {tiny.model_id} in {tiny.models_dir}, and the same as one file: {tiny.single_file_id}")
     click.echo(f"LoRAs {', '.join(tiny.lora_ids)} in {tiny.loras_dir}")
     click.echo(f"VAE {tiny.vae_id} in {tiny.vaes_dir}")
     click.echo(f"serve it: t2i serve --models {tiny.models_dir} --loras {tiny.loras_dir} --vaes {tiny.vaes_dir}")

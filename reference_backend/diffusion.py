@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendError, GenerationError, MissingDependencyError, UnsupportedError
+from .errors import BackendError, ConfigError, GenerationError, MissingDependencyError, UnsupportedError
 from .features import HIGHRES_STRENGTH, refuse_unsupported
 from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
@@ -96,6 +96,8 @@ class DiffusersGenerator(Generator):
         transformers_logging.disable_progress_bar()
         if torch_threads:
             torch.set_num_threads(torch_threads)
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise ConfigError(f"device {device!r} was asked for, but torch sees no CUDA device here; use --device cpu")
         self.models_dir, self.loras_dir, self.vaes_dir = models_dir, loras_dir, vaes_dir
         self.device = device
         self.dtype_name = dtype

@@ -40,7 +40,8 @@ def resolve_model(folder: Path | None, model_id: str) -> Path:
     check_id(model_id, "model_id")
     if folder is not None:
         directory = folder / model_id
-        if (directory / "model_index.json").is_file():
+        # <id>.config/ holds the configs of the single file <id>.safetensors; it is not a model itself
+        if not model_id.endswith(".config") and (directory / "model_index.json").is_file():
             return _inside(folder, directory, "model_id", model_id)
         single = folder / (model_id + WEIGHTS_SUFFIX)
         if single.is_file():

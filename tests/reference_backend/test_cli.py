@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 from click.testing import CliRunner
 
@@ -14,8 +15,6 @@ from reference_backend.cli import make_tiny_model_command, serve_command
 from .support import API, decode_png, serve_process, text2img_body
 
 if TYPE_CHECKING:
-    import pytest
-
     from reference_backend import TinyModel
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,6 +38,17 @@ def test_missing_backend_packages_say_how_to_install(monkeypatch: pytest.MonkeyP
         result = CliRunner().invoke(command, args)
         assert result.exit_code == 1
         assert "needs peft" in result.output and "pip install 't2i-contract[backend]'" in result.output
+
+
+def test_serve_refuses_a_cuda_device_that_is_not_there(tiny: TinyModel, tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA device")
+    result = CliRunner().invoke(serve_command, ["--models", str(tiny.models_dir), "--device", "cuda",
+                                                "--data", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "torch sees no CUDA device here; use --device cpu" in result.output
 
 
 def test_serve_help_names_the_environment_variables() -> None:

@@ -35,6 +35,13 @@ def test_resolvers_find_files_and_folders(tiny: TinyModel) -> None:
     assert resolve_vae(tiny.vaes_dir, "tiny-vae").name == "tiny-vae"
 
 
+def test_the_config_folder_of_a_single_file_is_not_a_model(tiny: TinyModel) -> None:
+    assert (tiny.models_dir / "tiny-sd-single.config" / "model_index.json").is_file()
+    with pytest.raises(NotFoundError, match="^Model not found: tiny-sd-single.config$"):
+        resolve_model(tiny.models_dir, "tiny-sd-single.config")
+    assert resolve_model(tiny.models_dir, "tiny-sd-single").name == "tiny-sd-single.safetensors"
+
+
 def test_unknown_model_message(tiny: TinyModel) -> None:
     with pytest.raises(NotFoundError, match="^Model not found: ghost$"):
         resolve_model(tiny.models_dir, "ghost")
