@@ -162,6 +162,8 @@ def main() -> None:
     parser.add_argument("--no-ceiling", action="store_true", help="skip the gunicorn hello-world ceiling")
     args = parser.parse_args()
     wrk, prism = find_tools()
+    # a SIGTERM (timeout, CI) must still stop the servers in the finally block below
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(f"stopped by signal {signum}"))
 
     work = Path(tempfile.mkdtemp(prefix="bench-mock-", dir="/dev/shm" if Path("/dev/shm").is_dir() else None))
     script = work / "post.lua"
