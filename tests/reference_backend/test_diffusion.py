@@ -12,10 +12,12 @@ import pytest
 
 from reference_backend.diffusion import api_clip_skip_to_diffusers
 
-from .support import differ, pixels
+from .support import decode_png, differ, pixels, serve
 
 if TYPE_CHECKING:
-    from reference_backend import Generator
+    from pathlib import Path
+
+    from reference_backend import Generator, TinyModel
 
     from .support import Server
 
@@ -167,3 +169,16 @@ def test_bad_width_is_refused_with_the_field_named(tiny_server: Server, width: i
     response = tiny_server.text2img(width=width)
     assert response.status_code == 400
     assert response.json()["errors"][0]["field"] == "width"
+
+
+@pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
+def test_half_precision_dtypes_generate_with_loras_and_vae(tiny: TinyModel, tmp_path: Path, dtype: str) -> None:
+    from reference_backend.diffusion import DiffusersGenerator
+
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
+                                   dtype=dtype, torch_threads=1)
+    with serve(generator, tmp_path) as server:
+        body = server.text2img(lora_model="tiny-style,tiny-kohya", vae="tiny-vae", base64=True).json()
+    assert body["status"] == "success", body
+    assert body["meta"]["dtype"] == dtype
+    assert decode_png(body["output"][0]).size == (256, 256)
