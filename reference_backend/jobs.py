@@ -210,6 +210,13 @@ class JobStore:
                         "WHERE state = ? AND cost > 0 ORDER BY id DESC LIMIT ?)", (SUCCESS, last))
         return float(row[0]) if row is not None and row[0] is not None else None
 
+    def undelivered_webhooks(self) -> list[Job]:
+        """Finished jobs whose webhook was still being delivered when the last process stopped."""
+        with self._lock:
+            rows = self._db.execute("SELECT * FROM jobs WHERE state IN (?, ?) AND webhook_status = 'pending' "
+                                    "ORDER BY id", (SUCCESS, FAILED)).fetchall()
+        return [self._decode(row) for row in rows]
+
     def expired(self, now: float) -> list[Job]:
         with self._lock:
             rows = self._db.execute("SELECT * FROM jobs WHERE expires_at IS NOT NULL AND expires_at <= ? "

@@ -10,7 +10,8 @@ upscale if asked, save the PNGs, record the result and send the webhook.
 
 Stopping is abrupt on purpose, like a crash: a generation still running when
 :meth:`JobService.stop` is called is left ``running`` in the store and runs again
-after the next start (:meth:`JobStore.recover`).
+after the next start (:meth:`JobStore.recover`); a webhook still being retried
+stays ``pending`` and is sent again after the next start.
 """
 from __future__ import annotations
 
@@ -63,6 +64,8 @@ class JobService:
         recovered = self.store.recover()
         if recovered:
             log.info("re-queued %d generation(s) interrupted by the last shutdown", recovered)
+        for job in self.store.undelivered_webhooks():
+            self._send_webhook(job)
         for index in range(self.config.workers):
             thread = threading.Thread(target=self._work, name=f"t2i-worker-{index}", daemon=True)
             thread.start()
@@ -173,8 +176,12 @@ class JobService:
         if request.webhook:
             finished = self.store.get(job.id)
             assert finished is not None
-            self.webhooks.send(request.webhook, webhook_payload(finished, self.images),
-                               lambda status, job_id=job.id: self._webhook_done(job_id, status))
+            self._send_webhook(finished)
+
+    def _send_webhook(self, job: Job) -> None:
+        assert job.request.webhook is not None
+        self.webhooks.send(job.request.webhook, webhook_payload(job, self.images),
+                           lambda status, job_id=job.id: self._webhook_done(job_id, status))
 
     def _webhook_done(self, job_id: int, status: str) -> None:
         if not self._stopping.is_set():

@@ -6,12 +6,14 @@ track_id}``. A delivery counts when the receiver answers 2xx; otherwise (an erro
 status, a refused connection, a timeout) it is retried up to ``retries`` more
 times, waiting ``backoff``, then twice that, and so on. The outcome is written to
 the job's ``webhook_status``. Deliveries run on their own small thread pool so a
-slow receiver never holds up a generation worker.
+slow receiver never holds up a generation worker. :meth:`WebhookSender.close`
+abandons deliveries still waiting to retry; their jobs keep ``webhook_status``
+"pending", and the next start sends them again.
 """
 from __future__ import annotations
 
 import logging
-import time
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -27,6 +29,7 @@ class WebhookSender:
         self.backoff = backoff
         self.timeout = timeout
         self._pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="t2i-webhook")
+        self._closed = threading.Event()
 
     def send(self, url: str, payload: dict[str, Any], on_done: Callable[[str], None]) -> None:
         """Queue one delivery; ``on_done`` gets the final webhook status text."""
@@ -48,9 +51,10 @@ class WebhookSender:
             except requests.RequestException as exc:
                 reason = type(exc).__name__
             log.info("webhook for generation %s: attempt %d failed: %s", payload.get("id"), attempt, reason)
-            if attempt < attempts:
-                time.sleep(self.backoff * 2 ** (attempt - 1))
+            if attempt < attempts and self._closed.wait(self.backoff * 2 ** (attempt - 1)):
+                return  # closing: the job stays "pending" and is sent again after the next start
         on_done(f"failed after {attempts} attempts (last: {reason})")
 
     def close(self) -> None:
+        self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)

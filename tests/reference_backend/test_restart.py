@@ -67,3 +67,20 @@ def test_queued_and_interrupted_jobs_complete_after_a_restart(tiny_generator: Ge
         assert len(set(ids + [finished["id"]])) == 4
         fresh = second.text2img().json()
         assert fresh["id"] > max(ids), "ids keep growing across restarts"
+
+
+def test_a_webhook_still_being_retried_at_shutdown_is_sent_after_the_restart(tmp_path: Path) -> None:
+    from reference_backend import FakeGenerator
+    from tests.support import WebhookListener
+
+    generator = FakeGenerator(("tiny-sd",))
+    with WebhookListener(status_codes=[503]) as hook:
+        with serve(generator, tmp_path, webhook_retries=3, webhook_backoff=30.0) as first:
+            job = first.text2img(webhook=hook.url, track_id="survivor").json()
+            hook.wait(1)  # the first attempt failed; the next one is 30 s away when the server stops
+        assert len(hook.received) == 1
+        with serve(generator, tmp_path) as second:
+            wait_for(lambda: second.fetch(job["id"]).json()["webhook_status"].startswith("delivered"))
+            payload = hook.received[-1]["json"]
+    assert len(hook.received) == 2
+    assert payload["id"] == job["id"] and payload["track_id"] == "survivor" and payload["status"] == "success"
