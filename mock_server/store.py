@@ -5,14 +5,16 @@ the base URL its image links were built from, when it becomes ready and when it
 expires. Fetch, the image routes and the webhook sender read jobs back from here,
 so an answer from any gunicorn worker sees what another worker stored.
 
-The file runs in WAL mode with ``synchronous=NORMAL``: commits do not wait for an
-fsync, which keeps a text2img answer to well under a millisecond of storage work.
-The mock's state is disposable, so losing the last commits on a power cut is fine.
+The file runs in WAL mode with ``synchronous=OFF``: commits never wait for an fsync,
+which keeps a text2img answer to well under a millisecond of storage work. The
+mock's state is disposable, so losing the last commits on a crash is fine; by
+default the file lives in memory (/dev/shm) anyway.
 
 Connections come from a small per-process pool (a connection must not be used by
 two threads at once, nor cross a fork), so thread-per-request servers do not
-reconnect on every request. Expired jobs and old journal entries are swept at most
-every few seconds, on a write.
+reconnect on every request. Writers across processes take turns on an ``flock``
+(see :meth:`JobStore._write_lock`). Expired jobs and old journal entries are swept
+in small bites, four times a second, from a write.
 """
 from __future__ import annotations
 
@@ -53,6 +55,9 @@ CREATE TABLE IF NOT EXISTS journal (
 # with small integers a client might hard-code.
 FIRST_ID = 10_000_000
 SQLITE_MAX_INT = 2**63 - 1
+# Sweep often and in small bites (see _sweep): at most this many rows per table, this often.
+SWEEP_EVERY = 0.25
+SWEEP_CHUNK = 2000
 
 
 def temporary_folder() -> Path:
@@ -97,7 +102,7 @@ class JobStore:
         self._lock_file: BinaryIO | None = None
         self._lock_pid: int | None = None
         self._next_sweep = 0.0
-        self._sweep_every = min(5.0, ttl / 4)
+        self._sweep_every = min(SWEEP_EVERY, ttl / 4)
         with self._conn(write=True) as db:
             db.executescript(_SCHEMA)
             db.execute(
@@ -249,23 +254,35 @@ class JobStore:
 
     # -- expiry ------------------------------------------------------------
     def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:
-        """Sweep at most every few seconds, from a write that already holds the write lock."""
+        """Sweep at most every ``SWEEP_EVERY`` seconds, from a write that holds the write lock."""
         if now < self._next_sweep:
             return
         self._next_sweep = now + self._sweep_every
         self._sweep(db, now)
 
     def sweep(self, now: float | None = None) -> int:
-        """Delete expired jobs, the oldest beyond ``max_jobs`` and old journal entries; count the jobs gone."""
+        """Delete expired jobs, the oldest beyond ``max_jobs`` and old journal entries; count the jobs gone.
+
+        Deletes at most ``SWEEP_CHUNK`` rows of each kind per call; writes call it every
+        ``SWEEP_EVERY`` seconds, which keeps up with several thousand requests a second.
+        """
         with self._conn(write=True) as db:
             return self._sweep(db, time.time() if now is None else now)
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> int:
-        gone = db.execute("DELETE FROM jobs WHERE expires_at <= ?", (now,)).rowcount
-        newest = db.execute("SELECT MAX(id) FROM jobs").fetchone()[0]
+        # Each statement deletes at most SWEEP_CHUNK rows: a sweep holds the write lock, and
+        # deleting tens of thousands of rows at once stalls every worker for tens of ms.
+        gone = db.execute(
+            "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE expires_at <= ? LIMIT ?)", (now, SWEEP_CHUNK),
+        ).rowcount
+        oldest, newest = db.execute("SELECT MIN(id), MAX(id) FROM jobs").fetchone()
         if newest is not None:  # ids only grow: the oldest jobs have the smallest ids
-            gone += db.execute("DELETE FROM jobs WHERE id <= ?", (newest - self.max_jobs,)).rowcount
-        db.execute("DELETE FROM journal WHERE seq <= (SELECT MAX(seq) FROM journal) - ?", (self.journal_limit,))
+            cutoff = min(newest - self.max_jobs, oldest + SWEEP_CHUNK - 1)
+            gone += db.execute("DELETE FROM jobs WHERE id <= ?", (cutoff,)).rowcount
+        oldest, newest = db.execute("SELECT MIN(seq), MAX(seq) FROM journal").fetchone()
+        if newest is not None:
+            cutoff = min(newest - self.journal_limit, oldest + SWEEP_CHUNK - 1)
+            db.execute("DELETE FROM journal WHERE seq <= ?", (cutoff,))
         return int(gone)
 
     def count_jobs(self) -> int:
