@@ -6,6 +6,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from mock_server.store import FIRST_ID, JobStore
 
 META = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
@@ -86,4 +88,18 @@ def test_sweep_drops_expired_and_excess_jobs(tmp_path: Path) -> None:
     assert store.get_job(ids[-1]) is None  # type: ignore[arg-type]  # expired reads as gone at once
     assert store.sweep() == 2
     assert store.count_jobs() == 0
+    store.close()
+
+
+def test_a_sweep_deletes_in_small_bites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mock_server.store as store_module
+
+    monkeypatch.setattr(store_module, "SWEEP_CHUNK", 2)
+    store = JobStore(tmp_path / "s.sqlite3", ttl=60, journal_limit=1, max_jobs=1)
+    for n in range(6):
+        _add(store)
+        store.record({"n": n})
+    assert [store.sweep() for _ in range(4)] == [2, 2, 1, 0]
+    assert store.count_jobs() == 1
+    assert [e["n"] for e in store.journal()] == [5]
     store.close()
