@@ -158,11 +158,13 @@ class JobStore:
             if self._lock_pid != os.getpid():
                 self._lock_file = open(self._lock_path, "a+b")  # noqa: SIM115 - kept for the process's life
                 self._lock_pid = os.getpid()
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
+            assert self._lock_file is not None
+            fd = self._lock_file.fileno()
+            fcntl.flock(fd, fcntl.LOCK_EX)
             try:
                 yield
             finally:
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+                fcntl.flock(fd, fcntl.LOCK_UN)
 
     def close(self) -> None:
         if self._lock_file is not None and self._lock_pid == os.getpid():
