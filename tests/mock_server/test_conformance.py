@@ -10,11 +10,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hypothesis import HealthCheck, given, settings
+from typing import Iterator
+
+import pytest
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from mock_server import EXTENSION, MockConfig, create_app
 from spec import load_spec
 from tests.mock_server.conftest import MockClient
+from tests.support import ServerThread
 
 SCHEDULERS = load_spec().schema("Scheduler")["enum"]
 json_values = st.recursive(
@@ -68,15 +73,35 @@ prefer_headers = st.sampled_from([
 raw_bodies = st.binary(max_size=30) | st.text(max_size=30).map(lambda s: s.encode("utf-8"))
 
 
+@pytest.fixture(scope="module")
+def strict_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MockClient]:
+    """Auth on, a short queue, half the answers processing: the branches the default mock never takes."""
+    config = MockConfig(keys=("k",), max_queued=2, processing_ratio=0.5, eta=0.05,
+                        db_path=tmp_path_factory.mktemp("strict") / "mock.sqlite3")
+    app = create_app(config)
+    with ServerThread(app) as server:
+        client = MockClient(server)
+        yield client
+        client.http.close()
+    app.extensions[EXTENSION].close()
+
+
+@pytest.fixture(params=["default", "strict"])
+def any_mock(request: pytest.FixtureRequest) -> MockClient:
+    return request.getfixturevalue("mock" if request.param == "default" else "strict_mock")
+
+
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(body=text2img_bodies(), prefer=prefer_headers)
-def test_text2img_answers_conform(mock: MockClient, body: Any, prefer: str | None) -> None:
+def test_text2img_answers_conform(any_mock: MockClient, body: Any, prefer: str | None) -> None:
+    mock = any_mock
     response = mock.text2img(body, headers={"Prefer": prefer} if prefer else None)
     answer = response.json()
     assert load_spec().responses.check("text2img", response.status_code, answer) == []
     if response.status_code == 200 and answer["status"] == "success":
         expected = body.get("samples", 1) if isinstance(body, dict) else 1
         assert len(answer["output"]) == int(expected)
+    event(f"{response.status_code} {answer['status']}")
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
@@ -94,12 +119,13 @@ def test_arbitrary_bytes_get_a_conforming_error(mock: MockClient, raw: bytes, co
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(key=json_values | st.just("k"), request_id=json_values | st.integers(0, 2**80),
        by_path=st.booleans(), prefer=prefer_headers, make_job=st.booleans())
-def test_fetch_answers_conform(mock: MockClient, key: Any, request_id: Any, by_path: bool, prefer: str | None,
-                               make_job: bool) -> None:
+def test_fetch_answers_conform(any_mock: MockClient, key: Any, request_id: Any, by_path: bool,
+                               prefer: str | None, make_job: bool) -> None:
+    mock = any_mock
     if make_job:
         started = mock.text2img({"key": "k", "model_id": "m", "prompt": "p", "width": 256, "height": 256},
                                 headers={"Prefer": "eta=0.05"}).json()
-        request_id = started["id"]
+        request_id = started.get("id", request_id)  # a full queue (429) starts no job
     headers = {"Prefer": prefer} if prefer else None
     if by_path:
         segment = json.dumps(request_id) if not isinstance(request_id, str) else request_id
