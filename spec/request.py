@@ -68,15 +68,14 @@ class Text2ImgRequest:
     def to_meta(self) -> dict[str, Any]:
         """The request as JSON for a response's ``meta``: lists for tuples, never the API key."""
         meta: dict[str, Any] = {}
-        for f in dataclasses.fields(self):
-            if f.name in ("key", "extra"):
-                continue
-            value = getattr(self, f.name)
-            meta[f.name] = list(value) if isinstance(value, tuple) else value
+        for name in _META_FIELDS:
+            value = getattr(self, name)
+            meta[name] = list(value) if isinstance(value, tuple) else value
         return meta
 
 
 _FIELD_NAMES = frozenset(f.name for f in dataclasses.fields(Text2ImgRequest)) - {"extra"}
+_META_FIELDS = tuple(f.name for f in dataclasses.fields(Text2ImgRequest) if f.name not in ("key", "extra"))
 
 
 def _split_list(value: Any, item_type: str) -> tuple[Any, ...]:

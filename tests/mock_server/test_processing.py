@@ -68,10 +68,15 @@ def test_unknown_id_is_a_404_in_the_error_shape(mock: MockClient) -> None:
 
 
 @pytest.mark.parametrize("huge", [2**63, 2**70, 10**40], ids=["2^63", "2^70", "10^40"])
-def test_ids_beyond_sqlite_integers_are_a_404_not_a_500(mock: MockClient, huge: int) -> None:
-    for response in (mock.fetch(huge), mock.fetch_body(huge), mock.get(f"/generations/{huge}/0.png")):
-        assert response.status_code == 404
-        assert response.json()["status"] == "error"
+def test_ids_beyond_the_spec_maximum_are_a_400_naming_the_field_not_a_500(mock: MockClient, huge: int) -> None:
+    for response, field, operation in ((mock.fetch(huge), "id", "fetchById"),
+                                       (mock.fetch_body(huge), "request_id", "fetch")):
+        assert response.status_code == 400
+        assert response.json()["errors"][0]["field"] == field
+        assert f"{field} must be at most 9223372036854775807" in response.json()["message"]
+        assert conforms(operation, response) == []
+    image = mock.get(f"/generations/{huge}/0.png")
+    assert image.status_code == 404 and image.json()["status"] == "error"
 
 
 @pytest.mark.parametrize("bad_id", ["abc", "-1", "1.5", "..%2Fetc"], ids=["letters", "negative", "decimal", "path"])
