@@ -16,7 +16,7 @@ Run from the repository root:
 
     .venv/bin/python benchmarks/bench_mock.py [--rounds 3] [--duration 8] [--connections 16]
 
-A third server, gunicorn serving a 2-byte "hello world" WSGI app with the same
+A third server, the same WSGI server (granian or gunicorn) serving a 2-byte "hello world" WSGI app with the same
 worker settings, shows the ceiling any WSGI app can reach here (``--no-ceiling``
 skips it): the mock cannot beat the server it runs in.
 
@@ -157,9 +157,11 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=16)
-    parser.add_argument("--workers", type=int, default=2, help="t2i mock --workers")
-    parser.add_argument("--threads", type=int, default=1, help="t2i mock --threads (1: gunicorn sync worker)")
-    parser.add_argument("--no-ceiling", action="store_true", help="skip the gunicorn hello-world ceiling")
+    parser.add_argument("--workers", type=int, default=1, help="t2i mock --workers")
+    parser.add_argument("--server", choices=("granian", "gunicorn"), default="granian", help="t2i mock --server")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="t2i mock --threads (default: the mock's own auto choice)")
+    parser.add_argument("--no-ceiling", action="store_true", help="skip the hello-world ceiling")
     args = parser.parse_args()
     wrk, prism = find_tools()
     # a SIGTERM (timeout, CI) must still stop the servers in the finally block below
@@ -174,8 +176,9 @@ def main() -> None:
     mock_port, prism_port = free_port(), free_port()
     t2i = str(Path(sys.executable).with_name("t2i"))
     servers = {
-        "t2i mock": start([t2i, "mock", "--port", str(mock_port), "--workers", str(args.workers),
-                           "--threads", str(args.threads), "--db", str(work / "mock.sqlite3")], work / "mock.log"),
+        "t2i mock": start([t2i, "mock", "--port", str(mock_port), "--server", args.server, "--workers", str(args.workers),
+                           *(["--threads", str(args.threads)] if args.threads else []),
+                           "--db", str(work / "mock.sqlite3")], work / "mock.log"),
         "prism": start([prism, "mock", str(ROOT / "spec" / "text2img.yaml"), "-p", str(prism_port)],
                        work / "prism.log"),
     }
@@ -183,10 +186,16 @@ def main() -> None:
     if not args.no_ceiling:
         (work / "hello.py").write_text(HELLO_APP)
         ceiling_port = free_port()
-        servers["ceiling"] = start(
-            [str(Path(sys.executable).with_name("gunicorn")), "--no-control-socket", "--chdir", str(work),
-             "-b", f"127.0.0.1:{ceiling_port}", "-w", str(args.workers), "--threads", str(args.threads),
-             "-k", "sync" if args.threads == 1 else "gthread", "hello:app"], work / "ceiling.log")
+        if args.server == "granian":
+            ceiling = [str(Path(sys.executable).with_name("granian")), "--interface", "wsgi", "--no-ws",
+                       "--working-dir", str(work), "--host", "127.0.0.1", "--port", str(ceiling_port),
+                       "--workers", str(args.workers), "--blocking-threads", str(args.threads or 1), "hello:app"]
+        else:
+            threads = args.threads or 4
+            ceiling = [str(Path(sys.executable).with_name("gunicorn")), "--no-control-socket", "--chdir", str(work),
+                       "-b", f"127.0.0.1:{ceiling_port}", "-w", str(args.workers), "--threads", str(threads),
+                       "-k", "sync" if threads == 1 else "gthread", "hello:app"]
+        servers["ceiling"] = start(ceiling, work / "ceiling.log")
         urls["ceiling"] = f"http://127.0.0.1:{ceiling_port}{PATH}"
     results: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
     try:
@@ -194,7 +203,7 @@ def main() -> None:
             wait_up(url)
         print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
               f"wrk -t1 -c{args.connections} -d{args.duration}s, {args.rounds} rounds; "
-              f"t2i mock --workers {args.workers} --threads {args.threads}")
+              f"t2i mock --server {args.server} --workers {args.workers} --threads {args.threads or 'auto'}")
         for name, url in urls.items():
             if name != "ceiling":
                 check_validation(name, url)
@@ -217,7 +226,7 @@ def main() -> None:
     ratio = rps["t2i mock"] / rps["prism"]
     print("\nmedian of rounds:")
     for name in results:
-        note = "  (gunicorn hello world: the most any WSGI app gets here)" if name == "ceiling" else ""
+        note = f"  ({args.server} hello world: the most any WSGI app gets here)" if name == "ceiling" else ""
         print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms{note}")
     if "ceiling" in rps:
         print(f"ceiling / prism: {rps['ceiling'] / rps['prism']:.2f}x")

@@ -18,11 +18,13 @@ from .config import (
     DEFAULT_MAX_JOBS,
     DEFAULT_PORT,
     DEFAULT_PROCESSING_RATIO,
+    DEFAULT_SERVER,
     DEFAULT_THREADS,
     DEFAULT_TTL,
     DEFAULT_WEBHOOK_ATTEMPTS,
     DEFAULT_WEBHOOK_BACKOFF,
     DEFAULT_WORKERS,
+    SERVERS,
     MockConfig,
     parse_keys,
     parse_latency,
@@ -43,11 +45,14 @@ def _latency(ctx: click.Context, param: click.Parameter, value: str | None) -> t
 @click.option("--host", default=DEFAULT_HOST, show_envvar=True, help="Interface to listen on.")
 @click.option("--port", default=DEFAULT_PORT, type=click.IntRange(0, 65535), show_envvar=True,
               help="Port to listen on.")
+@click.option("--server", default=DEFAULT_SERVER, type=click.Choice(SERVERS), show_envvar=True,
+              help="WSGI server: granian (Rust HTTP core, keep-alive; fastest here) or gunicorn.")
 @click.option("--workers", default=DEFAULT_WORKERS, type=click.IntRange(1), show_envvar=True,
-              help="gunicorn worker processes; job state is shared between them through SQLite.")
+              help="Worker processes; job state is shared between them through SQLite.")
 @click.option("--threads", default=DEFAULT_THREADS, type=click.IntRange(1), show_envvar=True,
-              help="Threads per worker (gunicorn gthread, keeps connections alive). 1 selects gunicorn's sync "
-                   "worker: the best throughput under load, but one request at a time per worker.")
+              help="Python threads per worker. Default: auto, which is 1 with granian (fastest), 16 with granian "
+                   "and --latency (so simulated waits overlap), 4 with gunicorn (its gthread worker). With "
+                   "gunicorn, 1 selects its sync worker: no keep-alive, one request at a time per worker.")
 @click.option("--keys", default="", show_envvar=True,
               help="Comma-separated API keys. When set, a missing or unknown key gets 401 'Invalid API key'.")
 @click.option("--processing-ratio", default=DEFAULT_PROCESSING_RATIO, type=click.FloatRange(0, 1),
@@ -75,7 +80,7 @@ def _latency(ctx: click.Context, param: click.Parameter, value: str | None) -> t
               show_envvar=True, help="SQLite file for jobs and the journal. Default: a fresh temporary file.")
 @click.option("--access-log/--no-access-log", default=False, show_envvar=True,
               help="Log every request to stderr.")
-def command(host: str, port: int, workers: int, threads: int, keys: str, processing_ratio: float, eta: float,
+def command(host: str, port: int, server: str, workers: int, threads: int | None, keys: str, processing_ratio: float, eta: float,
             max_queued: int | None, latency: tuple[float, float], ttl: float, max_jobs: int, max_body: int,
             journal_limit: int, webhook_attempts: int, webhook_backoff: float, db: Path | None, access_log: bool) -> None:
     """Serve a stateful mock of the text2img API (base URL http://HOST:PORT/api/).
@@ -92,14 +97,14 @@ def command(host: str, port: int, workers: int, threads: int, keys: str, process
         folder = temporary_folder()
         db_path = folder / "mock.sqlite3"
     config = MockConfig(
-        host=host, port=port, workers=workers, threads=threads, keys=parse_keys(keys),
+        host=host, port=port, server=server, workers=workers, threads=threads, keys=parse_keys(keys),
         processing_ratio=processing_ratio, eta=eta, max_queued=max_queued, latency=latency, ttl=ttl,
         max_jobs=max_jobs, max_body=max_body, journal_limit=journal_limit, webhook_attempts=webhook_attempts,
         webhook_backoff=webhook_backoff, db_path=db_path,
     )
-    # create the schema once, before gunicorn forks the workers that share it
+    # create the schema once, before the server starts the workers that share it
     JobStore(db_path, ttl=ttl, journal_limit=journal_limit, max_jobs=max_jobs).close()
-    click.echo(f"t2i mock: http://{host}:{port}/api/  (workers={workers}, db={db_path})", err=True)
+    click.echo(f"t2i mock: http://{host}:{port}/api/  ({server}, workers={workers}, db={db_path})", err=True)
     try:
         serve(config, access_log=access_log)
     finally:

@@ -202,6 +202,9 @@ class JobStore:
                      status),
                 )
                 job_id = int(cursor.lastrowid or 0)
+                # Trim as we go: one row out per row in keeps the store at max_jobs without
+                # the periodic bulk deletes that stalled every worker (see _sweep).
+                db.execute("DELETE FROM jobs WHERE id <= ?", (job_id - self.max_jobs,))
                 if journal is not None:
                     journal["job_id"] = job_id
                     self._journal_insert(db, journal)
@@ -234,9 +237,9 @@ class JobStore:
             db.execute("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
 
     # -- journal -----------------------------------------------------------
-    @staticmethod
-    def _journal_insert(db: sqlite3.Connection, entry: dict[str, Any]) -> None:
-        db.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry, default=str),))
+    def _journal_insert(self, db: sqlite3.Connection, entry: dict[str, Any]) -> None:
+        cursor = db.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry, default=str),))
+        db.execute("DELETE FROM journal WHERE seq <= ?", (int(cursor.lastrowid or 0) - self.journal_limit,))
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append one request to the journal."""
@@ -272,8 +275,10 @@ class JobStore:
             return self._sweep(db, time.time() if now is None else now)
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> int:
-        # Each statement deletes at most SWEEP_CHUNK rows: a sweep holds the write lock, and
-        # deleting tens of thousands of rows at once stalls every worker for tens of ms.
+        # Inserts already trim the journal and the jobs beyond max_jobs one row at a time; this
+        # catches up on expired jobs and on limits lowered between runs. Each statement deletes
+        # at most SWEEP_CHUNK rows: a sweep holds the write lock, and deleting tens of
+        # thousands of rows at once stalls every worker for tens of ms.
         gone = db.execute(
             "DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE expires_at <= ? LIMIT ?)", (now, SWEEP_CHUNK),
         ).rowcount

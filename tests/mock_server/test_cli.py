@@ -1,4 +1,4 @@
-"""``t2i mock`` as users run it: --help, environment variables, and real gunicorn workers."""
+"""``t2i mock`` as users run it: --help, environment variables, and real multi-process servers."""
 from __future__ import annotations
 
 import os
@@ -63,25 +63,27 @@ def _wait_up(url: str) -> None:
     wait_for(up, timeout=20, interval=0.1)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """``t2i mock --workers 2`` in a subprocess, configured through T2I_MOCK_* variables."""
+@pytest.fixture(params=["granian", "gunicorn"])
+def served(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """``t2i mock --workers 2`` in a subprocess, on each server, configured through T2I_MOCK_* variables."""
     port = free_port()
     db = tmp_path / "jobs.sqlite3"
     process = _start(["--workers", "2"], env={"T2I_MOCK_PORT": str(port), "T2I_MOCK_DB": str(db),
-                                              "T2I_MOCK_KEYS": "secret"})
+                                              "T2I_MOCK_KEYS": "secret", "T2I_MOCK_SERVER": request.param})
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_up(url)
-        yield {"url": url, "db": db, "process": process}
+        yield {"url": url, "db": db, "process": process, "server": request.param}
     finally:
         log = _stop(process)
         assert process.returncode == 0, log
 
 
-def test_two_gunicorn_workers_share_jobs(served: dict[str, Any]) -> None:
+def test_two_workers_share_jobs(served: dict[str, Any]) -> None:
     """A job made by one worker is found by the other, through the SQLite file."""
     url, api = served["url"], served["url"] + "/api/v6/images"
+    health = requests.get(url + "/__mock/health", timeout=5)
+    assert health.headers["Server"].lower().startswith(served["server"])
     body = {"key": "secret", "model_id": "m", "prompt": "shared state", "width": 256, "height": 256}
     assert requests.post(api + "/text2img", json=body | {"key": "wrong"}, timeout=5).status_code == 401
     started = requests.post(api + "/text2img", json=body, headers={"Prefer": "eta=0.3"}, timeout=5)

@@ -63,3 +63,18 @@ def test_config_refuses_values_it_cannot_run_with(setting: str, value: object) -
 def test_config_is_keyword_only() -> None:
     with pytest.raises(TypeError):
         MockConfig("0.0.0.0")  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("settings", "threads"),
+    [({}, 1), ({"latency": (50.0, 200.0)}, 16), ({"server": "gunicorn"}, 4), ({"threads": 3}, 3),
+     ({"server": "gunicorn", "threads": 1}, 1)],
+    ids=["granian", "granian-latency", "gunicorn", "explicit", "gunicorn-sync"],
+)
+def test_worker_threads_default_to_the_fastest_safe_choice(settings: dict, threads: int) -> None:
+    assert MockConfig(**settings).worker_threads == threads
+
+
+def test_an_unknown_server_is_refused_naming_the_setting() -> None:
+    with pytest.raises(ConfigError, match="server"):
+        MockConfig(server="waitress")
