@@ -106,3 +106,11 @@ def test_bodies_that_are_not_a_json_object_get_the_error_shape(raw: bytes, rule:
 def test_a_non_mapping_given_to_parse_text2img_is_a_body_error() -> None:
     with pytest.raises(BodyError, match="must be a JSON object"):
         parse_text2img(["key"])
+
+
+def test_pattern_failures_say_what_is_accepted_in_words() -> None:
+    error = rejected(model_id="../x", webhook="ftp://a")
+    messages = {p.field: p.message for p in error.problems}
+    assert messages["model_id"] == "model_id must be a slug of letters, digits, '.', '_' and '-' " \
+                                   "that starts with a letter or digit, got \"../x\""
+    assert messages["webhook"] == 'webhook must be an http:// or https:// URL, got "ftp://a"'
