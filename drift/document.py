@@ -232,24 +232,29 @@ class Document:
                     if isinstance(item.get(method), dict):
                         yield route, method, f"/{section}/{escape_pointer(route)}/{method}"
 
-    def media_pointers(self) -> Iterator[str]:
-        """Pointers of every media type object (request bodies and responses), refs followed."""
-        seen: set[str] = set()
-        containers: list[str] = []
+    def media_containers(self) -> Iterator[str]:
+        """Pointers of every request body and response object, refs followed."""
         for _, _, op in self.operations():
             if self.has(f"{op}/requestBody"):
-                containers.append(self.resolve(f"{op}/requestBody"))
-            for code in self.get(op).get("responses") or {}:
-                containers.append(self.resolve(f"{op}/responses/{escape_pointer(code)}"))
+                yield self.resolve(f"{op}/requestBody")
+            responses = self.get(op).get("responses")
+            for code in responses if isinstance(responses, dict) else ():
+                yield self.resolve(f"{op}/responses/{escape_pointer(code)}")
         components = self.data.get("components") or {}
         for section in ("requestBodies", "responses"):
-            for name in components.get(section) or {}:
-                containers.append(self.resolve(f"/components/{section}/{escape_pointer(name)}"))
-        for container in containers:
+            entries = components.get(section) if isinstance(components, dict) else None
+            for name in entries if isinstance(entries, dict) else ():
+                yield self.resolve(f"/components/{section}/{escape_pointer(name)}")
+
+    def media_pointers(self) -> Iterator[str]:
+        """Pointers of every well-formed media type object; ``content-malformed`` reports the rest."""
+        seen: set[str] = set()
+        for container in self.media_containers():
             node = self.get(container)
-            for media in (node.get("content") or {}) if isinstance(node, dict) else ():
+            content = node.get("content") if isinstance(node, dict) else None
+            for media, entry in content.items() if isinstance(content, dict) else ():
                 pointer = f"{container}/content/{escape_pointer(media)}"
-                if pointer not in seen:
+                if isinstance(entry, dict) and pointer not in seen:
                     seen.add(pointer)
                     yield pointer
 

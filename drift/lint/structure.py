@@ -267,3 +267,22 @@ def ref_unresolved(document: Document) -> Iterator[tuple[str, str]]:
         elif isinstance(node, list):
             stack += [(f"{pointer}/{i}", v) for i, v in enumerate(node)]
 
+
+
+@rule("content-malformed", "error")
+def content_malformed(document: Document) -> Iterator[tuple[str, str]]:
+    """A request body or response whose ``content`` is not a map of media types to objects."""
+    seen: set[str] = set()
+    for container in document.media_containers():
+        node = document.get(container)
+        if container in seen or not isinstance(node, dict) or "content" not in node:
+            continue
+        seen.add(container)
+        content = node["content"]
+        if not isinstance(content, dict):
+            yield f"{container}/content", f"content must be a map of media types, got {type(content).__name__}"
+            continue
+        for media, entry in content.items():
+            if not isinstance(entry, dict):
+                yield (f"{container}/content/{escape_pointer(media)}",
+                       f"media type {media!r} must be an object, got {type(entry).__name__}")

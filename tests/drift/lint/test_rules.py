@@ -127,6 +127,10 @@ CASES: dict[str, tuple[Document, str, Document]] = {
         schema_doc(Flag={"type": "boolean", "default": False, "description": "Enhance it. Default is (true)."}),
         f"{S}/Flag/default",
         schema_doc(Flag={"type": "boolean", "default": True, "description": "Enhance it. Default is (true)."})),
+    "content-malformed": (
+        document(paths={"/gen": {"post": {"responses": {"200": {"description": "ok", "content": ["image/png"]}}}}}),
+        "/paths/~1gen/post/responses/200/content",
+        document(paths={"/gen": operation()})),
     "description-contradicts-range": (
         schema_doc(Samples={"type": "integer", "minimum": 1, "maximum": 4, "description": "Between 1 and 8 images."}),
         f"{S}/Samples",
