@@ -1,7 +1,8 @@
 """Shared pytest set-up: hypothesis profiles and the repository's paths.
 
-Profiles: ``dev`` (default, fast) and ``ci`` (thorough; chosen when CI=true).
-Select one explicitly with HYPOTHESIS_PROFILE=<name>.
+Profiles: ``dev`` (default, fast, random: it keeps exploring on every run) and
+``ci`` (thorough and derandomised, so CI's verdict on a commit is reproducible;
+chosen when CI=true). Select one explicitly with HYPOTHESIS_PROFILE=<name>.
 """
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
-    "ci", max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=200, deadline=None, derandomize=True, print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
