@@ -1,0 +1,61 @@
+"""The import rules the README's layout section states, checked on the source."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("spec", "mock_server", "reference_backend", "contract_tests", "drift")
+ALLOWED = {
+    "spec": set(),
+    "mock_server": {"spec"},
+    "reference_backend": {"spec"},
+    "contract_tests": {"spec"},
+    "drift": {"spec", "contract_tests"},
+}
+HEAVY = {"torch", "diffusers", "transformers", "peft", "safetensors", "accelerate"}
+
+
+def imported_roots(path: Path) -> list[tuple[str, int, bool]]:
+    """(top-level module, line, at module level) for every absolute import in a file."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    top_level = {id(node) for node in tree.body}
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(alias.name.split(".")[0], node.lineno, id(node) in top_level) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.module.split(".")[0], node.lineno, id(node) in top_level))
+    return found
+
+
+def violations(package: str, root_dir: Path = ROOT) -> list[str]:
+    problems = []
+    for path in sorted((root_dir / package).rglob("*.py")):
+        for root, line, _ in imported_roots(path):
+            if root in PACKAGES and root != package and root not in ALLOWED[package]:
+                problems.append(f"{path.relative_to(root_dir)}:{line} imports {root}")
+    return problems
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_packages_import_only_the_layers_below_them(package: str) -> None:
+    assert violations(package) == []
+
+
+@pytest.mark.parametrize("package", [p for p in PACKAGES if p != "reference_backend"])
+def test_heavy_ml_libraries_stay_inside_the_backend(package: str) -> None:
+    for path in sorted((ROOT / package).rglob("*.py")):
+        heavy = [f"{root} (line {line})" for root, line, _ in imported_roots(path) if root in HEAVY]
+        assert heavy == [], f"{path.relative_to(ROOT)} imports {heavy}"
+
+
+def test_the_checker_reports_a_forbidden_import(tmp_path: Path) -> None:
+    (tmp_path / "spec").mkdir()
+    (tmp_path / "spec" / "bad.py").write_text("import os\n\ndef f():\n    from mock_server import create_app\n")
+    (tmp_path / "drift").mkdir()
+    (tmp_path / "drift" / "ok.py").write_text("from contract_tests.generation import valid_bodies\n")
+    assert violations("spec", tmp_path) == ["spec/bad.py:4 imports mock_server"]
+    assert violations("drift", tmp_path) == []
