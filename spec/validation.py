@@ -44,19 +44,19 @@ def _is_number(value: Any) -> bool:
     return kind is int or kind is float
 
 
+_PYTHON_TYPES = {"integer": int, "number": float, "string": str, "boolean": bool, "null": type(None),
+                 "object": dict, "array": list}
+
+
 def _type_test(json_type: str) -> Check:
     if json_type == "integer":
         return lambda v: type(v) is int or (type(v) is float and v.is_integer())
     if json_type == "number":
         return _is_number
-    python_type = {"string": str, "boolean": bool, "null": type(None), "object": dict, "array": list}.get(json_type)
+    python_type = _PYTHON_TYPES.get(json_type)
     if python_type is None:
         raise SpecLoadError(f"unknown JSON type {json_type!r}")
     return lambda v: type(v) is python_type
-
-
-_PYTHON_TYPES = {"integer": int, "number": float, "string": str, "boolean": bool, "null": type(None),
-                 "object": dict, "array": list}
 
 
 def _types_test(json_types: tuple[str, ...]) -> Check:
