@@ -38,7 +38,7 @@ def make_sd15_shaped_model(root: Path, dtype: str) -> Path:
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
-    from reference_backend.tiny import _write_tokenizer
+    from t2i_contract.reference_backend.tiny import _write_tokenizer
 
     folder = root / "models" / "sd15-random"
     _write_tokenizer(folder / "tokenizer")
@@ -115,9 +115,9 @@ def main() -> None:
     dtype = args.dtype or ("float16" if args.device.startswith("cuda") else "float32")
     from diffusers import StableDiffusionPipeline
 
-    from reference_backend import BackendConfig, create_app
-    from reference_backend.app import EXTENSION
-    from reference_backend.tiny import make_tiny_model
+    from t2i_contract.reference_backend import BackendConfig, create_app
+    from t2i_contract.reference_backend.app import EXTENSION
+    from t2i_contract.reference_backend.tiny import make_tiny_model
     from tests.support import ServerThread
 
     root = Path(tempfile.mkdtemp(prefix="bench-gpu-"))

@@ -34,9 +34,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from reference_backend.diffusion import DiffusersGenerator  # noqa: E402
-from reference_backend.tiny import make_tiny_model  # noqa: E402
-from spec import Text2ImgRequest, parse_text2img  # noqa: E402
+from t2i_contract.reference_backend.diffusion import DiffusersGenerator  # noqa: E402
+from t2i_contract.reference_backend.tiny import make_tiny_model  # noqa: E402
+from t2i_contract.spec import Text2ImgRequest, parse_text2img  # noqa: E402
 
 # Two LoRAs in every combination, like FIXED, so the work per step is the same and the
 # ratio shows the cost of switching alone (fewer active LoRAs would make requests cheaper).

@@ -100,10 +100,10 @@ def main() -> None:
     print(f"  through t2i proxy:    {p:.2f} ms  (ratio {p / d:.2f}x, +{p - d:.2f} ms per call)")
 
     sys.path.insert(0, str(ROOT))
-    from drift.diff import diff_documents
-    from drift.document import read_document
-    from drift.lint import lint_document
-    from spec import SPEC_PATH
+    from t2i_contract.drift.diff import diff_documents
+    from t2i_contract.drift.document import read_document
+    from t2i_contract.drift.lint import lint_document
+    from t2i_contract.spec import SPEC_PATH
 
     ours, vendor = read_document(SPEC_PATH), read_document(VENDOR)
     print(f"t2i lint, our spec:     {time_ms(lambda: lint_document(read_document(SPEC_PATH))):.1f} ms")

@@ -25,8 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from spec import load_spec, parse_json_body, parse_text2img
-from spec.coercion import Coercions
+from t2i_contract.spec import load_spec, parse_json_body, parse_text2img
+from t2i_contract.spec.coercion import Coercions
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any, Iterable, Mapping
 
-from spec import Spec, Text2ImgRequest
-from spec.errors import MISSING
+from t2i_contract.spec import Spec, Text2ImgRequest
+from t2i_contract.spec.errors import MISSING
 
 from .client import NO_JSON, Exchange
 from .images import LoadedImage

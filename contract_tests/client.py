@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from spec import Spec
+from t2i_contract.spec import Spec
 
 __all__ = ["Client", "Exchange", "NO_JSON"]
 

@@ -43,7 +43,7 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from spec import RequestError, Spec, parse_text2img
+from t2i_contract.spec import RequestError, Spec, parse_text2img
 
 from .values import rule_breakers, value_strategy, violation_strategy, with_wire_form
 

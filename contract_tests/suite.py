@@ -29,7 +29,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from spec import Spec, Text2ImgRequest, load_spec, parse_text2img
+from t2i_contract.spec import Spec, Text2ImgRequest, load_spec, parse_text2img
 
 from . import checks
 from .client import Client, Exchange

@@ -69,7 +69,7 @@ def lint_command(spec: Path | None, format: str, fail_on: Level, list_rules: boo
     SPEC is a YAML or JSON OpenAPI 3.0/3.1 document, or a Markdown page with the
     document in a fenced yaml block; it defaults to this toolkit's own spec.
     """
-    from spec import SPEC_PATH
+    from t2i_contract.spec import SPEC_PATH
 
     from .lint import RULES, lint_path
 

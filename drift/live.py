@@ -41,7 +41,7 @@ class _Run:
     """The state of one drift run: the HTTP session, the observer, and the request defaults to check."""
 
     def __init__(self, settings: DriftSettings, document: Document) -> None:
-        from contract_tests.generation import DEFAULT_KEY
+        from t2i_contract.contract_tests.generation import DEFAULT_KEY
 
         self.settings = settings
         self.document = document
@@ -178,9 +178,9 @@ class _Run:
 
 def run_drift(settings: DriftSettings) -> list[Finding]:
     """Run the requests and return every finding (see the module docstring)."""
-    from contract_tests.generation import draw, invalid_bodies, minimal_body, valid_bodies
+    from t2i_contract.contract_tests.generation import draw, invalid_bodies, minimal_body, valid_bodies
 
-    from spec import SpecError, load_spec
+    from t2i_contract.spec import SpecError, load_spec
 
     try:
         spec = load_spec(settings.spec_path)

@@ -24,7 +24,7 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
 
 from .document import Document
 from .observe import Observer

@@ -15,7 +15,7 @@ import os
 from flask import Flask, Response, g, request
 from werkzeug.exceptions import HTTPException
 
-from spec import RequestError, error_body
+from t2i_contract.spec import RequestError, error_body
 
 from .config import MockConfig
 from .errors import STATUS_MESSAGES, MockError

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spec import Problem, error_body
+from t2i_contract.spec import Problem, error_body
 
 __all__ = [
     "AuthError",

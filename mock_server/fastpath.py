@@ -23,7 +23,7 @@ import logging
 import os
 from typing import Any, Callable, Iterable
 
-from spec import error_body, parse_json_body, parse_text2img
+from t2i_contract.spec import error_body, parse_json_body, parse_text2img
 
 from .errors import STATUS_MESSAGES
 from .intake import check_key, is_json, journal_entry, simulate_latency

@@ -18,7 +18,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request
 
-from spec import parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import parse_fetch, parse_json_body, parse_text2img
 
 from .errors import ForcedError, JobNotFound, RequestRejected
 from .intake import check_key, journal_entry, read_body, simulate_latency

@@ -16,7 +16,7 @@ from typing import Any
 
 from flask import Response
 
-from spec import Spec, Text2ImgRequest, load_spec
+from t2i_contract.spec import Spec, Text2ImgRequest, load_spec
 
 from .config import MockConfig
 from .errors import QueueFull

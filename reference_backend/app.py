@@ -26,7 +26,7 @@ from typing import Any
 from flask import Flask, Response, jsonify, request, send_file
 from werkzeug.exceptions import HTTPException
 
-from spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
 
 from .config import BackendConfig
 from .errors import AuthError, BackendError, NotFoundError

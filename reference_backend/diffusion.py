@@ -35,7 +35,7 @@ from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
 
 if TYPE_CHECKING:
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
     from .config import BackendConfig
 

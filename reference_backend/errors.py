@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from spec import Problem, error_body
-from spec.errors import MISSING
+from t2i_contract.spec import Problem, error_body
+from t2i_contract.spec.errors import MISSING
 
 __all__ = [
     "AuthError",

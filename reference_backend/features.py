@@ -32,7 +32,7 @@ from .errors import UnsupportedError
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
 __all__ = ["HIGHRES_STRENGTH", "UPSCALE_FACTOR", "UPSCALE_RESAMPLER", "field_notes", "refuse_unsupported", "upscale"]
 

@@ -20,7 +20,7 @@ from .safety import SafetyClassifier, check_images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
 __all__ = ["FakeGenerator", "GenerationResult", "Generator"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spec import Text2ImgRequest
+from t2i_contract.spec import Text2ImgRequest
 
 __all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore", "hash_key"]
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from spec import error_body
+from t2i_contract.spec import error_body
 
 from .jobs import Job
 from .storage import ImageStore

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
 __all__ = ["NO_CHECKER_NOTE", "SENSITIVE_TEXT", "DiffusersSafetyClassifier", "SafetyClassifier",
            "check_images", "treat"]

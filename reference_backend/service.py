@@ -29,7 +29,7 @@ from .storage import ImageStore
 from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
     from .config import BackendConfig
     from .generator import Generator

@@ -11,8 +11,8 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask import Flask
 
-from contract_tests.settings import Settings
-from mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
 from tests.contract_tests.broken import VALID_KEY
 from tests.support import ServerThread
 

@@ -13,11 +13,11 @@ import requests
 from click.testing import CliRunner
 from flask import Flask
 
-from contract_tests.cli import command
-from contract_tests.report import CHECKS
-from contract_tests.settings import Settings
-from contract_tests.suite import run_suite
-from mock_server import MockConfig
+from t2i_contract.contract_tests.cli import command
+from t2i_contract.contract_tests.report import CHECKS
+from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.contract_tests.suite import run_suite
+from t2i_contract.mock_server import MockConfig
 from tests.contract_tests.broken import BREAKAGES, VALID_KEY, BrokenServer
 from tests.contract_tests.conftest import running_mock
 from tests.support import ServerThread, free_port, wait_for

@@ -7,10 +7,10 @@ import pytest
 import requests
 from flask import Flask
 
-from contract_tests.settings import Settings
-from contract_tests.suite import run_suite
+from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.contract_tests.suite import run_suite
 from tests.contract_tests.broken import BREAKAGES, VALID_KEY, Breakage, BrokenServer
-from mock_server import MockConfig
+from t2i_contract.mock_server import MockConfig
 from tests.contract_tests.conftest import mock_app_for
 from tests.support import ServerThread
 

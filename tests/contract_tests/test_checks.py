@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from contract_tests import checks
-from contract_tests.client import NO_JSON, Exchange
-from contract_tests.images import LoadedImage, decode_image
-from spec import load_spec, parse_text2img
+from t2i_contract.contract_tests import checks
+from t2i_contract.contract_tests.client import NO_JSON, Exchange
+from t2i_contract.contract_tests.images import LoadedImage, decode_image
+from t2i_contract.spec import load_spec, parse_text2img
 
 SPEC = load_spec()
 SUCCESS = {"status": "success", "id": 7, "output": ["http://h/a.png"], "meta": {}}
@@ -154,7 +154,7 @@ def test_decode_image_fingerprints_pixels_not_bytes() -> None:
 
 
 def test_load_outputs_decodes_base64_and_refuses_urls_for_base64() -> None:
-    from contract_tests.images import load_outputs
+    from t2i_contract.contract_tests.images import load_outputs
 
     encoded = base64.b64encode(png(16, 16)).decode()
     loaded = load_outputs(None, [encoded, "data:image/png;base64," + encoded, "http://h/x.png", "%%%"],  # type: ignore[arg-type]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.generation import (
+from t2i_contract.contract_tests.generation import (
     MALFORMED_BODIES,
     NON_SAMPLER_SCHEDULERS,
     default_model_id,
@@ -14,7 +14,7 @@ from contract_tests.generation import (
     minimal_body,
     valid_bodies,
 )
-from spec import BodyError, load_spec, parse_json_body, parse_text2img
+from t2i_contract.spec import BodyError, load_spec, parse_json_body, parse_text2img
 
 SPEC = load_spec()
 

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from contract_tests.client import Client, Exchange
-from contract_tests.errors import ConfigError
-from contract_tests.report import CHECKS, Report
-from contract_tests.settings import Settings
-from spec import load_spec
+from t2i_contract.contract_tests.client import Client, Exchange
+from t2i_contract.contract_tests.errors import ConfigError
+from t2i_contract.contract_tests.report import CHECKS, Report
+from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.spec import load_spec
 
 SPEC = load_spec()
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from contract_tests.generation import draw, is_valid
-from contract_tests.values import rule_breakers, value_strategy, violation_strategy
-from spec import load_spec
+from t2i_contract.contract_tests.generation import draw, is_valid
+from t2i_contract.contract_tests.values import rule_breakers, value_strategy, violation_strategy
+from t2i_contract.spec import load_spec
 
 SPEC = load_spec()
 BASE = {"key": "k", "model_id": "m", "prompt": "p"}

@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterator
 import pytest
 from flask import Flask
 
-from mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
 from tests.support import ServerThread
 
 from .fakes import Drifting

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from drift.cli import diff_command, lint_command
-from spec import SPEC_PATH
-from spec.cli import main
+from t2i_contract.drift.cli import diff_command, lint_command
+from t2i_contract.spec import SPEC_PATH
+from t2i_contract.spec.cli import main
 
 VENDOR = str(Path(__file__).resolve().parent / "fixtures" / "vendor-multi-lora-text2img.md")
 
@@ -61,7 +61,7 @@ def test_diff_rejects_an_unknown_fail_on_level() -> None:
 
 
 def test_lint_lists_every_rule_with_its_level() -> None:
-    from drift.lint import RULES
+    from t2i_contract.drift.lint import RULES
 
     result = _run(lint_command, ["--list-rules"])
     assert result.exit_code == 0

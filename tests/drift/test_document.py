@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from drift.document import read_document
-from drift.errors import DocumentError
+from t2i_contract.drift.document import read_document
+from t2i_contract.drift.errors import DocumentError
 
 from .builders import schema_doc
 

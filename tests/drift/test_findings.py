@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from drift.findings import DIFF_LABELS, Finding, exit_code, normalise_level, render
+from t2i_contract.drift.findings import DIFF_LABELS, Finding, exit_code, normalise_level, render
 
 FINDINGS = [Finding("b-rule", "info", "/b", "later"), Finding("a-rule", "error", "/a", "first")]
 

@@ -8,10 +8,10 @@ from typing import Any, Callable
 import pytest
 from click.testing import CliRunner
 
-from drift.findings import Finding
-from drift.live import DriftSettings, run_drift
-from spec import SPEC_PATH, load_spec, parse_text2img
-from spec.cli import main
+from t2i_contract.drift.findings import Finding
+from t2i_contract.drift.live import DriftSettings, run_drift
+from t2i_contract.spec import SPEC_PATH, load_spec, parse_text2img
+from t2i_contract.spec.cli import main
 
 S = "/components/schemas"
 TEXT2IMG = "/paths/~1api~1v6~1images~1text2img/post"

@@ -11,7 +11,7 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from drift.proxy import REPORT_HEADER, VIOLATIONS_HEADER, ProxySettings, create_app
+from t2i_contract.drift.proxy import REPORT_HEADER, VIOLATIONS_HEADER, ProxySettings, create_app
 from tests.support import ServerThread, free_port, wait_for
 
 TEXT2IMG = "/api/v6/images/text2img"
@@ -51,7 +51,7 @@ def test_processing_then_both_fetch_forms_are_checked(proxy_url: str) -> None:
 
 def test_invalid_request_is_forwarded_and_reported_in_header_and_log(
         proxy_url: str, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.INFO, logger="drift.proxy")
+    caplog.set_level(logging.INFO, logger="t2i_contract.drift.proxy")
     response = requests.post(proxy_url + TEXT2IMG, json=BODY | {"width": 2048}, timeout=10)
     assert response.status_code == 400  # the mock's own answer, passed through
     assert response.json()["errors"][0]["field"] == "width"

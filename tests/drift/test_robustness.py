@@ -12,12 +12,12 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from drift.diff import diff_documents
-from drift.document import Document, read_document
-from drift.errors import DocumentError
-from drift.lint import lint_document
-from drift.lint.registry import INCOMPLETE
-from spec import SPEC_PATH
+from t2i_contract.drift.diff import diff_documents
+from t2i_contract.drift.document import Document, read_document
+from t2i_contract.drift.errors import DocumentError
+from t2i_contract.drift.lint import lint_document
+from t2i_contract.drift.lint.registry import INCOMPLETE
+from t2i_contract.spec import SPEC_PATH
 
 SOURCES = [read_document(SPEC_PATH).data,
            read_document(Path(__file__).resolve().parent / "fixtures" / "vendor-multi-lora-text2img.md").data]

@@ -13,8 +13,8 @@ from typing import Any, Callable, Iterator
 import pytest
 import requests
 
-from mock_server import EXTENSION, MockConfig, create_app
-from spec import load_spec
+from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.spec import load_spec
 from tests.support import ServerThread
 
 ROOT = Path(__file__).resolve().parents[2]

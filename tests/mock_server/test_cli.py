@@ -14,8 +14,8 @@ import requests
 import click
 from click.testing import CliRunner
 
-from mock_server.cli import command
-from spec.cli import main
+from t2i_contract.mock_server.cli import command
+from t2i_contract.spec.cli import main
 from tests.support import free_port, wait_for
 
 def test_help_documents_every_option_with_its_environment_variable() -> None:

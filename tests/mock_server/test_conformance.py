@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from mock_server import EXTENSION, MockConfig, create_app
-from spec import load_spec
+from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.spec import load_spec
 from tests.mock_server.conftest import MockClient
 from tests.support import ServerThread
 

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from PIL import Image, ImageChops, ImageStat
 
-from mock_server.images import ImageCache, image_size, render_png
+from t2i_contract.mock_server.images import ImageCache, image_size, render_png
 
 META: dict[str, Any] = {
     "model_id": "f222-diffusion", "prompt": "a lighthouse on a cliff at dawn", "negative_prompt": None,

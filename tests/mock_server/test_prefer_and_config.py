@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from mock_server.config import MockConfig, parse_keys, parse_latency
-from mock_server.errors import ConfigError, RequestRejected
-from mock_server.prefer import Preferences, parse_prefer
+from t2i_contract.mock_server.config import MockConfig, parse_keys, parse_latency
+from t2i_contract.mock_server.errors import ConfigError, RequestRejected
+from t2i_contract.mock_server.prefer import Preferences, parse_prefer
 
 
 @pytest.mark.parametrize(

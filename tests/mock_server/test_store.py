@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mock_server.store import FIRST_ID, JobStore
+from t2i_contract.mock_server.store import FIRST_ID, JobStore
 
 META = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
 
@@ -94,7 +94,7 @@ def test_inserts_keep_jobs_and_journal_within_their_limits_and_sweep_drops_expir
 
 
 def test_a_sweep_deletes_in_small_bites(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import mock_server.store as store_module
+    import t2i_contract.mock_server.store as store_module
 
     monkeypatch.setattr(store_module, "SWEEP_CHUNK", 2)
     store = JobStore(tmp_path / "s.sqlite3", ttl=0.1, journal_limit=1, max_jobs=100)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import time
 from typing import Any, Callable
 
-from spec import load_spec
+from t2i_contract.spec import load_spec
 from tests.mock_server.conftest import MockClient
 from tests.support import WebhookListener, wait_for
 

@@ -10,7 +10,7 @@ from typing import Iterator
 
 import pytest
 
-from reference_backend import Generator, TinyModel, make_tiny_model
+from t2i_contract.reference_backend import Generator, TinyModel, make_tiny_model
 
 from .support import KeepOpen, Server, serve
 
@@ -22,7 +22,7 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 
 @pytest.fixture(scope="session")
 def tiny_generator(tiny: TinyModel) -> Iterator[Generator]:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
                                    torch_threads=1)

@@ -15,8 +15,8 @@ import numpy as np
 import requests
 from PIL import Image
 
-from reference_backend import BackendConfig, Generator, create_app
-from reference_backend.app import EXTENSION
+from t2i_contract.reference_backend import BackendConfig, Generator, create_app
+from t2i_contract.reference_backend.app import EXTENSION
 from tests.support import ServerThread, free_port, wait_for
 
 API = "/api/v6/images"

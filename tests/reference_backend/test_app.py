@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 import pytest
 import requests
 
-from reference_backend import FakeGenerator
-from spec import load_spec
+from t2i_contract.reference_backend import FakeGenerator
+from t2i_contract.spec import load_spec
 from tests.support import WebhookListener, wait_for
 
 from .support import API, KEY, decode_png, serve, text2img_body
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any, Iterator
 
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
     from .support import Server
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Iterator
 
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
     from .support import Server
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 @pytest.fixture(scope="module")
 def small_cache_server(tiny: TinyModel, tmp_path_factory: pytest.TempPathFactory,
                        ) -> Iterator[tuple[Server, DiffusersGenerator]]:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     root = tmp_path_factory.mktemp("caches")
     models = root / "models"
@@ -52,7 +52,7 @@ def test_lora_adapters_beyond_max_loras_are_evicted_and_reloaded_correctly(small
 
 
 def test_public_url_is_the_base_of_links(tmp_path: Path) -> None:
-    from reference_backend import FakeGenerator
+    from t2i_contract.reference_backend import FakeGenerator
 
     with serve(FakeGenerator(("tiny-sd",)), tmp_path, public_url="https://images.example.com/") as server:
         body = server.text2img().json()

@@ -10,12 +10,12 @@ import pytest
 import requests
 from click.testing import CliRunner
 
-from reference_backend.cli import make_tiny_model_command, serve_command
+from t2i_contract.reference_backend.cli import make_tiny_model_command, serve_command
 
 from .support import API, decode_png, serve_process, text2img_body
 
 if TYPE_CHECKING:
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -52,7 +52,7 @@ def test_serve_refuses_a_cuda_device_that_is_not_there(tiny: TinyModel, tmp_path
 
 
 def test_serve_help_names_the_environment_variables() -> None:
-    from spec.cli import main
+    from t2i_contract.spec.cli import main
 
     result = CliRunner().invoke(main, ["serve", "--help"], auto_envvar_prefix="T2I")
     for variable in ("T2I_SERVE_MODELS", "T2I_SERVE_PORT", "T2I_SERVE_KEYS", "T2I_SERVE_SYNC_TIMEOUT",

@@ -15,7 +15,7 @@ from .support import ROOT, serve_process
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
 
 def test_t2i_test_passes_against_t2i_serve_on_the_tiny_model(tiny: TinyModel, tmp_path: Path) -> None:

@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pytest
 
-from reference_backend.diffusion import api_clip_skip_to_diffusers
+from t2i_contract.reference_backend.diffusion import api_clip_skip_to_diffusers
 
 from .support import decode_png, differ, pixels, serve
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reference_backend import Generator, TinyModel
+    from t2i_contract.reference_backend import Generator, TinyModel
 
     from .support import Server
 
@@ -173,7 +173,7 @@ def test_bad_width_is_refused_with_the_field_named(tiny_server: Server, width: i
 
 @pytest.mark.parametrize("dtype", ["bfloat16", "float16"])
 def test_half_precision_dtypes_generate_with_loras_and_vae(tiny: TinyModel, tmp_path: Path, dtype: str) -> None:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
                                    dtype=dtype, torch_threads=1)

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Iterator
 
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
     from .support import Server
 
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 def broken_server(tiny: TinyModel, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import torch
 
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     root = tmp_path_factory.mktemp("broken")
     models, loras = root / "models", root / "loras"
@@ -64,7 +64,7 @@ def test_clip_skip_beyond_the_text_encoder_is_refused(tiny: TinyModel, tmp_path:
     """A model whose CLIP has fewer layers than clip_skip asks to skip gets a 400, not a crash."""
     import json
 
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     models = tmp_path / "models"
     shutil.copytree(tiny.models_dir, models)

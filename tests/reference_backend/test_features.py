@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_backend.features import UPSCALE_RESAMPLER
+from t2i_contract.reference_backend.features import UPSCALE_RESAMPLER
 
 from .support import decode_png, differ, pixels
 

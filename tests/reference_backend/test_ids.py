@@ -5,16 +5,16 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_backend import FakeGenerator
-from reference_backend.errors import NotFoundError, UnsafeIdError
-from reference_backend.ids import check_id, resolve_lora, resolve_model, resolve_vae
+from t2i_contract.reference_backend import FakeGenerator
+from t2i_contract.reference_backend.errors import NotFoundError, UnsafeIdError
+from t2i_contract.reference_backend.ids import check_id, resolve_lora, resolve_model, resolve_vae
 
 from .support import serve
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
 
 @pytest.mark.parametrize("value", ["../x", "..", "a/b", "/etc/passwd", "a..b", ".hidden", "", "a\\b", "x" * 200])
@@ -73,7 +73,7 @@ def test_a_symlink_inside_the_folder_is_fine(tmp_path: Path) -> None:
 
 
 def test_symlinked_model_over_http_is_refused(tmp_path: Path, tiny: TinyModel) -> None:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     models = tmp_path / "models"
     models.mkdir()
@@ -87,5 +87,5 @@ def test_symlinked_model_over_http_is_refused(tmp_path: Path, tiny: TinyModel) -
 
 def test_fake_generator_knows_only_its_models() -> None:
     with pytest.raises(NotFoundError):
-        FakeGenerator(("a",)).check(__import__("spec").parse_text2img(
+        FakeGenerator(("a",)).check(__import__("t2i_contract.spec", fromlist=["parse_text2img"]).parse_text2img(
             {"key": "k", "model_id": "b", "prompt": "p"}))

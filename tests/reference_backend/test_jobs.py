@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key, job_cost
-from spec import parse_text2img
+from t2i_contract.reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key, job_cost
+from t2i_contract.spec import parse_text2img
 
 from .support import text2img_body
 
@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
-    from spec import Text2ImgRequest
+    from t2i_contract.spec import Text2ImgRequest
 
 
 def request(**fields: Any) -> Text2ImgRequest:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from reference_backend import Generator
+from t2i_contract.reference_backend import Generator
 from tests.support import wait_for
 
 from .support import decode_png, serve
@@ -14,8 +14,8 @@ from .support import decode_png, serve
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reference_backend import GenerationResult
-    from spec import Text2ImgRequest
+    from t2i_contract.reference_backend import GenerationResult
+    from t2i_contract.spec import Text2ImgRequest
 
 
 class Holding(Generator):
@@ -70,7 +70,7 @@ def test_queued_and_interrupted_jobs_complete_after_a_restart(tiny_generator: Ge
 
 
 def test_a_webhook_still_being_retried_at_shutdown_is_sent_after_the_restart(tmp_path: Path) -> None:
-    from reference_backend import FakeGenerator
+    from t2i_contract.reference_backend import FakeGenerator
     from tests.support import WebhookListener
 
     generator = FakeGenerator(("tiny-sd",))

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from reference_backend.safety import NO_CHECKER_NOTE, check_images, treat
+from t2i_contract.reference_backend.safety import NO_CHECKER_NOTE, check_images, treat
 
 from .support import decode_png, differ, pixels, serve, text2img_body
 
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from pathlib import Path
     from typing import Iterator
 
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
     from .support import Server
 
@@ -44,7 +44,7 @@ def stub() -> StubClassifier:
 @pytest.fixture(scope="module")
 def checked_server(tiny: TinyModel, stub: StubClassifier,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, classifier=stub,
                                    torch_threads=1)
@@ -119,7 +119,7 @@ def test_treatments_unit() -> None:
 
 
 def test_a_classifier_returning_the_wrong_count_is_an_error() -> None:
-    from spec import parse_text2img
+    from t2i_contract.spec import parse_text2img
 
     request = parse_text2img(text2img_body(safety_checker=True))
     image = Image.new("RGB", (8, 8))
@@ -139,8 +139,8 @@ def test_diffusers_safety_checker_is_used_when_the_model_folder_has_one(tiny: Ti
     from diffusers.pipelines.stable_diffusion.safety_checker import StableDiffusionSafetyChecker
     from transformers import CLIPConfig, CLIPImageProcessor
 
-    from reference_backend.diffusion import DiffusersGenerator
-    from reference_backend.safety import DiffusersSafetyClassifier
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.safety import DiffusersSafetyClassifier
 
     models = tmp_path / "models"
     shutil.copytree(tiny.models_dir, models)

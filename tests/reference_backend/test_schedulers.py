@@ -5,8 +5,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_backend.schedulers import ALGORITHM_TYPES, REFUSED, build_scheduler
-from spec import load_spec
+from t2i_contract.reference_backend.schedulers import ALGORITHM_TYPES, REFUSED, build_scheduler
+from t2i_contract.spec import load_spec
 
 from .support import differ, pixels
 

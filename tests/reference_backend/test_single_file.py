@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from reference_backend.single_file import ldm_unet_key, ldm_vae_key
+from t2i_contract.reference_backend.single_file import ldm_unet_key, ldm_vae_key
 
 from .support import differ, pixels, serve
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from reference_backend import Generator, TinyModel
+    from t2i_contract.reference_backend import Generator, TinyModel
 
     from .support import Server
 
@@ -62,7 +62,7 @@ def test_a_single_file_model_gives_the_same_images_as_its_folder(tiny_server: Se
 
 
 def test_a_single_file_without_its_config_folder_says_what_is_missing(tiny: TinyModel, tmp_path: Path) -> None:
-    from reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
     models = tmp_path / "models"
     models.mkdir()

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from safetensors.torch import load_file
 
 if TYPE_CHECKING:
-    from reference_backend import TinyModel
+    from t2i_contract.reference_backend import TinyModel
 
 
 def test_model_folder_is_a_diffusers_pipeline_with_its_tokenizer(tiny: TinyModel) -> None:

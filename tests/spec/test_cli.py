@@ -58,7 +58,7 @@ def test_help_lists_every_subcommand(command: str) -> None:
 def test_a_subcommand_that_cannot_be_imported_is_reported_not_crashed() -> None:
     from click.testing import CliRunner
 
-    from spec.cli import PluginGroup, main
+    from t2i_contract.spec.cli import PluginGroup, main
 
     class Broken(PluginGroup):
         def _entry_points(self) -> dict[str, object]:

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from spec import load_spec
-from spec.coercion import Coercions
-from spec.errors import MISSING
+from t2i_contract.spec import load_spec
+from t2i_contract.spec.coercion import Coercions
+from t2i_contract.spec.errors import MISSING
 
 COERCIONS = Coercions.from_document(load_spec().document)
 

@@ -6,8 +6,8 @@ import warnings
 
 import pytest
 
-from spec import SPEC_PATH, Text2ImgRequest, load_spec, parse_text2img
-from spec.errors import SpecLoadError
+from t2i_contract.spec import SPEC_PATH, Text2ImgRequest, load_spec, parse_text2img
+from t2i_contract.spec.errors import SpecLoadError
 
 UPSTREAM_FIELDS = """key model_id prompt negative_prompt width height samples num_inference_steps
 safety_checker safety_checker_type seed guidance_scale use_karras_sigmas algorithm_type vae
@@ -111,7 +111,7 @@ def test_response_examples_in_the_document_validate() -> None:
 
 
 def test_unsupported_keyword_in_a_request_property_is_refused_at_compile_time() -> None:
-    from spec import Spec
+    from t2i_contract.spec import Spec
 
     document = {
         "openapi": "3.1.0", "info": {"title": "t", "version": "1"},
@@ -124,7 +124,7 @@ def test_unsupported_keyword_in_a_request_property_is_refused_at_compile_time() 
 
 
 def test_a_non_3_1_document_is_refused() -> None:
-    from spec import Spec
+    from t2i_contract.spec import Spec
 
     with pytest.raises(SpecLoadError, match="3.1"):
         Spec({"openapi": "3.0.3", "paths": {}})

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from spec import RequestError, load_spec, parse_text2img
-from spec.coercion import Coercions
+from t2i_contract.spec import RequestError, load_spec, parse_text2img
+from t2i_contract.spec.coercion import Coercions
 
 openapi_core = pytest.importorskip("openapi_core")
 from openapi_core.testing import MockRequest  # noqa: E402

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec import ValidationError, parse_fetch, parse_text2img
+from t2i_contract.spec import ValidationError, parse_fetch, parse_text2img
 
 BASE = {"key": "k", "model_id": "m", "prompt": "a cat"}
 

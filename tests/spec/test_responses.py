@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from spec import load_spec
+from t2i_contract.spec import load_spec
 
 CHECK = load_spec().responses
 

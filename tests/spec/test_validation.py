@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from spec import BodyError, ValidationError, parse_json_body, parse_text2img
+from t2i_contract.spec import BodyError, ValidationError, parse_json_body, parse_text2img
 
 BASE = {"key": "k", "model_id": "f222-diffusion", "prompt": "a cat"}
 

@@ -6,8 +6,8 @@ from typing import Any, Callable
 
 import pytest
 
-from drift.diff import DIFF_RULES, diff_documents
-from drift.document import Document
+from t2i_contract.drift.diff import DIFF_RULES, diff_documents
+from t2i_contract.drift.document import Document
 
 Data = dict[str, Any]
 Mutation = Callable[[Data], None]

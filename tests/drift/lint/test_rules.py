@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from drift.document import Document
-from drift.lint import RULES
-from drift.lint.registry import run_rules
+from t2i_contract.drift.document import Document
+from t2i_contract.drift.lint import RULES
+from t2i_contract.drift.lint.registry import run_rules
 
 from ..builders import document, operation, schema_doc
 

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from drift.lint import lint_path
-from spec import SPEC_PATH
+from t2i_contract.drift.lint import lint_path
+from t2i_contract.spec import SPEC_PATH
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 VENDOR = FIXTURES / "vendor-multi-lora-text2img.md"
@@ -74,7 +74,7 @@ def test_vendor_oneof_overlap_is_bodies_without_status_not_error_bodies() -> Non
     body *with* ``"status": "error"`` is not ambiguous: the Success and Processing
     branches fix ``status`` with an enum, so only the Error branch accepts it.
     """
-    from drift.document import read_document
+    from t2i_contract.drift.document import read_document
 
     doc = read_document(VENDOR)
     branch = {name: f"/components/schemas/ImageGeneration{name}Response" for name in ("Success", "Processing", "Error")}
