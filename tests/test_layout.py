@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("spec", "mock_server", "reference_backend", "contract_tests", "drift")
+PACKAGES = ("spec", "protocol", "mock_server", "reference_backend", "contract_tests", "drift")
 ALLOWED = {
     "spec": set(),
-    "mock_server": {"spec"},
-    "reference_backend": {"spec"},
+    "protocol": {"spec"},
+    "mock_server": {"spec", "protocol"},
+    "reference_backend": {"spec", "protocol"},
     "contract_tests": {"spec"},
     "drift": {"spec", "contract_tests"},
 }
