@@ -16,6 +16,7 @@ from .errors import (
     ValidationError,
     error_body,
 )
+from .facts import RequestField
 from .loader import SPEC_PATH, Spec, load_spec
 from .request import FetchRequest, Text2ImgRequest, parse_fetch, parse_text2img
 
@@ -25,6 +26,7 @@ __all__ = [
     "FetchRequest",
     "Problem",
     "RequestError",
+    "RequestField",
     "Spec",
     "SpecError",
     "SpecLoadError",

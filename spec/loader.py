@@ -10,10 +10,11 @@ from __future__ import annotations
 import copy
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 import yaml
 
+from . import facts
 from .errors import SpecLoadError
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Spec:
                     self._operations[operation["operationId"]] = (route, method, operation)
         self._validators: dict[str, BodyValidator] = {}
         self._response_checker: ResponseChecker | None = None
+        self._fields: dict[str, tuple[facts.RequestField, ...]] = {}
 
     @classmethod
     def from_dict(cls, document: dict[str, Any]) -> Spec:
@@ -123,6 +125,43 @@ class Spec:
 
             self._response_checker = ResponseChecker(self)
         return self._response_checker
+
+    # -- facts of the contract (spec/facts.py) ----------------------------
+    @functools.cached_property
+    def base_path(self) -> str:
+        """The path every operation lives under: ``/api/v6/images``."""
+        return facts.base_path(self)
+
+    def documented_statuses(self, operation_id: str) -> tuple[int, ...]:
+        """The HTTP statuses an operation documents, ascending."""
+        return facts.documented_statuses(self, operation_id)
+
+    def request_fields(self, operation_id: str) -> tuple[facts.RequestField, ...]:
+        """The operation's request-body properties with schema, default and required flag."""
+        cached = self._fields.get(operation_id)
+        if cached is None:
+            cached = self._fields[operation_id] = facts.request_fields(self, operation_id)
+        return cached
+
+    @functools.cached_property
+    def wire_booleans(self) -> Mapping[str, bool]:
+        """Lower-case wire words for booleans; compare case-folded."""
+        return facts.wire_booleans(self)
+
+    @functools.cached_property
+    def non_sampler_schedulers(self) -> frozenset[str]:
+        """Scheduler enum names that are not text-to-image samplers."""
+        return facts.non_sampler_schedulers(self)
+
+    @functools.cached_property
+    def upscale_factor(self) -> int:
+        """How many times ``upscale: true`` enlarges each side."""
+        return facts.upscale_factor(self)
+
+    def output_size(self, width: int, height: int, upscale: bool) -> tuple[int, int]:
+        """The size of each output image for a request of ``width`` x ``height``."""
+        factor = self.upscale_factor if upscale else 1
+        return width * factor, height * factor
 
 
 @functools.lru_cache(maxsize=8)
