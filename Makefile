@@ -1,19 +1,30 @@
 # The two commands a newcomer needs: `make run` and `make test`.
-# Both build a local virtual environment (.venv) on first use.
+# Both build a local virtual environment (.venv) on first use:
+# - `make run` installs only what the mock needs (no torch), so it answers in seconds;
+# - `make test` adds the `backend` extra (torch, diffusers) and the test tools.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# Where `make run` listens: `make run PORT=8080`, or T2I_MOCK_PORT / T2I_MOCK_HOST as for `t2i mock`.
+PORT ?= $(or $(T2I_MOCK_PORT),4010)
+HOST ?= $(or $(T2I_MOCK_HOST),127.0.0.1)
 
 .PHONY: run test
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[backend,dev]'
+
+$(BIN)/.installed-core: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-run: $(BIN)/.installed
-	$(BIN)/t2i mock --host 127.0.0.1 --port 4010
+$(BIN)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[backend,dev]'
+	touch $@ $(BIN)/.installed-core
+
+run: $(BIN)/.installed-core
+	$(BIN)/t2i mock --host $(HOST) --port $(PORT)
 
 test: $(BIN)/.installed
 	$(BIN)/python -m pytest
