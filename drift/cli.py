@@ -81,18 +81,25 @@ def lint_command(spec: Path | None, format: str, fail_on: Level, list_rules: boo
 
 
 @click.command("diff")
-@click.argument("old", type=_SPEC_FILE)
-@click.argument("new", type=_SPEC_FILE)
+@click.argument("old", type=_SPEC_FILE, required=False)
+@click.argument("new", type=_SPEC_FILE, required=False)
 @_FORMAT
 @_fail_on("ERR", "ERR|WARN|INFO")
-def diff_command(old: Path, new: Path, format: str, fail_on: Level) -> None:
+@click.option("--list-rules", is_flag=True, help="List every rule id with its level and what it finds, then exit.")
+def diff_command(old: Path | None, new: Path | None, format: str, fail_on: Level, list_rules: bool) -> None:
     """Sort the changes from spec OLD to spec NEW by what they do to clients.
 
     ERR breaks existing clients, WARN may break some, INFO is everything else.
     In JSON the levels read error, warn and info, as in lint.
     """
-    from .diff import diff_paths
+    from .diff import DIFF_RULES, diff_paths
 
+    if list_rules:
+        for item in DIFF_RULES.values():
+            click.echo(f"{item.id:36} {DIFF_LABELS[item.level]:4}  {item.summary}")
+        return
+    if old is None or new is None:
+        raise click.UsageError("diff needs two documents, OLD and NEW")
     _finish(_guarded(lambda: diff_paths(old, new)), format, fail_on, DIFF_LABELS)
 
 

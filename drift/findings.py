@@ -21,6 +21,7 @@ __all__ = [
     "exit_code",
     "normalise_level",
     "render",
+    "show_json",
     "sort_findings",
 ]
 
@@ -35,6 +36,11 @@ _ALIASES = {"err": "error", "error": "error", "warn": "warn", "warning": "warn",
 def escape_pointer(part: object) -> str:
     """Escape one JSON-pointer segment (RFC 6901)."""
     return str(part).replace("~", "~0").replace("/", "~1")
+
+
+def show_json(value: object) -> str:
+    """A value as JSON for a message (``null``, ``true``, ``"x"``), never a Python repr."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
 
 
 def normalise_level(value: str) -> Level:

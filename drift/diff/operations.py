@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..document import Document
-from ..findings import escape_pointer
+from ..findings import escape_pointer, show_json
 from .schemas import IN_OLD, SchemaDiff
 
 __all__ = ["compare_operations"]
@@ -68,7 +68,7 @@ def compare_document(diff: SchemaDiff) -> None:
         if key in _TOP_LEVEL_SKIPPED or diff.old.data.get(key) == diff.new.data.get(key):
             continue
         pointer = f"/{escape_pointer(key)}"
-        diff.add("document-changed", "info", pointer if key in diff.new.data else "", f"{key} changed")
+        diff.add("document-changed", pointer if key in diff.new.data else "", f"{key} changed")
 
 
 def compare_operations(diff: SchemaDiff) -> None:
@@ -76,11 +76,11 @@ def compare_operations(diff: SchemaDiff) -> None:
     old_ops, new_ops = _operations(diff.old), _operations(diff.new)
     for key, (pointer, label) in old_ops.items():
         if key not in new_ops:
-            diff.add("endpoint-removed", "error", pointer, f"{label} was removed{IN_OLD}")
+            diff.add("endpoint-removed", pointer, f"{label} was removed{IN_OLD}")
     for key, (pointer, label) in new_ops.items():
         if key not in old_ops:
-            diff.add("endpoint-added", "info", pointer, f"{label} was added")
-    for key in old_ops.keys() & new_ops.keys():
+            diff.add("endpoint-added", pointer, f"{label} was added")
+    for key in [k for k in old_ops if k in new_ops]:
         _compare_operation(diff, old_ops[key][0], new_ops[key][0], new_ops[key][1])
 
 
@@ -88,15 +88,15 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
     old, new = diff.old, diff.new
     before, after = _node(old, old_op), _node(new, new_op)
     if before.get("operationId") != after.get("operationId"):
-        diff.add("operation-id-changed", "warn", f"{new_op}/operationId" if "operationId" in after else new_op,
-                 f"{label}: operationId {before.get('operationId')!r} -> {after.get('operationId')!r}; "
+        diff.add("operation-id-changed", f"{new_op}/operationId" if "operationId" in after else new_op,
+                 f"{label}: operationId {show_json(before.get('operationId'))} -> {show_json(after.get('operationId'))}; "
                  f"generated clients rename the method")
     for key in _OPERATION_NOTES:
         if before.get(key) != after.get(key):
-            diff.add("annotation-changed", "info", f"{new_op}/{key}" if key in after else new_op,
+            diff.add("annotation-changed", f"{new_op}/{key}" if key in after else new_op,
                      f"{label}: {key} changed")
     if before.get("security") != after.get("security"):
-        diff.add("security-changed", "warn", f"{new_op}/security" if "security" in after else new_op,
+        diff.add("security-changed", f"{new_op}/security" if "security" in after else new_op,
                  f"{label}: security requirements changed; clients may need other credentials")
     _compare_parameters(diff, old_op, new_op, label)
     old_body = old.resolve(f"{old_op}/requestBody") if old.has(f"{old_op}/requestBody") else None
@@ -104,21 +104,21 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
     if new_body is not None:
         was_required = old_body is not None and _node(old, old_body).get("required") is True
         if _node(new, new_body).get("required") is True and not was_required:
-            diff.add("request-body-now-required", "error", f"{new_body}/required", f"{label}: a request body is now required")
+            diff.add("request-body-now-required", f"{new_body}/required", f"{label}: a request body is now required")
     if old_body is not None and new_body is not None:
         _compare_content(diff, old_body, new_body, "request", label)
     elif old_body is not None:
-        diff.add("request-body-removed", "error", old_body, f"{label}: the request body was removed{IN_OLD}")
+        diff.add("request-body-removed", old_body, f"{label}: the request body was removed{IN_OLD}")
     old_responses = _node(old, old_op).get("responses") or {}
     new_responses = _node(new, new_op).get("responses") or {}
     for code in old_responses:
         if code not in new_responses:
-            diff.add("response-status-removed", "error", f"{old_op}/responses/{escape_pointer(code)}",
+            diff.add("response-status-removed", f"{old_op}/responses/{escape_pointer(code)}",
                      f"{label}: response {code} was removed{IN_OLD}")
     for code in new_responses:
         pointer = f"{new_op}/responses/{escape_pointer(code)}"
         if code not in old_responses:
-            diff.add("response-status-added", "warn", pointer, f"{label}: new response status {code}")
+            diff.add("response-status-added", pointer, f"{label}: new response status {code}")
         else:
             _compare_content(diff, old.resolve(f"{old_op}/responses/{escape_pointer(code)}"), new.resolve(pointer),
                              "response", f"{label} -> {code}")
@@ -129,14 +129,14 @@ def _compare_parameters(diff: SchemaDiff, old_op: str, new_op: str, label: str) 
     for key, pointer in after.items():
         param = _node(diff.new, pointer)
         if param.get("required") is True and (key not in before or _node(diff.old, before[key]).get("required") is not True):
-            diff.add("request-parameter-required-added", "error", pointer,
-                     f"{label}: {key[0]} parameter {param.get('name')!r} is now required")
+            diff.add("request-parameter-required-added", pointer,
+                     f"{label}: {key[0]} parameter {show_json(param.get('name'))} is now required")
         elif key not in before:
-            diff.add("request-parameter-added", "info", pointer, f"{label}: new {key[0]} parameter {param.get('name')!r}")
+            diff.add("request-parameter-added", pointer, f"{label}: new {key[0]} parameter {show_json(param.get('name'))}")
     for key, pointer in before.items():
         if key not in after:
-            diff.add("request-parameter-removed", "warn", pointer,
-                     f"{label}: {key[0]} parameter {_node(diff.old, pointer).get('name')!r} was removed{IN_OLD}")
+            diff.add("request-parameter-removed", pointer,
+                     f"{label}: {key[0]} parameter {show_json(_node(diff.old, pointer).get('name'))} was removed{IN_OLD}")
         elif diff.old.has(f"{pointer}/schema") and diff.new.has(f"{after[key]}/schema"):
             name = _node(diff.new, after[key]).get("name")
             diff.compare(f"{pointer}/schema", f"{after[key]}/schema", "request", f"{label} {key[0]} {name}")
@@ -148,11 +148,11 @@ def _compare_content(diff: SchemaDiff, old_holder: str, new_holder: str, directi
     for media in old_content:
         old_media = f"{old_holder}/content/{escape_pointer(media)}"
         if media not in new_content:
-            diff.add(f"{direction}-media-type-removed", "error", old_media, f"{label}: {media} was removed{IN_OLD}")
+            diff.add(f"{direction}-media-type-removed", old_media, f"{label}: {media} was removed{IN_OLD}")
             continue
         new_media = f"{new_holder}/content/{escape_pointer(media)}"
         if diff.old.has(f"{old_media}/schema") and diff.new.has(f"{new_media}/schema"):
             diff.compare(f"{old_media}/schema", f"{new_media}/schema", direction, "")  # type: ignore[arg-type]
-    for media in new_content.keys() - old_content.keys():
-        diff.add(f"{direction}-media-type-added", "info", f"{new_holder}/content/{escape_pointer(media)}",
+    for media in [m for m in new_content if m not in old_content]:
+        diff.add(f"{direction}-media-type-added", f"{new_holder}/content/{escape_pointer(media)}",
                  f"{label}: {media} was added")

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..document import Document, SchemaView
-from ..findings import Finding, Level
+from ..findings import Finding, show_json
+from .rules import finding
 
 __all__ = ["IN_OLD", "Direction", "SchemaDiff"]
 
@@ -26,6 +27,11 @@ _LOWER = ("minimum", "exclusiveMinimum", "minLength", "minItems", "minProperties
 _NOTES = ("description", "title", "summary", "format", "deprecated", "example", "examples")
 _MISSING = object()
 IN_OLD = " (path is in OLD)"
+
+
+def _shown(value: Any) -> str:
+    """A keyword's value as JSON, or ``absent``."""
+    return "absent" if value is _MISSING else show_json(value)
 
 
 def _is_number(value: Any) -> bool:
@@ -45,7 +51,7 @@ def _values(view: SchemaView) -> list[Any] | None:
 
 
 def _show(values: list[Any]) -> str:
-    return ", ".join(repr(v) for v in values)
+    return ", ".join(show_json(v) for v in values)
 
 
 def _types(document: Document, view: SchemaView) -> set[str]:
@@ -68,7 +74,7 @@ def _signature(document: Document, pointer: str) -> str:
     for name, prop in sorted(view.properties.items()):
         values = _values(document.view(prop))
         if values is not None and len(values) == 1:
-            consts.append(f"{name}={values[0]}")
+            consts.append(f"{name}={values[0] if isinstance(values[0], str) else show_json(values[0])}")
     if consts:
         return ",".join(consts)
     node = document.get(pointer)
@@ -94,10 +100,11 @@ class SchemaDiff:
     findings: list[Finding] = field(default_factory=list)
     _seen: set[tuple[str, str, str]] = field(default_factory=set)
 
-    def add(self, rule: str, level: Level, path: str, message: str) -> None:
-        finding = Finding(rule, level, path, message)
-        if finding not in self.findings:
-            self.findings.append(finding)
+    def add(self, rule: str, path: str, message: str) -> None:
+        """Record one finding of ``rule`` (its level is the registry's), once."""
+        item = finding(rule, path, message)
+        if item not in self.findings:
+            self.findings.append(item)
 
     def compare(self, old_pointer: str, new_pointer: str, direction: Direction, label: str) -> None:
         old, new = self.old.view(old_pointer), self.new.view(new_pointer)
@@ -124,11 +131,12 @@ class SchemaDiff:
         reader, writer = (after, before) if direction == "request" else (before, after)
         breaking = bool(reader) and (not writer or not writer <= _allowed(reader))
         path = new.at("type") if "type" in new.keywords else new.pointer
-        change = f"{label}: type {sorted(before) or 'any'} -> {sorted(after) or 'any'}"
+        change = f"{label}: type {show_json(sorted(before)) if before else 'any'} -> " \
+                 f"{show_json(sorted(after)) if after else 'any'}"
         if breaking:
-            self.add(f"{direction}-type-changed", "error", path, change)
+            self.add(f"{direction}-type-changed", path, change)
         else:
-            self.add("type-relaxed" if direction == "request" else "type-narrowed", "info", path, change)
+            self.add("type-relaxed" if direction == "request" else "type-narrowed", path, change)
 
     def _enum(self, old: SchemaView, new: SchemaView, direction: Direction, label: str) -> None:
         before, after = _values(old), _values(new)
@@ -138,17 +146,17 @@ class SchemaDiff:
         removed = [v for v in before if after is None or v not in after] if before is not None else []
         added = [v for v in after if before is None or v not in before] if after is not None else []
         if before is not None and after is None:
-            self.add(f"{direction}-enum-value-added", "info" if direction == "request" else "warn", path,
+            self.add(f"{direction}-enum-value-added", path,
                      f"{label}: the enum [{_show(before)}] was dropped; any value of the type may appear")
         if before is None and after is not None:
-            self.add(f"{direction}-enum-value-removed", "error" if direction == "request" else "info", path,
+            self.add(f"{direction}-enum-value-removed", path,
                      f"{label}: now limited to the enum [{_show(after)}]")
         if before is not None and after is not None:
             if removed:
-                self.add(f"{direction}-enum-value-removed", "error" if direction == "request" else "info", path,
+                self.add(f"{direction}-enum-value-removed", path,
                          f"{label}: enum value(s) removed: {_show(removed)}")
             if added:
-                self.add(f"{direction}-enum-value-added", "info" if direction == "request" else "warn", path,
+                self.add(f"{direction}-enum-value-added", path,
                          f"{label}: enum value(s) added: {_show(added)}")
 
     def _ranges(self, old: SchemaView, new: SchemaView, direction: Direction, label: str) -> None:
@@ -162,37 +170,24 @@ class SchemaDiff:
                 narrowed = before is _MISSING
             else:
                 narrowed = after < before if keyword in _UPPER else after > before
-            shown = lambda v: "absent" if v is _MISSING else v  # noqa: E731
-            message = f"{label}: {keyword} {shown(before)} -> {shown(after)}"
+            message = f"{label}: {keyword} {_shown(before)} -> {_shown(after)}"
             path = new.at(keyword) if after is not _MISSING else new.pointer
-            if direction == "request":
-                if narrowed:
-                    self.add("request-range-narrowed", "error", path, message)
-                else:
-                    self.add("request-range-widened", "info", path, message)
-            elif narrowed:
-                self.add("response-range-narrowed", "info", path, message)
-            else:
-                self.add("response-range-widened", "warn", path, message)
+            self.add(f"{direction}-range-{'narrowed' if narrowed else 'widened'}", path, message)
 
     def _pattern_default_notes(self, old: SchemaView, new: SchemaView, direction: Direction, label: str) -> None:
         before, after = old.get("pattern", _MISSING), new.get("pattern", _MISSING)
         if before != after:
             path = new.at("pattern") if after is not _MISSING else new.pointer
-            level: Level = "warn" if direction == "request" and after is not _MISSING else "info"
-            self.add(f"{direction}-pattern-changed", level, path,
-                     f"{label}: pattern {before if before is not _MISSING else 'absent'!s} -> "
-                     f"{after if after is not _MISSING else 'absent'!s}")
+            self.add(f"{direction}-pattern-changed", path, f"{label}: pattern {_shown(before)} -> {_shown(after)}")
         before, after = old.get("default", _MISSING), new.get("default", _MISSING)
         if before != after or type(before) is not type(after):
             path = new.at("default") if after is not _MISSING else new.pointer
-            shown = lambda v: "absent" if v is _MISSING else repr(v)  # noqa: E731
-            self.add("default-changed", "warn" if direction == "request" else "info", path,
-                     f"{label}: default {shown(before)} -> {shown(after)}; clients that omit it get other behaviour")
+            self.add("default-changed", path,
+                     f"{label}: default {_shown(before)} -> {_shown(after)}; clients that omit it get other behaviour")
         for keyword in _NOTES:
             if old.get(keyword, _MISSING) != new.get(keyword, _MISSING):
                 path = new.at(keyword) if keyword in new.keywords else new.pointer
-                self.add("annotation-changed", "info", path, f"{label or 'body'}: {keyword} changed")
+                self.add("annotation-changed", path, f"{label or 'body'}: {keyword} changed")
 
     def _properties(self, old: SchemaView, new: SchemaView, direction: Direction, label: str) -> None:
         prefix = f"{label}." if label else ""
@@ -201,33 +196,32 @@ class SchemaDiff:
                 was_required = name in old.required
                 if direction == "response" and was_required:
                     continue  # reported below as response-required-removed
-                level: Level = "warn"
-                self.add(f"{direction}-property-removed", level, old.properties[name],
+                self.add(f"{direction}-property-removed", old.properties[name],
                          f"{prefix}{name} was removed" + (" (it was required)" if was_required else "") + IN_OLD)
         for name in new.properties:
             if name not in old.properties:
-                self.add(f"{direction}-property-added", "info", new.properties[name], f"{prefix}{name} was added")
+                self.add(f"{direction}-property-added", new.properties[name], f"{prefix}{name} was added")
         base = new.at("required") if "required" in new.keywords else new.pointer
         for name in new.required:
             if name not in old.required:
                 if direction == "request":
-                    self.add("request-required-added", "error", base, f"{prefix}{name} is now required")
+                    self.add("request-required-added", base, f"{prefix}{name} is now required")
                 else:
-                    self.add("response-required-added", "info", base, f"{prefix}{name} is now always present")
+                    self.add("response-required-added", base, f"{prefix}{name} is now always present")
         for name in old.required:
             if name not in new.required:
                 if direction == "response":
-                    self.add("response-required-removed", "error", base,
+                    self.add("response-required-removed", base,
                              f"{prefix}{name} is no longer guaranteed in the response"
                              + ("" if name in new.properties else " (the property was removed)"))
                 else:
-                    self.add("request-required-removed", "info", base, f"{prefix}{name} is now optional")
+                    self.add("request-required-removed", base, f"{prefix}{name} is now optional")
         closed_before = old.get("additionalProperties") is False
         closed_after = new.get("additionalProperties") is False
         if direction == "request" and closed_after and not closed_before:
-            self.add("request-additional-properties-closed", "error", new.at("additionalProperties"),
+            self.add("request-additional-properties-closed", new.at("additionalProperties"),
                      f"{label or 'body'}: fields the schema does not list are now rejected")
-        for name in old.properties.keys() & new.properties.keys():
+        for name in [n for n in old.properties if n in new.properties]:
             self.compare(old.properties[name], new.properties[name], direction, f"{prefix}{name}")
 
     def _branches(self, old: SchemaView, new: SchemaView, keyword: str, direction: Direction, label: str) -> None:
@@ -237,11 +231,10 @@ class SchemaDiff:
         before = _branch_keys(self.old, old, keyword)
         after = _branch_keys(self.new, new, keyword)
         where = label or "body"
-        for name in after.keys() - before.keys():
-            self.add(f"{direction}-{keyword.lower()}-branch-added", "warn" if direction == "response" else "info",
-                     after[name], f"{where}: new {keyword} branch {name}")
-        for name in before.keys() - after.keys():
-            self.add(f"{direction}-{keyword.lower()}-branch-removed", "error" if direction == "request" else "info",
-                     before[name], f"{where}: {keyword} branch {name} was removed{IN_OLD}")
-        for name in before.keys() & after.keys():
+        for name in [n for n in after if n not in before]:
+            self.add(f"{direction}-{keyword.lower()}-branch-added", after[name], f"{where}: new {keyword} branch {name}")
+        for name in [n for n in before if n not in after]:
+            self.add(f"{direction}-{keyword.lower()}-branch-removed", before[name],
+                     f"{where}: {keyword} branch {name} was removed{IN_OLD}")
+        for name in [n for n in before if n in after]:
             self.compare(before[name], after[name], direction, f"{label}<{name}>" if label else f"<{name}>")

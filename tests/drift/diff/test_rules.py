@@ -196,13 +196,13 @@ def test_change_is_reported_with_its_rule_level_and_pointer(rule_id: str) -> Non
     old, new = _pair(*CASES[rule_id][:2])
     findings = [f for f in diff_documents(old, new) if f.rule == rule_id]
     assert [f.path for f in findings] == [CASES[rule_id][2]], diff_documents(old, new)
-    assert findings[0].level == DIFF_RULES[rule_id]
+    assert findings[0].level == DIFF_RULES[rule_id].level
 
 
 def test_every_emitted_rule_is_a_registered_one_with_its_level() -> None:
     for old_change, new_change, _ in CASES.values():
         for finding in diff_documents(*_pair(old_change, new_change)):
-            assert DIFF_RULES.get(finding.rule) == finding.level, finding
+            assert DIFF_RULES[finding.rule].level == finding.level, finding
 
 
 def test_operation_summary_change_is_an_annotation_change() -> None:
