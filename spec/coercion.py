@@ -15,14 +15,30 @@ from typing import Any, Callable, Mapping
 
 from .errors import MISSING, SpecLoadError
 
-__all__ = ["Coercer", "Coercions"]
+__all__ = ["MAX_INTEGER_DIGITS", "Coercer", "Coercions", "TooManyDigits"]
 
 Coercer = Callable[[str], Any]
+
+#: Longest digit string an integer field converts. Every integer in the contract is
+#: bounded far below this, and Python refuses to convert strings past 4,300 digits.
+MAX_INTEGER_DIGITS = 64
+
+
+class TooManyDigits(ValueError):
+    """A digit string too long to be any integer the contract allows; the validator names the field."""
+
+    def __init__(self, digits: int) -> None:
+        super().__init__(f"a string of {digits} digits (at most {MAX_INTEGER_DIGITS} are read)")
+        self.digits = digits
 
 
 def _integer(pattern: re.Pattern[str]) -> Coercer:
     def coerce(text: str) -> Any:
-        return int(text) if pattern.fullmatch(text) else MISSING
+        if not pattern.fullmatch(text):
+            return MISSING
+        if len(text) > MAX_INTEGER_DIGITS:
+            raise TooManyDigits(len(text.lstrip("-")))
+        return int(text)
 
     return coerce
 

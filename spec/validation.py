@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-from .coercion import Coercer, Coercions
+from .coercion import Coercer, Coercions, TooManyDigits
 from .errors import MISSING, Problem, SpecLoadError, show_value
 
 if TYPE_CHECKING:
@@ -240,7 +240,12 @@ class BodyValidator:
             if rule is None:
                 continue
             if not rule.accepts(value):
-                coerced = rule.coerce(value) if rule.coerce is not None and type(value) is str else MISSING
+                try:
+                    coerced = rule.coerce(value) if rule.coerce is not None and type(value) is str else MISSING
+                except TooManyDigits as exc:
+                    problems.append(Problem(name, "digits", f"{name} must be a number in the "
+                                            f"allowed range, got {exc}", value))
+                    continue
                 if coerced is MISSING:
                     problems.append(rule.type_problem(value))
                     continue
