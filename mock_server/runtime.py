@@ -1,109 +1,185 @@
-"""What one running mock holds: its config, the spec, the job store, images and webhooks.
+"""What one running mock holds, and the mock's side of the protocol seam.
 
-``create_app`` builds one :class:`MockRuntime` per app and keeps it in
-``app.extensions["t2i_mock"]``; routes close over it instead of looking it up per
-request. :meth:`MockRuntime.close` stops the webhook thread and closes the store.
+:class:`MockRuntime` is the mock's :class:`~t2i_contract.protocol.Service`: jobs live
+in the shared SQLite :class:`~mock_server.store.JobStore` and images are drawn on
+demand from the request (:class:`~mock_server.images.ImageCache`); the protocol
+layer does everything else. It also keeps the request journal: ``begin`` starts an
+entry, ``submit`` stores it in the same transaction as the job, ``finish`` stores
+the others with the answer's status.
+
+``create_app`` builds one runtime per app and keeps it in
+``app.extensions["t2i_mock"]``. :meth:`MockRuntime.close` stops webhooks and closes
+the store.
 """
 from __future__ import annotations
 
+import base64
 import dataclasses
-import json
+import logging
 import random
 import shutil
-from dataclasses import dataclass
+import time
 from pathlib import Path
 from typing import Any
 
-from flask import Response
-
-from t2i_contract.spec import Spec, Text2ImgRequest, load_spec
+from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
+from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
+from t2i_contract.spec import FetchRequest, Spec, Text2ImgRequest, load_spec
 
 from .config import MockConfig
-from .errors import QueueFull
 from .images import ImageCache
-from .payloads import Payloads
-from .prefer import Preferences
 from .store import Job, JobStore, temporary_folder
-from .webhooks import WebhookSender
 
-__all__ = ["CORS_HEADERS", "CORS_PREFLIGHT_HEADERS", "SEED_LIMIT", "MockRuntime", "json_response"]
+__all__ = ["SEED_LIMIT", "TIP", "MockRuntime", "image_path"]
 
-# Every answer allows any origin; a preflight (OPTIONS) also says which methods and
-# headers a browser may use. Content-Type and Content-Length are safelisted response
-# headers, so nothing needs exposing.
-CORS_HEADERS = {"Access-Control-Allow-Origin": "*"}
-CORS_PREFLIGHT_HEADERS = {
-    "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "Content-Type, Prefer, Authorization, X-Requested-With",
-    "Access-Control-Max-Age": "600",
-}
-
+log = logging.getLogger(__name__)
 SEED_LIMIT = 2**32 - 1
+TIP = "This is a mock: images are deterministic placeholders drawn from the request."
+# Headers worth keeping in the journal; hop-by-hop and server-added ones are noise.
+_SKIP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    """A compact JSON answer; faster than ``jsonify``, which pretty-prints in debug and sorts keys."""
-    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json")
+def image_path(job_id: int, index: int, proxy: bool = False) -> str:
+    return f"{'/proxy' if proxy else ''}/generations/{job_id}/{index}.png"
 
 
-@dataclass
-class MockRuntime:
-    config: MockConfig
-    spec: Spec
-    store: JobStore
-    images: ImageCache
-    payloads: Payloads
-    webhooks: WebhookSender
+def journal_entry(environ: dict[str, Any], now: float) -> dict[str, Any]:
+    """The start of a journal entry from a WSGI environ: when, what, and the headers sent."""
+    headers = {}
+    for name, value in environ.items():
+        if name.startswith("HTTP_"):
+            header = name[5:].replace("_", "-").title()
+        elif name in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+            header = name.replace("_", "-").title()
+        else:
+            continue
+        if header.lower() not in _SKIP_HEADERS:
+            headers[header] = value
+    return {"at": now, "method": environ.get("REQUEST_METHOD", ""), "path": environ.get("PATH_INFO", ""),
+            "query": environ.get("QUERY_STRING", ""), "headers": headers}
 
-    owned_folder: Path | None = None
+
+class MockRuntime(Service):
+    tip = TIP
+
+    def __init__(self, config: MockConfig, spec: Spec, store: JobStore, images: ImageCache, clock: Clock,
+                 owned_folder: Path | None = None) -> None:
+        self.config = config
+        self.spec = spec
+        self.store = store
+        self.images = images
+        self.clock = clock
+        self.owned_folder = owned_folder
+        self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
+                                      timeout=config.webhook_timeout, clock=clock)
 
     @classmethod
-    def build(cls, config: MockConfig) -> MockRuntime:
+    def build(cls, config: MockConfig, clock: Clock | None = None) -> MockRuntime:
+        clock = clock or SystemClock()
         folder = None
         if config.db_path is None:
             folder = temporary_folder()
             config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
         assert config.db_path is not None
         store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
-                         max_jobs=config.max_jobs)
-        images = ImageCache()
-        payloads = Payloads(images)
-        webhooks = WebhookSender(store, payloads.webhook, attempts=config.webhook_attempts,
-                                 backoff=config.webhook_backoff, timeout=config.webhook_timeout)
-        return cls(config=config, spec=load_spec(), store=store, images=images, payloads=payloads,
-                   webhooks=webhooks, owned_folder=folder)
+                         max_jobs=config.max_jobs, clock=clock)
+        return cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
 
-    def plan_delay(self, prefs: Preferences) -> float:
+    # -- the journal -----------------------------------------------------------------
+    def begin(self, call: Call) -> None:
+        call.state["journal"] = journal_entry(call.environ, self.clock.now())
+        low, high = self.config.latency
+        if high > 0:
+            time.sleep(random.uniform(low, high) / 1000.0)  # the simulated --latency, not a wait for anything
+
+    def finish(self, call: Call, status: int) -> None:
+        entry = call.state.get("journal")
+        if entry is None or call.state.get("stored"):
+            return
+        entry["status"] = status
+        if call.raw:
+            entry["raw"] = call.raw.decode("utf-8", "replace")
+        try:
+            self.store.record(entry)
+        except Exception:  # the journal must never break an answer
+            log.exception("could not record a journal entry")
+
+    # -- generations -------------------------------------------------------------------
+    def plan_delay(self, call: Call) -> float:
         """Seconds until a new job is ready: 0 for an immediate success."""
-        config = self.config
+        config, prefs = self.config, call.prefs
         if prefs.status == "processing":
             return config.eta if prefs.eta is None else prefs.eta
         if prefs.status is None and config.processing_ratio and random.random() < config.processing_ratio:
             return config.eta
         return 0.0
 
-    def start_generation(self, req: Text2ImgRequest, prefs: Preferences, base_url: str,
-                         entry: dict[str, Any]) -> Job:
-        """Store a job for a valid request (its journal ``entry`` with it) and schedule its webhook.
-
-        Raises :class:`~mock_server.errors.QueueFull` past ``--max-queued``. Both the Flask
-        route and the fast path (``fastpath.py``) start generations through here.
-        """
+    def submit(self, call: Call, request: Text2ImgRequest) -> JobView:
+        """Store a job (with its journal entry) and schedule its webhook; a 429 past ``--max-queued``."""
         config = self.config
-        delay = self.plan_delay(prefs)
-        meta = req.to_meta()
+        meta = request.to_meta()
         if meta["seed"] is None:
             meta["seed"] = random.randint(0, SEED_LIMIT)
-        entry["normalised"] = {"key": req.key, **meta, "extra": dict(req.extra)}
+        entry = call.state["journal"]
+        entry["raw"] = call.raw.decode("utf-8", "replace")
+        entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200
-        job = self.store.add_job(meta=meta, base_url=base_url, delay=delay, webhook=req.webhook,
-                                 track_id=req.track_id, journal=entry, max_pending=config.max_queued)
+        job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
+                                 webhook=request.webhook, track_id=request.track_id, journal=entry,
+                                 max_pending=config.max_queued)
         if job is None:
             assert config.max_queued is not None
             raise QueueFull(config.max_queued, config.retry_after)
+        call.state["stored"] = True
         if job.webhook:
-            self.webhooks.schedule(job)
-        return job
+            self.webhooks.schedule(job.id, job.ready_at)
+        return self.view(job, job.created)
+
+    def fetch(self, call: Call, request: FetchRequest) -> JobView:
+        entry = call.state["journal"]
+        entry["normalised"] = {"key": request.key, "request_id": request.request_id}
+        entry["job_id"] = request.request_id
+        job = self.store.get_job(request.request_id)
+        if job is None:
+            raise NotFound.generation(request.request_id)
+        return self.view(job, self.clock.now())
+
+    # -- answers -------------------------------------------------------------------------
+    def view(self, job: Job, now: float) -> JobView:
+        meta = job.meta
+        samples = int(meta.get("samples") or 1)
+        links = [job.base_url + image_path(job.id, i) for i in range(samples)]
+        ready = job.ready(now)
+
+        def output() -> list[str]:
+            if meta.get("base64"):
+                return [base64.b64encode(self.images.get(job.id, i, meta)).decode("ascii") for i in range(samples)]
+            return links
+
+        return JobView(
+            id=job.id, state=SUCCESS if ready else PROCESSING, meta=meta, links=links, fetch_base=job.base_url,
+            tip=TIP, webhook_status=job.webhook_status, track_id=job.track_id, eta=job.eta(now),
+            generation_time=self.generation_time(job), output=output,
+            proxy_links=[job.base_url + image_path(job.id, i, proxy=True) for i in range(samples)],
+        )
+
+    @staticmethod
+    def generation_time(job: Job) -> float:
+        """Simulated seconds: the queue delay, or what a GPU might take for this size and step count."""
+        meta = job.meta
+        pixels = int(meta["width"]) * int(meta["height"]) / (512 * 512)
+        simulated = 0.3 + 0.04 * int(meta["num_inference_steps"]) * int(meta["samples"]) * pixels
+        return round(max(simulated, job.ready_at - job.created), 3)
+
+    # -- webhooks (protocol.WebhookSource) ---------------------------------------------------
+    def webhook_target(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        job = self.store.get_job(job_id)
+        if job is None or not job.webhook:
+            return None
+        return job.webhook, webhook_body(self.view(job, max(self.clock.now(), job.ready_at)))
+
+    def record_webhook_status(self, job_id: int, status: str) -> None:
+        self.store.set_webhook_status(job_id, status)
 
     def close(self) -> None:
         """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""

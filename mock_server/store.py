@@ -25,10 +25,11 @@ import os
 import sqlite3
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
+
+from t2i_contract.protocol import Clock, SystemClock, initial_status
 
 __all__ = ["Job", "JobStore", "temporary_folder"]
 
@@ -79,18 +80,20 @@ class Job:
     track_id: str | None
     webhook_status: str
 
-    def ready(self, now: float | None = None) -> bool:
-        return (time.time() if now is None else now) >= self.ready_at
+    def ready(self, now: float) -> bool:
+        return now >= self.ready_at
 
-    def eta(self, now: float | None = None) -> float:
-        return max(0.0, round(self.ready_at - (time.time() if now is None else now), 2))
+    def eta(self, now: float) -> float:
+        return max(0.0, round(self.ready_at - now, 2))
 
 
 class JobStore:
     """SQLite-backed jobs and journal; one instance per app, usable from any thread."""
 
-    def __init__(self, path: Path, ttl: float, journal_limit: int, max_jobs: int = 100_000) -> None:
+    def __init__(self, path: Path, ttl: float, journal_limit: int, max_jobs: int = 100_000,
+                 clock: Clock | None = None) -> None:
         self.path = Path(path)
+        self.clock = clock or SystemClock()
         self.ttl = ttl
         self.journal_limit = journal_limit
         self.max_jobs = max_jobs
@@ -185,8 +188,8 @@ class JobStore:
         returned, when that many jobs are already pending. The count and the insert share
         one write transaction, so concurrent workers cannot overshoot the limit.
         """
-        now = time.time()
-        status = "pending" if webhook else "none"
+        now = self.clock.now()
+        status = initial_status(webhook)
         with self._conn(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -222,7 +225,7 @@ class JobStore:
         with self._conn() as db:
             row = db.execute(
                 "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "
-                "FROM jobs WHERE id = ? AND expires_at > ?", (job_id, time.time()),
+                "FROM jobs WHERE id = ? AND expires_at > ?", (job_id, self.clock.now()),
             ).fetchone()
         if row is None:
             return None
@@ -230,7 +233,7 @@ class JobStore:
 
     def pending_count(self) -> int:
         with self._conn() as db:
-            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (time.time(),)).fetchone()[0])
+            return int(db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (self.clock.now(),)).fetchone()[0])
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         with self._conn(write=True) as db:
@@ -245,7 +248,7 @@ class JobStore:
         """Append one request to the journal."""
         with self._conn(write=True) as db:
             self._journal_insert(db, entry)
-            self._maybe_sweep(db, time.time())
+            self._maybe_sweep(db, self.clock.now())
 
     def journal(self) -> list[dict[str, Any]]:
         """Every journal entry still kept, oldest first."""
@@ -272,7 +275,7 @@ class JobStore:
         ``SWEEP_EVERY`` seconds, which keeps up with several thousand requests a second.
         """
         with self._conn(write=True) as db:
-            return self._sweep(db, time.time() if now is None else now)
+            return self._sweep(db, self.clock.now() if now is None else now)
 
     def _sweep(self, db: sqlite3.Connection, now: float) -> int:
         # Inserts already trim the journal and the jobs beyond max_jobs one row at a time; this

@@ -61,11 +61,14 @@ class WebhookListener:
     """A real HTTP listener that records every POST it receives.
 
     ``status_codes`` scripts the answers (e.g. ``[500, 500, 200]`` to test retries);
-    once it runs out, every call gets 200.
+    once it runs out, every call gets 200. With ``gate``, each call is recorded at
+    once but answered only after the test sets the event, so a test can hold a
+    delivery open without waiting for any timeout.
     """
 
     status_codes: list[int] = field(default_factory=list)
     received: list[dict[str, Any]] = field(default_factory=list)
+    gate: threading.Event | None = None
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
@@ -83,6 +86,8 @@ class WebhookListener:
             self.received.append({"path": request.path, "headers": dict(request.headers),
                                   "json": payload, "at": time.monotonic()})
             code = self.status_codes.pop(0) if self.status_codes else 200
+        if self.gate is not None:
+            self.gate.wait(60)
         return Response("ok", status=code)(environ, start_response)
 
     def wait(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
@@ -94,4 +99,6 @@ class WebhookListener:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.gate is not None:
+            self.gate.set()
         self._server.__exit__(*exc)

@@ -2,7 +2,7 @@
 
 ``mock`` is a real HTTP server (werkzeug, threaded) on a free loopback port, shared
 by the session; :class:`MockClient` posts to it with ``requests``. ``make_mock`` starts extra servers with
-a custom :class:`MockConfig` and shuts them down after the test.
+a custom :class:`MockConfig` (and, for tests of time, a :class:`ManualClock`) and shuts them down after the test.
 """
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.protocol import Clock
 from t2i_contract.spec import load_spec
 from tests.support import ServerThread
 
@@ -71,9 +72,9 @@ def upstream_body() -> dict[str, Any]:
 def make_mock(tmp_path: Path) -> Iterator[Callable[..., MockClient]]:
     started: list[tuple[ServerThread, MockClient]] = []
 
-    def start(**settings: Any) -> MockClient:
+    def start(*, clock: Clock | None = None, **settings: Any) -> MockClient:
         settings.setdefault("db_path", tmp_path / f"mock{len(started)}.sqlite3")
-        server = ServerThread(create_app(MockConfig(**settings)))
+        server = ServerThread(create_app(MockConfig(**settings), clock=clock))
         server.__enter__()
         client = MockClient(server)
         started.append((server, client))

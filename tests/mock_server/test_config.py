@@ -1,37 +1,10 @@
-"""The Prefer header parser and the settings' own checks."""
+"""The mock settings' own checks (the Prefer parser is tested in tests/protocol)."""
 from __future__ import annotations
 
 import pytest
 
 from t2i_contract.mock_server.config import MockConfig, parse_keys, parse_latency
-from t2i_contract.mock_server.errors import ConfigError, RequestRejected
-from t2i_contract.mock_server.prefer import Preferences, parse_prefer
-
-
-@pytest.mark.parametrize(
-    ("header", "expected"),
-    [
-        (None, Preferences()),
-        ("", Preferences()),
-        ("status=processing, eta=2", Preferences(status="processing", eta=2.0)),
-        ("eta=0.5", Preferences(status="processing", eta=0.5)),
-        ("status=success", Preferences(status="success")),
-        ("code=429", Preferences(code=429)),
-        ("respond-async; wait=10", Preferences()),
-        ('STATUS="processing"; ETA=1', Preferences(status="processing", eta=1.0)),
-    ],
-    ids=["absent", "empty", "processing-eta", "eta-alone", "success", "code", "unknown-ignored", "quoted-caps"],
-)
-def test_prefer_values_are_read(header: str | None, expected: Preferences) -> None:
-    assert parse_prefer(header) == expected
-
-
-@pytest.mark.parametrize("header", ["code=418", "code=", "status=queued", "eta=-2", "eta=never"])
-def test_unusable_prefer_values_name_the_header_and_value(header: str) -> None:
-    with pytest.raises(RequestRejected) as caught:
-        parse_prefer(header)
-    assert caught.value.field == "Prefer"
-    assert header in caught.value.message
+from t2i_contract.mock_server.errors import ConfigError
 
 
 @pytest.mark.parametrize(("text", "expected"), [("0", (0.0, 0.0)), ("150", (150.0, 150.0)),

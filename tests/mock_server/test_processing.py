@@ -1,13 +1,12 @@
 """The processing lifecycle over real HTTP: processing answers, falling eta, then success."""
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import pytest
 
+from t2i_contract.protocol import ManualClock
 from tests.mock_server.conftest import MockClient, conforms
-from tests.support import wait_for
 
 
 def test_prefer_header_turns_an_answer_into_processing(mock: MockClient, body: dict[str, Any]) -> None:
@@ -24,7 +23,10 @@ def test_prefer_header_turns_an_answer_into_processing(mock: MockClient, body: d
     assert answer["meta"]["prompt"] == body["prompt"]
 
 
-def test_fetch_answers_processing_with_falling_eta_then_the_success(mock: MockClient, body: dict[str, Any]) -> None:
+def test_fetch_answers_processing_with_falling_eta_then_the_success(make_mock: Callable[..., MockClient],
+                                                                    body: dict[str, Any]) -> None:
+    clock = ManualClock()
+    mock = make_mock(clock=clock)
     started = mock.text2img(body | {"samples": 2}, headers={"Prefer": "eta=0.6"}).json()
     assert mock.get(started["future_links"][0]).status_code == 404  # not ready yet
     etas: list[float] = []
@@ -34,9 +36,11 @@ def test_fetch_answers_processing_with_falling_eta_then_the_success(mock: MockCl
         assert conforms("fetchById" if poll == mock.fetch else "fetch", response) == []
         assert response.json()["status"] == "processing"
         etas.append(response.json()["eta"])
-        time.sleep(0.1)
-    assert etas[0] > etas[1] >= 0
-    done = wait_for(lambda: (a := mock.fetch(started["id"]).json())["status"] == "success" and a, timeout=5)
+        clock.advance(0.1)
+    assert etas == [0.6, 0.5]
+    clock.advance(0.4)
+    done = mock.fetch(started["id"]).json()
+    assert done["status"] == "success"
     assert done["id"] == started["id"]
     assert done["output"] == started["future_links"]
     assert [mock.get(url).status_code for url in started["future_links"]] == [200, 200]
@@ -88,8 +92,11 @@ def test_malformed_path_id_is_a_400_naming_id(mock: MockClient, bad_id: str) -> 
         assert response.json()["errors"][0]["field"] == "id"
 
 
-def test_vendor_style_poller_that_fails_on_non_200_gets_the_result(mock: MockClient, body: dict[str, Any]) -> None:
+def test_vendor_style_poller_that_fails_on_non_200_gets_the_result(make_mock: Callable[..., MockClient],
+                                                                    body: dict[str, Any]) -> None:
     """The vendor's client: up to 10 polls of fetch/{id}, any non-200 raises, stop on success."""
+    clock = ManualClock()
+    mock = make_mock(clock=clock)
     started = mock.text2img(body, headers={"Prefer": "eta=0.5"}).json()
     for _ in range(10):
         response = mock.post(f"fetch/{started['id']}", {"key": "test-key"})
@@ -97,17 +104,20 @@ def test_vendor_style_poller_that_fails_on_non_200_gets_the_result(mock: MockCli
             raise AssertionError(f"poll got HTTP {response.status_code}")
         if response.json()["status"] == "success":
             break
-        time.sleep(0.2)
+        clock.advance(0.2)  # the client's pause between polls
     else:
         raise AssertionError("never became ready")
     assert response.json()["output"] == started["future_links"]
 
 
 def test_expired_jobs_and_their_images_are_gone(make_mock: Callable[..., MockClient], body: dict[str, Any]) -> None:
-    mock = make_mock(ttl=0.5)
+    clock = ManualClock()
+    mock = make_mock(ttl=0.5, clock=clock)
     answer = mock.text2img(body).json()
     assert mock.get(answer["output"][0]).status_code == 200
-    time.sleep(0.7)
+    clock.advance(0.49)
+    assert mock.fetch(answer["id"]).status_code == 200
+    clock.advance(0.02)
     assert mock.fetch(answer["id"]).status_code == 404
     assert mock.get(answer["output"][0]).status_code == 404
     mock.text2img(body)  # a write sweeps expired rows

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from t2i_contract.mock_server.store import FIRST_ID, JobStore
+from t2i_contract.protocol import ManualClock
 
 META = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
 
@@ -77,7 +77,8 @@ def test_max_pending_holds_under_concurrent_writers(tmp_path: Path) -> None:
 
 
 def test_inserts_keep_jobs_and_journal_within_their_limits_and_sweep_drops_expired(tmp_path: Path) -> None:
-    store = JobStore(tmp_path / "s.sqlite3", ttl=0.2, journal_limit=2, max_jobs=2)
+    clock = ManualClock()
+    store = JobStore(tmp_path / "s.sqlite3", ttl=0.2, journal_limit=2, max_jobs=2, clock=clock)
     ids = [_add(store) for _ in range(4)]
     for n in range(4):
         store.record({"n": n})
@@ -86,7 +87,7 @@ def test_inserts_keep_jobs_and_journal_within_their_limits_and_sweep_drops_expir
     assert [store.get_job(i) is not None for i in ids] == [False, False, True, True]  # type: ignore[arg-type]
     assert [e["n"] for e in store.journal()] == [2, 3]
     assert store.sweep() == 0
-    time.sleep(0.25)
+    clock.advance(0.25)
     assert store.get_job(ids[-1]) is None  # type: ignore[arg-type]  # expired reads as gone at once
     assert store.sweep() == 2
     assert store.count_jobs() == 0
@@ -97,12 +98,13 @@ def test_a_sweep_deletes_in_small_bites(tmp_path: Path, monkeypatch: pytest.Monk
     import t2i_contract.mock_server.store as store_module
 
     monkeypatch.setattr(store_module, "SWEEP_CHUNK", 2)
-    store = JobStore(tmp_path / "s.sqlite3", ttl=0.1, journal_limit=1, max_jobs=100)
+    clock = ManualClock()
+    store = JobStore(tmp_path / "s.sqlite3", ttl=0.1, journal_limit=1, max_jobs=100, clock=clock)
     for n in range(5):
         _add(store)
         store.record({"n": n})
     assert [e["n"] for e in store.journal()] == [4]
-    time.sleep(0.15)  # every job has expired: the sweep takes them out two at a time
+    clock.advance(0.15)  # every job has expired: the sweep takes them out two at a time
     assert [store.sweep() for _ in range(4)] == [2, 2, 1, 0]
     assert store.count_jobs() == 0
     store.close()

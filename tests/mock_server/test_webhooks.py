@@ -1,12 +1,17 @@
-"""Webhooks over real HTTP, received by a listener the test starts."""
+"""Webhooks over real HTTP, received by a listener the test starts; time is a manual clock."""
 from __future__ import annotations
 
-import time
+import threading
 from typing import Any, Callable
 
+from t2i_contract.protocol import ManualClock
 from t2i_contract.spec import load_spec
 from tests.mock_server.conftest import MockClient
 from tests.support import WebhookListener, wait_for
+
+
+def _status(mock: MockClient, job_id: int, word: str) -> str:
+    return wait_for(lambda: word in (s := mock.fetch(job_id).json()["webhook_status"]) and s)
 
 
 def test_webhook_receives_the_completion_payload(mock: MockClient, body: dict[str, Any]) -> None:
@@ -21,75 +26,70 @@ def test_webhook_receives_the_completion_payload(mock: MockClient, body: dict[st
     assert payload["track_id"] == "order-17"
     assert payload["meta"] == answer["meta"]
     assert payload["generationTime"] == answer["generationTime"]
-    status = wait_for(lambda: "delivered" in (s := mock.fetch(answer["id"]).json()["webhook_status"]) and s)
-    assert "attempt 1 of 3" in status
+    assert _status(mock, answer["id"], "delivered") == "delivered (HTTP 200 on attempt 1 of 3)"
 
 
-def test_webhook_for_a_processing_job_fires_once_it_is_ready(mock: MockClient, body: dict[str, Any]) -> None:
+def test_webhook_for_a_processing_job_fires_once_it_is_ready(make_mock: Callable[..., MockClient],
+                                                            body: dict[str, Any]) -> None:
+    clock = ManualClock()
+    mock = make_mock(clock=clock)
     with WebhookListener() as listener:
-        sent = time.monotonic()
         answer = mock.text2img(body | {"webhook": listener.url}, headers={"Prefer": "eta=0.5"}).json()
         assert answer["status"] == "processing"
+        assert mock.runtime.webhooks.next_due() == clock.now() + 0.5  # due when the job is ready, not before
+        clock.advance(0.5)
         received = listener.wait(1)
-    assert received[0]["at"] - sent >= 0.45
     assert received[0]["json"]["output"] == answer["future_links"]
     assert mock.fetch(answer["id"]).json()["status"] == "success"
 
 
-def test_webhook_is_sent_off_the_request_thread(make_mock: Callable[..., MockClient], body: dict[str, Any]) -> None:
-    """A webhook receiver that never answers does not slow the text2img answer down."""
-    import socket
-
-    with socket.socket() as silent:  # accepts connections, never answers
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        url = f"http://127.0.0.1:{silent.getsockname()[1]}/hook"
-        mock = make_mock(webhook_timeout=2.0, webhook_attempts=1)
-        started = time.monotonic()
-        response = mock.text2img(body | {"webhook": url})
-        assert response.status_code == 200
-        assert time.monotonic() - started < 1.0
+def test_a_receiver_that_holds_the_delivery_does_not_hold_the_answer_or_other_webhooks(
+        make_mock: Callable[..., MockClient], body: dict[str, Any]) -> None:
+    mock = make_mock(webhook_attempts=1)
+    with WebhookListener(gate=threading.Event()) as stuck, WebhookListener() as listener:
+        held = mock.text2img(body | {"webhook": stuck.url})
+        assert held.status_code == 200  # answered although no delivery can finish yet
+        stuck.wait(1)  # the delivery is in progress, and stays so until the gate opens
+        mock.text2img(body | {"webhook": listener.url})
+        listener.wait(1)
+        assert mock.fetch(held.json()["id"]).json()["webhook_status"] == "pending"
+        assert stuck.gate is not None
+        stuck.gate.set()
+        assert _status(mock, held.json()["id"], "delivered") == "delivered (HTTP 200 on attempt 1 of 1)"
 
 
 def test_failed_deliveries_are_retried_with_backoff(make_mock: Callable[..., MockClient],
                                                     body: dict[str, Any]) -> None:
-    mock = make_mock(webhook_backoff=0.2)
+    clock = ManualClock()
+    mock = make_mock(webhook_backoff=0.2, clock=clock)
+    webhooks = mock.runtime.webhooks
     with WebhookListener(status_codes=[500, 500]) as listener:
         answer = mock.text2img(body | {"webhook": listener.url}).json()
-        received = listener.wait(3)
-        status = wait_for(lambda: "delivered" in (s := mock.fetch(answer["id"]).json()["webhook_status"]) and s)
-    assert len(received) == 3
-    assert [r["json"]["id"] for r in received] == [answer["id"]] * 3
-    gaps = [b["at"] - a["at"] for a, b in zip(received, received[1:])]
-    assert gaps[0] >= 0.18 and gaps[1] >= 0.38  # 0.2 s, then doubled
+        assert _status(mock, answer["id"], "retrying") == "retrying after attempt 1 of 3: HTTP 500"
+        assert wait_for(lambda: webhooks.next_due()) == clock.now() + 0.2
+        clock.advance(0.2)
+        assert _status(mock, answer["id"], "attempt 2") == "retrying after attempt 2 of 3: HTTP 500"
+        assert wait_for(lambda: webhooks.next_due()) == clock.now() + 0.4  # doubled
+        clock.advance(0.4)
+        status = _status(mock, answer["id"], "delivered")
+    assert [r["json"]["id"] for r in listener.received] == [answer["id"]] * 3
     assert status == "delivered (HTTP 200 on attempt 3 of 3)"
 
 
 def test_three_failures_are_reported_in_webhook_status(make_mock: Callable[..., MockClient],
                                                        body: dict[str, Any]) -> None:
-    mock = make_mock(webhook_backoff=0.05)
+    clock = ManualClock()
+    mock = make_mock(webhook_backoff=0.05, clock=clock)
     with WebhookListener(status_codes=[500, 503, 500, 200]) as listener:
         answer = mock.text2img(body | {"webhook": listener.url}).json()
-        status = wait_for(lambda: "failed" in (s := mock.fetch(answer["id"]).json()["webhook_status"]) and s)
-        time.sleep(0.3)
-        assert len(listener.received) == 3  # no fourth attempt
+        for attempt in (1, 2):
+            _status(mock, answer["id"], f"attempt {attempt} ")
+            clock.advance(1.0)
+        status = _status(mock, answer["id"], "failed")
+        assert mock.runtime.webhooks.next_due() is None  # no fourth attempt is scheduled
+        assert len(listener.received) == 3
     assert status == "failed after 3 attempts: HTTP 500"
 
 
 def test_no_webhook_means_status_none(mock: MockClient, body: dict[str, Any]) -> None:
     assert mock.text2img(body).json()["webhook_status"] == "none"
-
-
-def test_a_slow_receiver_does_not_hold_up_other_webhooks(make_mock: Callable[..., MockClient],
-                                                          body: dict[str, Any]) -> None:
-    import socket
-
-    mock = make_mock(webhook_timeout=3.0, webhook_attempts=1)
-    with socket.socket() as silent, WebhookListener() as listener:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen(8)
-        mock.text2img(body | {"webhook": f"http://127.0.0.1:{silent.getsockname()[1]}/hook"})
-        started = time.monotonic()
-        mock.text2img(body | {"webhook": listener.url})
-        listener.wait(1, timeout=5)
-        assert time.monotonic() - started < 2.0

@@ -1,0 +1,168 @@
+"""The one pipeline every API call of every server goes through, and the Flask app around it.
+
+:class:`Pipeline` derives its route table from the spec's operations: an operation
+added to ``text2img.yaml`` gets its route, intake, validation and error answers
+here, without hand-written routing (a server that has not implemented it answers a
+404 in the error shape naming the operation). :meth:`Pipeline.handle` runs one call
+from a WSGI ``environ`` to an :class:`Answer` and never raises, so the mock's WSGI
+fast path and the Flask routes answer alike by construction:
+
+    service.begin -> Prefer -> forced error -> Content-Type, size -> JSON -> key
+    -> spec validation -> service.submit / fetch / operation -> payload -> service.finish
+
+:func:`install` puts it on a Flask app: one route per operation, and the one error
+handler (``errors.error_answer``) for everything else the app serves, so a 404, a
+405 (with ``Allow``) or a crash in a server's own route gets the same error shape.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Flask, Response, request
+from werkzeug.wsgi import get_current_url
+
+from t2i_contract.spec import Spec, ValidationError, parse_fetch, parse_json_body, parse_text2img
+
+from .errors import ForcedError, RequestRejected, error_answer
+from .intake import BodyLimits, KeyRing, read_body
+from .payloads import FAILED, answer
+from .prefer import parse_prefer
+from .service import Call, Service
+
+__all__ = ["Answer", "Pipeline", "Route", "install", "json_bytes"]
+
+PIPELINE_EXTENSION = "t2i_pipeline"
+
+# How each operation's validated body reaches the service. An operation not listed
+# is validated against its schema and handed to Service.operation as a dict.
+_GENERATIONS = {"text2img": parse_text2img}
+_FETCHES = frozenset({"fetch", "fetchById"})
+
+
+def json_bytes(body: Any) -> bytes:
+    """Compact JSON, as every answer is sent."""
+    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def to_response(self) -> Response:
+        response = Response(json_bytes(self.body), status=self.status, mimetype="application/json")
+        response.headers.update(self.headers)
+        return response
+
+
+@dataclass(frozen=True)
+class Route:
+    operation_id: str
+    method: str
+    path: str          # as the spec writes it: /api/v6/images/fetch/{id}
+    rule: str          # as Flask writes it:   /api/v6/images/fetch/<id>
+    params: tuple[str, ...]
+
+
+def _routes(spec: Spec) -> tuple[Route, ...]:
+    routes = []
+    for operation_id, path, method, _ in spec.operations():
+        rule, params = path, []
+        for segment in path.split("/"):
+            if segment.startswith("{") and segment.endswith("}"):
+                params.append(segment[1:-1])
+                rule = rule.replace(segment, f"<{segment[1:-1]}>")
+        routes.append(Route(operation_id, method.upper(), path, rule, tuple(params)))
+    return tuple(routes)
+
+
+class Pipeline:
+    """Intake, validation and answers of the contract, over one :class:`Service`.
+
+    ``forced_errors`` lets ``Prefer: code=N`` force any status the operation documents
+    (the mock); without it the preference is ignored, as RFC 7240 allows.
+    ``public_url`` replaces the URL the client came in on as the base of every link.
+    """
+
+    def __init__(self, spec: Spec, service: Service, *, keys: KeyRing | None = None,
+                 limits: BodyLimits | None = None, forced_errors: bool = False, retry_after: int | None = None,
+                 public_url: str | None = None) -> None:
+        self.spec = spec
+        self.service = service
+        self.keys = keys or KeyRing()
+        self.limits = limits or BodyLimits()
+        self.forced_errors = forced_errors
+        self.retry_after = retry_after
+        self.public_url = public_url.rstrip("/") if public_url else None
+        self.base_path = spec.base_path
+        self.routes = _routes(spec)
+        self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
+        self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
+
+    def base_url(self, environ: dict[str, Any]) -> str:
+        return self.public_url or get_current_url(environ, root_only=True).rstrip("/")
+
+    def handle(self, operation_id: str, environ: dict[str, Any], params: dict[str, str] | None = None) -> Answer:
+        """Answer one API call; every failure becomes the spec's error shape (never raises)."""
+        call = Call(operation_id, environ, self.base_url(environ))
+        try:
+            result = self._run(call, params or {})
+        except Exception as exc:  # the one error handler answers it
+            status, body, headers = error_answer(exc, environ.get("REQUEST_METHOD", ""),
+                                                 environ.get("PATH_INFO", ""))
+            result = Answer(status, body, headers)
+        self.service.finish(call, result.status)
+        return result
+
+    def _run(self, call: Call, params: dict[str, str]) -> Answer:
+        service, operation_id = self.service, call.operation_id
+        service.begin(call)
+        call.prefs = prefs = parse_prefer(call.environ.get("HTTP_PREFER"))
+        if prefs.code is not None and self.forced_errors:
+            self._force(operation_id, prefs.code)
+        call.raw = read_body(call.environ, self.limits.of(operation_id))
+        call.body = body = parse_json_body(call.raw)
+        self.keys.check(body)
+        parse = _GENERATIONS.get(operation_id)
+        if parse is not None:
+            view = service.submit(call, parse(body, self.spec))
+            status = view.error_status if view.state == FAILED else 200
+            return Answer(status, answer(view, self.base_path))
+        if operation_id in _FETCHES:
+            fetch = parse_fetch(body, path_id=params.get("id") if params else None, spec=self.spec)
+            return Answer(200, answer(service.fetch(call, fetch), self.base_path))
+        values, problems = self.spec.validator(operation_id).validate(body)
+        if problems:
+            raise ValidationError(problems)
+        status, payload = service.operation(call, values)
+        return Answer(status, payload)
+
+    def _force(self, operation_id: str, code: int) -> None:
+        if code not in self._statuses[operation_id]:
+            raise RequestRejected("Prefer", "prefer",
+                                  f"Prefer code={code} is not a documented answer of {operation_id}", code)
+        raise ForcedError(code, self.retry_after)
+
+
+def install(app: Flask, pipeline: Pipeline) -> None:
+    """Route every operation of the spec through ``pipeline``, and install the one error handler."""
+    app.extensions[PIPELINE_EXTENSION] = pipeline
+
+    def view_for(route: Route) -> Callable[..., Response]:
+        def view(**params: str) -> Response:
+            return pipeline.handle(route.operation_id, request.environ, params).to_response()
+
+        view.__name__ = f"t2i_{route.operation_id}"
+        return view
+
+    for route in pipeline.routes:
+        app.add_url_rule(route.rule, endpoint=f"t2i_{route.operation_id}", view_func=view_for(route),
+                         methods=[route.method])
+
+    @app.errorhandler(Exception)
+    def handle_error(exc: Exception) -> Response:
+        status, body, headers = error_answer(exc, request.method, request.path)
+        return Answer(status, body, headers).to_response()

@@ -1,0 +1,63 @@
+"""The seam between the shared pipeline and a server: how jobs are stored and images made.
+
+In the spirit of httpx's ``BaseTransport``: the pipeline does everything the
+contract says (routing, intake, keys, Prefer, validation, answers, errors) and
+asks a :class:`Service` only what differs between servers. The mock's service
+draws placeholder images and stores jobs in shared SQLite; the reference backend's
+queues real generations. A :class:`Call` carries one API call through both.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from t2i_contract.spec import FetchRequest
+
+from .errors import NotFound
+from .payloads import JobView
+from .prefer import NO_PREFERENCES, Preferences
+
+__all__ = ["Call", "Service"]
+
+
+@dataclass
+class Call:
+    """One API call on its way through the pipeline.
+
+    ``base_url`` is where the client reached the server (links are built on it);
+    ``raw`` the body once read; ``state`` is the service's own per-call data (the
+    mock keeps its journal entry there).
+    """
+
+    operation_id: str
+    environ: dict[str, Any]
+    base_url: str
+    prefs: Preferences = NO_PREFERENCES
+    raw: bytes = b""
+    body: dict[str, Any] | None = None
+    state: dict[str, Any] = field(default_factory=dict)
+
+
+class Service:
+    """What a server supplies. Subclasses implement :meth:`submit` and :meth:`fetch`."""
+
+    tip = ""
+
+    def begin(self, call: Call) -> None:
+        """Called first for every API call (before Prefer, body and key are read)."""
+
+    def finish(self, call: Call, status: int) -> None:
+        """Called with the answer's status once the answer of an API call is known; must not raise."""
+
+    def submit(self, call: Call, request: Any) -> JobView:
+        """Start a generation for a valid request; the view as the client should see it now."""
+        raise NotImplementedError
+
+    def fetch(self, call: Call, request: FetchRequest) -> JobView:
+        """The generation ``request.request_id`` as ``request.key`` may see it, or :class:`NotFound`."""
+        raise NotImplementedError
+
+    def operation(self, call: Call, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """Any other operation of the spec, its body validated: (status, JSON body)."""
+        raise NotFound(f"Not found: this server does not implement {call.operation_id}",
+                       field="", value=call.operation_id, rule="operation")

@@ -1,0 +1,191 @@
+"""Webhook delivery for every server: retries with backoff, and the one ``webhook_status`` vocabulary.
+
+The vocabulary is written into the spec (``WebhookStatus``: its ``pattern`` and
+``x-t2i-webhook-status``); the functions here are the only place that formats it::
+
+    none                                        no webhook was asked for
+    pending                                     asked for, not attempted yet
+    retrying after attempt 1 of 3: HTTP 500     an attempt failed, another will follow
+    delivered (HTTP 200 on attempt 2 of 3)      a 2xx answer
+    failed after 3 attempts: ConnectionError    every attempt failed
+
+:class:`WebhookSender` owns one scheduler thread (started on first use, so it is
+born inside each server worker, never before a fork) and a small pool of delivery
+threads, so one slow receiver does not hold up the others. Deliveries are due at a
+time on an injected :class:`~t2i_contract.protocol.clock.Clock`; a failed attempt
+is retried after ``backoff``, ``2 * backoff``, ... up to ``attempts`` tries in all.
+The server supplies a :class:`WebhookSource`: where to post for a job and what,
+and where to record the status. After :meth:`WebhookSender.close` nothing more is
+recorded, so a job caught mid-retry keeps its unsettled status and a server with a
+persistent store sends it again after its next start (:func:`unsettled`).
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Callable, Protocol
+
+from .clock import Clock, SystemClock
+
+__all__ = ["NONE", "PENDING", "PostFunction", "WebhookSender", "WebhookSource", "delivered", "failed",
+           "initial_status", "retrying", "unsettled"]
+
+log = logging.getLogger(__name__)
+
+NONE = "none"
+PENDING = "pending"
+_RETRYING = "retrying after attempt"
+USER_AGENT = "t2i-contract-webhook"
+DEFAULT_THREADS = 8
+
+
+def initial_status(webhook: str | None) -> str:
+    return PENDING if webhook else NONE
+
+
+def retrying(attempt: int, attempts: int, reason: str) -> str:
+    return f"{_RETRYING} {attempt} of {attempts}: {reason}"
+
+
+def delivered(status_code: int, attempt: int, attempts: int) -> str:
+    return f"delivered (HTTP {status_code} on attempt {attempt} of {attempts})"
+
+
+def failed(attempts: int, reason: str) -> str:
+    return f"failed after {attempts} attempts: {reason}"
+
+
+def unsettled(status: str) -> bool:
+    """Whether a delivery with this status still has to be made (pending, or between retries)."""
+    return status == PENDING or status.startswith(_RETRYING)
+
+
+def next_attempt(status: str) -> int:
+    """The attempt a restarted server makes next for an unsettled status."""
+    if status.startswith(_RETRYING):
+        number = status[len(_RETRYING):].split(" of ", 1)[0].strip()
+        return int(number) + 1 if number.isdigit() else 1
+    return 1
+
+
+class WebhookSource(Protocol):
+    """What a server's storage tells the sender."""
+
+    def webhook_target(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        """The URL and payload to post for ``job_id``, or None when there is nothing to send."""
+
+    def record_webhook_status(self, job_id: int, status: str) -> None:
+        """Store the job's new ``webhook_status``."""
+
+
+PostFunction = Callable[[str, dict[str, Any], float], int]
+"""Posts a JSON payload and returns the HTTP status; raises on a network error."""
+
+
+def post_with_requests(url: str, payload: dict[str, Any], timeout: float) -> int:
+    import requests
+
+    response = requests.post(url, json=payload, timeout=timeout, allow_redirects=False,
+                             headers={"User-Agent": USER_AGENT})
+    response.close()
+    return response.status_code
+
+
+class WebhookSender:
+    def __init__(self, source: WebhookSource, *, attempts: int, backoff: float, timeout: float,
+                 clock: Clock | None = None, post: PostFunction | None = None,
+                 threads: int = DEFAULT_THREADS) -> None:
+        if attempts < 1:
+            raise ValueError(f"webhook attempts must be 1 or more, got {attempts}")
+        self.source = source
+        self.attempts = attempts
+        self.backoff = backoff
+        self.timeout = timeout
+        self.clock = clock or SystemClock()
+        self.post = post or post_with_requests
+        self.threads = threads
+        self._queue: list[tuple[float, int, int, int]] = []
+        self._order = itertools.count()
+        self._cv = threading.Condition()
+        self._thread: threading.Thread | None = None
+        self._pool: ThreadPoolExecutor | None = None
+        self._stopped = False
+
+    def schedule(self, job_id: int, due: float | None = None, attempt: int = 1) -> None:
+        """Deliver ``job_id``'s payload at ``due`` on the clock (at once when None)."""
+        with self._cv:
+            if self._stopped:
+                return
+            when = self.clock.now() if due is None else due
+            heapq.heappush(self._queue, (when, next(self._order), job_id, attempt))
+            if self._thread is None or not self._thread.is_alive():
+                self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="t2i-webhook")
+                self._thread = threading.Thread(target=self._run, name="t2i-webhooks", daemon=True)
+                self._thread.start()
+            self._cv.notify()
+
+    def next_due(self) -> float | None:
+        """When the next delivery is due on the clock, or None when none is waiting."""
+        with self._cv:
+            return self._queue[0][0] if self._queue else None
+
+    def resume(self, job_id: int, status: str) -> None:
+        """After a restart: continue an unsettled delivery where it stopped."""
+        if unsettled(status):
+            self.schedule(job_id, attempt=min(next_attempt(status), self.attempts))
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop at once; deliveries not yet made are dropped and their status is left as it was."""
+        with self._cv:
+            self._stopped = True
+            self._cv.notify_all()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def _run(self) -> None:
+        while True:
+            with self._cv:
+                while not self._stopped and (not self._queue or self._queue[0][0] > self.clock.now()):
+                    self.clock.wait(self._cv, self._queue[0][0] if self._queue else None)
+                if self._stopped:
+                    return
+                _, _, job_id, attempt = heapq.heappop(self._queue)
+                assert self._pool is not None
+                self._pool.submit(self._deliver_safely, job_id, attempt)
+
+    def _deliver_safely(self, job_id: int, attempt: int) -> None:
+        try:
+            self._deliver(job_id, attempt)
+        except Exception:  # never let one bad job stop deliveries for the others
+            log.exception("webhook delivery for job %s failed unexpectedly", job_id)
+
+    def _record(self, job_id: int, status: str) -> None:
+        if not self._stopped:
+            self.source.record_webhook_status(job_id, status)
+
+    def _deliver(self, job_id: int, attempt: int) -> None:
+        if self._stopped:
+            return
+        target = self.source.webhook_target(job_id)
+        if target is None:
+            return
+        url, payload = target
+        try:
+            code = self.post(url, payload, self.timeout)
+            outcome, ok = f"HTTP {code}", 200 <= code < 300
+        except Exception as exc:  # a network error, or a URL the policy refused
+            outcome, ok, code = type(exc).__name__, False, 0
+        if ok:
+            self._record(job_id, delivered(code, attempt, self.attempts))
+        elif attempt < self.attempts:
+            log.info("webhook for job %s: attempt %d of %d failed: %s", job_id, attempt, self.attempts, outcome)
+            self._record(job_id, retrying(attempt, self.attempts, outcome))
+            self.schedule(job_id, self.clock.now() + self.backoff * 2 ** (attempt - 1), attempt + 1)
+        else:
+            self._record(job_id, failed(self.attempts, outcome))
