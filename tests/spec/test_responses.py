@@ -8,7 +8,7 @@ from t2i_contract.spec import load_spec
 CHECK = load_spec().responses
 
 SUCCESS = {"status": "success", "id": 7, "output": ["http://x/1.png"], "generationTime": 1.2, "meta": {},
-           "proxy_links": [], "nsfw_content_detected": False, "webhook_status": ""}
+           "proxy_links": [], "nsfw_content_detected": False, "webhook_status": "none"}
 PROCESSING = {"status": "processing", "id": 7, "eta": 3, "fetch_result": "http://x/api/v6/images/fetch/7",
               "future_links": ["http://x/1.png"], "output": [], "meta": {}}
 ERROR = {"status": "error", "message": "width must be at most 1024, got 2048"}
