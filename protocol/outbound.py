@@ -36,7 +36,7 @@ from t2i_contract.spec.errors import show_value
 from .outbound_errors import HttpStatusError, RedirectRefused, TooLarge, TooSlow, Unreachable
 from .urls import Target, UrlPolicy
 
-__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Reply", "fetch", "post_json"]
+__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Reply", "fetch", "json_poster", "post_json"]
 
 USER_AGENT = "t2i-contract"
 WEBHOOK_REPLY_BYTES = 64 * 1024
@@ -67,6 +67,23 @@ def post_json(url: str, payload: Any, *, policy: UrlPolicy, deadline: float | No
     headers = {"Content-Type": "application/json", "User-Agent": user_agent}
     return _attempt("POST", url, body, headers, policy=policy, deadline=deadline or policy.deadline,
                     max_bytes=WEBHOOK_REPLY_BYTES, cut=True, field=field, clock=clock)
+
+
+def json_poster(policy: UrlPolicy, *, user_agent: str = USER_AGENT) -> Callable[[str, Any, float], int]:
+    """``post(url, payload, deadline) -> HTTP status`` under ``policy``, for a webhook sender's retry loop.
+
+    Any HTTP answer gives its status (a 3xx too: it is not followed, and not a
+    success); a refused URL, a network failure or a passed deadline raises its
+    :class:`~.outbound_errors.OutboundError`.
+    """
+
+    def post(url: str, payload: Any, deadline: float) -> int:
+        try:
+            return post_json(url, payload, policy=policy, deadline=deadline, user_agent=user_agent).status
+        except (HttpStatusError, RedirectRefused) as exc:
+            return exc.status
+
+    return post
 
 
 def fetch(url: str, *, policy: UrlPolicy, deadline: float | None = None, max_bytes: int | None = None,

@@ -15,7 +15,7 @@ from typing import Callable, Iterator, Sequence
 
 import pytest
 
-from t2i_contract.protocol.outbound import WEBHOOK_REPLY_BYTES, fetch, post_json
+from t2i_contract.protocol.outbound import WEBHOOK_REPLY_BYTES, fetch, json_poster, post_json
 from t2i_contract.protocol.outbound_errors import (
     HttpStatusError, RedirectRefused, TooLarge, TooSlow, Unreachable, UrlRefused,
 )
@@ -75,6 +75,13 @@ def test_a_non_2xx_answer_is_an_http_status_error(server: ServerThread) -> None:
     with pytest.raises(HttpStatusError) as caught:
         post_json(server.url + "/error", {"id": 1}, policy=LOCAL)
     assert caught.value.status == 503 and "HTTP 503" in str(caught.value)
+
+
+def test_the_webhook_poster_returns_every_status_and_raises_on_refusal(server: ServerThread) -> None:
+    post = json_poster(LOCAL)
+    assert [post(server.url + path, {"id": 1}, 5.0) for path in ("/hook", "/error", "/moved")] == [200, 503, 307]
+    with pytest.raises(UrlRefused):
+        json_poster(UrlPolicy())(server.url + "/hook", {"id": 1}, 5.0)
 
 
 def test_a_webhook_reply_is_read_only_up_to_its_limit(server: ServerThread) -> None:
