@@ -6,8 +6,8 @@
   only to an address that was checked, sending the original ``Host`` header and,
   for https, the original name as SNI and for certificate verification;
 * never follow a redirect: a 3xx is a :class:`RedirectRefused` naming its Location;
-* give each attempt one TOTAL deadline, connecting, sending and reading the whole
-  answer: before every socket operation the socket's timeout is set to the time
+* give each attempt one TOTAL deadline, resolving, connecting, sending and reading
+  the whole answer: before every socket operation the socket's timeout is set to the time
   left, so a receiver trickling a byte every few seconds is cut when it runs out;
 * read at most ``max_bytes`` of a body, asking for no content encoding (no gzip bomb).
 
@@ -188,8 +188,8 @@ class _PinnedConnection(http.client.HTTPConnection):
 
 def _attempt(method: str, url: str, body: bytes | None, headers: dict[str, str], *, policy: UrlPolicy,
              deadline: float, max_bytes: int, cut: bool, field: str, clock: Clock) -> Reply:
-    target = policy.check(url, field=field)
     limit = _Deadline(deadline, clock)
+    target = policy.check(url, field=field, timeout=limit.remaining())
     shown = show_value(url)
     connection = _PinnedConnection(target, limit)
     try:

@@ -32,13 +32,14 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 from dataclasses import dataclass, field
 from typing import Callable, Sequence, Union
 from urllib.parse import SplitResult, quote, urlsplit
 
 from t2i_contract.spec.errors import show_value
 
-from .outbound_errors import InvalidUrl, UrlRefused, Unreachable
+from .outbound_errors import InvalidUrl, TooSlow, Unreachable, UrlRefused
 
 __all__ = [
     "ALLOW_LIST_FLAG",
@@ -203,12 +204,12 @@ class UrlPolicy:
         object.__setattr__(self, "_networks", tuple(networks))
         object.__setattr__(self, "_names", frozenset(names))
 
-    def check(self, url: str, *, field: str = "url") -> Target:
+    def check(self, url: str, *, field: str = "url", timeout: float | None = None) -> Target:
         """Take ``url`` apart, resolve its host once and check every address; raise if refused.
 
         Raises :class:`InvalidUrl` (not a usable URL), :class:`UrlRefused` (scheme or an
-        address refused, naming the flag that would allow it) or :class:`Unreachable`
-        (the host does not resolve).
+        address refused, naming the flag that would allow it), :class:`Unreachable`
+        (the host does not resolve) or :class:`TooSlow` (no answer within ``timeout`` s).
         """
         parts = _split(url, field)
         scheme = parts.scheme.lower()
@@ -217,7 +218,7 @@ class UrlPolicy:
                              f"URLs can be contacted, not {scheme or 'a URL without scheme'}")
         host = _host(parts.hostname or "", url, field)
         port = _port(parts, url, field)
-        addresses, is_name = self._addresses(host, port, url, field)
+        addresses, is_name = self._addresses(host, port, url, field, timeout)
         if not (is_name and host in self._names):
             for address in addresses:
                 self._check_address(address, host if is_name else "", url, field)
@@ -229,7 +230,8 @@ class UrlPolicy:
         return Target(url=url, scheme=scheme, host=host, port=port, path=quote(path, safe=_SAFE),
                       addresses=tuple(dict.fromkeys(_connectable(a) for a in addresses)))
 
-    def _addresses(self, host: str, port: int, url: str, field: str) -> tuple[tuple[IPAddress, ...], bool]:
+    def _addresses(self, host: str, port: int, url: str, field: str,
+                   timeout: float | None) -> tuple[tuple[IPAddress, ...], bool]:
         """The addresses to check and connect to, and whether ``host`` is a name (not a literal)."""
         try:
             literal = _literal(host)
@@ -240,8 +242,11 @@ class UrlPolicy:
         if host == "localhost" or host.endswith(".localhost"):
             return tuple(ipaddress.ip_address(a) for a in _LOOPBACK_NAMES), True
         try:
-            answers = tuple(self.resolver(host, port))
+            answers = _resolve_within(self.resolver, host, port, timeout)
             resolved = tuple(ipaddress.ip_address(a.split("%")[0]) for a in answers)
+        except TimeoutError:
+            raise TooSlow(field, url, f"{field} {show_value(url)} is too slow: host {host} did not resolve "
+                          f"within the deadline") from None
         except (OSError, UnicodeError, ValueError) as exc:
             raise Unreachable(field, url, f"{field} {show_value(url)} is unreachable: "
                               f"host {host} does not resolve ({exc})") from None
@@ -275,6 +280,29 @@ class UrlPolicy:
         raise UrlRefused(field, url, f"{field} {show_value(url)} is refused: {where} is "
                          f"{_DESCRIPTIONS[category]}; {hint}",
                          host=name or str(address), address=plain, category=category, flags=flags)
+
+
+def _resolve_within(resolver: Resolver, host: str, port: int, timeout: float | None) -> tuple[str, ...]:
+    """``resolver(host, port)``, given up (TimeoutError) after ``timeout`` s: getaddrinfo has no timeout of its own."""
+    if timeout is None:
+        return tuple(resolver(host, port))
+    outcome: list[tuple[str, ...] | BaseException] = []
+    done = threading.Event()
+
+    def run() -> None:
+        try:
+            outcome.append(tuple(resolver(host, port)))
+        except BaseException as exc:  # handed to the caller below
+            outcome.append(exc)
+        finally:
+            done.set()
+
+    threading.Thread(target=run, name="t2i-resolve", daemon=True).start()
+    if not done.wait(timeout):
+        raise TimeoutError(f"{host} did not resolve within {timeout:g} s")
+    if isinstance(outcome[0], BaseException):
+        raise outcome[0]
+    return outcome[0]
 
 
 def _literal(host: str) -> IPAddress | None:

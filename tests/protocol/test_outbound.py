@@ -209,3 +209,24 @@ def test_https_sends_the_original_name_as_sni_and_verifies_it(tmp_path: Path, mo
         thread.join(timeout=10)
         listener.close()
     assert sni == [name]
+
+
+def test_a_resolver_that_does_not_answer_is_cut_at_the_deadline() -> None:
+    answer = threading.Event()
+
+    def hanging(host: str, port: int) -> Sequence[str]:
+        answer.wait()
+        return ["127.0.0.1"]
+
+    try:
+        with pytest.raises(TooSlow, match="did not resolve"):
+            fetch("http://slow-dns.example/i.png", policy=UrlPolicy(allow=("127.0.0.1",), resolver=hanging),
+                  deadline=0.2)
+    finally:
+        answer.set()
+
+
+def test_the_system_resolver_reads_an_address_without_dns() -> None:
+    from t2i_contract.protocol.urls import system_resolver
+
+    assert system_resolver("127.0.0.1", 80) == ("127.0.0.1",)
