@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 from t2i_contract.spec import error_body
 
 __all__ = ["PROCESSING_MESSAGE", "TIP_FETCH", "JobView", "answer", "failed_body", "fetch_url",
-           "processing_body", "success_body", "webhook_body"]
+           "processing_body", "success_body", "webhook_body", "with_server_info"]
 
 PROCESSING_MESSAGE = "Your request is being processed"
 TIP_FETCH = "Poll fetch_result (POST with your key) until status is success."
@@ -54,6 +54,22 @@ class JobView:
     error: dict[str, Any] | None = None
     error_status: int = 500
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+USED_SUFFIX = "_used"
+
+
+def with_server_info(meta: dict[str, Any], info: dict[str, Any]) -> dict[str, Any]:
+    """``meta`` plus what a server reports about the run, never overwriting a request field.
+
+    A server entry whose name is a request field goes under ``<name>_used``: the
+    backend's effective scheduler is ``meta.scheduler_used`` while ``meta.scheduler``
+    stays what the client asked for (``null`` for the model's own).
+    """
+    merged = dict(meta)
+    for name, value in info.items():
+        merged[name + USED_SUFFIX if name in meta else name] = value
+    return merged
 
 
 def fetch_url(base_url: str, job_id: int, base_path: str) -> str:

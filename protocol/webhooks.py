@@ -37,7 +37,7 @@ log = logging.getLogger(__name__)
 
 NONE = "none"
 PENDING = "pending"
-_RETRYING = "retrying after attempt"
+RETRYING_PREFIX = "retrying after attempt"
 USER_AGENT = "t2i-contract-webhook"
 DEFAULT_THREADS = 8
 
@@ -47,7 +47,7 @@ def initial_status(webhook: str | None) -> str:
 
 
 def retrying(attempt: int, attempts: int, reason: str) -> str:
-    return f"{_RETRYING} {attempt} of {attempts}: {reason}"
+    return f"{RETRYING_PREFIX} {attempt} of {attempts}: {reason}"
 
 
 def delivered(status_code: int, attempt: int, attempts: int) -> str:
@@ -60,13 +60,13 @@ def failed(attempts: int, reason: str) -> str:
 
 def unsettled(status: str) -> bool:
     """Whether a delivery with this status still has to be made (pending, or between retries)."""
-    return status == PENDING or status.startswith(_RETRYING)
+    return status == PENDING or status.startswith(RETRYING_PREFIX)
 
 
 def next_attempt(status: str) -> int:
     """The attempt a restarted server makes next for an unsettled status."""
-    if status.startswith(_RETRYING):
-        number = status[len(_RETRYING):].split(" of ", 1)[0].strip()
+    if status.startswith(RETRYING_PREFIX):
+        number = status[len(RETRYING_PREFIX):].split(" of ", 1)[0].strip()
         return int(number) + 1 if number.isdigit() else 1
     return 1
 

@@ -18,11 +18,12 @@ import hashlib
 import json
 import sqlite3
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from t2i_contract.protocol import Clock, SystemClock
+from t2i_contract.protocol.webhooks import NONE, PENDING, RETRYING_PREFIX
 from t2i_contract.spec import Text2ImgRequest
 
 __all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore", "hash_key"]
@@ -105,9 +106,10 @@ class Job:
 class JobStore:
     """Jobs in one SQLite file. Safe to share between threads."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.clock = clock or SystemClock()
         self._lock = threading.Lock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
@@ -140,12 +142,12 @@ class JobStore:
         )
 
     # -- life cycle -------------------------------------------------------------
-    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = "") -> int:
+    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = NONE) -> int:
         with self._lock:
             cursor = self._db.execute(
                 "INSERT INTO jobs (state, key_hash, request, seed, cost, created_at, base_url, webhook_status) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (QUEUED, hash_key(key), request_to_json(request), seed, job_cost(request), time.time(), base_url,
+                (QUEUED, hash_key(key), request_to_json(request), seed, job_cost(request), self.clock.now(), base_url,
                  webhook_status),
             )
             return int(cursor.lastrowid or 0)
@@ -155,7 +157,7 @@ class JobStore:
         row = self._one(
             "UPDATE jobs SET state = ?, started_at = ? WHERE id = "
             "(SELECT id FROM jobs WHERE state = ? ORDER BY id LIMIT 1) RETURNING *",
-            (RUNNING, time.time(), QUEUED),
+            (RUNNING, self.clock.now(), QUEUED),
         )
         return self._decode(row) if row is not None else None
 
@@ -164,14 +166,14 @@ class JobStore:
         self._write(
             "UPDATE jobs SET state = ?, finished_at = ?, images = ?, nsfw = ?, info = ?, generation_time = ?, "
             "expires_at = ? WHERE id = ?",
-            (SUCCESS, time.time(), json.dumps(images), json.dumps(nsfw), json.dumps(info), generation_time,
+            (SUCCESS, self.clock.now(), json.dumps(images), json.dumps(nsfw), json.dumps(info), generation_time,
              expires_at, job_id),
         )
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
         """Mark a job failed; ``body`` (the error answer, with its problems) is kept in ``info``."""
         self._write("UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ? WHERE id = ?",
-                    (FAILED, time.time(), message, status, json.dumps(body or {}), job_id))
+                    (FAILED, self.clock.now(), message, status, json.dumps(body or {}), job_id))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         self._write("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
@@ -211,10 +213,11 @@ class JobStore:
         return float(row[0]) if row is not None and row[0] is not None else None
 
     def undelivered_webhooks(self) -> list[Job]:
-        """Finished jobs whose webhook was still being delivered when the last process stopped."""
+        """Finished jobs whose webhook was still pending or between retries when the last process stopped."""
         with self._lock:
-            rows = self._db.execute("SELECT * FROM jobs WHERE state IN (?, ?) AND webhook_status = 'pending' "
-                                    "ORDER BY id", (SUCCESS, FAILED)).fetchall()
+            rows = self._db.execute("SELECT * FROM jobs WHERE state IN (?, ?) AND (webhook_status = ? OR "
+                                    "webhook_status LIKE ?) ORDER BY id",
+                                    (SUCCESS, FAILED, PENDING, RETRYING_PREFIX + "%")).fetchall()
         return [self._decode(row) for row in rows]
 
     def expired(self, now: float) -> list[Job]:

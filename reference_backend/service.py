@@ -1,17 +1,19 @@
-"""The job queue: accept generations, run them on worker threads, answer about them.
+"""The backend's side of the protocol seam: a job queue that makes images with a generator.
 
-``submit`` checks the request against the generator (unknown model, LoRA, ...),
-picks the seed when the request left it to chance, and writes the job to the
+:class:`JobService` is the backend's :class:`~t2i_contract.protocol.Service`; the
+protocol layer does intake, validation, answers and errors. ``submit`` checks the
+request against the generator (unknown model, LoRA, ...), picks the seed when the
+request left it to chance, and writes the job to the
 :class:`~reference_backend.jobs.JobStore` before anything else, so an accepted job
-survives a restart. Worker threads take jobs oldest first, run the generator,
-upscale if asked, save the PNGs, record the result and send the webhook.
-``wait`` lets the HTTP layer answer ``success`` directly when a job ends within
-``sync_timeout``.
+survives a restart; it then waits up to ``sync_timeout`` for the result unless the
+client asked for an asynchronous answer (``Prefer: respond-async``). Worker threads
+take jobs oldest first, run the generator, upscale if asked, save the PNGs, record
+the result and hand the webhook to the shared sender.
 
 Stopping is abrupt on purpose, like a crash: a generation still running when
 :meth:`JobService.stop` is called is left ``running`` in the store and runs again
-after the next start (:meth:`JobStore.recover`); a webhook still being retried
-stays ``pending`` and is sent again after the next start.
+after the next start (:meth:`JobStore.recover`); a webhook still pending or between
+retries keeps that status and is sent again after the next start.
 """
 from __future__ import annotations
 
@@ -21,20 +23,34 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendError, GoneError, NotFoundError, QueueFullError
+from t2i_contract.protocol import (
+    STATUS_MESSAGES,
+    Call,
+    Clock,
+    InternalError,
+    JobView,
+    NotFound,
+    QueueFull,
+    Service,
+    SystemClock,
+    WebhookSender,
+    initial_status,
+)
+from t2i_contract.protocol.payloads import FAILED as VIEW_FAILED
+from t2i_contract.protocol.payloads import PROCESSING, webhook_body, with_server_info
+
+from .errors import BackendError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
-from .jobs import Job, JobStore, hash_key
-from .responses import webhook_payload
+from .jobs import FAILED, SUCCESS, Job, JobStore, hash_key
 from .storage import ImageStore
-from .webhooks import WebhookSender
 
 if TYPE_CHECKING:
-    from t2i_contract.spec import Text2ImgRequest
+    from t2i_contract.spec import FetchRequest, Text2ImgRequest
 
     from .config import BackendConfig
     from .generator import Generator
 
-__all__ = ["DEFAULT_ETA", "JobService"]
+__all__ = ["DEFAULT_ETA", "TIP", "JobService"]
 
 log = logging.getLogger(__name__)
 DEFAULT_ETA = 5.0
@@ -43,17 +59,22 @@ MIN_ETA = 0.5
 SEED_LIMIT = 2**32
 _IDLE_POLL = 0.5
 _SWEEP_EVERY = 60.0
-INTERNAL_ERROR = "Internal server error. Please try again."
+INTERNAL_ERROR = STATUS_MESSAGES[500]
+TIP = "This is a self-hosted reference backend: images are made locally with diffusers."
 
 
-class JobService:
-    def __init__(self, config: BackendConfig, generator: Generator, store: JobStore, images: ImageStore) -> None:
+class JobService(Service):
+    tip = TIP
+
+    def __init__(self, config: BackendConfig, generator: Generator, store: JobStore, images: ImageStore,
+                 clock: Clock | None = None) -> None:
         self.config = config
         self.generator = generator
         self.store = store
         self.images = images
-        self.webhooks = WebhookSender(retries=config.webhook_retries, backoff=config.webhook_backoff,
-                                      timeout=config.webhook_timeout)
+        self.clock = clock or SystemClock()
+        self.webhooks = WebhookSender(self, attempts=config.webhook_retries + 1, backoff=config.webhook_backoff,
+                                      timeout=config.webhook_timeout, clock=self.clock)
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -65,7 +86,7 @@ class JobService:
         if recovered:
             log.info("re-queued %d generation(s) interrupted by the last shutdown", recovered)
         for job in self.store.undelivered_webhooks():
-            self._send_webhook(job)
+            self.webhooks.resume(job.id, job.webhook_status)
         for index in range(self.config.workers):
             thread = threading.Thread(target=self._work, name=f"t2i-worker-{index}", daemon=True)
             thread.start()
@@ -81,15 +102,47 @@ class JobService:
         self.store.close()
         self.generator.close()
 
+    # -- the protocol seam ----------------------------------------------------------------
+    def submit(self, call: Call, request: Text2ImgRequest) -> JobView:
+        job = self.enqueue(request, call.base_url)
+        if not call.prefs.wants_async:
+            job = self.wait(job.id, self.config.sync_timeout)
+        return self.view(job, call.base_url)
+
+    def fetch(self, call: Call, request: FetchRequest) -> JobView:
+        job = self.get(request.request_id, request.key, check_owner=bool(self.config.keys))
+        return self.view(job, call.base_url)
+
+    def view(self, job: Job, base_url: str) -> JobView:
+        """What a client may see of ``job``, links built on ``base_url``."""
+        request = job.request
+        names = job.images or [ImageStore.name(job.id, index) for index in range(request.samples)]
+        links = [f"{base_url}/images/{name}" for name in names]
+        state = {SUCCESS: "success", FAILED: VIEW_FAILED}.get(job.state, PROCESSING)
+        meta = request.to_meta() | {"seed": job.seed}
+        if job.state == SUCCESS:
+            meta = with_server_info(meta, job.info)
+
+        def output() -> list[str]:
+            return [self.images.base64(name) for name in job.images] if request.base64 else links
+
+        return JobView(
+            id=job.id, state=state, meta=meta, links=links, fetch_base=base_url, tip=TIP,
+            webhook_status=job.webhook_status, track_id=request.track_id,
+            eta=self.eta(job) if state == PROCESSING else 0.0, generation_time=job.generation_time or 0.0,
+            nsfw=any(job.nsfw), output=output, error=job.info if job.state == FAILED else None,
+            error_status=job.error_status or 500,
+        )
+
     # -- accepting --------------------------------------------------------------------
-    def submit(self, request: Text2ImgRequest, base_url: str) -> Job:
+    def enqueue(self, request: Text2ImgRequest, base_url: str) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
         if limit and self.store.waiting(request.key) >= limit:
-            raise QueueFullError(limit, self.config.retry_after)
+            raise QueueFull(limit, self.config.retry_after)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_LIMIT)
-        webhook_status = "pending" if request.webhook else ""
-        job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url, webhook_status)
+        job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url,
+                                initial_status(request.webhook))
         with self._changed:
             self._changed.notify_all()
         job = self.store.get(job_id)
@@ -99,10 +152,10 @@ class JobService:
     def get(self, job_id: int, key: str, check_owner: bool) -> Job:
         job = self.store.get(job_id)
         if job is None or (check_owner and job.key_hash != hash_key(key)):
-            raise NotFoundError(f"Generation not found: {job_id}", field="request_id", value=job_id, rule="exists")
-        if job.expires_at is not None and job.expires_at <= time.time():
-            raise GoneError(f"The images of generation {job_id} have expired: temp images are kept for "
-                            f"{self.config.temp_ttl:g} seconds", field="request_id", value=job_id, rule="expired")
+            raise NotFound.generation(job_id)
+        if job.expires_at is not None and job.expires_at <= self.clock.now():
+            raise NotFound.generation(job_id, f"its images have expired: temp images are kept for "
+                                              f"{self.config.temp_ttl:g} seconds", rule="expired")
         return job
 
     def wait(self, job_id: int, timeout: float) -> Job:
@@ -125,7 +178,7 @@ class JobService:
         the job is unfinished.
         """
         pace = self.store.seconds_per_cost() or DEFAULT_ETA
-        running = self.store.claimed_elapsed(time.time())
+        running = self.store.claimed_elapsed(self.clock.now())
         return max(pace * self.store.work_until(job.id) - running, MIN_ETA)
 
     # -- working ------------------------------------------------------------------------
@@ -160,7 +213,7 @@ class JobService:
             names = self.images.save(job.id, images)
             info["notes"] = notes
             info["nsfw"] = result.nsfw
-            expires_at = time.time() + self.config.temp_ttl if request.temp else None
+            expires_at = self.clock.now() + self.config.temp_ttl if request.temp else None
             self.store.succeed(job.id, names, result.nsfw, info, time.perf_counter() - started, expires_at)
         except BackendError as exc:
             if self._stopping.is_set():
@@ -170,25 +223,25 @@ class JobService:
             if self._stopping.is_set():
                 return
             log.exception("generation %d failed", job.id)
-            self.store.fail(job.id, INTERNAL_ERROR, 500)
+            self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
         with self._changed:
             self._changed.notify_all()
         if request.webhook:
-            finished = self.store.get(job.id)
-            assert finished is not None
-            self._send_webhook(finished)
+            self.webhooks.schedule(job.id)
 
-    def _send_webhook(self, job: Job) -> None:
-        assert job.request.webhook is not None
-        self.webhooks.send(job.request.webhook, webhook_payload(job, self.images),
-                           lambda status, job_id=job.id: self._webhook_done(job_id, status))
+    # -- webhooks (protocol.WebhookSource) -----------------------------------------------
+    def webhook_target(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
+        job = self.store.get(job_id)
+        if job is None or not job.finished or not job.request.webhook:
+            return None
+        return job.request.webhook, webhook_body(self.view(job, job.base_url))
 
-    def _webhook_done(self, job_id: int, status: str) -> None:
+    def record_webhook_status(self, job_id: int, status: str) -> None:
         if not self._stopping.is_set():
             self.store.set_webhook_status(job_id, status)
 
     def _sweep(self) -> None:
-        now = time.time()
+        now = self.clock.now()
         if now - self._last_sweep < min(_SWEEP_EVERY, self.config.temp_ttl):
             return
         self._last_sweep = now

@@ -15,6 +15,7 @@ import numpy as np
 import requests
 from PIL import Image
 
+from t2i_contract.protocol import Clock
 from t2i_contract.reference_backend import BackendConfig, Generator, create_app
 from t2i_contract.reference_backend.app import EXTENSION
 from tests.support import ServerThread, free_port, wait_for
@@ -63,13 +64,14 @@ def text2img_body(**fields: Any) -> dict[str, Any]:
 
 
 @contextmanager
-def serve(generator: Generator, tmp_path: Path | None = None, **config: Any) -> Iterator[Server]:
-    """Run create_app(config, generator=...) on a free port until the block ends."""
+def serve(generator: Generator, tmp_path: Path | None = None, *, clock: Clock | None = None,
+          **config: Any) -> Iterator[Server]:
+    """Run create_app(config, generator=..., clock=...) on a free port until the block ends."""
     if tmp_path is not None:
         config.setdefault("data_dir", tmp_path)
     config.setdefault("sync_timeout", 60.0)
     config.setdefault("webhook_backoff", 0.05)
-    app = create_app(BackendConfig(**config), generator=generator)
+    app = create_app(BackendConfig(**config), generator=generator, clock=clock)
     service = app.extensions[EXTENSION]
     try:
         with ServerThread(app) as thread:
