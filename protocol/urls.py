@@ -31,6 +31,7 @@ and ``--allow-private-urls``; a refusal names the flag that would allow it.
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -311,12 +312,13 @@ def _literal(host: str) -> IPAddress | None:
 
 
 _SAFE = "/?&=%:@!$'()*+,;~-._"
+_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
 def _split(url: object, field: str) -> SplitResult:
     if not isinstance(url, str) or not url:
         raise InvalidUrl(field, url, f"{field} must be an http(s) URL, got {show_value(url)}")
-    if any(ord(c) < 0x21 or ord(c) == 0x7F for c in url):
+    if any(ord(c) < 0x21 or ord(c) == 0x7F or c.isspace() for c in url):
         raise InvalidUrl(field, url, f"{field} {show_value(url)} contains whitespace or control characters")
     if "\\" in url:
         raise InvalidUrl(field, url, f"{field} {show_value(url)} contains a backslash, which hosts read differently")
@@ -347,7 +349,7 @@ def _host(raw: str, url: str, field: str) -> str:
         host = _normalise_name(raw)
     except UnicodeError as exc:
         raise InvalidUrl(field, url, f"{field} {show_value(url)} has an invalid host name: {exc}") from None
-    if not host or ".." in host:
+    if not _NAME.fullmatch(host):
         raise InvalidUrl(field, url, f"{field} {show_value(url)} has an invalid host name")
     return host
 

@@ -10,6 +10,8 @@ import socket
 from typing import Callable, Sequence
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from t2i_contract.protocol.outbound_errors import InvalidUrl, Unreachable, UrlRefused
 from t2i_contract.protocol.urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy, classify
@@ -142,9 +144,9 @@ def test_upper_case_schemes_are_accepted() -> None:
     "http://user:pass@hooks.example/", "http://evil.example@127.0.0.1/", "http://hooks.example/a b",
     "http://hooks.example/\r\nX: y", "http://hooks.example:99999/", "http://hooks.example:0/", "http:///path",
     "http://1.2.3.4.5/", "http://256.0.0.1/", "http://0x1g.0.0.1/", "http://hooks.example\\@127.0.0.1/",
-    "http://[::1/", "http://a..b/", "",
+    "http://[::1/", "http://a..b/", "http://a%2e.example/", "http://a\u3000b.example/", "",
 ], ids=["credentials", "at-sign-confusion", "space", "crlf", "port-range", "port-0", "no-host", "five-parts",
-        "octet-range", "bad-hex", "backslash", "bracket", "empty-label", "empty"])
+        "octet-range", "bad-hex", "backslash", "bracket", "empty-label", "percent-in-host", "unicode-space", "empty"])
 def test_malformed_urls_are_invalid_naming_the_field(url: str) -> None:
     with pytest.raises(InvalidUrl) as caught:
         UrlPolicy(resolver=no_dns).check(url, field="mask_image")
@@ -188,3 +190,30 @@ def test_classify_names_public_addresses_none() -> None:
     assert classify(ipaddress.ip_address("1.1.1.1")) is None
     assert classify(ipaddress.ip_address("::ffff:1.1.1.1")) is None
     assert classify(ipaddress.ip_address("::ffff:127.0.0.1")) == "loopback"
+
+
+@given(st.integers(min_value=0, max_value=2**32 - 1), st.sampled_from(["10.0.0.0/8", "127.0.0.0/8", "0.0.0.0/0"]))
+def test_every_spelling_of_an_ipv4_address_gets_the_same_verdict(value: int, allowed: str) -> None:
+    import ipaddress
+
+    dotted = str(ipaddress.IPv4Address(value))
+    spellings = [dotted, str(value), hex(value), f"{value >> 24}.{value & 0xFFFFFF}",
+                 ".".join(f"0{int(part):o}" for part in dotted.split(".")), f"[::ffff:{dotted}]", dotted + "."]
+    policy = UrlPolicy(allow=(allowed,), resolver=no_dns)
+    verdicts = set()
+    for spelling in spellings:
+        try:
+            verdicts.add(policy.check(f"http://{spelling}/").addresses)
+        except UrlRefused as exc:
+            verdicts.add(exc.address)
+    assert verdicts in ({(dotted,)}, {dotted})
+
+
+def test_the_protocol_error_handler_answers_a_refusal_with_400_naming_the_field() -> None:
+    from t2i_contract.protocol.errors import error_answer
+
+    with pytest.raises(UrlRefused) as caught:
+        UrlPolicy().check("http://169.254.169.254/latest/meta-data/", field="webhook")
+    status, body, _ = error_answer(caught.value)
+    assert status == 400 and body["status"] == "error"
+    assert body["errors"][0]["field"] == "webhook" and "169.254.169.254" in body["message"]
