@@ -1,25 +1,35 @@
-"""The real generator: Stable Diffusion pipelines from diffusers, with cached multi-LoRA.
+"""The real generator: diffusers pipelines of every family (``families.py``), with cached multi-LoRA.
 
 Pipelines are loaded on first use and kept (at most ``max_loaded_models``, least
 recently used dropped first). Each holds a lock: one generation at a time per
-pipeline, because a request changes its adapters, scheduler and VAE.
+pipeline, because a request changes its adapters, scheduler, VAE and IP-Adapter.
+A model's family (SD 1.x/2.x, SDXL, FLUX.1) picks the diffusers pipeline class it
+runs with, the scheduler mapping (``schedulers.py``, or ``flow_schedulers.py`` for
+FLUX) and how the request becomes pipeline arguments (``runners.py``). ``meta``
+says which ``family`` and ``pipeline`` ran.
 
-**LoRAs** are loaded once per pipeline with ``load_lora_weights(adapter_name=...)``
-(diffusers converts kohya/A1111 keys on load) and then switched per request with
-``set_adapters(names, adapter_weights=strengths)``. A request without LoRAs runs
-with ``disable_lora()``, which gives exactly the base model's output. Adapter
-names are generated (``lora_0``, ``lora_1``...) because peft forbids dots in them.
+**LoRAs** are checked against the model's family before the request is queued
+(``loras.py``), loaded once per pipeline with ``load_lora_weights(adapter_name=...)``
+(diffusers converts kohya, XLabs and other trainers' keys on load) and then switched
+per request with ``set_adapters(names, adapter_weights=strengths)``. A request
+without LoRAs runs with ``disable_lora()``, which gives exactly the base model's
+output. Adapter names are generated (``lora_0``, ``lora_1``...) because peft
+forbids dots in them.
 
-**clip_skip**: the API counts as web UIs do, where 1 means "use the last CLIP
-layer". diffusers' ``clip_skip`` counts layers skipped, so API ``n`` becomes
-diffusers ``n - 1`` and API 1 becomes ``None``. The vendor's default, 2, is
-diffusers' 1: the penultimate layer.
+**IP-Adapter** (``ip_adapter.py``): the adapter is loaded into the pipeline when a
+request names it and unloaded when a request does not, so a request without one
+runs the base model's attention.
+
+**highres_fix**: the family's img2img pipeline (``Family.pipelines``), made with
+``from_pipe`` so it shares every module, refines each half-size image at the
+requested size.
 
 **seed**: one ``torch.Generator`` seeded with the request's seed drives the whole
 batch of ``samples`` images, made in one call (``num_images_per_prompt``).
 """
 from __future__ import annotations
 
+import inspect
 import threading
 import warnings
 from collections import OrderedDict
@@ -28,13 +38,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import BackendError, ConfigError, GenerationError, MissingDependencyError, UnsupportedError
-from .features import HIGHRES_STRENGTH, refuse_unsupported
+from .families import Family, detect_family
+from .features import HIGHRES_STRENGTH
+from .flow_schedulers import build_flow_scheduler, check_flow_scheduler
 from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
+from .ip_adapter import ImageCache, adapter_scale, apply_ip_adapter, check_ip_fields
+from .loras import check_lora_family
+from .runners import api_clip_skip_to_diffusers, pipeline_arguments
 from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
 
 if TYPE_CHECKING:
+    from t2i_contract.protocol.urls import UrlPolicy
     from t2i_contract.spec import Text2ImgRequest
 
     from .config import BackendConfig
@@ -60,9 +76,13 @@ def _dtype_kwarg() -> str:
     return "dtype" if hasattr(deprecation_utils, "_resolve_dtype") else "torch_dtype"
 
 
-def api_clip_skip_to_diffusers(clip_skip: int) -> int | None:
-    """API 1 (last layer) -> None; API n -> n - 1 layers skipped."""
-    return clip_skip - 1 or None
+@dataclass(frozen=True)
+class _ModelInfo:
+    """What a model's files say, read without loading it: its family and its UNet's text width."""
+
+    family: Family
+    variant: str
+    cross_attention_dim: int | None
 
 
 @dataclass
@@ -70,6 +90,7 @@ class _LoadedModel:
     model_id: str
     folder: Path
     pipe: Any
+    info: _ModelInfo
     default_scheduler: Any
     default_vae: Any
     classifier: SafetyClassifier | None
@@ -77,12 +98,14 @@ class _LoadedModel:
     adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)
     adapter_counter: int = 0
     img2img: Any = None
+    ip_adapter: str | None = None
 
 
 class DiffusersGenerator(Generator):
-    """Generate with diffusers' StableDiffusionPipeline from local folders only."""
+    """Generate with diffusers' own pipeline of each model's family, from local folders only."""
 
     def __init__(self, *, models_dir: Path, loras_dir: Path | None = None, vaes_dir: Path | None = None,
+                 ip_adapters_dir: Path | None = None, url_policy: UrlPolicy | None = None,
                  device: str = "cpu", dtype: str = "float32", max_loaded_models: int = 2, max_loras: int = 32,
                  classifier: SafetyClassifier | None = None, torch_threads: int | None = None) -> None:
         require_backend()
@@ -93,19 +116,23 @@ class DiffusersGenerator(Generator):
 
         diffusers_logging.set_verbosity_error()
         diffusers_logging.disable_progress_bar()
+        transformers_logging.set_verbosity_error()
         transformers_logging.disable_progress_bar()
         if torch_threads:
             torch.set_num_threads(torch_threads)
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise ConfigError(f"device {device!r} was asked for, but torch sees no CUDA device here; use --device cpu")
         self.models_dir, self.loras_dir, self.vaes_dir = models_dir, loras_dir, vaes_dir
+        self.ip_adapters_dir = ip_adapters_dir
         self.device = device
         self.dtype_name = dtype
         self.dtype = getattr(torch, dtype)
         self.max_loaded_models = max(1, max_loaded_models)
         self.max_loras = max(1, max_loras)
         self.classifier = classifier
+        self._images = ImageCache(url_policy)
         self._models: OrderedDict[str, _LoadedModel] = OrderedDict()
+        self._infos: dict[tuple[Path, float], _ModelInfo] = {}
         self._vaes: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._loading: dict[str, threading.Lock] = {}
@@ -115,44 +142,67 @@ class DiffusersGenerator(Generator):
         if config.models_dir is None:
             raise BackendError("the reference backend needs a models folder (--models DIR)")
         return cls(models_dir=config.models_dir, loras_dir=config.loras_dir, vaes_dir=config.vaes_dir,
+                   ip_adapters_dir=config.ip_adapters_dir, url_policy=getattr(config, "url_policy", None),
                    device=config.device, dtype=config.dtype, max_loaded_models=config.max_loaded_models,
                    max_loras=config.max_loras, classifier=classifier, torch_threads=config.torch_threads)
 
     # -- checks before queueing -------------------------------------------------
+    def _info(self, path: Path) -> _ModelInfo:
+        """Family and text width of a model, cached by path and modification time."""
+        key = (path, path.stat().st_mtime)
+        info = self._infos.get(key)
+        if info is None:
+            import json
+
+            family, variant = detect_family(path)
+            unet = (path if path.is_dir() else path.with_suffix(".config")) / "unet" / "config.json"
+            width = json.loads(unet.read_text()).get("cross_attention_dim") if unet.is_file() else None
+            info = self._infos[key] = _ModelInfo(family, variant, width)
+        return info
+
     def check(self, request: Text2ImgRequest) -> None:
-        resolve_model(self.models_dir, request.model_id)
+        info = self._info(resolve_model(self.models_dir, request.model_id))
         seen: set[str] = set()
         for lora_id in request.lora_model:
-            resolve_lora(self.loras_dir, lora_id)
+            path = resolve_lora(self.loras_dir, lora_id)
             if lora_id in seen:
                 raise UnsupportedError(f"lora_model lists {lora_id} more than once; give each LoRA once",
                                        field="lora_model", value=",".join(request.lora_model), rule="unique")
             seen.add(lora_id)
+            check_lora_family(path, lora_id, request.model_id, info.family, info.cross_attention_dim)
         if request.vae is not None:
             resolve_vae(self.vaes_dir, request.vae)
-        refuse_unsupported(request)
+        multiple = info.family.size_multiple
         for name in ("width", "height"):
-            if getattr(request, name) % 8:
-                raise UnsupportedError(f"{name} must be a multiple of 8, got {getattr(request, name)}",
-                                       field=name, value=getattr(request, name), rule="multipleOf")
+            if getattr(request, name) % multiple:
+                raise UnsupportedError(
+                    f"{name} must be a multiple of {multiple} for {info.family.title} models, got "
+                    f"{getattr(request, name)}", field=name, value=getattr(request, name), rule="multipleOf")
         if request.scheduler is not None:
-            scheduler_class(request.scheduler)
+            if info.family.name == "flux":
+                check_flow_scheduler(request.scheduler)
+            else:
+                scheduler_class(request.scheduler)
+        if check_ip_fields(request, info.family, self.ip_adapters_dir) is not None:
+            self._images.get(request.ip_adapter_image or "")
 
     # -- loading ------------------------------------------------------------------
     def _load_pipeline(self, model_id: str) -> _LoadedModel:
-        from diffusers import StableDiffusionPipeline
+        import diffusers
 
         path = resolve_model(self.models_dir, model_id)
+        info = self._info(path)
+        cls = getattr(diffusers, info.family.text2img)
+        extra: dict[str, Any] = {_dtype_kwarg(): self.dtype, "local_files_only": True}
+        if info.family.name in ("sd1", "sd2"):
+            extra |= {"safety_checker": None, "requires_safety_checker": False}
         try:
             if path.is_dir():
-                pipe = StableDiffusionPipeline.from_pretrained(
-                    str(path), **{_dtype_kwarg(): self.dtype}, safety_checker=None, feature_extractor=None,
-                    requires_safety_checker=False, local_files_only=True)
+                pipe = cls.from_pretrained(str(path), **extra)
             else:
                 config_dir = path.with_suffix(".config")
-                pipe = StableDiffusionPipeline.from_single_file(
-                    str(path), **{_dtype_kwarg(): self.dtype}, safety_checker=None, requires_safety_checker=False,
-                    local_files_only=True, config=str(config_dir) if config_dir.is_dir() else None)
+                pipe = cls.from_single_file(str(path), config=str(config_dir) if config_dir.is_dir() else None,
+                                            **extra)
         except Exception as exc:  # diffusers raises many kinds; the message is what matters
             hint = ""
             if path.is_file() and not path.with_suffix(".config").is_dir():
@@ -166,7 +216,7 @@ class DiffusersGenerator(Generator):
         classifier = self.classifier
         if classifier is None and path.is_dir():
             classifier = DiffusersSafetyClassifier.from_model_folder(path, self.device)
-        return _LoadedModel(model_id, folder, pipe, pipe.scheduler, pipe.vae, classifier)
+        return _LoadedModel(model_id, folder, pipe, info, pipe.scheduler, pipe.vae, classifier)
 
     def _model(self, model_id: str) -> _LoadedModel:
         with self._lock:
@@ -244,83 +294,94 @@ class DiffusersGenerator(Generator):
         pipe.set_adapters(names, adapter_weights=[strength for _, strength in loras])
 
     # -- generation ---------------------------------------------------------------
-    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
-        self.check(request)
-        loaded = self._model(request.model_id)
-        vae = self._vae(request.vae) if request.vae is not None else loaded.default_vae
-        clip_skip = api_clip_skip_to_diffusers(request.clip_skip)
-        layers = loaded.pipe.text_encoder.config.num_hidden_layers
-        if clip_skip is not None and clip_skip >= layers:
+    def _check_vae(self, loaded: _LoadedModel, vae: Any, vae_id: str) -> None:
+        own = loaded.default_vae.config
+        if vae.config.latent_channels != own.latent_channels or (
+                loaded.info.family.name == "flux" and vae.config.get("shift_factor") is None):
             raise UnsupportedError(
-                f"clip_skip {request.clip_skip} would skip {clip_skip} of the {layers} CLIP layers of model "
-                f"{request.model_id}; at most {layers} is accepted for it",
-                field="clip_skip", value=request.clip_skip, rule="maximum")
+                f"VAE {vae_id} does not fit model {loaded.model_id} ({loaded.info.family.title}): it has "
+                f"{vae.config.latent_channels} latent channels and shift_factor {vae.config.get('shift_factor')}, "
+                f"the model's own VAE {own.latent_channels} and {own.get('shift_factor')}",
+                field="vae", value=vae_id, rule="family")
+
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+        import torch
+
+        from t2i_contract.spec import RequestError
+
+        try:
+            self.check(request)
+        except RequestError as exc:  # an input image that can no longer be fetched, after a restart
+            raise UnsupportedError(str(exc), field="ip_adapter_image", value=request.ip_adapter_image,
+                                   rule="loadable") from exc
+        loaded = self._model(request.model_id)
+        family = loaded.info.family
+        vae = loaded.default_vae
+        if request.vae is not None:
+            vae = self._vae(request.vae)
+            self._check_vae(loaded, vae, request.vae)
+        adapter = check_ip_fields(request, family, self.ip_adapters_dir)
+        build = build_flow_scheduler if family.name == "flux" else build_scheduler
         with loaded.lock:
             pipe = loaded.pipe
-            choice = build_scheduler(request.scheduler, loaded.default_scheduler.config,
-                                     use_karras_sigmas=request.use_karras_sigmas,
-                                     algorithm_type=request.algorithm_type)
+            choice = build(request.scheduler, loaded.default_scheduler.config,
+                           use_karras_sigmas=request.use_karras_sigmas, algorithm_type=request.algorithm_type)
             self._apply_loras(loaded, request.loras)
             pipe.scheduler, pipe.vae = choice.scheduler, vae
             try:
-                images = self._run(loaded, request, seed, clip_skip, choice)
+                loaded.ip_adapter = apply_ip_adapter(pipe, loaded.ip_adapter, adapter, adapter_scale(request))
+                with torch.no_grad():
+                    kwargs, notes, info = pipeline_arguments(family, loaded.info.variant, pipe, request)
+                if adapter is not None:
+                    kwargs["ip_adapter_image"] = self._images.get(request.ip_adapter_image or "")
+                    info["ip_adapter"] = {"id": adapter.name, "scale": adapter_scale(request)}
+                images, pipelines = self._run(loaded, request, seed, kwargs, choice)
             except BackendError:
                 raise
             except Exception as exc:
                 raise GenerationError(f"generation failed: {exc}") from exc
             finally:
                 pipe.scheduler, pipe.vae = loaded.default_scheduler, loaded.default_vae
-        images, nsfw, notes = check_images(images, request, loaded.classifier)
-        info = {"scheduler": choice.name, "scheduler_settings": choice.settings,
-                "clip_skip_diffusers": clip_skip, "device": self.device, "dtype": self.dtype_name}
-        return GenerationResult(images, nsfw, choice.notes + notes, info)
+        images, nsfw, safety_notes = check_images(images, request, loaded.classifier)
+        info |= {"family": family.name, "pipeline": pipelines, "scheduler": choice.name,
+                 "scheduler_settings": choice.settings, "device": self.device, "dtype": self.dtype_name}
+        return GenerationResult(images, nsfw, choice.notes + notes + safety_notes, info)
 
-    def _encode(self, pipe: Any, prompts: list[str], clip_skip: int | None) -> Any:
-        """CLIP embeddings with ``clip_skip`` applied, as diffusers' encode_prompt computes them.
-
-        Done here rather than through the pipeline's ``clip_skip`` argument because that
-        path reaches for ``text_encoder.text_model``, which newer transformers releases
-        no longer have. The negative prompt gets the same layer, as web UIs do.
-        """
-        tokenizer, encoder = pipe.tokenizer, pipe.text_encoder
-        ids = tokenizer(prompts, padding="max_length", max_length=tokenizer.model_max_length, truncation=True,
-                        return_tensors="pt").input_ids.to(encoder.device)
-        output = encoder(ids, output_hidden_states=clip_skip is not None)
-        if clip_skip is None:
-            return output[0]
-        final_norm = getattr(encoder, "text_model", encoder).final_layer_norm
-        return final_norm(output.hidden_states[-(clip_skip + 1)])
-
-    def _run(self, loaded: _LoadedModel, request: Text2ImgRequest, seed: int, clip_skip: int | None,
-             choice: Any) -> list[Any]:
+    def _run(self, loaded: _LoadedModel, request: Text2ImgRequest, seed: int, kwargs: dict[str, Any],
+             choice: Any) -> tuple[list[Any], str]:
         import torch
 
         pipe = loaded.pipe
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        with torch.no_grad():
-            positive = self._encode(pipe, [request.prompt], clip_skip)
-            negative = self._encode(pipe, [request.negative_prompt or ""], clip_skip)
-        common = dict(prompt_embeds=positive, negative_prompt_embeds=negative, guidance_scale=request.guidance_scale,
-                      num_inference_steps=request.num_inference_steps, num_images_per_prompt=request.samples,
-                      generator=generator, output_type="pil")
+        common = {**kwargs, "num_inference_steps": request.num_inference_steps, "output_type": "pil",
+                  "generator": torch.Generator(device="cpu").manual_seed(seed)}
         if not request.highres_fix:
-            return pipe(width=request.width, height=request.height, **common).images
-        from diffusers import StableDiffusionImg2ImgPipeline
+            images = pipe(width=request.width, height=request.height, num_images_per_prompt=request.samples,
+                          **common).images
+            return images, type(pipe).__name__
         from PIL import Image
 
-        low = pipe(width=max(8, request.width // 16 * 8), height=max(8, request.height // 16 * 8), **common).images
+        step = loaded.info.family.size_multiple
+        low = pipe(width=max(step, request.width // (2 * step) * step),
+                   height=max(step, request.height // (2 * step) * step),
+                   num_images_per_prompt=request.samples, **common).images
         if loaded.img2img is None:
-            loaded.img2img = StableDiffusionImg2ImgPipeline(**{**pipe.components, "safety_checker": None},
-                                                            requires_safety_checker=False)
+            import diffusers
+
+            loaded.img2img = getattr(diffusers, loaded.info.family.pipelines["img2img"]).from_pipe(pipe)
             loaded.img2img.set_progress_bar_config(disable=True)
         refine = loaded.img2img
         refine.scheduler = type(choice.scheduler).from_config(choice.scheduler.config)
         refine.vae = pipe.vae
-        enlarged = [image.resize((request.width, request.height), Image.Resampling.LANCZOS) for image in low]
-        refine_args = {**common, "num_images_per_prompt": 1,
-                       "prompt_embeds": positive.repeat(len(low), 1, 1),
-                       "negative_prompt_embeds": negative.repeat(len(low), 1, 1)}
-        return refine(image=enlarged, strength=HIGHRES_STRENGTH, **refine_args).images
+        size = {"width": request.width, "height": request.height}
+        if "width" not in inspect.signature(refine.__call__).parameters:
+            size = {}  # SD's img2img takes the size of its input image
+        images = []
+        for image in low:  # one at a time: the prompt embeddings are for one image
+            enlarged = image.resize((request.width, request.height), Image.Resampling.LANCZOS)
+            images += refine(image=enlarged, strength=HIGHRES_STRENGTH, num_images_per_prompt=1, **size,
+                             **common).images
+        return images, f"{type(pipe).__name__} + {type(refine).__name__}"
+
 
     def close(self) -> None:
         with self._lock:

@@ -7,18 +7,17 @@ upscale            done: every image is enlarged 2x with Pillow's LANCZOS filter
                    (``UPSCALE_RESAMPLER``) after the safety checker ran. No
                    upscaler model is involved; ``meta.upscaler`` says so.
 highres_fix        done, in ``diffusion.py``: generate at half the size, enlarge
-                   with LANCZOS, then refine at the requested size with
-                   StableDiffusionImg2ImgPipeline at strength ``HIGHRES_STRENGTH``,
+                   with LANCZOS, then refine at the requested size with the
+                   family's img2img pipeline at strength ``HIGHRES_STRENGTH``,
                    same prompt, LoRAs, scheduler and seed.
 enhance_prompt     not done: there is no prompt-rewriting model here. The prompt
                    runs as sent and ``meta.notes`` says so (the field defaults to
                    true, so refusing it would refuse nearly every request).
 multi_lingual      not done: no translation model. The prompt runs as sent
                    (CLIP reads it as it is) and ``meta.notes`` says so.
-ip_adapter_*       refused with an error: an IP-Adapter needs its image encoder
-                   weights and a downloaded reference image, neither of which
-                   this offline backend has; making an image without it would
-                   silently drop the request's main condition.
+ip_adapter_*       done, in ``ip_adapter.py``: a local adapter from
+                   ``--ip-adapters DIR`` with its image encoder, the reference
+                   image fetched under the server's URL policy.
 temp               done: images are kept ``temp_ttl`` seconds (a day by default)
                    and then deleted; fetch then answers that they expired.
 =================  =============================================================
@@ -27,31 +26,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .errors import UnsupportedError
-
 if TYPE_CHECKING:
     from PIL.Image import Image
 
     from t2i_contract.spec import Text2ImgRequest
 
-__all__ = ["HIGHRES_STRENGTH", "UPSCALE_FACTOR", "UPSCALE_RESAMPLER", "field_notes", "refuse_unsupported", "upscale"]
+__all__ = ["HIGHRES_STRENGTH", "UPSCALE_FACTOR", "UPSCALE_RESAMPLER", "field_notes", "upscale"]
 
 UPSCALE_FACTOR = 2
 UPSCALE_RESAMPLER = "LANCZOS"
 HIGHRES_STRENGTH = 0.5
-_IP_ADAPTER_FIELDS = ("ip_adapter_id", "ip_adapter_image", "ip_adapter_scale")
-
-
-def refuse_unsupported(request: Text2ImgRequest) -> None:
-    """Raise for fields this backend cannot honour at all."""
-    for name in _IP_ADAPTER_FIELDS:
-        value = getattr(request, name)
-        if value is not None:
-            raise UnsupportedError(
-                f"{name} is not supported by this backend: it has no IP-Adapter weights or image encoder "
-                f"and does not download reference images; send the request without ip_adapter_* fields",
-                field=name, value=value, rule="supported",
-            )
 
 
 def field_notes(request: Text2ImgRequest) -> list[str]:

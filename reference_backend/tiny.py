@@ -1,23 +1,30 @@
-"""Write a tiny Stable Diffusion model with random weights, and small random LoRAs.
+"""Write tiny random-weight models of every family, LoRAs for each, VAEs and IP-Adapters.
 
 ``t2i make-tiny-model DIR`` calls :func:`make_tiny_model`. The result is laid out
 the way ``t2i serve`` expects its folders::
 
-    DIR/models/tiny-sd/        a diffusers folder: unet, vae, text_encoder, tokenizer, scheduler
+    DIR/models/tiny-sd/        SD 1.5 shape: unet, vae, text_encoder, tokenizer, scheduler
     DIR/models/tiny-sd-single.safetensors  the same weights as one LDM-layout file, with
     DIR/models/tiny-sd-single.config/      the configs diffusers needs to load it offline
-    DIR/loras/tiny-style.safetensors     diffusers/peft key format (UNet + text encoder)
-    DIR/loras/tiny-detail.safetensors    diffusers/peft key format (UNet only)
-    DIR/loras/tiny-kohya.safetensors     kohya/A1111 key format (``lora_unet_*``, with alpha)
+    DIR/models/tiny-sdxl/      SDXL shape (two text encoders, size conditioning)
+    DIR/models/tiny-flux/      FLUX.1-dev shape (CLIP + T5, distilled guidance)
+    DIR/models/tiny-flux-schnell/  FLUX.1-schnell shape (no guidance input)
+    DIR/loras/tiny-style.safetensors     SD, diffusers/peft keys (UNet + text encoder)
+    DIR/loras/tiny-detail.safetensors    SD, diffusers/peft keys (UNet only)
+    DIR/loras/tiny-kohya.safetensors     SD, kohya/A1111 keys (``lora_unet_*``, with alpha), no metadata
+    DIR/loras/tiny-sdxl-*.safetensors    SDXL: peft (both text encoders), kohya (``lora_te2_``)
+    DIR/loras/tiny-flux-*.safetensors    FLUX: peft (ai-toolkit), kohya, XLabs
     DIR/vaes/tiny-vae/         a second random VAE, for the request's ``vae`` field
+    DIR/ip-adapters/ip-adapter_sd15/, ip-adapter_sdxl/   tiny IP-Adapters with image encoders
 
-Shapes follow diffusers' own fast tests (small UNet, VAE and CLIP text model), except
+SD shapes follow diffusers' own fast tests (small UNet, VAE and CLIP text model), except
 that the VAE has four blocks so its scale factor is 8 as in real SD models (a 256x256
 image is a 32x32 latent) and the UNet attends only at its lowest resolution: a step
 costs a few milliseconds on a CPU, and a 512x512 image with 20 steps under a second. The CLIP tokenizer is
 built from a ``vocab.json`` holding every byte-level symbol (with and without the
 ``</w>`` end-of-word mark) and an empty ``merges.txt``: every prompt tokenizes to
-characters, so different prompts give different embeddings. Nothing is downloaded.
+characters, so different prompts give different embeddings. SDXL and FLUX are built
+in ``tiny_families.py``, the IP-Adapters in ``tiny_ip_adapters.py``. Nothing is downloaded.
 
 The LoRA up-matrices are random, not zero (a zero up-matrix has no effect), and
 scaled so that each adapter visibly changes the image.
@@ -29,12 +36,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_LORAS", "TINY_MODEL_ID", "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
+__all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_IP_ADAPTERS", "TINY_LORAS", "TINY_MODEL_ID",
+           "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
 
 TINY_MODEL_ID = "tiny-sd"
 TINY_SINGLE_FILE_ID = "tiny-sd-single"
 TINY_VAE_ID = "tiny-vae"
 TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
+TINY_FAMILY_MODELS = {"sd1": "tiny-sd", "sdxl": "tiny-sdxl", "flux": "tiny-flux", "flux-schnell": "tiny-flux-schnell"}
+TINY_FAMILY_LORAS = {"sd1": TINY_LORAS, "sdxl": ("tiny-sdxl-style", "tiny-sdxl-kohya"),
+                     "flux": ("tiny-flux-peft", "tiny-flux-kohya", "tiny-flux-xlabs")}
+TINY_IP_ADAPTERS = {"sd1": "ip-adapter_sd15", "sdxl": "ip-adapter_sdxl"}
 
 TEXT_HIDDEN = 32
 LORA_RANK = 4
@@ -63,6 +75,10 @@ class TinyModel:
     @property
     def vaes_dir(self) -> Path:
         return self.root / "vaes"
+
+    @property
+    def ip_adapters_dir(self) -> Path:
+        return self.root / "ip-adapters"
 
 
 def _bytes_to_unicode() -> dict[int, str]:
@@ -165,13 +181,15 @@ def _kohya_lora(unet: Any, seed: int, scale: float) -> dict[str, Any]:
 
 
 def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
-    """Write the tiny model, VAE and LoRAs under ``root`` and return where they are."""
+    """Write the tiny models of every family, VAE, LoRAs and IP-Adapters under ``root``."""
     import torch
     from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from .single_file import write_single_file
+    from .tiny_families import make_tiny_flux, make_tiny_sdxl, write_lora
+    from .tiny_ip_adapters import make_tiny_ip_adapter
 
     tiny = TinyModel(Path(root))
     model_dir = tiny.models_dir / tiny.model_id
@@ -198,7 +216,14 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
 
     tiny.loras_dir.mkdir(parents=True, exist_ok=True)
     style, detail, kohya = tiny.lora_ids
-    save_file(_peft_lora(unet, text_encoder, seed + 10, 0.5), str(tiny.loras_dir / f"{style}.safetensors"))
-    save_file(_peft_lora(unet, None, seed + 11, 0.5), str(tiny.loras_dir / f"{detail}.safetensors"))
+    write_lora(_peft_lora(unet, text_encoder, seed + 10, 0.5), tiny.loras_dir / f"{style}.safetensors", "sd1")
+    write_lora(_peft_lora(unet, None, seed + 11, 0.5), tiny.loras_dir / f"{detail}.safetensors", "sd1")
+    # no metadata: its family is told by the width of its cross-attention keys
     save_file(_kohya_lora(unet, seed + 12, 0.5), str(tiny.loras_dir / f"{kohya}.safetensors"))
+    make_tiny_ip_adapter(unet, tiny.ip_adapters_dir / TINY_IP_ADAPTERS["sd1"], seed + 13)
+
+    sdxl_unet = make_tiny_sdxl(tiny.models_dir / TINY_FAMILY_MODELS["sdxl"], tiny.loras_dir, seed + 100)
+    make_tiny_ip_adapter(sdxl_unet, tiny.ip_adapters_dir / TINY_IP_ADAPTERS["sdxl"], seed + 113)
+    make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux"], tiny.loras_dir, seed + 200)
+    make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux-schnell"], None, seed + 300, schnell=True)
     return tiny

@@ -24,8 +24,12 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 def tiny_generator(tiny: TinyModel) -> Iterator[Generator]:
     from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
+    from t2i_contract.protocol.urls import UrlPolicy
+
+    # every family loaded at once; loopback URLs allowed so tests can serve reference images locally
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
-                                   torch_threads=1)
+                                   ip_adapters_dir=tiny.ip_adapters_dir, url_policy=UrlPolicy(allow_private=True),
+                                   max_loaded_models=6, torch_threads=1)
     yield generator
     generator.close()
 

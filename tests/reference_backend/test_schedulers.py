@@ -71,7 +71,7 @@ def test_algorithm_type_on_another_scheduler_is_noted(tiny_server: Server) -> No
 
 def test_no_scheduler_runs_the_models_own(tiny_server: Server) -> None:
     body = tiny_server.text2img().json()
-    assert body["meta"]["scheduler"] == "DDIMScheduler"
+    assert body["meta"]["scheduler"] is None and body["meta"]["scheduler_used"] == "DDIMScheduler"
 
 
 def test_built_scheduler_carries_the_settings() -> None:

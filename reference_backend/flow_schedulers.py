@@ -1,0 +1,110 @@
+"""What each of the spec's 18 scheduler names runs on a flow-matching model (FLUX.1).
+
+FLUX predicts a flow velocity, not noise, so the Stable Diffusion samplers cannot
+drive it as they are. Each enum name is handled one of three ways:
+
+- **the flow-matching twin**: ``EulerDiscreteScheduler`` runs diffusers'
+  ``FlowMatchEulerDiscreteScheduler`` (FLUX's own sampler), ``EulerAncestralDiscreteScheduler``
+  the same with ``stochastic_sampling=True`` (fresh noise each step, as ancestral
+  samplers do), ``LCMScheduler`` runs ``FlowMatchLCMScheduler``;
+- **the same class in its flow mode**: ``DPMSolverMultistepScheduler``,
+  ``DPMSolverSinglestepScheduler``, ``UniPCMultistepScheduler`` and
+  ``DEISMultistepScheduler`` are built with ``use_flow_sigmas=True``,
+  ``prediction_type="flow_prediction"`` and the model's shift (dynamic shifting
+  carries over when the model uses it);
+- **refused**, with the reason: the other names have no flow-matching mode in
+  diffusers (``FLOW_REFUSED``), and the three that are refused for every model stay
+  refused (``schedulers.REFUSED``).
+
+``use_karras_sigmas`` applies to the schedulers whose constructor takes it, as for
+SD; ``algorithm_type`` to ``DPMSolverMultistepScheduler`` only. ``meta`` names the
+class that ran (``scheduler``), and a note names it whenever it differs from the
+requested name.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from .errors import UnsupportedError
+from .schedulers import ALGORITHM_TYPES, REFUSED, SchedulerChoice, _accepts
+
+__all__ = ["FLOW_REFUSED", "FLOW_TWINS", "build_flow_scheduler", "check_flow_scheduler"]
+
+FLOW_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
+    "EulerDiscreteScheduler": ("FlowMatchEulerDiscreteScheduler", {}),
+    "EulerAncestralDiscreteScheduler": ("FlowMatchEulerDiscreteScheduler", {"stochastic_sampling": True}),
+    "LCMScheduler": ("FlowMatchLCMScheduler", {}),
+}
+FLOW_MODE = ("DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "UniPCMultistepScheduler",
+             "DEISMultistepScheduler")
+_NO_FLOW_MODE = ("it samples noise-prediction models and has no flow-matching mode in diffusers, while FLUX "
+                 "predicts a flow velocity; use EulerDiscreteScheduler (FLUX's own), "
+                 "EulerAncestralDiscreteScheduler, LCMScheduler, " + ", ".join(FLOW_MODE))
+FLOW_REFUSED: dict[str, str] = {name: _NO_FLOW_MODE for name in (
+    "DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "LMSDiscreteScheduler", "KDPM2DiscreteScheduler",
+    "KDPM2AncestralDiscreteScheduler", "IPNDMScheduler")} | REFUSED | {
+    "HeunDiscreteScheduler": ("its flow-matching form, FlowMatchHeunDiscreteScheduler, takes no custom sigma "
+                              "schedule, and FluxPipeline always passes one")}
+_FLOW_KEYS = ("shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len",
+              "num_train_timesteps")
+
+
+def _flow_mode(base_config: Any) -> dict[str, Any]:
+    """Flow-mode settings of a DPM-Solver/UniPC/DEIS scheduler matching the model's own schedule.
+
+    FluxPipeline always passes ``mu`` (the resolution-dependent shift), which these
+    classes accept only with dynamic shifting. A fixed shift ``s`` (FLUX.1-schnell) is
+    the dynamic ``exponential`` shift with ``mu = ln(s)`` at every resolution, so it is
+    expressed that way: ``base_shift = max_shift = ln(s)``.
+    """
+    flow = {key: base_config[key] for key in _FLOW_KEYS if key in base_config}
+    shift = flow.pop("shift", 1.0)
+    if not flow.get("use_dynamic_shifting"):
+        flow |= {"use_dynamic_shifting": True, "base_shift": math.log(shift), "max_shift": math.log(shift)}
+    return {"use_flow_sigmas": True, "prediction_type": "flow_prediction", "flow_shift": shift,
+            "time_shift_type": "exponential", **flow}
+
+
+def check_flow_scheduler(name: str) -> None:
+    """Raise the 400 for a name a flow-matching model cannot run."""
+    if name in FLOW_REFUSED:
+        raise UnsupportedError(f"scheduler {name} cannot run on a FLUX (flow-matching) model: {FLOW_REFUSED[name]}",
+                               field="scheduler", value=name, rule="supported")
+
+
+def build_flow_scheduler(name: str | None, base_config: Any, *, use_karras_sigmas: bool,
+                         algorithm_type: str) -> SchedulerChoice:
+    """The scheduler for ``name`` built from the model's flow-matching scheduler config."""
+    import diffusers
+
+    notes: list[str] = []
+    if name is None:
+        cls, overrides = getattr(diffusers, base_config["_class_name"]), {}
+    elif name in FLOW_TWINS:
+        twin, overrides = FLOW_TWINS[name]
+        cls, overrides = getattr(diffusers, twin), dict(overrides)
+    else:
+        check_flow_scheduler(name)
+        cls = getattr(diffusers, name)
+        overrides = {k: v for k, v in _flow_mode(base_config).items() if _accepts(cls, k)}
+    if name in FLOW_MODE:
+        if use_karras_sigmas:
+            notes.append(f"use_karras_sigmas: Karras sigmas do not apply to {name} in flow mode (it samples the "
+                         f"model's shifted flow sigmas); not used")
+    elif _accepts(cls, "use_karras_sigmas"):
+        overrides["use_karras_sigmas"] = use_karras_sigmas
+    elif use_karras_sigmas and name is not None:
+        notes.append(f"use_karras_sigmas: {cls.__name__} has no Karras sigma option; its own schedule was used")
+    mapped = ALGORITHM_TYPES[algorithm_type]
+    if cls.__name__ == "DPMSolverMultistepScheduler":
+        if mapped is not None:
+            overrides["algorithm_type"] = mapped
+    elif mapped is not None:
+        notes.append(f"algorithm_type: {algorithm_type} applies to DPMSolverMultistepScheduler only; "
+                     f"{cls.__name__} ignores it")
+    if name is not None and cls.__name__ != name:
+        notes.append(f"scheduler: {name} ran as its flow-matching form {cls.__name__}"
+                     + (f" ({', '.join(f'{k}={v}' for k, v in overrides.items())})" if overrides else ""))
+    scheduler = cls.from_config(base_config, **overrides)
+    return SchedulerChoice(scheduler, cls.__name__, overrides, notes)
