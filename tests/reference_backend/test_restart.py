@@ -1,72 +1,173 @@
-"""A restart loses no accepted job: queued and interrupted jobs run on the next server, finished ones stay."""
+"""A restart loses no accepted job: what a crashed server was running, or had queued, the next one runs.
+
+The first server runs in a process of its own and is killed with SIGKILL, a real crash, while its
+generator is provably inside a generation: the generator prints which job it started and then
+blocks for good, so that generation can never finish there. The second server, in this process,
+runs the tiny diffusers model behind a generator that records every call. So the test sees that
+the second server's worker made the interrupted job's images and the queued job's, with the
+seeds and prompts they were accepted with, and that it ran nothing that had already finished.
+"""
 from __future__ import annotations
 
+import os
+import queue
+import signal
+import subprocess
+import sys
 import threading
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import requests
 
 from t2i_contract.reference_backend import Generator
-from tests.support import wait_for
+from tests.support import ServerThread, wait_for
 
-from .support import decode_png, serve
+from .support import API, KEY, ROOT, decode_png, serve, text2img_body
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from t2i_contract.reference_backend import GenerationResult
     from t2i_contract.spec import Text2ImgRequest
 
+STALL = "interrupted"  # a prompt starting so makes the first server's generator stall for good
+STARTED = "started generating: "
+SERVING = "serving at "
+DEADLINE = 120.0  # a guard against a hung process, never a claim about speed
+ASYNC = {"Prefer": "respond-async"}
 
-class Holding(Generator):
-    """Runs the real generator, but only once ``release`` is set."""
 
-    def __init__(self, inner: Generator, release: threading.Event) -> None:
+class Stalling(Generator):
+    """The first server's generator: announces each job on stdout; a ``STALL`` job never ends."""
+
+    def __init__(self, inner: Generator) -> None:
         self.inner = inner
-        self.release = release
 
     def check(self, request: Text2ImgRequest) -> None:
         self.inner.check(request)
 
     def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
-        self.release.wait()
+        print(f"{STARTED}{request.prompt}", flush=True)
+        if request.prompt.startswith(STALL):
+            threading.Event().wait()  # until the process is killed
         return self.inner.generate(request, seed)
 
 
-def test_queued_and_interrupted_jobs_complete_after_a_restart(tiny_generator: Generator, tmp_path: Path) -> None:
-    from .support import KeepOpen
+class Recording(Generator):
+    """The second server's generator: runs the real one and records what it ran, in which process."""
 
-    release = threading.Event()
-    release.set()
-    with serve(Holding(KeepOpen(tiny_generator), release), tmp_path, sync_timeout=60.0) as first:
-        finished = first.text2img(prompt="before the restart").json()
-        assert finished["status"] == "success"
-        release.clear()
-        first.service.config.sync_timeout = 0.0
-        pending = [first.text2img(prompt=f"pending {i}", seed=100 + i).json() for i in range(3)]
-        assert [p["status"] for p in pending] == ["processing"] * 3
-        wait_for(lambda: first.service.store.get(pending[0]["id"]).state == "running")
-        # The worker is inside a generation when the server stops; it finishes after the stop
-        # and its result is thrown away, as if the process had died.
-        threading.Timer(0.3, release.set).start()
-    assert first.service.store.path.exists()
+    def __init__(self, inner: Generator) -> None:
+        self.inner = inner
+        self.calls: list[tuple[str, int, int]] = []
 
-    with serve(KeepOpen(tiny_generator), tmp_path) as second:
-        for job in pending:
-            done = wait_for(lambda job=job: second.fetch(job["id"]).json()["status"] == "success"
-                            and second.fetch(job["id"]).json(), timeout=60)
-            assert done["meta"]["seed"] == job["meta"]["seed"]
-            assert done["meta"]["prompt"] == job["meta"]["prompt"]
-            image = requests.get(done["output"][0], timeout=10)
-            assert image.status_code == 200 and decode_png(image.content).size == (256, 256)
-            assert done["output"][0].startswith(second.url)
+    def check(self, request: Text2ImgRequest) -> None:
+        self.inner.check(request)
+
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+        self.calls.append((request.prompt, seed, os.getpid()))
+        return self.inner.generate(request, seed)
+
+
+def run_first_server(data_dir: str) -> None:
+    """Entry point of the first server's process: serve on a free port until killed."""
+    from t2i_contract.reference_backend import BackendConfig, FakeGenerator, create_app
+
+    app = create_app(BackendConfig(data_dir=Path(data_dir)), generator=Stalling(FakeGenerator(("tiny-sd",))))
+    with ServerThread(app) as server:
+        print(f"{SERVING}{server.url}", flush=True)
+        threading.Event().wait()
+
+
+class Process:
+    """A first server's process and the lines it prints, read on a thread so no read blocks the test."""
+
+    def __init__(self, data_dir: Path) -> None:
+        code = f"import sys; from {__name__} import run_first_server; run_first_server(sys.argv[1])"
+        self.log = data_dir / "first-server.log"  # its stderr (request log, warnings), for failure messages
+        with self.log.open("w") as log:
+            self.popen = subprocess.Popen([sys.executable, "-c", code, str(data_dir)], cwd=ROOT, text=True,
+                                          stdout=subprocess.PIPE, stderr=log)
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.seen: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.popen.stdout is not None
+        for line in self.popen.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def expect(self, prefix: str) -> str:
+        """The rest of the next line starting with ``prefix``; fails if the process ends first."""
+        while True:
+            try:
+                line = self.lines.get(timeout=DEADLINE)
+            except queue.Empty:
+                raise AssertionError(f"no line starting {prefix!r} within {DEADLINE}s: {self.seen}\n"
+                                     f"{self.log.read_text()[-3000:]}") from None
+            if line is None:
+                raise AssertionError(f"the first server exited ({self.popen.poll()}) before {prefix!r}: {self.seen}\n"
+                                     f"{self.log.read_text()[-3000:]}")
+            self.seen.append(line)
+            if line.startswith(prefix):
+                return line[len(prefix):]
+
+    def kill(self) -> None:
+        self.popen.send_signal(signal.SIGKILL)
+        self.popen.wait(timeout=DEADLINE)
+        self._reader.join(DEADLINE)
+        assert self.popen.stdout is not None
+        self.popen.stdout.close()
+
+
+def _post(url: str, body: dict, headers: dict[str, str] | None = None) -> dict:
+    response = requests.post(url, json=body, headers=headers, timeout=DEADLINE)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _fetch(base: str, job_id: int) -> dict:
+    return _post(f"{base}{API}/fetch/{job_id}", {"key": KEY})
+
+
+def test_the_job_a_crashed_server_was_running_is_run_by_the_next_one(tiny_generator: Generator,
+                                                                     tmp_path: Path) -> None:
+    first = Process(tmp_path)
+    try:
+        url = first.expect(SERVING)
+        finished = _post(f"{url}{API}/text2img", text2img_body(prompt="finished before the crash"))
+        assert finished["status"] == "success", finished
+        finished_png = requests.get(finished["output"][0], timeout=DEADLINE).content
+        assert first.expect(STARTED) == "finished before the crash"
+
+        running = _post(f"{url}{API}/text2img", text2img_body(prompt=f"{STALL} by the crash", seed=101), ASYNC)
+        assert first.expect(STARTED) == f"{STALL} by the crash"  # the worker is inside generate now
+        queued = _post(f"{url}{API}/text2img", text2img_body(prompt="queued behind it", seed=102), ASYNC)
+        assert [_fetch(url, job["id"])["status"] for job in (running, queued)] == ["processing", "processing"]
+    finally:
+        first.kill()
+    assert first.popen.returncode == -signal.SIGKILL
+    assert not [line for line in first.seen if line.startswith(STARTED + "queued")], "the queued job never started"
+
+    recording = Recording(tiny_generator)
+    with serve(recording, tmp_path) as second:
+        done = {job["id"]: wait_for(lambda job=job: (body := second.fetch(job["id"]).json())["status"] == "success"
+                                    and body, timeout=DEADLINE) for job in (running, queued)}
+        # The second server's worker ran exactly the two unfinished jobs, oldest first, as they were accepted.
+        assert recording.calls == [(f"{STALL} by the crash", 101, os.getpid()), ("queued behind it", 102, os.getpid())]
+        for job in (running, queued):
+            result = done[job["id"]]
+            assert result["meta"]["seed"] == job["meta"]["seed"] and result["meta"]["prompt"] == job["meta"]["prompt"]
+            assert result["output"][0].startswith(second.url)
+            assert decode_png(requests.get(result["output"][0], timeout=DEADLINE).content).size == (256, 256)
+        # The finished job was left alone: same images, still served.
         again = second.fetch(finished["id"]).json()
-        assert again["status"] == "success" and again["meta"]["prompt"] == "before the restart"
-        assert requests.get(again["output"][0], timeout=10).status_code == 200
-        ids = [job["id"] for job in pending]
-        assert len(set(ids + [finished["id"]])) == 4
-        fresh = second.text2img().json()
-        assert fresh["id"] > max(ids), "ids keep growing across restarts"
+        assert again["status"] == "success" and again["meta"]["prompt"] == "finished before the crash"
+        assert requests.get(again["output"][0], timeout=DEADLINE).content == finished_png
+        fresh = second.text2img(prompt="after the restart").json()
+    assert first.popen.pid != os.getpid()
+    ids = [finished["id"], running["id"], queued["id"]]
+    assert len(set(ids)) == 3 and fresh["id"] > max(ids), "ids keep growing across restarts"
 
 
 def test_a_webhook_still_being_retried_at_shutdown_is_sent_after_the_restart(tmp_path: Path) -> None:

@@ -1,0 +1,144 @@
+"""Both servers of the contract behind one small client, so one table of cases runs against each.
+
+A :class:`Target` is a running server on a free loopback port (the mock, or the reference
+backend on the tiny diffusers model) plus what a case needs to talk to it: the spec's paths,
+the key it accepts and a cheap valid text2img body that both servers honour. ``serve_mock`` and
+``serve_backend`` start one with the same neutral settings, translated here into each server's
+config, so a case never knows which server it talks to. Nothing else in this folder names a
+server's config fields or internals.
+"""
+from __future__ import annotations
+
+import threading
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
+
+import requests
+
+from t2i_contract.reference_backend import Generator
+from t2i_contract.spec import load_spec
+from tests.support import ServerThread
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from t2i_contract.reference_backend import GenerationResult
+    from t2i_contract.spec import Text2ImgRequest
+
+__all__ = ["KEY", "KINDS", "MODEL_ID", "Target", "serve_backend", "serve_mock"]
+
+KINDS = ("mock", "backend")
+KEY = "test-key"
+MODEL_ID = "tiny-sd"  # the tiny model's id; the mock accepts any slug
+BACKOFF = 0.01  # webhook retry backoff in seconds, both servers: retries are counted, never timed
+PROCESSING_ETA = 0.2  # the mock's simulated queue time when a client asks for processing
+HOLD_ETA = 3600.0  # the mock's queue time on a server whose jobs must stay pending
+TIMEOUT = 120.0  # per HTTP call: a guard against a hung server, never a claim about speed
+
+
+class Target:
+    """One running server and a ``requests`` session pointed at it."""
+
+    def __init__(self, kind: str, url: str) -> None:
+        self.kind = kind
+        self.url = url
+        self.http = requests.Session()
+
+    def __repr__(self) -> str:
+        return f"Target({self.kind!r}, {self.url!r})"
+
+    @staticmethod
+    def path(operation_id: str, **params: Any) -> str:
+        """The spec's path of an operation, with its path parameters filled in."""
+        route, _, _ = load_spec().operation(operation_id)
+        return route.format(**params)
+
+    def request(self, method: str, path: str, *, json: Any = None, data: Any = None,
+                headers: dict[str, str] | None = None) -> requests.Response:
+        url = path if path.startswith("http") else self.url + path
+        return self.http.request(method, url, json=json, data=data, headers=headers, timeout=TIMEOUT)
+
+    @staticmethod
+    def body(**fields: Any) -> dict[str, Any]:
+        """A valid text2img body both servers can run quickly; keyword arguments override or add."""
+        body: dict[str, Any] = {"key": KEY, "model_id": MODEL_ID, "prompt": "a red lighthouse at dawn",
+                                "width": 256, "height": 256, "num_inference_steps": 1, "seed": 1234,
+                                "enhance_prompt": False}
+        body.update(fields)
+        return {name: value for name, value in body.items() if value is not None}
+
+    def text2img(self, body: Any = None, *, headers: dict[str, str] | None = None) -> requests.Response:
+        return self.request("POST", self.path("text2img"), json=self.body() if body is None else body,
+                            headers=headers)
+
+    def fetch_by_id(self, job_id: Any, key: str = KEY) -> requests.Response:
+        return self.request("POST", self.path("fetchById", id=job_id), json={"key": key})
+
+    def fetch_by_body(self, job_id: Any, key: str = KEY) -> requests.Response:
+        return self.request("POST", self.path("fetch"), json={"key": key, "request_id": job_id})
+
+    def close(self) -> None:
+        self.http.close()
+
+
+@contextmanager
+def _serving(kind: str, app: Any) -> Iterator[Target]:
+    with ServerThread(app) as thread:
+        target = Target(kind, thread.url)
+        try:
+            yield target
+        finally:
+            target.close()
+
+
+@contextmanager
+def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = False) -> Iterator[Target]:
+    """The mock with a key, fast webhook retries and, with ``hold``, jobs that stay pending."""
+    from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+
+    config = MockConfig(db_path=data_dir / "mock.sqlite3", keys=(KEY,), webhook_backoff=BACKOFF,
+                        eta=HOLD_ETA if hold else PROCESSING_ETA, max_queued=max_queued)
+    app = create_app(config)
+    try:
+        with _serving("mock", app) as target:
+            yield target
+    finally:
+        app.extensions[EXTENSION].close()
+
+
+class Gated(Generator):
+    """Runs the shared generator once ``gate`` is set; never closes it (the session owns it)."""
+
+    def __init__(self, inner: Generator, gate: threading.Event) -> None:
+        self.inner = inner
+        self.gate = gate
+
+    def check(self, request: Text2ImgRequest) -> None:
+        self.inner.check(request)
+
+    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+        self.gate.wait()
+        return self.inner.generate(request, seed)
+
+    def close(self) -> None:
+        """The session's generator outlives this server."""
+
+
+@contextmanager
+def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | None = None,
+                  hold: bool = False) -> Iterator[Target]:
+    """The backend on ``generator`` with a key and fast webhook retries; with ``hold``, no job runs."""
+    from t2i_contract.reference_backend import BackendConfig, create_app
+    from t2i_contract.reference_backend.app import EXTENSION
+
+    gate = threading.Event()
+    if not hold:
+        gate.set()
+    config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, max_queued=max_queued or 0)
+    app = create_app(config, generator=Gated(generator, gate))
+    try:
+        with _serving("backend", app) as target:
+            yield target
+    finally:
+        gate.set()  # a held job may finish now; the stopping service throws its result away
+        app.extensions[EXTENSION].stop()
