@@ -1,7 +1,7 @@
 """Input images (``init_image``, ``mask_image``, ``ip_adapter_image``): from a URL or base64 to a checked image.
 
 :func:`load_input_image` is the one place both servers turn such a field into a
-:class:`PIL.Image.Image`. The value is one of:
+:class:`PIL.Image.Image` (:func:`load_input_images` does a request's fields at once). The value is one of:
 
 * an ``http(s)://`` URL (any case), fetched by :func:`.outbound.fetch` under the
   server's :class:`~.urls.UrlPolicy`, with a byte cap and a total deadline;
@@ -23,7 +23,8 @@ import binascii
 import io
 import re
 import time
-from typing import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Mapping
 
 from PIL import Image, ImageOps
 
@@ -41,6 +42,7 @@ __all__ = [
     "check_mask_size",
     "decode_image",
     "load_input_image",
+    "load_input_images",
 ]
 
 DEFAULT_INPUT_BYTES = 16 * 1024 * 1024
@@ -73,6 +75,27 @@ def load_input_image(value: object, *, field: str, policy: UrlPolicy, max_bytes:
     else:
         data = _base64(text, field, max_bytes, value)
     return decode_image(data, field=field, value=value)
+
+
+def load_input_images(values: Mapping[str, object], *, policy: UrlPolicy, max_bytes: int = DEFAULT_INPUT_BYTES,
+                      deadline: float | None = None, mask: tuple[str, str] | None = None) -> dict[str, Image.Image]:
+    """Every non-null value of ``values`` ({field: URL or base64}) loaded at once, in parallel.
+
+    Each field gets the same deadline and they run side by side, so three slow URLs
+    cost one deadline, not three.
+    ``mask=(mask_field, image_field)`` checks that those two have the same size. When
+    several fields fail, the error of the first field in ``values``' order is raised.
+    """
+    wanted = {name: value for name, value in values.items() if value is not None}
+    if not wanted:
+        return {}
+    with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="t2i-input") as pool:
+        futures = {name: pool.submit(load_input_image, value, field=name, policy=policy, max_bytes=max_bytes,
+                                     deadline=deadline) for name, value in wanted.items()}
+        images = {name: future.result() for name, future in futures.items()}
+    if mask is not None and mask[0] in images and mask[1] in images:
+        check_mask_size(images[mask[1]], images[mask[0]], field=mask[0], image_field=mask[1], value=wanted[mask[0]])
+    return images
 
 
 def decode_image(data: bytes, *, field: str, value: object) -> Image.Image:

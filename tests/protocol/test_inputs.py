@@ -10,7 +10,9 @@ from typing import Callable, Iterator
 import pytest
 from PIL import Image
 
-from t2i_contract.protocol.inputs import MAX_SIDE, check_mask_size, decode_image, load_input_image
+from t2i_contract.protocol.inputs import (
+    MAX_SIDE, check_mask_size, decode_image, load_input_image, load_input_images,
+)
 from t2i_contract.protocol.outbound_errors import (
     BadBase64, BadDimensions, HttpStatusError, MaskSizeMismatch, NotAnImage, OutboundError, RedirectRefused,
     TooLarge, TooSlow, Unreachable, UrlRefused,
@@ -167,3 +169,19 @@ def test_a_mask_of_another_size_is_refused_naming_mask_image() -> None:
     item = caught.value.to_body()["errors"][0]
     assert (item["field"], item["rule"]) == ("mask_image", "mask_size")
     assert "32x32" in item["message"] and "48x32" in item["message"]
+
+
+def test_several_inputs_load_together_and_the_mask_is_checked(images: ServerThread) -> None:
+    mask = "data:image/png;base64," + base64.b64encode(encoded(Image.new("L", (48, 32), 255), "PNG")).decode()
+    loaded = load_input_images({"init_image": images.url + "/cat.png", "mask_image": mask, "ip_adapter_image": None},
+                               policy=LOCAL, mask=("mask_image", "init_image"))
+    assert sorted(loaded) == ["init_image", "mask_image"] and loaded["mask_image"].size == (48, 32)
+    with pytest.raises(MaskSizeMismatch, match="mask_image is 40x24 but init_image is 48x32"):
+        load_input_images({"init_image": images.url + "/cat.png", "mask_image": images.url + "/cat.jpg"},
+                          policy=LOCAL, mask=("mask_image", "init_image"))
+
+
+def test_of_several_failing_inputs_the_first_field_is_reported(images: ServerThread) -> None:
+    with pytest.raises(OutboundError) as caught:
+        load_input_images({"init_image": "not base64!", "mask_image": images.url + "/page.png"}, policy=LOCAL)
+    assert caught.value.field == "init_image" and isinstance(caught.value, BadBase64)
