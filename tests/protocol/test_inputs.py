@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import socket
 import struct
 import zlib
 from typing import Callable, Iterator
@@ -104,7 +105,11 @@ def test_an_unreachable_url_is_its_own_error() -> None:
     failure(f"http://127.0.0.1:{closed_port()}/cat.png", Unreachable)
 
 
-def test_a_url_the_policy_refuses_is_never_fetched(images: ServerThread) -> None:
+def test_a_url_the_policy_refuses_is_never_fetched(images: ServerThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    def no_connection(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"a refused URL was connected to: {args}")
+
+    monkeypatch.setattr(socket, "create_connection", no_connection)
     err = failure(images.url + "/cat.png", UrlRefused, policy=UrlPolicy())
     assert "--allow-private-urls" in str(err)
     failure("http://169.254.169.254/latest/meta-data/", UrlRefused)
