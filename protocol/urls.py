@@ -210,7 +210,8 @@ class UrlPolicy:
 
         Raises :class:`InvalidUrl` (not a usable URL), :class:`UrlRefused` (scheme or an
         address refused, naming the flag that would allow it), :class:`Unreachable`
-        (the host does not resolve) or :class:`TooSlow` (no answer within ``timeout`` s).
+        (the host does not resolve) or :class:`TooSlow` (no answer within ``timeout`` s,
+        by default the policy's ``deadline``).
         """
         parts = _split(url, field)
         scheme = parts.scheme.lower()
@@ -219,7 +220,7 @@ class UrlPolicy:
                              f"URLs can be contacted, not {scheme or 'a URL without scheme'}")
         host = _host(parts.hostname or "", url, field)
         port = _port(parts, url, field)
-        addresses, is_name = self._addresses(host, port, url, field, timeout)
+        addresses, is_name = self._addresses(host, port, url, field, timeout or self.deadline)
         if not (is_name and host in self._names):
             for address in addresses:
                 self._check_address(address, host if is_name else "", url, field)
@@ -232,7 +233,7 @@ class UrlPolicy:
                       addresses=tuple(dict.fromkeys(_connectable(a) for a in addresses)))
 
     def _addresses(self, host: str, port: int, url: str, field: str,
-                   timeout: float | None) -> tuple[tuple[IPAddress, ...], bool]:
+                   timeout: float) -> tuple[tuple[IPAddress, ...], bool]:
         """The addresses to check and connect to, and whether ``host`` is a name (not a literal)."""
         try:
             literal = _literal(host)
@@ -283,10 +284,8 @@ class UrlPolicy:
                          host=name or str(address), address=plain, category=category, flags=flags)
 
 
-def _resolve_within(resolver: Resolver, host: str, port: int, timeout: float | None) -> tuple[str, ...]:
+def _resolve_within(resolver: Resolver, host: str, port: int, timeout: float) -> tuple[str, ...]:
     """``resolver(host, port)``, given up (TimeoutError) after ``timeout`` s: getaddrinfo has no timeout of its own."""
-    if timeout is None:
-        return tuple(resolver(host, port))
     outcome: list[tuple[str, ...] | BaseException] = []
     done = threading.Event()
 
