@@ -24,13 +24,13 @@ import io
 import re
 import time
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Mapping
+from typing import Mapping
 
 from PIL import Image, ImageOps
 
 from t2i_contract.spec.errors import show_value
 
-from .outbound import fetch
+from .outbound import Monotonic, fetch
 from .outbound_errors import BadBase64, BadDimensions, MaskSizeMismatch, NotAnImage, TooLarge, UrlRefused
 from .urls import UrlPolicy
 
@@ -58,7 +58,7 @@ _LINE_BREAKS = str.maketrans("", "", " \t\r\n")
 
 
 def load_input_image(value: object, *, field: str, policy: UrlPolicy, max_bytes: int = DEFAULT_INPUT_BYTES,
-                     deadline: float | None = None, clock: Callable[[], float] = time.monotonic) -> Image.Image:
+                     deadline: float | None = None, clock: Monotonic = time.monotonic) -> Image.Image:
     """The image ``value`` names (URL) or carries (base64), checked; raises an error naming ``field``."""
     if not isinstance(value, str) or not value.strip():
         raise NotAnImage(field, value, f"{field} must be an http(s) URL or a base64 PNG/JPEG, got {show_value(value)}")

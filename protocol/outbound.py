@@ -36,13 +36,15 @@ from t2i_contract.spec.errors import show_value
 from .outbound_errors import HttpStatusError, RedirectRefused, TooLarge, TooSlow, Unreachable
 from .urls import Target, UrlPolicy
 
-__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Reply", "fetch", "json_poster", "post_json"]
+__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Monotonic", "Reply", "fetch", "json_poster", "post_json"]
 
 USER_AGENT = "t2i-contract"
 WEBHOOK_REPLY_BYTES = 64 * 1024
 """How much of a webhook receiver's answer is read; the rest is not waited for."""
 _CHUNK = 64 * 1024
-Clock = Callable[[], float]
+Monotonic = Callable[[], float]
+"""A monotonic clock in seconds (:func:`time.monotonic`). Not :class:`~.clock.Clock`: a socket timeout
+runs on real time, so a manual clock could not stop a blocked read; tests inject a ticking one."""
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Reply:
 
 
 def post_json(url: str, payload: Any, *, policy: UrlPolicy, deadline: float | None = None,
-              field: str = "webhook", user_agent: str = USER_AGENT, clock: Clock = time.monotonic) -> Reply:
+              field: str = "webhook", user_agent: str = USER_AGENT, clock: Monotonic = time.monotonic) -> Reply:
     """POST ``payload`` as JSON to ``url`` under ``policy``: one attempt, at most ``deadline`` seconds.
 
     Returns the 2xx :class:`Reply` (its body cut at :data:`WEBHOOK_REPLY_BYTES`);
@@ -87,7 +89,7 @@ def json_poster(policy: UrlPolicy, *, user_agent: str = USER_AGENT) -> Callable[
 
 
 def fetch(url: str, *, policy: UrlPolicy, deadline: float | None = None, max_bytes: int | None = None,
-          field: str = "url", user_agent: str = USER_AGENT, clock: Clock = time.monotonic) -> Reply:
+          field: str = "url", user_agent: str = USER_AGENT, clock: Monotonic = time.monotonic) -> Reply:
     """GET ``url`` under ``policy``: one attempt, at most ``deadline`` seconds and ``max_bytes`` of body.
 
     A body over ``max_bytes`` is a :class:`TooLarge`, found from Content-Length
@@ -99,7 +101,7 @@ def fetch(url: str, *, policy: UrlPolicy, deadline: float | None = None, max_byt
 
 
 class _Deadline:
-    def __init__(self, seconds: float, clock: Clock) -> None:
+    def __init__(self, seconds: float, clock: Monotonic) -> None:
         self._clock = clock
         self._end = clock() + seconds
         self.seconds = seconds
@@ -187,7 +189,7 @@ class _PinnedConnection(http.client.HTTPConnection):
 
 
 def _attempt(method: str, url: str, body: bytes | None, headers: dict[str, str], *, policy: UrlPolicy,
-             deadline: float, max_bytes: int, cut: bool, field: str, clock: Clock) -> Reply:
+             deadline: float, max_bytes: int, cut: bool, field: str, clock: Monotonic) -> Reply:
     limit = _Deadline(deadline, clock)
     target = policy.check(url, field=field, timeout=limit.remaining())
     shown = show_value(url)
