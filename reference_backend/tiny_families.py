@@ -44,6 +44,7 @@ CLIP_HIDDEN = 32
 SDXL_TIME_EMBED = 8
 FLUX_JOINT = 32
 T5_MAX_LENGTH = 32
+TEXT_GAIN = 6.0
 
 
 def write_lora(tensors: dict[str, Any], target: Path, family: str) -> Path:
@@ -147,6 +148,9 @@ def make_tiny_flux(folder: Path, loras_dir: Path | None, seed: int, *, schnell: 
         num_attention_heads=2, joint_attention_dim=FLUX_JOINT, pooled_projection_dim=CLIP_HIDDEN,
         axes_dims_rope=[4, 4, 8], guidance_embeds=not schnell,
     )
+    with torch.no_grad():  # random init lets the text barely steer; stronger text paths make prompts visible
+        transformer.context_embedder.weight.mul_(TEXT_GAIN)
+        transformer.time_text_embed.text_embedder.linear_1.weight.mul_(TEXT_GAIN)
     torch.manual_seed(seed + 1)
     text_encoder = CLIPTextModel(_clip_config(tokenizer, 4))
     torch.manual_seed(seed + 2)
