@@ -19,6 +19,7 @@ from t2i_contract.protocol.outbound_errors import (
     TooLarge, TooSlow, Unreachable, UrlRefused,
 )
 from t2i_contract.protocol.urls import UrlPolicy
+from t2i_contract.spec import load_spec
 from tests.protocol.outbound_servers import RawServer, closed_port, routes_app
 from tests.support import ServerThread
 
@@ -95,7 +96,9 @@ def test_a_base64_jpeg_data_uri_gives_rgb() -> None:
 def failure(value: str, error: type[OutboundError], policy: UrlPolicy = LOCAL, **kwargs: object) -> OutboundError:
     with pytest.raises(error) as caught:
         load_input_image(value, field="init_image", policy=policy, **kwargs)
-    item = caught.value.to_body()["errors"][0]
+    body = caught.value.to_body()
+    assert load_spec().responses.errors_at("/components/schemas/ErrorResponse", body) == []
+    item = body["errors"][0]
     assert item["field"] == "init_image" and item["rule"] == error.code and item["value"]
     assert str(caught.value).startswith("init_image")
     return caught.value
