@@ -6,73 +6,48 @@ adds its options and the ``t2i_contract`` marker. With a base URL it adds one
 test item per check (``t2i_contract[conformance]``, ...), all marked
 ``t2i_contract``; the suite runs once, on the first item, and each item passes,
 fails with that check's findings, or is skipped with the reason. Select them
-alone with ``-m t2i_contract``; ``--junitxml`` gives the JUnit report.
+alone with ``-m t2i_contract``; ``--junitxml`` gives the JUnit report. Its options are
+the fields of :class:`Settings`, as ``t2i test``'s are, so the two cannot drift apart.
 """
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 
+from t2i_contract.spec.options import build, argparse_options
+
 from .errors import ConfigError, ContractTestError
-from .generation import PROFILES
 from .report import CHECKS, Report
-from .settings import (
-    DEFAULT_FETCH_MARGIN,
-    DEFAULT_MAX_EXAMPLES,
-    DEFAULT_PROFILE,
-    DEFAULT_TIMEOUT,
-    DEFAULT_WEBHOOK_HOST,
-    DEFAULT_WEBHOOK_TIMEOUT,
-    Settings,
-)
+from .settings import Settings
 
 MARKER = "t2i_contract"
+PREFIX = "t2i"
 _PLUGIN_NAME = "t2i-contract-run"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("t2i", "t2i contract tests (active only with --t2i-base-url)")
-    group.addoption("--t2i-base-url", default=None, help="Run the contract checks against this server root URL.")
-    group.addoption("--t2i-key", default=None, help="A valid API key; enables the auth check.")
-    group.addoption("--t2i-model-id", default=None, help="A model id the server has.")
-    group.addoption("--t2i-lora", action="append", default=[], help="A LoRA id the server has (repeatable).")
-    group.addoption("--t2i-max-examples", type=int, default=DEFAULT_MAX_EXAMPLES,
-                    help=f"Generated bodies per kind (default {DEFAULT_MAX_EXAMPLES}).")
-    group.addoption("--t2i-seed", type=int, default=None, help="Seed for request generation.")
-    group.addoption("--t2i-profile", choices=PROFILES, default=DEFAULT_PROFILE,
-                    help=f"cheap (small images, for GPU backends) or full (default {DEFAULT_PROFILE}).")
-    group.addoption("--t2i-timeout", type=float, default=DEFAULT_TIMEOUT, help="Seconds per HTTP answer.")
-    group.addoption("--t2i-fetch-margin", type=float, default=DEFAULT_FETCH_MARGIN,
-                    help="Seconds beyond eta before lifecycle gives up.")
-    group.addoption("--t2i-webhook-timeout", type=float, default=DEFAULT_WEBHOOK_TIMEOUT,
-                    help="Seconds to wait for the webhook delivery.")
-    group.addoption("--t2i-webhook-host", default=DEFAULT_WEBHOOK_HOST,
-                    help="Address of the suite's webhook receiver.")
-    group.addoption("--t2i-skip", action="append", default=[], choices=list(CHECKS), help="Leave a check out.")
+    for flag, keywords in argparse_options(Settings, PREFIX):
+        group.addoption(flag, **keywords)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", f"{MARKER}: a check of the t2i contract suite (--t2i-base-url)")
-    base_url = config.getoption("t2i_base_url")
-    if base_url:
-        try:
-            settings = settings_from_options(config)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        config.pluginmanager.register(ContractRun(settings), _PLUGIN_NAME)
+    if config.getoption("t2i_base_url"):
+        config.pluginmanager.register(ContractRun(settings_from_options(config)), _PLUGIN_NAME)
 
 
 def settings_from_options(config: pytest.Config) -> Settings:
-    option = config.getoption
-    return Settings(
-        base_url=option("t2i_base_url"), key=option("t2i_key"), model_id=option("t2i_model_id"),
-        loras=tuple(option("t2i_lora")), max_examples=option("t2i_max_examples"), seed=option("t2i_seed"),
-        profile=option("t2i_profile"), timeout=option("t2i_timeout"), fetch_margin=option("t2i_fetch_margin"),
-        webhook_timeout=option("t2i_webhook_timeout"), webhook_host=option("t2i_webhook_host"),
-        skip=frozenset(option("t2i_skip")),
-    )
+    """The same fields, conversions and checks as ``t2i test``, from the ``--t2i-*`` options."""
+    dests = [keywords["dest"] for _, keywords in argparse_options(Settings, PREFIX)]
+    values = {dest.removeprefix(PREFIX + "_"): config.getoption(dest) for dest in dests}
+    try:
+        return build(Settings, values, prefix=f"--{PREFIX}-", errors=(ConfigError, ValueError))  # type: ignore[no-any-return]
+    except click.ClickException as exc:
+        raise pytest.UsageError(exc.format_message()) from None
 
 
 class ContractRun:

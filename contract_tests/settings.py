@@ -1,13 +1,18 @@
 """What one run of the suite is pointed at and how hard it pushes.
 
-Filled from ``t2i test`` flags (or ``T2I_TEST_*`` environment variables) and
-from the pytest plugin's ``--t2i-*`` options.
+Each field of :class:`Settings` is an option of ``t2i test`` (``--max-examples``,
+also ``T2I_TEST_MAX_EXAMPLES``) and of the pytest plugin (``--t2i-max-examples``),
+with its help and default stated here once (``spec.options`` makes the options).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import click
+
+from t2i_contract.spec.options import setting
 
 from .errors import ConfigError
 from .generation import DEFAULT_KEY, PROFILES
@@ -20,6 +25,7 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_WEBHOOK_HOST",
     "DEFAULT_WEBHOOK_TIMEOUT",
+    "CliOutput",
     "Settings",
 ]
 
@@ -35,23 +41,41 @@ DEFAULT_MAX_RETRY_WAIT = 10.0
 
 @dataclass(frozen=True, kw_only=True)
 class Settings:
-    """One run's configuration. ``key`` None means the server is not expected to check keys."""
+    """One run's configuration. ``key`` None (or empty) means the server is not expected to check keys."""
 
-    base_url: str
-    key: str | None = None
-    model_id: str | None = None
-    loras: tuple[str, ...] = ()
-    max_examples: int = DEFAULT_MAX_EXAMPLES
-    seed: int | None = None
-    profile: str = DEFAULT_PROFILE
-    junit: Path | None = None
-    timeout: float = DEFAULT_TIMEOUT
-    fetch_margin: float = DEFAULT_FETCH_MARGIN
-    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
-    webhook_host: str = DEFAULT_WEBHOOK_HOST
-    retries: int = DEFAULT_RETRIES
-    max_retry_wait: float = DEFAULT_MAX_RETRY_WAIT
-    skip: frozenset[str] = field(default_factory=frozenset)
+    base_url: str = setting(help="Root URL of the server under test, e.g. http://127.0.0.1:4010 "
+                                 "(https://modelslab.com/api works too).")
+    key: str | None = setting(None, help="A valid API key. When given, the auth check expects a wrong key to get "
+                                         "a 401; empty means no key, as when it is not given.")
+    model_id: str | None = setting(None, default_text="the spec example's f222-diffusion",
+                                   help="A model the server really has.")
+    loras: tuple[str, ...] = setting((), flag="lora",
+                                     help="A LoRA id the server really has; repeat for several (space-separated in "
+                                          "the environment variable). Without it no LoRA is requested.")
+    max_examples: int = setting(DEFAULT_MAX_EXAMPLES, type=click.IntRange(min=1),
+                                help="Generated bodies per kind (valid, invalid).")
+    seed: int | None = setting(None, default_text="random, printed in the report",
+                               help="Seed for request generation; the report prints the one used, to rerun a "
+                                    "failure.")
+    profile: str = setting(DEFAULT_PROFILE, type=click.Choice(PROFILES),
+                           help="cheap: 256x256 images, 1-3 steps, at most 2 samples, no upscale (for GPU "
+                                "backends); full: the schema's whole range.")
+    timeout: float = setting(DEFAULT_TIMEOUT, type=click.FloatRange(min=0.1),
+                             help="Seconds to wait for one HTTP answer.")
+    fetch_margin: float = setting(DEFAULT_FETCH_MARGIN, type=click.FloatRange(min=0),
+                                  help="Seconds beyond a processing answer's eta before lifecycle gives up.")
+    webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0),
+                                     help="Seconds to wait for the webhook delivery.")
+    webhook_host: str = setting(DEFAULT_WEBHOOK_HOST,
+                                help="Address the suite's webhook receiver binds to and advertises; the server "
+                                     "must reach it.")
+    retries: int = setting(DEFAULT_RETRIES, type=click.IntRange(min=0),
+                           help="Times a 429 or 503 answer is retried, after its retry_after.")
+    max_retry_wait: float = setting(DEFAULT_MAX_RETRY_WAIT, type=click.FloatRange(min=0),
+                                    help="Longest wait before a retry, whatever retry_after says.")
+    skip: frozenset[str] = setting(default_factory=frozenset, type=click.Choice(list(CHECKS)), metavar="CHECK",
+                                   help="Leave a check out (its result shows as skipped); repeat for several. "
+                                        "Checks: " + ", ".join(CHECKS) + ".")
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -65,6 +89,7 @@ class Settings:
         if self.max_examples < 1:
             raise ConfigError("max_examples", self.max_examples, "at least 1")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
+        object.__setattr__(self, "key", self.key or None)
         object.__setattr__(self, "loras", tuple(self.loras))
         object.__setattr__(self, "skip", frozenset(self.skip))
 
@@ -72,3 +97,12 @@ class Settings:
     def request_key(self) -> str:
         """The key valid requests carry."""
         return self.key or DEFAULT_KEY
+
+
+@dataclass(frozen=True, kw_only=True)
+class CliOutput:
+    """Options only ``t2i test`` has: under pytest, ``--junitxml`` and ``-v`` do the same."""
+
+    junit: Path | None = setting(None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                                 help="Also write a JUnit XML report to this file, for CI.")
+    verbose: bool = setting(False, short="-v", help="Say what is being sent, on stderr.")

@@ -1,19 +1,65 @@
-"""Settings of ``t2i drift`` and ``t2i proxy``: keyword-only dataclasses with named defaults.
+"""Settings of ``t2i lint``, ``t2i diff``, ``t2i drift`` and ``t2i proxy``: keyword-only dataclasses
+with named defaults.
 
-The CLI fills them from flags (each also read from a ``T2I_DRIFT_*`` or
-``T2I_PROXY_*`` environment variable); tests build them directly. Each checks
-its values and names the offending one.
+Each field is also an option of its command and a ``T2I_<COMMAND>_<OPTION>`` environment
+variable, with its help and default stated here once (``spec.options`` makes the
+options). :class:`ReportSettings` holds what lint, diff and drift share (``--format``,
+``--fail-on``), so the three say it the same way. Tests build the settings directly;
+each checks its values and names the offending one.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+import click
+
+from t2i_contract.contract_tests.generation import PROFILES
+from t2i_contract.contract_tests.settings import DEFAULT_PROFILE
+from t2i_contract.spec.options import setting
+
+from .findings import Level, normalise_level
+
 __all__ = [
-    "DEFAULT_HOST", "DEFAULT_IMAGE_CHECKS", "DEFAULT_INVALID_RATIO", "DEFAULT_MAX_WAIT", "DEFAULT_PORT",
-    "DEFAULT_PROXY_TIMEOUT", "DEFAULT_SAMPLES", "DEFAULT_TIMEOUT", "DEFAULT_UPSTREAM", "DriftSettings",
-    "ProxySettings",
+    "DEFAULT_FAIL_ON", "DEFAULT_HOST", "DEFAULT_IMAGE_CHECKS", "DEFAULT_INVALID_RATIO", "DEFAULT_MAX_WAIT",
+    "DEFAULT_PORT", "DEFAULT_PROXY_TIMEOUT", "DEFAULT_SAMPLES", "DEFAULT_TIMEOUT", "DEFAULT_UPSTREAM", "FORMATS",
+    "DiffSettings", "DriftSettings", "LintSettings", "ProxySettings", "ReportSettings",
 ]
+
+FORMATS = ("text", "json")
+DEFAULT_FORMAT = "text"
+DEFAULT_FAIL_ON: Level = "error"
+
+_SPEC_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReportSettings:
+    """How findings are printed and which of them fail the run."""
+
+    format: str = setting(DEFAULT_FORMAT, type=click.Choice(FORMATS), help="Output format.")
+    fail_on: Level = setting(DEFAULT_FAIL_ON, parse=normalise_level, metavar="error|warn|info",
+                             help="Exit 1 when a finding is at this level or more severe (any case; ERR and "
+                                  "WARNING are read as error and warn).")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LintSettings:
+    """One lint run."""
+
+    spec: Path | None = setting(None, type=_SPEC_FILE, argument=True,
+                                help="The document to lint (default: this toolkit's own spec).")
+    list_rules: bool = setting(False, help="List every rule id with its level and what it finds, then exit.")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DiffSettings:
+    """One diff run; ``old`` and ``new`` are needed unless ``list_rules``."""
+
+    old: Path | None = setting(None, type=_SPEC_FILE, argument=True, help="The document clients were built on.")
+    new: Path | None = setting(None, type=_SPEC_FILE, argument=True, help="The document that replaces it.")
+    list_rules: bool = setting(False, help="List every rule id with its level and what it finds, then exit.")
+
 
 DEFAULT_SAMPLES = 20
 DEFAULT_INVALID_RATIO = 0.2
@@ -24,21 +70,30 @@ DEFAULT_IMAGE_CHECKS = 3
 
 @dataclass(frozen=True, kw_only=True)
 class DriftSettings:
-    """One drift run. ``image_checks`` caps how many generated images are downloaded and measured;
-    ``spec_path`` is the contract to hold the server to (default: the bundled ``spec/text2img.yaml``)."""
+    """One drift run."""
 
-    base_url: str
-    samples: int = DEFAULT_SAMPLES
-    key: str = ""
-    model_id: str | None = None
-    loras: tuple[str, ...] = ()
-    profile: str = "cheap"
-    invalid_ratio: float = DEFAULT_INVALID_RATIO
-    seed: int = 0
-    timeout: float = DEFAULT_TIMEOUT
-    max_wait: float = DEFAULT_MAX_WAIT
-    image_checks: int = DEFAULT_IMAGE_CHECKS
-    spec_path: Path | None = None
+    base_url: str = setting(help="The server to check, e.g. http://127.0.0.1:4010.")
+    samples: int = setting(DEFAULT_SAMPLES, type=click.IntRange(min=1),
+                           help="Requests to send (about --invalid-ratio of them invalid).")
+    key: str = setting("", default_text="the contract tests' key", help="API key sent in every body.")
+    model_id: str | None = setting(None, default_text="the spec's example", help="A model the server has.")
+    loras: tuple[str, ...] = setting((), flag="lora", deprecated_envvars=("T2I_DRIFT_LORAS",),
+                                     help="A LoRA the server has; repeat for more (space-separated in the "
+                                          "environment variable).")
+    profile: str = setting(DEFAULT_PROFILE, type=click.Choice(PROFILES),
+                           help="cheap: small images and few steps (GPU servers); full: the schema's whole range.")
+    invalid_ratio: float = setting(DEFAULT_INVALID_RATIO, type=click.FloatRange(0, 1),
+                                   help="Share of the requests that are invalid on purpose.")
+    seed: int = setting(0, help="Seed of the request generator.")
+    timeout: float = setting(DEFAULT_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
+                             help="Seconds to wait for one HTTP answer.")
+    max_wait: float = setting(DEFAULT_MAX_WAIT, type=click.FloatRange(min=0),
+                              help="Seconds to follow one processing generation before giving up.")
+    image_checks: int = setting(DEFAULT_IMAGE_CHECKS, type=click.IntRange(min=0),
+                                help="Most generated images downloaded and measured.")
+    spec_path: Path | None = setting(None, flag="spec", type=_SPEC_FILE, deprecated_envvars=("T2I_DRIFT_SPEC_PATH",),
+                                     default_text="the bundled spec/text2img.yaml",
+                                     help="The contract to hold the server to.")
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
@@ -59,10 +114,11 @@ DEFAULT_PROXY_TIMEOUT = 120.0
 class ProxySettings:
     """One proxy: where to listen and which server to forward to."""
 
-    upstream: str = DEFAULT_UPSTREAM
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    timeout: float = DEFAULT_PROXY_TIMEOUT
+    upstream: str = setting(DEFAULT_UPSTREAM, help="The server to forward to.")
+    host: str = setting(DEFAULT_HOST, help="Interface to listen on.")
+    port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
+    timeout: float = setting(DEFAULT_PROXY_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
+                             help="Seconds to wait for the upstream's answer.")
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):

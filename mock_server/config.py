@@ -1,13 +1,18 @@
 """Settings of one mock server, as a keyword-only dataclass with named defaults.
 
-``t2i mock`` fills a :class:`MockConfig` from its flags (each also readable from a
-``T2I_MOCK_*`` environment variable); tests build one directly. Nothing here does
-I/O: the store, the webhook sender and the server read what they need from it.
+Each field is also a flag of ``t2i mock`` and a ``T2I_MOCK_<FLAG>`` environment
+variable, with its help and default stated here once (``spec.options`` makes the
+options); tests build a config directly. Nothing here does I/O: the store, the
+webhook sender and the server read what they need from it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
+
+from t2i_contract.spec.options import setting, split_commas
 
 from .errors import ConfigError
 
@@ -44,6 +49,26 @@ DEFAULT_WEBHOOK_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 30
 
 
+def parse_latency(text: str | float | None) -> tuple[float, float]:
+    """``"150"`` -> (150, 150); ``"50-200"`` -> (50, 200); milliseconds."""
+    if text is None or text == "":
+        return (0.0, 0.0)
+    if isinstance(text, (int, float)):
+        return (float(text), float(text))
+    low, sep, high = str(text).strip().partition("-")
+    try:
+        pair = (float(low), float(high)) if sep else (float(low), float(low))
+    except ValueError:
+        raise ConfigError("latency", text, "milliseconds as a number (150) or a range (50-200)") from None
+    if not 0 <= pair[0] <= pair[1]:
+        raise ConfigError("latency", text, "0 <= low <= high milliseconds")
+    return pair
+
+
+parse_keys = split_commas
+"""``"k1, k2"`` -> ("k1", "k2"); empty or None turns authentication off."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class MockConfig:
     """Everything that changes how the mock behaves.
@@ -58,26 +83,59 @@ class MockConfig:
     turning it off changes speed only.
     """
 
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    workers: int = DEFAULT_WORKERS
-    threads: int | None = DEFAULT_THREADS
-    server: str = DEFAULT_SERVER
-    keys: tuple[str, ...] = ()
-    processing_ratio: float = DEFAULT_PROCESSING_RATIO
-    eta: float = DEFAULT_ETA
-    max_queued: int | None = None
-    latency: tuple[float, float] = (0.0, 0.0)
-    ttl: float = DEFAULT_TTL
-    max_jobs: int = DEFAULT_MAX_JOBS
-    max_body: int = DEFAULT_MAX_BODY
-    journal_limit: int = DEFAULT_JOURNAL_LIMIT
-    webhook_attempts: int = DEFAULT_WEBHOOK_ATTEMPTS
-    webhook_backoff: float = DEFAULT_WEBHOOK_BACKOFF
-    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
-    retry_after: int = DEFAULT_RETRY_AFTER
-    db_path: Path | None = None
-    fast_path: bool = True
+    host: str = setting(DEFAULT_HOST, help="Interface to listen on.")
+    port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
+    workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(1),
+                           help="Worker processes; job state is shared between them through SQLite.")
+    threads: int | None = setting(
+        DEFAULT_THREADS, type=click.IntRange(1), default_text="auto",
+        help="Python threads per worker. auto is 1 with granian (fastest), 16 with granian and --latency "
+             "(so simulated waits overlap), 4 with gunicorn (its gthread worker). With gunicorn, 1 selects its "
+             "sync worker: no keep-alive, one request at a time per worker.")
+    server: str = setting(DEFAULT_SERVER, type=click.Choice(SERVERS),
+                          help="WSGI server: granian (Rust HTTP core, keep-alive; fastest here) or gunicorn.")
+    keys: tuple[str, ...] = setting((), parse=parse_keys, metavar="KEY,KEY",
+                                    help="Comma-separated API keys. When set, a missing or unknown key gets 401 "
+                                         "'Invalid API key'.")
+    processing_ratio: float = setting(DEFAULT_PROCESSING_RATIO, type=click.FloatRange(0, 1),
+                                      help="Share of text2img requests answered 'processing' instead of 'success'.")
+    eta: float = setting(DEFAULT_ETA, type=click.FloatRange(0),
+                         help="Seconds a 'processing' job takes to become ready (header 'Prefer: eta=N' overrides).")
+    max_queued: int | None = setting(None, type=click.IntRange(0),
+                                     help="At most N jobs may be pending at once; a request that would queue one "
+                                          "more gets 429 with retry_after. Unset: no limit.")
+    latency: tuple[float, float] = setting((0.0, 0.0), parse=parse_latency, default_text="0", metavar="MS|LOW-HIGH",
+                                           help="Simulated latency of every API answer in ms: a fixed value (150) "
+                                                "or a range (50-200).")
+    ttl: float = setting(DEFAULT_TTL, type=click.FloatRange(min=0, min_open=True),
+                         help="Seconds jobs and their images are kept after they become ready; fetch then answers "
+                              "404.")
+    max_jobs: int = setting(DEFAULT_MAX_JOBS, type=click.IntRange(1),
+                            help="Most jobs kept however fast they come; the oldest are dropped first.")
+    max_body: int = setting(DEFAULT_MAX_BODY, type=click.IntRange(1),
+                            help="Largest request body accepted, in bytes; larger ones get a 400.")
+    journal_limit: int = setting(DEFAULT_JOURNAL_LIMIT, type=click.IntRange(0),
+                                 help="Requests kept in the journal at GET /__mock/requests (oldest dropped first).")
+    webhook_attempts: int = setting(DEFAULT_WEBHOOK_ATTEMPTS, type=click.IntRange(1),
+                                    help="Webhook delivery attempts in all, retried on non-2xx or network errors.")
+    webhook_backoff: float = setting(DEFAULT_WEBHOOK_BACKOFF, type=click.FloatRange(0),
+                                     help="Seconds before the first webhook retry; doubles on each further one.")
+    webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
+                                     help="Seconds to wait for a webhook receiver's answer, per attempt.")
+    retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
+                               help="Seconds a 429 answer (a full queue, or Prefer: code=429) tells the client to wait.")
+    deny_private_urls: bool = setting(False, help="Refuse webhook URLs on loopback and private addresses. By default "
+                                                   "the mock posts to them (your receiver usually runs on your own "
+                                                   "machine); link-local and metadata addresses are always refused "
+                                                   "unless in --url-allow.")
+    url_allow: tuple[str, ...] = setting((), parse=parse_keys, metavar="HOST|CIDR,...",
+                                         help="Hosts or address ranges a webhook may always be posted to.")
+    db_path: Path | None = setting(None, flag="db", type=click.Path(dir_okay=False, path_type=Path),
+                                   default_text="a fresh temporary file",
+                                   help="SQLite file for jobs and the journal, shared by every worker.")
+    fast_path: bool = setting(True, help="Answer valid text2img calls without Flask's request machinery "
+                                         "(same answers, faster); --no-fast-path is for comparing the two.")
+    access_log: bool = setting(False, negatable=True, help="Log every request to stderr.")
 
     def __post_init__(self) -> None:
         checks = [
@@ -116,28 +174,3 @@ class MockConfig:
     @property
     def auth(self) -> bool:
         return bool(self.keys)
-
-
-
-def parse_latency(text: str | float | None) -> tuple[float, float]:
-    """``"150"`` -> (150, 150); ``"50-200"`` -> (50, 200); milliseconds."""
-    if text is None or text == "":
-        return (0.0, 0.0)
-    if isinstance(text, (int, float)):
-        return (float(text), float(text))
-    low, sep, high = str(text).strip().partition("-")
-    try:
-        pair = (float(low), float(high)) if sep else (float(low), float(low))
-    except ValueError:
-        raise ConfigError("latency", text, "milliseconds as a number (150) or a range (50-200)") from None
-    if not 0 <= pair[0] <= pair[1]:
-        raise ConfigError("latency", text, "0 <= low <= high milliseconds")
-    return pair
-
-
-def parse_keys(text: str | None) -> tuple[str, ...]:
-    """``"k1, k2"`` -> ("k1", "k2"); empty or None turns authentication off."""
-    if not text:
-        return ()
-    return tuple(k.strip() for k in str(text).split(",") if k.strip())
-

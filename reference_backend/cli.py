@@ -1,7 +1,7 @@
 """``t2i serve`` and ``t2i make-tiny-model``.
 
-Every option reads an environment variable too (``T2I_SERVE_PORT``, ...), through
-the ``T2I`` prefix the ``t2i`` command runs with. The server is werkzeug's threaded
+Their options are the fields of :class:`BackendConfig` and :class:`TinyModelSettings`,
+each also read from ``T2I_SERVE_<OPTION>`` (``T2I_SERVE_PORT``, ...). The server is werkzeug's threaded
 WSGI server in one process, on purpose: the loaded pipelines, their LoRA cache and
 the worker threads live in that process's memory, and the HTTP threads only parse
 requests and wait on the job store. Several processes (gunicorn workers) would
@@ -12,28 +12,15 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-from pathlib import Path
-from typing import Any
 
 import click
 
-from .config import (
-    DEFAULT_HOST,
-    DEFAULT_MAX_QUEUED,
-    DEFAULT_PORT,
-    DEFAULT_SYNC_TIMEOUT,
-    DEFAULT_TEMP_TTL,
-    DEFAULT_WEBHOOK_RETRIES,
-    DEFAULT_WORKERS,
-    DTYPES,
-    BackendConfig,
-)
+from t2i_contract.spec.options import settings_command
+
+from .config import BackendConfig, TinyModelSettings
 from .errors import BackendError, MissingDependencyError
 
 __all__ = ["make_tiny_model_command", "serve_command"]
-
-_DIR = click.Path(file_okay=False, path_type=Path)
-_EXISTING_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
 def _require_backend() -> None:
@@ -45,42 +32,16 @@ def _require_backend() -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@click.command("serve")
-@click.option("--models", type=_EXISTING_DIR, required=True, show_envvar=True,
-              help="Folder of models: diffusers folders <id>/ or single files <id>.safetensors.")
-@click.option("--loras", type=_EXISTING_DIR, show_envvar=True,
-              help="Folder of LoRA files <id>.safetensors (diffusers/peft or kohya/A1111 keys).")
-@click.option("--vaes", type=_EXISTING_DIR, show_envvar=True, help="Folder of VAE folders <id>/.")
-@click.option("--data", type=_DIR, show_envvar=True,
-              help="Where the SQLite job store and the images live (default: a new temporary folder).")
-@click.option("--keys", default="", show_envvar=True,
-              help="Comma-separated API keys to accept; without it any non-empty key is accepted.")
-@click.option("--host", default=DEFAULT_HOST, show_default=True, show_envvar=True)
-@click.option("--port", default=DEFAULT_PORT, type=click.IntRange(0, 65535), show_default=True, show_envvar=True)
-@click.option("--public-url", default=None, show_envvar=True,
-              help="Base URL for image and fetch links (default: the URL each request came in on).")
-@click.option("--device", default="cpu", show_default=True, show_envvar=True, help="torch device: cpu, cuda, cuda:1...")
-@click.option("--dtype", type=click.Choice(DTYPES), default="float32", show_default=True, show_envvar=True)
-@click.option("--workers", default=DEFAULT_WORKERS, type=click.IntRange(1), show_default=True, show_envvar=True,
-              help="Generation worker threads (one pipeline runs one generation at a time).")
-@click.option("--sync-timeout", default=DEFAULT_SYNC_TIMEOUT, type=click.FloatRange(0), show_default=True,
-              show_envvar=True, help="Seconds text2img waits for the result before answering processing.")
-@click.option("--temp-ttl", default=DEFAULT_TEMP_TTL, type=click.FloatRange(0), show_default=True,
-              show_envvar=True, help="Seconds that images of temp requests are kept.")
-@click.option("--webhook-retries", default=DEFAULT_WEBHOOK_RETRIES, type=click.IntRange(0), show_default=True,
-              show_envvar=True)
-@click.option("--max-queued", default=DEFAULT_MAX_QUEUED, type=click.IntRange(0), show_default=True,
-              show_envvar=True, help="Generations waiting per key before 429; 0 means no limit.")
-@click.option("--threads", default=None, type=click.IntRange(1), show_envvar=True,
-              help="torch CPU threads (default: torch's choice).")
-def serve_command(keys: str, models: Path, loras: Path | None, vaes: Path | None, data: Path | None,
-                  threads: int | None, **options: Any) -> None:
+@settings_command("serve", BackendConfig, context_settings={"show_default": True})
+def serve_command(config: BackendConfig) -> None:
     """Serve the text2img API with real diffusers pipelines and multi-LoRA.
 
     Start with a model from `t2i make-tiny-model DIR`:
 
         t2i serve --models DIR/models --loras DIR/loras --vaes DIR/vaes
     """
+    if config.models_dir is None:
+        raise click.UsageError("t2i serve needs --models DIR (or T2I_SERVE_MODELS)")
     _require_backend()
     from werkzeug.serving import make_server
 
@@ -88,8 +49,6 @@ def serve_command(keys: str, models: Path, loras: Path | None, vaes: Path | None
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        config = BackendConfig(keys=tuple(k.strip() for k in keys.split(",")), models_dir=models, loras_dir=loras,
-                               vaes_dir=vaes, data_dir=data, torch_threads=threads, **options)
         app = create_app(config)
     except (BackendError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -107,10 +66,8 @@ def serve_command(keys: str, models: Path, loras: Path | None, vaes: Path | None
         service.stop()
 
 
-@click.command("make-tiny-model")
-@click.argument("directory", type=_DIR)
-@click.option("--seed", default=0, show_default=True, show_envvar=True, help="Seed of the random weights.")
-def make_tiny_model_command(directory: Path, seed: int) -> None:
+@settings_command("make-tiny-model", TinyModelSettings, context_settings={"show_default": True})
+def make_tiny_model_command(settings: TinyModelSettings) -> None:
     """Write a tiny random Stable Diffusion model, a VAE and three LoRAs to DIRECTORY.
 
     No download: everything is built from configs with random weights, in seconds.
@@ -118,7 +75,7 @@ def make_tiny_model_command(directory: Path, seed: int) -> None:
     _require_backend()
     from .tiny import make_tiny_model
 
-    tiny = make_tiny_model(directory, seed=seed)
+    tiny = make_tiny_model(settings.directory, seed=settings.seed)
     click.echo(f"model {tiny.model_id} in {tiny.models_dir}, and the same as one file: {tiny.single_file_id}")
     click.echo(f"LoRAs {', '.join(tiny.lora_ids)} in {tiny.loras_dir}")
     click.echo(f"VAE {tiny.vae_id} in {tiny.vaes_dir}")

@@ -1,12 +1,18 @@
 """Settings of the reference backend server.
 
-:class:`BackendConfig` is a keyword-only dataclass with named defaults. ``t2i serve``
-fills it from its flags, and click reads each flag from ``T2I_SERVE_<FLAG>`` too.
+:class:`BackendConfig` is a keyword-only dataclass with named defaults. Each field is
+also a flag of ``t2i serve`` and a ``T2I_SERVE_<FLAG>`` environment variable, its help
+and default stated here once (``spec.options`` makes the options).
+:class:`TinyModelSettings` does the same for ``t2i make-tiny-model``.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+
+import click
+
+from t2i_contract.spec.options import setting, split_commas
 
 __all__ = [
     "DEFAULT_HOST",
@@ -17,6 +23,7 @@ __all__ = [
     "DEFAULT_WORKERS",
     "DTYPES",
     "BackendConfig",
+    "TinyModelSettings",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -31,43 +38,74 @@ DEFAULT_MAX_QUEUED = 0
 DEFAULT_RETRY_AFTER = 30
 DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_MAX_LORAS = 32
+DEFAULT_DEVICE = "cpu"
+DEFAULT_DTYPE = "float32"
+DEFAULT_TINY_SEED = 0
 DTYPES = ("float32", "float16", "bfloat16")
+
+
+_EXISTING_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
 
 
 @dataclass(kw_only=True)
 class BackendConfig:
-    """Everything ``create_app`` needs. Folders may be ``None`` when a test injects a generator."""
+    """Everything ``create_app`` needs. Folders may be ``None`` when a test injects a generator;
+    ``t2i serve`` needs ``models_dir``."""
 
-    models_dir: Path | None = None
-    loras_dir: Path | None = None
-    vaes_dir: Path | None = None
-    data_dir: Path | None = None
-    """Where the SQLite job store and the images live; a fresh temporary folder when None."""
-    keys: tuple[str, ...] = ()
-    """Accepted API keys; empty means any non-empty key is accepted."""
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    public_url: str | None = None
-    """Base URL for image and fetch links; by default the URL the request came in on."""
-    device: str = "cpu"
-    dtype: str = "float32"
-    workers: int = DEFAULT_WORKERS
-    sync_timeout: float = DEFAULT_SYNC_TIMEOUT
-    temp_ttl: float = DEFAULT_TEMP_TTL
-    webhook_retries: int = DEFAULT_WEBHOOK_RETRIES
-    webhook_backoff: float = DEFAULT_WEBHOOK_BACKOFF
-    webhook_timeout: float = DEFAULT_WEBHOOK_TIMEOUT
-    max_queued: int = DEFAULT_MAX_QUEUED
-    """Most generations waiting per key before 429; 0 means no limit."""
-    retry_after: int = DEFAULT_RETRY_AFTER
-    max_loaded_models: int = DEFAULT_MAX_LOADED_MODELS
-    max_loras: int = DEFAULT_MAX_LORAS
-    """LoRA adapters kept loaded per pipeline; the least recently used goes first."""
-    torch_threads: int | None = None
-    """torch intra-op threads; None keeps torch's default."""
+    models_dir: Path | None = setting(None, flag="models", type=_EXISTING_DIR,
+                                      help="Folder of models: diffusers folders <id>/ or single files "
+                                           "<id>.safetensors. Required by t2i serve.")
+    loras_dir: Path | None = setting(None, flag="loras", type=_EXISTING_DIR,
+                                     help="Folder of LoRA files <id>.safetensors (diffusers/peft or kohya/A1111 "
+                                          "keys).")
+    vaes_dir: Path | None = setting(None, flag="vaes", type=_EXISTING_DIR, help="Folder of VAE folders <id>/.")
+    ip_adapters_dir: Path | None = setting(None, flag="ip-adapters", type=_EXISTING_DIR,
+                                           help="Folder of IP-Adapters <id>/ (the spec's ip_adapter_id), each "
+                                                "with its weights <id>.safetensors and its image_encoder/.")
+    data_dir: Path | None = setting(None, flag="data", type=click.Path(file_okay=False, path_type=Path),
+                                    default_text="a new temporary folder",
+                                    help="Where the SQLite job store and the images live.")
+    keys: tuple[str, ...] = setting((), parse=split_commas, metavar="KEY,KEY",
+                                    help="Comma-separated API keys to accept; without it any non-empty key is "
+                                         "accepted.")
+    host: str = setting(DEFAULT_HOST, help="Interface to listen on.")
+    port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
+    public_url: str | None = setting(None, default_text="the URL each request came in on",
+                                     help="Base URL for image and fetch links.")
+    device: str = setting(DEFAULT_DEVICE, help="torch device: cpu, cuda, cuda:1...")
+    dtype: str = setting(DEFAULT_DTYPE, type=click.Choice(DTYPES),
+                         help="torch dtype of the pipelines; float16 and bfloat16 halve memory on a GPU.")
+    workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(1),
+                           help="Generation worker threads (one pipeline runs one generation at a time).")
+    sync_timeout: float = setting(DEFAULT_SYNC_TIMEOUT, type=click.FloatRange(0),
+                                  help="Seconds text2img waits for the result before answering processing.")
+    temp_ttl: float = setting(DEFAULT_TEMP_TTL, type=click.FloatRange(0),
+                              help="Seconds that images of temp requests are kept.")
+    webhook_retries: int = setting(DEFAULT_WEBHOOK_RETRIES, type=click.IntRange(0),
+                                   help="Webhook delivery retries after the first attempt, on non-2xx or network "
+                                        "errors.")
+    webhook_backoff: float = setting(DEFAULT_WEBHOOK_BACKOFF, type=click.FloatRange(0),
+                                     help="Seconds before the first webhook retry; doubles on each further one.")
+    webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
+                                     help="Seconds to wait for a webhook receiver's answer, per attempt.")
+    allow_private_urls: bool = setting(False, help="Let webhook URLs point at loopback and private addresses "
+                                                    "(refused by default: the server would be an SSRF gateway).")
+    url_allow: tuple[str, ...] = setting((), parse=split_commas, metavar="HOST|CIDR,...",
+                                         help="Hosts or address ranges a webhook may always be posted to, "
+                                              "link-local ones included.")
+    max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),
+                              help="Generations waiting per key before 429; 0 means no limit.")
+    retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
+                               help="Seconds a 429 answer (queue full) tells the client to wait.")
+    max_loaded_models: int = setting(DEFAULT_MAX_LOADED_MODELS, type=click.IntRange(1),
+                                     help="Pipelines kept loaded; the least recently used goes first.")
+    max_loras: int = setting(DEFAULT_MAX_LORAS, type=click.IntRange(1),
+                             help="LoRA adapters kept loaded per pipeline; the least recently used goes first.")
+    torch_threads: int | None = setting(None, flag="threads", type=click.IntRange(1), default_text="torch's choice",
+                                        help="torch CPU (intra-op) threads.")
 
     def __post_init__(self) -> None:
-        for name in ("models_dir", "loras_dir", "vaes_dir", "data_dir"):
+        for name in ("models_dir", "loras_dir", "vaes_dir", "ip_adapters_dir", "data_dir"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, Path):
                 setattr(self, name, Path(value))
@@ -78,3 +116,12 @@ class BackendConfig:
             raise ValueError(f"workers must be at least 1, got {self.workers}")
         if self.sync_timeout < 0:
             raise ValueError(f"sync_timeout must be 0 or more seconds, got {self.sync_timeout}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TinyModelSettings:
+    """What ``t2i make-tiny-model`` writes, and where."""
+
+    directory: Path = setting(type=click.Path(file_okay=False, path_type=Path), argument=True,
+                              help="Folder to write the models, LoRAs and VAE into.")
+    seed: int = setting(DEFAULT_TINY_SEED, help="Seed of the random weights.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -17,9 +18,10 @@ import click
 
 from .body import parse_json_body
 from .errors import RequestError, SpecError
+from .options import setting, settings_command
 from .request import parse_text2img
 
-__all__ = ["main", "validate_command"]
+__all__ = ["ValidateSettings", "main", "validate_command"]
 
 ENTRY_POINT_GROUP = "t2i.commands"
 
@@ -64,17 +66,29 @@ def main() -> None:
 
     Every option of every subcommand can also be set with an environment
     variable: T2I_<SUBCOMMAND>_<OPTION>, e.g. T2I_MOCK_PORT=4010.
+
+    Exit status: 0 success; 1 the check failed (findings at --fail-on, a failed
+    contract check, an invalid body, an unreachable server under test); 2 unusable
+    input (a bad option, a document or file that cannot be read).
     """
 
 
-@click.command("validate")
-@click.argument("body", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path))
-def validate_command(body: Path) -> None:
+@dataclass(frozen=True, kw_only=True)
+class ValidateSettings:
+    """What ``t2i validate`` reads."""
+
+    body: Path = setting(type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), argument=True,
+                         help="The JSON request body to validate, or - for stdin.")
+
+
+@settings_command("validate", ValidateSettings)
+def validate_command(settings: ValidateSettings) -> None:
     """Validate a text2img request body (a JSON file, or - for stdin).
 
     Prints the normalised request as JSON and exits 0, or prints the error body
-    the API would answer with and exits 1.
+    the API would answer with and exits 1. A file that cannot be read exits 2.
     """
+    body = settings.body
     raw = sys.stdin.buffer.read() if str(body) == "-" else _read(body)
     try:
         request = parse_text2img(parse_json_body(raw))
@@ -86,10 +100,12 @@ def validate_command(body: Path) -> None:
 
 
 def _read(path: Path) -> bytes:
+    """The file's bytes; a file that cannot be read exits 2, as ``t2i lint`` does (1 means an invalid body)."""
     try:
         return path.read_bytes()
     except OSError as exc:
-        raise click.FileError(str(path), hint=exc.strerror) from None
+        click.echo(f"error: cannot read {path}: {exc.strerror}", err=True)
+        sys.exit(2)
 
 
 def run() -> None:

@@ -1,6 +1,7 @@
 """The pytest plugin, run in real pytest processes: inert by default, one item per check with a URL."""
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -26,8 +27,31 @@ def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
     assert "--t2i-base-url" in run_pytest(tmp_path, "--help").stdout
 
 
+def test_plugin_options_are_t2i_tests_options_but_its_output_ones(tmp_path: Path) -> None:
+    """The plugin and ``t2i test`` are made from the same Settings; only --junit and -v are the CLI's own
+    (pytest has --junitxml and -v)."""
+    from t2i_contract.contract_tests.cli import command
+    from t2i_contract.contract_tests.settings import CliOutput
+
+    listed = run_pytest(tmp_path, "--help").stdout
+    plugin = {line.split()[0].split("=")[0].removeprefix("--t2i-") for line in listed.splitlines()
+              if line.lstrip().startswith("--t2i-")}
+    cli_only = {f.name for f in dataclasses.fields(CliOutput)}
+    cli = {p.opts[-1].removeprefix("--") for p in command.params if p.name not in cli_only}
+    assert plugin == cli and len(cli) >= 14
+    assert {"junit", "verbose"} == cli_only
+
+
+def test_plugin_refuses_a_bad_value_as_t2i_test_does(tmp_path: Path) -> None:
+    done = run_pytest(tmp_path, "--t2i-base-url", "http://127.0.0.1:9", "--t2i-max-examples", "0")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "Invalid value for '--t2i-max-examples': 0 is not in the range x>=1" in done.stderr
+
+
 def test_plugin_adds_one_passing_item_per_check_against_the_mock(mock_url: str, tmp_path: Path) -> None:
-    done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "--junitxml", str(tmp_path / "j.xml"))
+    # --t2i-key "" is no key, as when $T2I_KEY is unset in the README's command: auth is skipped, not failed
+    done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "--t2i-key", "",
+                      "--junitxml", str(tmp_path / "j.xml"))
     assert done.returncode == 0, done.stdout + done.stderr
     assert "t2i_contract[conformance] PASSED" in done.stdout
     assert "t2i_contract[auth] SKIPPED" in done.stdout

@@ -42,9 +42,11 @@ def test_validate_reports_non_json_in_the_error_shape() -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_validate_reports_a_missing_file_without_a_traceback(tmp_path: Path) -> None:
+def test_validate_exits_2_for_a_file_it_cannot_read_as_lint_does(tmp_path: Path) -> None:
     result = run("validate", str(tmp_path / "absent.json"))
-    assert result.returncode != 0 and "Traceback" not in result.stderr
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"error: cannot read {tmp_path / 'absent.json'}: No such file or directory" in result.stderr
+    assert run("lint", str(tmp_path / "absent.json")).returncode == 2
 
 
 @pytest.mark.parametrize("command", ["validate", "mock", "test", "serve", "make-tiny-model", "lint", "diff",

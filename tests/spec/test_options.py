@@ -1,0 +1,240 @@
+"""Options stated once: every command's options are its settings' fields, with help, shown default and variable.
+
+The commands are found the way ``t2i`` finds them, through the ``t2i.commands`` entry
+points, so a command added later is held to the same rule.
+"""
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from t2i_contract.spec.cli import ENTRY_POINT_GROUP, main
+from t2i_contract.spec.options import (
+    FieldOption,
+    build,
+    envvar_name,
+    field_options,
+    problems,
+    setting,
+    settings_command,
+)
+
+COMMANDS = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def _command(name: str) -> click.Command:
+    command = main.get_command(click.Context(main), name)
+    assert command is not None
+    return command
+
+
+def _options(name: str) -> list[FieldOption]:
+    return [o for cls in _command(name).settings_classes for o in field_options(cls)]  # type: ignore[attr-defined]
+
+
+def test_every_command_is_found() -> None:
+    assert {"validate", "mock", "test", "serve", "make-tiny-model", "lint", "diff", "drift", "proxy"} <= set(COMMANDS)
+
+
+def test_variables_follow_one_rule() -> None:
+    assert envvar_name("mock", "max-body") == "T2I_MOCK_MAX_BODY"
+    assert envvar_name("make-tiny-model", "--seed") == "T2I_MAKE_TINY_MODEL_SEED"
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_field_is_exactly_one_option_with_help(name: str) -> None:
+    command = _command(name)
+    assert getattr(command, "settings_classes", ()), f"t2i {name} is not made from a settings class"
+    assert problems(command) == []
+    fields = {f.name for cls in command.settings_classes for f in dataclasses.fields(cls)}  # type: ignore[attr-defined]
+    assert {p.name for p in command.params} == fields
+
+
+def _help_records(output: str) -> dict[str, str]:
+    """Each option's entry in --help, by its long flag, whitespace collapsed."""
+    records: list[str] = []
+    for line in output.split("Options:", 1)[1].splitlines():
+        if line.startswith("  -"):
+            records.append(line)
+        elif records:
+            records[-1] += " " + line
+    found = {}
+    for record in records:
+        flags = [w.split("/")[0].rstrip(",") for w in record.split() if w.startswith("--")]
+        found[flags[0]] = " ".join(record.split())
+    return found
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_shows_every_flag_variable_and_default(name: str) -> None:
+    result = CliRunner().invoke(main, [name, "--help"], terminal_width=1000)
+    assert result.exit_code == 0, result.output
+    records = _help_records(result.output)
+    for option in _options(name):
+        if option.spec.argument:
+            continue
+        record = records.get(f"--{option.flag}")
+        assert record is not None, f"--{option.flag} is not in t2i {name} --help"
+        assert " ".join(option.spec.help.split()) in record
+        assert f"env var: {envvar_name(name, option.flag)}" in record
+        if option.default_text:
+            assert f"default: {option.default_text}" in record
+
+
+def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
+    """A raw value for the option other than its default, and the value the settings should then hold."""
+    special: dict[str, tuple[str, Any]] = {
+        "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
+        "keys": ("k1, k2", ("k1", "k2")), "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
+        "key": ("secret", "secret"),
+    }
+    if option.name in special:
+        raw, expected = special[option.name]
+        return raw, raw if expected is None else expected
+    kind = option.type
+    if option.is_bool:
+        return ("false" if option.default else "true"), not option.default
+    if isinstance(kind, click.Choice):
+        raw = next(c for c in reversed(kind.choices) if c != option.default)
+        return (raw, option.container([raw])) if option.multiple else (raw, raw)
+    if isinstance(kind, click.Path):
+        path = tmp_path / option.name
+        path.mkdir() if not kind.file_okay else path.write_text("openapi: 3.1.0\n")
+        return str(path), path
+    if isinstance(kind, (click.types.FloatParamType, click.types.FloatRange)):
+        value = 0.5 if getattr(kind, "max", None) == 1 else (option.default or 0.0) + 2.5
+        return str(value), value
+    if isinstance(kind, (click.types.IntParamType, click.types.IntRange)):
+        value = (option.default or 0) + 2
+        return str(value), value
+    if option.multiple:
+        return "a b", option.container(["a", "b"])
+    return "some-value", "some-value"
+
+
+def _capturing(command: click.Command, captured: list[Any]) -> click.Command:
+    """The same command with the same parameters, whose body only keeps the settings it was given."""
+    twin = copy.copy(command)
+    twin.callback = lambda **values: captured.extend(  # type: ignore[assignment]
+        build(cls, values, errors=(Exception,)) for cls in command.settings_classes)  # type: ignore[attr-defined]
+    return twin
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_every_variable_reaches_the_settings(name: str, tmp_path: Path) -> None:
+    command = _command(name)
+    (tmp_path / "required").mkdir()
+    required = {o.name: _sample(o, tmp_path / "required") for o in _options(name) if o.required}
+    for option in _options(name):
+        if option.spec.argument:
+            continue
+        raw, expected = _sample(option, tmp_path)
+        env = {envvar_name(name, o.flag): r for n, (r, _) in required.items()
+               for o in _options(name) if o.name == n and not o.spec.argument}
+        args = [r for n, (r, _) in required.items() for o in _options(name) if o.name == n and o.spec.argument]
+        env[envvar_name(name, option.flag)] = raw
+        captured: list[Any] = []
+        result = CliRunner().invoke(_capturing(command, captured), args, env=env)
+        assert result.exit_code == 0, (option.name, result.output)
+        held = [getattr(s, option.name) for s in captured if hasattr(s, option.name)]
+        assert held == [expected], f"{envvar_name(name, option.flag)}={raw!r} did not reach {option.name}"
+        assert held[0] != option.default
+
+
+@pytest.mark.parametrize(("old", "new", "flag", "value"), [
+    ("T2I_DRIFT_LORAS", "T2I_DRIFT_LORA", "loras", ("a", "b")),
+    ("T2I_DRIFT_SPEC_PATH", "T2I_DRIFT_SPEC", "spec_path", None),
+])
+def test_renamed_drift_variables_still_work_and_say_so(old: str, new: str, flag: str, value: Any,
+                                                        tmp_path: Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("openapi: 3.1.0\n")
+    raw = "a b" if value else str(spec)
+    captured: list[Any] = []
+    result = CliRunner().invoke(
+        _capturing(_command("drift"), captured), [], env={"T2I_DRIFT_BASE_URL": "http://127.0.0.1:9", old: raw})
+    assert result.exit_code == 0, result.output
+    assert getattr(captured[0], flag) == (value or spec)
+    assert f"{old} is deprecated, use {new}" in result.stderr
+
+
+def test_an_empty_key_means_no_key_in_t2i_test() -> None:
+    captured: list[Any] = []
+    result = CliRunner().invoke(_capturing(_command("test"), captured), ["--base-url", "http://h", "--key", ""])
+    assert result.exit_code == 0, result.output
+    assert captured[0].key is None
+
+
+@pytest.mark.parametrize("name", ["lint", "diff", "drift"])
+@pytest.mark.parametrize("spelling", ["warn", "WARN", "Warning"])
+def test_fail_on_is_spelled_the_same_on_every_report_command(name: str, spelling: str) -> None:
+    fail_on = next(o for o in _options(name) if o.name == "fail_on")
+    assert fail_on.spec.metavar == "error|warn|info" and fail_on.default == "error"
+    assert fail_on.convert(spelling) == "warn"
+
+
+def test_test_and_drift_share_the_profile_default() -> None:
+    defaults = {name: next(o.default for o in _options(name) if o.name == "profile") for name in ("test", "drift")}
+    assert defaults == {"test": "full", "drift": "full"}
+
+
+# The checker itself, on settings made to break it.
+
+@dataclass(frozen=True, kw_only=True)
+class _Broken:
+    documented: int = setting(1, help="Fine.")
+    undocumented: int = 2
+    opaque: Callable[[], float] = setting(lambda: 0.0, help="No option can be made from a callable.")
+
+
+def test_the_checker_names_a_field_without_help_and_one_without_an_option() -> None:
+    command = settings_command("broken", _Broken)(lambda settings: None)
+    found = problems(command)
+    assert any(p.startswith("_Broken.undocumented: no help") for p in found), found
+    assert any(p.startswith("_Broken.opaque: no option") for p in found), found
+    assert not any(p.startswith("_Broken.documented") for p in found)
+
+
+def test_the_checker_names_a_field_with_two_options_or_a_hidden_variable() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Fine:
+        port: int = setting(1, help="A port.")
+
+    twice = settings_command("twice", Fine)(lambda settings: None)
+    twice.params.append(click.Option(["--port-again", "port"], help="Again."))
+    assert problems(twice) == ["Fine.port: 2 parameters, not one"]
+    hidden = settings_command("hidden", Fine)(lambda settings: None)
+    hidden.params[0].show_envvar = False  # type: ignore[attr-defined]
+    assert problems(hidden) == ["Fine.port: --help does not name its environment variable"]
+    assert problems(settings_command("fine", Fine)(lambda settings: None)) == []
+
+
+def test_a_field_added_without_an_option_becomes_one() -> None:
+    @dataclass(frozen=True, kw_only=True)
+    class Grown:
+        depth: int | None = None
+        names: tuple[str, ...] = ()
+        where: Path | None = None
+
+    command = settings_command("grown", Grown)(lambda settings: click.echo(repr(settings)))
+    result = CliRunner().invoke(command, ["--depth", "3", "--names", "a", "--names", "b"],
+                                env={"T2I_GROWN_WHERE": "/x"})
+    assert result.exit_code == 0, result.output
+    assert "Grown(depth=3, names=('a', 'b'), where=PosixPath('/x'))" in result.output
+
+
+def test_a_bad_value_is_a_usage_error_naming_the_option() -> None:
+    result = CliRunner().invoke(main, ["drift", "--base-url", "ftp://x"])
+    assert result.exit_code == 2
+    assert "base_url must be an http(s) URL, got 'ftp://x'" in result.output
+    result = CliRunner().invoke(main, ["mock", "--latency", "fast"])
+    assert result.exit_code == 2 and "'--latency'" in result.output and "'fast'" in result.output
