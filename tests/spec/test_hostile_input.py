@@ -87,3 +87,10 @@ def test_lone_surrogates_in_nested_values_and_names_are_found() -> None:
         parse_json_body('{"extra": {"list": ["ok", "\\udfff"]}, "\\ud801": 1}')
     fields = [p["field"] for p in caught.value.to_body()["errors"]]
     assert fields == ["extra.list[1]", "\\ud801"]
+
+
+@pytest.mark.parametrize("url", ["HTTP://example.com/hook", "Https://example.com/hook", "hTtP://127.0.0.1:9/"],
+                         ids=["upper", "capitalised", "mixed"])
+def test_url_schemes_are_case_insensitive(url: str) -> None:
+    """RFC 3986: schemes are case-insensitive; whether the host may be contacted is the URL policy's call."""
+    assert parse_text2img(BASE | {"webhook": url, "ip_adapter_image": url}).webhook == url
