@@ -40,7 +40,7 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     config = config or MockConfig()
     mock = MockRuntime.build(config, clock)
     pipeline = Pipeline(mock.spec, mock, keys=KeyRing(config.keys), limits=BodyLimits(config.max_body),
-                        forced_errors=True, retry_after=config.retry_after)
+                        forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy)
     app = Flask(__name__)
     app.extensions[EXTENSION] = mock
     install(app, pipeline)

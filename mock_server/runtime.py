@@ -23,7 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
+from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
+from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, Spec, Text2ImgRequest, load_spec
 
 from .config import MockConfig
@@ -70,8 +72,11 @@ class MockRuntime(Service):
         self.images = images
         self.clock = clock
         self.owned_folder = owned_folder
+        # a developer's webhook receiver usually runs on their own machine: private targets are allowed
+        self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
+                                    deadline=config.webhook_timeout)
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
-                                      timeout=config.webhook_timeout, clock=clock)
+                                      timeout=config.webhook_timeout, clock=clock, post=json_poster(self.url_policy))
 
     @classmethod
     def build(cls, config: MockConfig, clock: Clock | None = None) -> MockRuntime:

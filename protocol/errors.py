@@ -159,16 +159,12 @@ class InternalError(ProtocolError):
         super().__init__(message)
 
 
-def _policy_problem(exc: Exception) -> Problem | None:
-    """An error of the URL policy (``protocol/urls.py``, ``protocol/inputs.py``) names its field."""
-    field = getattr(exc, "field", None)
-    if not isinstance(field, str) or not field:
-        return None
-    return Problem(field, str(getattr(exc, "code", "url_policy")), str(exc), getattr(exc, "value", None))
-
-
 def error_answer(exc: BaseException, method: str = "", path: str = "") -> ErrorAnswer:
-    """The one error handler: ``exc`` as (status, spec error body, headers). Never raises."""
+    """The one error handler: ``exc`` as (status, spec error body, headers). Never raises.
+
+    The URL policy's and input images' errors (``outbound_errors``) are spec
+    ``RequestError``s naming field, host and flag: they answer 400 like any broken field.
+    """
     if isinstance(exc, ProtocolError):
         return exc.status, exc.to_body(), dict(exc.headers)
     if isinstance(exc, RequestError):
@@ -185,9 +181,5 @@ def error_answer(exc: BaseException, method: str = "", path: str = "") -> ErrorA
         name = str(getattr(exc, "name", "") or STATUS_MESSAGES.get(code, f"HTTP {code}"))
         status = code if 400 <= code < 600 else 500
         return status, error_body(f"{name}: {method} {path}", (Problem("", "http", name, path),)), {}
-    if isinstance(exc, ValueError):
-        problem = _policy_problem(exc)
-        if problem is not None:
-            return 400, error_body(problem.message, (problem,)), {}
     log.error("unexpected error answering %s %s", method, path, exc_info=exc)
     return error_answer(InternalError())

@@ -30,6 +30,7 @@ from .intake import BodyLimits, KeyRing, read_body
 from .payloads import FAILED, answer
 from .prefer import parse_prefer
 from .service import Call, Service
+from .urls import UrlPolicy
 
 __all__ = ["Answer", "Pipeline", "Route", "install", "json_bytes"]
 
@@ -85,11 +86,13 @@ class Pipeline:
     ``forced_errors`` lets ``Prefer: code=N`` force any status the operation documents
     (the mock); without it the preference is ignored, as RFC 7240 allows.
     ``public_url`` replaces the URL the client came in on as the base of every link.
+    ``url_policy`` checks a request's ``webhook`` at submission: a URL it refuses is a
+    400 naming the field, the host and the flag that would allow it.
     """
 
     def __init__(self, spec: Spec, service: Service, *, keys: KeyRing | None = None,
                  limits: BodyLimits | None = None, forced_errors: bool = False, retry_after: int | None = None,
-                 public_url: str | None = None) -> None:
+                 public_url: str | None = None, url_policy: UrlPolicy | None = None) -> None:
         self.spec = spec
         self.service = service
         self.keys = keys or KeyRing()
@@ -97,6 +100,7 @@ class Pipeline:
         self.forced_errors = forced_errors
         self.retry_after = retry_after
         self.public_url = public_url.rstrip("/") if public_url else None
+        self.url_policy = url_policy
         self.base_path = spec.base_path
         self.routes = _routes(spec)
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
@@ -128,7 +132,11 @@ class Pipeline:
         self.keys.check(body)
         parse = _GENERATIONS.get(operation_id)
         if parse is not None:
-            view = service.submit(call, parse(body, self.spec))
+            request = parse(body, self.spec)
+            webhook = getattr(request, "webhook", None)
+            if webhook and self.url_policy is not None:
+                self.url_policy.check(webhook, field="webhook")
+            view = service.submit(call, request)
             status = view.error_status if view.state == FAILED else 200
             return Answer(status, answer(view, self.base_path))
         if operation_id in _FETCHES:

@@ -14,7 +14,7 @@ born inside each server worker, never before a fork) and a small pool of deliver
 threads, so one slow receiver does not hold up the others. Deliveries are due at a
 time on an injected :class:`~t2i_contract.protocol.clock.Clock`; a failed attempt
 is retried after ``backoff``, ``2 * backoff``, ... up to ``attempts`` tries in all.
-The server supplies a :class:`WebhookSource`: where to post for a job and what,
+Every post goes through the URL policy (``outbound.json_poster``). The server supplies a :class:`WebhookSource`: where to post for a job and what,
 and where to record the status. After :meth:`WebhookSender.close` nothing more is
 recorded, so a job caught mid-retry keeps its unsettled status and a server with a
 persistent store sends it again after its next start (:func:`unsettled`).
@@ -29,6 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Protocol
 
 from .clock import Clock, SystemClock
+from .outbound import json_poster
+from .urls import UrlPolicy
 
 __all__ = ["NONE", "PENDING", "PostFunction", "WebhookSender", "WebhookSource", "delivered", "failed",
            "initial_status", "retrying", "unsettled"]
@@ -82,16 +84,8 @@ class WebhookSource(Protocol):
 
 
 PostFunction = Callable[[str, dict[str, Any], float], int]
-"""Posts a JSON payload and returns the HTTP status; raises on a network error."""
-
-
-def post_with_requests(url: str, payload: dict[str, Any], timeout: float) -> int:
-    import requests
-
-    response = requests.post(url, json=payload, timeout=timeout, allow_redirects=False,
-                             headers={"User-Agent": USER_AGENT})
-    response.close()
-    return response.status_code
+"""``post(url, payload, deadline)``: the HTTP status; raises on a network error or a refused URL.
+Servers pass ``outbound.json_poster(policy)``: the URL policy, one total deadline, no redirects."""
 
 
 class WebhookSender:
@@ -105,7 +99,7 @@ class WebhookSender:
         self.backoff = backoff
         self.timeout = timeout
         self.clock = clock or SystemClock()
-        self.post = post or post_with_requests
+        self.post = post or json_poster(UrlPolicy(deadline=timeout), user_agent=USER_AGENT)
         self.threads = threads
         self._queue: list[tuple[float, int, int, int]] = []
         self._order = itertools.count()

@@ -48,7 +48,8 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-backend-"))
     service = JobService(config, generator, JobStore(data_dir / "jobs.sqlite3", clock),
                          ImageStore(data_dir / "images"), clock)
-    pipeline = Pipeline(load_spec(), service, keys=KeyRing(config.keys), public_url=config.public_url)
+    pipeline = Pipeline(load_spec(), service, keys=KeyRing(config.keys), public_url=config.public_url,
+                        url_policy=service.url_policy)
 
     app = Flask(__name__)
     app.extensions[EXTENSION] = service

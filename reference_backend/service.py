@@ -36,8 +36,10 @@ from t2i_contract.protocol import (
     WebhookSender,
     initial_status,
 )
+from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.payloads import FAILED as VIEW_FAILED
 from t2i_contract.protocol.payloads import PROCESSING, webhook_body, with_server_info
+from t2i_contract.protocol.urls import UrlPolicy
 
 from .errors import BackendError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
@@ -73,8 +75,12 @@ class JobService(Service):
         self.store = store
         self.images = images
         self.clock = clock or SystemClock()
+        # a server beside other services must not post to them for anyone: private targets need a flag
+        self.url_policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow),
+                                    deadline=config.webhook_timeout)
         self.webhooks = WebhookSender(self, attempts=config.webhook_retries + 1, backoff=config.webhook_backoff,
-                                      timeout=config.webhook_timeout, clock=self.clock)
+                                      timeout=config.webhook_timeout, clock=self.clock,
+                                      post=json_poster(self.url_policy))
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []

@@ -93,3 +93,14 @@ def test_three_failures_are_reported_in_webhook_status(make_mock: Callable[..., 
 
 def test_no_webhook_means_status_none(mock: MockClient, body: dict[str, Any]) -> None:
     assert mock.text2img(body).json()["webhook_status"] == "none"
+
+
+def test_loopback_receivers_are_allowed_by_default_and_refused_when_denied(make_mock: Callable[..., MockClient],
+                                                                          body: dict[str, Any]) -> None:
+    hook = {"webhook": "http://127.0.0.1:9/hook"}
+    assert make_mock().text2img(body | hook).status_code == 200
+    strict = make_mock(deny_private_urls=True)
+    refused = strict.text2img(body | hook)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "webhook"
+    assert strict.text2img(body | {"webhook": "http://169.254.169.254/latest"}).status_code == 400
+    assert make_mock().text2img(body | {"webhook": "http://169.254.169.254/latest"}).status_code == 400

@@ -15,6 +15,7 @@ from t2i_contract.protocol import (
     RequestRejected,
     error_answer,
 )
+from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import Problem, ValidationError, load_spec
 
 
@@ -60,13 +61,10 @@ def test_a_429_says_when_to_retry_in_body_and_header() -> None:
     assert (status, body["retry_after"], headers["Retry-After"]) == (429, 7, "7")
 
 
-def test_an_error_naming_its_field_from_the_url_policy_is_a_400() -> None:
-    class Refused(ValueError):
-        code = "private_address"
-        field = "webhook"
-        value = "http://127.0.0.1/hook"
-
-    status, body, _ = error_answer(Refused("webhook host 127.0.0.1 is loopback; --allow-private-urls allows it"))
+def test_a_url_the_policy_refuses_is_a_400_naming_field_and_flag() -> None:
+    policy = UrlPolicy()
+    with pytest.raises(Exception) as caught:
+        policy.check("http://127.0.0.1:9/hook", field="webhook")
+    status, body, _ = error_answer(caught.value)
     assert status == 400
-    assert body["errors"][0]["field"] == "webhook" and body["errors"][0]["rule"] == "private_address"
-    assert error_answer(ValueError("no field"))[0] == 500
+    assert body["errors"][0]["field"] == "webhook" and "--allow-private-urls" in body["message"]

@@ -71,6 +71,7 @@ def serve(generator: Generator, tmp_path: Path | None = None, *, clock: Clock | 
         config.setdefault("data_dir", tmp_path)
     config.setdefault("sync_timeout", 60.0)
     config.setdefault("webhook_backoff", 0.05)
+    config.setdefault("allow_private_urls", True)  # the tests' webhook receivers listen on loopback
     app = create_app(BackendConfig(**config), generator=generator, clock=clock)
     service = app.extensions[EXTENSION]
     try:
@@ -115,7 +116,7 @@ def serve_process(**settings: str) -> Iterator[ServeProcess]:
     port = free_port()
     env = os.environ | {"T2I_SERVE_PORT": str(port), "T2I_SERVE_THREADS": "1"}
     env |= {f"T2I_SERVE_{name.upper()}": value for name, value in settings.items()}
-    process = subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", "serve"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "serve"], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     running = ServeProcess(f"http://127.0.0.1:{port}", process)
     try:

@@ -134,7 +134,8 @@ def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | Non
     gate = threading.Event()
     if not hold:
         gate.set()
-    config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, max_queued=max_queued or 0)
+    config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, max_queued=max_queued or 0,
+                           allow_private_urls=True)  # the webhook receiver listens on loopback
     app = create_app(config, generator=Gated(generator, gate))
     try:
         with _serving("backend", app) as target:
