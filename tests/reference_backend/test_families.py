@@ -12,13 +12,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pytest
 
-from t2i_contract.reference_backend.families import FAMILIES, detect_family
+from t2i_contract.reference_backend.families import FAMILIES, detect_family, family_of_single_file
 from t2i_contract.reference_backend.safety import NO_CHECKER_NOTE
 from t2i_contract.reference_backend.tiny import TINY_FAMILY_MODELS
 
 from .support import differ, pixels
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from t2i_contract.reference_backend import TinyModel
 
     from .support import Server
@@ -185,3 +187,33 @@ def test_service_fields_apply_to_every_family(tiny_server: Server, model: str) -
     assert any(n.startswith("enhance_prompt:") for n in meta["notes"])
     assert any(n.startswith("multi_lingual:") for n in meta["notes"])
     assert pixels(tiny_server, **cheap(model, upscale=True))[0].shape == (512, 512, 3)
+
+
+@pytest.mark.parametrize(("keys", "expected"), [
+    (["model.diffusion_model.input_blocks.0.0.weight", "cond_stage_model.transformer.text_model.x"], ("sd1", "")),
+    (["model.diffusion_model.input_blocks.0.0.weight", "cond_stage_model.model.transformer.x"], ("sd2", "")),
+    (["model.diffusion_model.input_blocks.0.0.weight", "conditioner.embedders.1.model.x"], ("sdxl", "")),
+    (["double_blocks.0.img_attn.qkv.weight", "guidance_in.in_layer.weight"], ("flux", "dev")),
+    (["model.diffusion_model.double_blocks.0.img_attn.qkv.weight"], ("flux", "schnell")),
+], ids=["sd1", "sd2", "sdxl", "flux-dev", "flux-schnell"])
+def test_a_single_files_family_is_told_by_its_keys(tmp_path: Path, keys: list[str],
+                                                   expected: tuple[str, str]) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    path = tmp_path / "model.safetensors"
+    save_file({key: torch.zeros(1) for key in keys}, str(path))
+    family, variant = family_of_single_file(path)
+    assert (family.name, variant) == expected
+
+
+def test_a_single_file_of_no_known_family_is_a_400_naming_the_model(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    from t2i_contract.reference_backend.errors import UnsupportedError
+
+    save_file({"something.weight": torch.zeros(1)}, str(tmp_path / "odd.safetensors"))
+    with pytest.raises(UnsupportedError) as caught:
+        family_of_single_file(tmp_path / "odd.safetensors")
+    assert caught.value.field == "model_id" and caught.value.value == "odd"
