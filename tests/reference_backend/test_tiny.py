@@ -44,3 +44,30 @@ def test_one_lora_uses_kohya_keys_and_the_others_peft_keys(tiny: TinyModel) -> N
 def test_the_model_is_small(tiny: TinyModel) -> None:
     size = sum(p.stat().st_size for p in tiny.root.rglob("*") if p.is_file())
     assert size < 10 * 1024 * 1024
+
+
+def test_every_family_is_written_with_its_locally_built_tokenizers(tiny: TinyModel) -> None:
+    from transformers import AutoTokenizer
+
+    from t2i_contract.reference_backend.tiny import TINY_FAMILY_MODELS
+
+    expected = {"sd1": "StableDiffusionPipeline", "sdxl": "StableDiffusionXLPipeline", "flux": "FluxPipeline",
+                "flux-schnell": "FluxPipeline"}
+    for family, model in TINY_FAMILY_MODELS.items():
+        index = json.loads((tiny.models_dir / model / "model_index.json").read_text())
+        assert index["_class_name"] == expected[family], model
+    t5 = AutoTokenizer.from_pretrained(str(tiny.models_dir / "tiny-flux" / "tokenizer_2"), local_files_only=True)
+    one, other = t5("a red lighthouse").input_ids, t5("a blue boat").input_ids
+    assert one != other and one[-1] == t5.eos_token_id
+    assert (tiny.models_dir / "tiny-sdxl" / "tokenizer_2" / "vocab.json").is_file()
+
+
+def test_ip_adapters_come_with_their_image_encoders(tiny: TinyModel) -> None:
+    from t2i_contract.reference_backend.tiny import TINY_IP_ADAPTERS
+
+    for adapter in TINY_IP_ADAPTERS.values():
+        folder = tiny.ip_adapters_dir / adapter
+        keys = load_file(str(folder / f"{adapter}.safetensors")).keys()
+        assert {"image_proj.proj.weight", "ip_adapter.1.to_k_ip.weight"} <= set(keys)
+        assert json.loads((folder / "image_encoder" / "config.json").read_text())["architectures"] == [
+            "CLIPVisionModelWithProjection"]
