@@ -1,9 +1,10 @@
 """``t2i test``: run the contract suite against a server from its URL.
 
 Its options are the fields of :class:`Settings` (shared with the pytest plugin) and of
-:class:`CliOutput`, each also read from ``T2I_TEST_<OPTION>``. Exit status: 0 when
-every check passes (or is skipped), 1 when any fails or the server does not answer,
-2 for unusable options.
+:class:`CliOutput`, each also read from ``T2I_TEST_<OPTION>``. Exit status, as for
+every checking command: 0 when every check passes (or is skipped), 1 when any fails,
+2 when the suite cannot run (unusable options, a spec that cannot be read, no server
+answering at --base-url).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import sys
 
 import click
 
+from t2i_contract.spec import SpecError
 from t2i_contract.spec.options import settings_command
 
 from .errors import ConfigError, ServerUnreachable
@@ -28,14 +30,14 @@ def command(settings: Settings, output: CliOutput) -> None:
     from spec/), polls fetch, downloads images and listens for a webhook, then
     prints the results grouped by check, each failure with a curl command that
     reproduces it (the key written as $T2I_KEY). Exits 0 when every check
-    passes, 1 otherwise.
+    passes, 1 when one fails, 2 when the suite cannot run.
     """
     progress = (lambda line: click.echo(line, err=True)) if output.verbose else None
     try:
         report = run_suite(settings, progress=progress)
-    except ServerUnreachable as exc:
+    except (ServerUnreachable, SpecError) as exc:
         click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        sys.exit(2)
     click.echo(report.render_text())
     if output.junit is not None:
         report.write_junit(output.junit)

@@ -73,6 +73,9 @@ class Settings:
                            help="Times a 429 or 503 answer is retried, after its retry_after.")
     max_retry_wait: float = setting(DEFAULT_MAX_RETRY_WAIT, type=click.FloatRange(min=0),
                                     help="Longest wait before a retry, whatever retry_after says.")
+    spec_path: Path | None = setting(None, flag="spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                                     default_text="the bundled spec/text2img.yaml",
+                                     help="The contract to hold the server to, e.g. a branch's spec.")
     skip: frozenset[str] = setting(default_factory=frozenset, type=click.Choice(list(CHECKS)), metavar="CHECK",
                                    help="Leave a check out (its result shows as skipped); repeat for several. "
                                         "Checks: " + ", ".join(CHECKS) + ".")

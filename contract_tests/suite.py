@@ -342,7 +342,7 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     ``progress`` is told, in words, what the run is doing (the CLI's ``--verbose``).
     A scenario whose check is in ``settings.skip`` is not run at all.
     """
-    spec = spec or load_spec()
+    spec = spec or load_spec(settings.spec_path)
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
     run = _Run(settings, spec, report, seed)

@@ -101,9 +101,9 @@ def test_cli_fails_with_exit_1_and_junit_names_the_check(mock_app: Flask, tmp_pa
     assert failed == ["sample_count"]
 
 
-def test_unreachable_server_exits_1_with_a_message() -> None:
+def test_unreachable_server_exits_2_with_a_message() -> None:
     result = CliRunner().invoke(command, ["--base-url", f"http://127.0.0.1:{free_port()}", "--timeout", "2"])
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "no server answers at" in result.output
 
 

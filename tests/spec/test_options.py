@@ -26,6 +26,7 @@ from t2i_contract.spec.options import (
     problems,
     setting,
     settings_command,
+    split_commas,
 )
 
 COMMANDS = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
@@ -94,13 +95,15 @@ def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
     """A raw value for the option other than its default, and the value the settings should then hold."""
     special: dict[str, tuple[str, Any]] = {
         "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
-        "keys": ("k1, k2", ("k1", "k2")), "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
+        "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
         "key": ("secret", "secret"),
     }
     if option.name in special:
         raw, expected = special[option.name]
         return raw, raw if expected is None else expected
     kind = option.type
+    if option.spec.parse is split_commas:
+        return "k1, k2", ("k1", "k2")
     if option.is_bool:
         return ("false" if option.default else "true"), not option.default
     if isinstance(kind, click.Choice):
@@ -238,3 +241,13 @@ def test_a_bad_value_is_a_usage_error_naming_the_option() -> None:
     assert "base_url must be an http(s) URL, got 'ftp://x'" in result.output
     result = CliRunner().invoke(main, ["mock", "--latency", "fast"])
     assert result.exit_code == 2 and "'--latency'" in result.output and "'fast'" in result.output
+
+
+@pytest.mark.parametrize("name", ["test", "drift"])
+def test_test_and_drift_hold_the_server_to_the_spec_given(name: str, tmp_path: Path) -> None:
+    """Both read --spec before contacting the server; one that is not a contract stops the run with 2."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("hello: world\n")
+    result = CliRunner().invoke(main, [name, "--base-url", "http://127.0.0.1:9", "--spec", str(bad)])
+    assert result.exit_code == 2
+    assert f"error: {bad} is not an OpenAPI 3.1 document" in result.output
