@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 from t2i_contract.spec import Spec, Text2ImgRequest
 from t2i_contract.spec.errors import MISSING
 
-from .client import NO_JSON, Exchange
+from .client import Exchange
 from .images import LoadedImage
 
 __all__ = [
@@ -34,14 +34,10 @@ _BOOL_WORDS = {"yes": True, "true": True, "no": False, "false": False}
 
 
 def conformance(spec: Spec, exchange: Exchange) -> list[str]:
+    """The spec's verdict on the answer (status, Content-Type, body); ``t2i proxy`` uses the same one."""
     if not exchange.answered or exchange.operation is None:
         return []
-    if exchange.json is NO_JSON:
-        return [f"HTTP {exchange.status} body is not JSON (Content-Type {exchange.content_type or 'missing'})"]
-    problems = spec.responses.check(exchange.operation, exchange.status, exchange.json)
-    if "json" not in exchange.content_type.lower():
-        problems.append(f"Content-Type is {exchange.content_type or 'missing'}, not application/json")
-    return problems
+    return spec.responses.check_answer(exchange.operation, exchange.status, exchange.content_type, exchange.content)
 
 
 def no_server_error(exchange: Exchange) -> list[str]:

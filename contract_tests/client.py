@@ -46,6 +46,7 @@ class Exchange:
     key: str | None = None
     status: int = 0
     content_type: str = ""
+    content: bytes = b""
     text: str = ""
     json: Any = NO_JSON
     error: str | None = None
@@ -153,6 +154,7 @@ class Client:
         else:
             exchange.status = response.status_code
             exchange.content_type = response.headers.get("Content-Type", "")
+            exchange.content = response.content
             exchange.text = response.text
             try:
                 exchange.json = response.json()

@@ -10,8 +10,9 @@ request generation of ``contract_tests``; the live and proxy parts load lazily.
 """
 from __future__ import annotations
 
+from t2i_contract.spec import Document, read_document
+
 from .diff import DIFF_RULES, diff_documents, diff_paths
-from .document import Document, read_document
 from .errors import DocumentError, DriftError, UpstreamError
 from .findings import Finding, exit_code, render
 from .lint import RULES, lint_document, lint_path

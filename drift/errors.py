@@ -5,11 +5,19 @@
     └── UpstreamError          the live server or the proxy's upstream cannot be reached
 
 Each carries the offending value (``source`` or ``url``) as an attribute, and a
-message that names it and says what would be accepted.
+message that names it and says what would be accepted. Documents are read by
+``spec``'s :class:`~spec.document.Document`, which raises ``spec``'s
+``DocumentError``; :func:`drift_errors` turns it into this package's (a
+subclass of both) where lint, diff and drift hand a result back.
 """
 from __future__ import annotations
 
-__all__ = ["DocumentError", "DriftError", "UpstreamError"]
+from contextlib import contextmanager
+from typing import Iterator
+
+from t2i_contract.spec import DocumentError as SpecDocumentError
+
+__all__ = ["DocumentError", "DriftError", "UpstreamError", "drift_errors"]
 
 
 class DriftError(Exception):
@@ -18,14 +26,10 @@ class DriftError(Exception):
     code = "drift_error"
 
 
-class DocumentError(DriftError):
+class DocumentError(DriftError, SpecDocumentError):
     """A document cannot be read as an OpenAPI description."""
 
     code = "document"
-
-    def __init__(self, message: str, source: str = "") -> None:
-        super().__init__(message)
-        self.source = source
 
 
 class UpstreamError(DriftError):
@@ -36,3 +40,14 @@ class UpstreamError(DriftError):
     def __init__(self, message: str, url: str = "") -> None:
         super().__init__(message)
         self.url = url
+
+
+@contextmanager
+def drift_errors() -> Iterator[None]:
+    """Let a document error leave the drift package as its own :class:`DocumentError`."""
+    try:
+        yield
+    except SpecDocumentError as exc:
+        if isinstance(exc, DocumentError):
+            raise
+        raise DocumentError(str(exc), exc.source) from None

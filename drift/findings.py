@@ -12,6 +12,8 @@ import json
 from dataclasses import asdict, dataclass
 from typing import Iterable, Literal
 
+from t2i_contract.spec import escape_pointer
+
 __all__ = [
     "DIFF_LABELS",
     "LEVELS",
@@ -31,11 +33,6 @@ _RANK = {"error": 0, "warn": 1, "info": 2}
 # ``t2i diff`` speaks of ERR / WARN / INFO, as oasdiff does; JSON keeps lint's words.
 DIFF_LABELS = {"error": "ERR", "warn": "WARN", "info": "INFO"}
 _ALIASES = {"err": "error", "error": "error", "warn": "warn", "warning": "warn", "info": "info"}
-
-
-def escape_pointer(part: object) -> str:
-    """Escape one JSON-pointer segment (RFC 6901)."""
-    return str(part).replace("~", "~0").replace("/", "~1")
 
 
 def show_json(value: object) -> str:

@@ -22,7 +22,8 @@ from urllib.parse import quote
 
 import requests
 
-from .document import Document
+from t2i_contract.spec import Document
+
 from .errors import DocumentError, UpstreamError
 from .findings import Finding
 from .observe import Observer
@@ -50,7 +51,7 @@ class _Run:
         self.base = settings.base_url.rstrip("/")
         self.key = settings.key or DEFAULT_KEY
         self.images_checked = 0
-        self.ops = {op_id: (route, pointer) for route, _, pointer in document.operations()
+        self.ops = {op_id: (route, pointer) for route, _, pointer in document.operation_pointers()
                     if (op_id := document.get(pointer).get("operationId"))}
         request = document.view(f"{self.ops['text2img'][1]}/requestBody/content/application~1json/schema")
         self.defaults = {name: (prop, document.view(prop).get("default")) for name, prop in request.properties.items()

@@ -5,7 +5,8 @@ the tallies into findings (``findings``): undocumented fields and how often,
 documented fields never seen, enum values never seen and unknown ones seen, type
 mismatches, missing required fields, undocumented statuses. Response bodies are
 matched to a ``oneOf`` branch by the discriminator (``status``), then checked
-against that branch with JSON Schema, and walked field by field.
+against that branch with the spec's response validator (:mod:`spec.responses`,
+the one ``t2i test`` and ``t2i proxy`` judge with), and walked field by field.
 """
 from __future__ import annotations
 
@@ -14,8 +15,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .document import Document, SchemaView
-from .findings import Finding, Level, escape_pointer
+from t2i_contract.spec import Document, ResponseChecker, SchemaView, Spec
+
+from .findings import Finding, Level, show_json
 
 __all__ = ["Observer"]
 
@@ -46,11 +48,16 @@ class Observer:
     """Accumulates observations over many responses of one spec."""
 
     document: Document
+    checker: ResponseChecker = field(init=False, repr=False)
     bodies: Counter[str] = field(default_factory=Counter)          # schema pointer -> bodies seen
     seen: Counter[str] = field(default_factory=Counter)            # property pointer -> times present
     undocumented: Counter[tuple[str, str]] = field(default_factory=Counter)  # (object pointer, name)
     values: dict[str, Counter[str]] = field(default_factory=dict)  # enum/discriminator pointer -> values
     problems: dict[tuple[str, str, str], _Problem] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # The spec's one response validator; a Spec keeps one already built.
+        self.checker = self.document.responses if isinstance(self.document, Spec) else ResponseChecker(self.document)
 
     def problem(self, rule: str, level: Level, path: str, message: str, group: str | None = None) -> None:
         """Count one problem; those with the same ``group`` (default: the message) are reported once,
@@ -62,37 +69,30 @@ class Observer:
     # -- recording -------------------------------------------------------
     def record(self, operation_pointer: str, status_code: int, body: Any, label: str) -> None:
         """One response of the operation at ``operation_pointer`` (e.g. ``/paths/~1x/post``)."""
-        responses = self.document.get(operation_pointer).get("responses") or {}
-        code = str(status_code)
-        key = code if code in responses else f"{code[0]}XX" if f"{code[0]}XX" in responses else (
-            "default" if "default" in responses else None)
-        if key is None:
+        response = self.checker.response_at(operation_pointer, status_code)
+        if response is None:
             self.problem("undocumented-status", "error", f"{operation_pointer}/responses",
                          f"{label} answered HTTP {status_code}, which the spec does not document")
             return
-        response = self.document.resolve(f"{operation_pointer}/responses/{escape_pointer(key)}")
-        media = f"{response}/content/application~1json/schema"
-        if not self.document.has(media):
-            return
-        self._body(media, body, label)
+        media = self.checker.json_schema(response)
+        if media is not None:
+            self._body(media, body, label)
 
     def _branch(self, view: SchemaView, body: Any, label: str) -> SchemaView | None:
         """The oneOf branch a body belongs to, or None when the discriminator names none."""
-        discriminator = view.get("discriminator") or {}
-        prop = discriminator.get("propertyName")
-        mapping = discriminator.get("mapping") or {}
-        if prop and isinstance(body, dict) and mapping:
-            pointer = f"{view.at('discriminator')}/mapping"
-            self.values.setdefault(pointer, Counter())
-            value = body.get(prop)
-            if not isinstance(value, str) or value not in mapping:
-                self.problem("unknown-enum-value", "error", pointer,
-                             f"{label}: {prop} {_short(value)} is none of {sorted(mapping)}", group=_short(value))
+        found = self.checker.discriminator(view.pointer) if isinstance(body, dict) else None
+        if found is not None:
+            counter = self.values.setdefault(found.mapping_pointer, Counter())
+            value = body.get(found.property_name)
+            if not isinstance(value, str) or value not in found.branches:
+                self.problem("unknown-enum-value", "error", found.mapping_pointer,
+                             f"{label}: {found.property_name} {_short(value)} is none of "
+                             f"{show_json(sorted(found.branches))}", group=_short(value))
                 return None
-            self.values[pointer][value] += 1
-            return self.document.view(mapping[value][1:])
+            counter[value] += 1
+            return self.document.view(found.branches[value])
         branches = [self.document.view(f"{view.origin['oneOf']}/oneOf/{i}") for i, _ in enumerate(view.get("oneOf"))]
-        matching = [b for b in branches if self.document.validator(b.pointer).is_valid(body)]
+        matching = [b for b in branches if not self.checker.schema_errors(b.pointer, body)]
         return matching[0] if len(matching) == 1 else branches[0]
 
     def _body(self, pointer: str, body: Any, label: str) -> None:
@@ -103,16 +103,16 @@ class Observer:
                 return
             view = branch
         self.bodies[view.pointer] += 1
-        for error in self.document.validator(view.pointer).iter_errors(body):
+        for error in self.checker.schema_errors(view.pointer, body):
             rule, level = _CATEGORY.get(str(error.validator), ("schema-violation", "error"))
             where = "/".join(str(p) for p in error.absolute_path)
             target = self._pointer_for(view, list(error.absolute_path))
             if error.validator == "required":
                 missing = error.message.split("'")[1] if "'" in error.message else error.message
                 target = f"{view.at('required')}"
-                message = f"{label}: required field {missing!r} is missing"
+                message = f"{label}: required field {show_json(missing)} is missing"
             else:
-                message = f"{label}: {where or '(body)'}: {error.message}"
+                message = f"{label}: {self.checker.describe(error)}"
             self.problem(rule, level, target, message, group=f"{where}|{error.validator}|{error.validator_value!r}")
         self._walk(view, body)
 

@@ -5,13 +5,16 @@
 
 * the request, with the spec's own parser (``parse_text2img`` / ``parse_fetch``),
   so the verdict is exactly what a server built on this toolkit would say;
-* the response, against the operation's documented responses (an
-  :class:`~drift.observe.Observer` per call: undocumented statuses and fields,
-  type mismatches, unknown status values, missing required fields).
+* the response, with the spec's response validator
+  (``spec.responses.check_answer``): a documented status, a documented media
+  type, a body that fits the schema. That is the contract suite's
+  ``conformance`` check, so ``t2i proxy`` and ``t2i test`` give one verdict.
 
 Violations come back to the client in ``X-T2I-Contract-Violations`` (a count)
 and ``X-T2I-Contract-Report`` (a JSON list of messages, ASCII, cut to 4 KB), and
-go to the ``drift.proxy`` log as one line per call. Answers are passed through
+go to the ``drift.proxy`` log as one line per call. Fields the spec does not
+list (which the contract allows) are named in ``X-T2I-Contract-Notes``, not
+counted as violations. Answers are passed through
 as they are: image URLs in them still point at the upstream server.
 """
 from __future__ import annotations
@@ -26,14 +29,14 @@ from werkzeug.exceptions import HTTPException
 
 from t2i_contract.spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
 
-from .document import Document
 from .observe import Observer
 from .settings import ProxySettings
 
-__all__ = ["REPORT_HEADER", "VIOLATIONS_HEADER", "ProxySettings", "create_app"]
+__all__ = ["NOTES_HEADER", "REPORT_HEADER", "VIOLATIONS_HEADER", "ProxySettings", "create_app"]
 
 VIOLATIONS_HEADER = "X-T2I-Contract-Violations"
 REPORT_HEADER = "X-T2I-Contract-Report"
+NOTES_HEADER = "X-T2I-Contract-Notes"
 _REPORT_LIMIT = 4096
 # Hop-by-hop headers (RFC 9110 7.6.1) and those requests recomputes after decoding the body.
 _SKIP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
@@ -46,13 +49,10 @@ class _Checker:
 
     def __init__(self) -> None:
         self.spec = load_spec()
-        self.document = Document(self.spec.document, str(self.spec.path))
         self.routes: list[tuple[re.Pattern[str], str, str, str]] = []
-        for route, method, pointer in self.document.operations():
-            if not pointer.startswith("/paths/"):
-                continue
+        for op_id, route, method, _ in self.spec.operations():
             pattern = re.compile("^" + re.sub(r"\\{[^{}]*\\}", "(?P<id>[^/]+)", re.escape(route)) + "$")
-            self.routes.append((pattern, method.upper(), self.document.get(pointer).get("operationId", ""), pointer))
+            self.routes.append((pattern, method.upper(), op_id, self.spec.responses.operation_pointer(op_id)))
 
     def operation(self, method: str, path: str) -> tuple[str, str, str | None] | None:
         for pattern, verb, op_id, pointer in self.routes:
@@ -72,14 +72,19 @@ class _Checker:
             return [f"request: {problem.message}" for problem in exc.problems]
         return []
 
-    def response_problems(self, pointer: str, status: int, raw: bytes, label: str) -> list[str]:
+    def response_problems(self, op_id: str, status: int, content_type: str, raw: bytes) -> list[str]:
+        """The contract suite's verdict (``conformance``), word for word."""
+        return [f"response: {p}" for p in self.spec.responses.check_answer(op_id, status, content_type, raw)]
+
+    def response_notes(self, pointer: str, status: int, raw: bytes, label: str) -> list[str]:
+        """Fields the spec does not list: allowed by the contract, but worth knowing."""
         try:
             body = json.loads(raw)
         except ValueError:
-            return [f"response: HTTP {status} body is not JSON"]
-        observer = Observer(self.document)
+            return []
+        observer = Observer(self.spec)
         observer.record(pointer, status, body, label)
-        return [f"response: {f.message} [{f.rule}]" for f in observer.findings() if f.level != "info"]
+        return [f"response: {f.message}" for f in observer.findings() if f.rule == "undocumented-field"]
 
 
 def _report(problems: list[str]) -> str:
@@ -125,16 +130,20 @@ def create_app(config: ProxySettings | None = None) -> Flask:
         target = f"{upstream}{route}?{query}" if query else f"{upstream}{route}"
         answer = http.request(request.method, target, data=raw, headers=headers, timeout=settings.timeout,
                               allow_redirects=False)
+        notes: list[str] = []
         if operation is not None:
-            problems += checker.response_problems(operation[1], answer.status_code, answer.content,
-                                                  f"{request.method} {route}")
+            content_type = answer.headers.get("Content-Type", "")
+            problems += checker.response_problems(operation[0], answer.status_code, content_type, answer.content)
+            notes = checker.response_notes(operation[1], answer.status_code, answer.content,
+                                           f"{request.method} {route}")
         response = Response(answer.content, status=answer.status_code,
                             headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in _SKIP])
         if operation is not None or problems:
             response.headers[VIOLATIONS_HEADER] = str(len(problems))
             response.headers[REPORT_HEADER] = _report(problems)
+            response.headers[NOTES_HEADER] = _report(notes)
             exposed = response.headers.get("Access-Control-Expose-Headers")
-            extra = f"{VIOLATIONS_HEADER}, {REPORT_HEADER}"
+            extra = f"{VIOLATIONS_HEADER}, {REPORT_HEADER}, {NOTES_HEADER}"
             response.headers["Access-Control-Expose-Headers"] = f"{exposed}, {extra}" if exposed else extra
             if problems:
                 log.warning("%s %s -> %s: %d contract violation(s): %s", request.method, route,

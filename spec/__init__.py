@@ -7,8 +7,10 @@ validation. This package imports nothing else of the toolkit's.
 from __future__ import annotations
 
 from .body import parse_json_body
+from .document import Document, SchemaView, escape_pointer, read_document
 from .errors import (
     BodyError,
+    DocumentError,
     Problem,
     RequestError,
     SpecError,
@@ -19,22 +21,29 @@ from .errors import (
 from .facts import RequestField
 from .loader import SPEC_PATH, Spec, load_spec
 from .request import FetchRequest, Text2ImgRequest, parse_fetch, parse_text2img
+from .responses import ResponseChecker
 
 __all__ = [
     "SPEC_PATH",
     "BodyError",
+    "Document",
+    "DocumentError",
     "FetchRequest",
     "Problem",
     "RequestError",
     "RequestField",
+    "ResponseChecker",
+    "SchemaView",
     "Spec",
     "SpecError",
     "SpecLoadError",
     "Text2ImgRequest",
     "ValidationError",
     "error_body",
+    "escape_pointer",
     "load_spec",
     "parse_fetch",
     "parse_json_body",
     "parse_text2img",
+    "read_document",
 ]

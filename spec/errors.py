@@ -2,6 +2,7 @@
 
     SpecError                  base class; ``code`` is a stable string
     ├── SpecLoadError          the OpenAPI document is missing, unreadable or unsupported
+    │   └── DocumentError      any OpenAPI document: unreadable, or a pointer or $ref dangles (``source``)
     └── RequestError           a request body breaks the contract (carries ``problems``)
         ├── BodyError          the body is not JSON, or not a JSON object
         └── ValidationError    one or more fields break their schema or a cross-field rule
@@ -18,6 +19,7 @@ from typing import Any, Iterable
 __all__ = [
     "MISSING",
     "BodyError",
+    "DocumentError",
     "Problem",
     "RequestError",
     "SpecError",
@@ -95,6 +97,16 @@ class SpecError(Exception):
 
 class SpecLoadError(SpecError):
     code = "spec_load"
+
+
+class DocumentError(SpecLoadError):
+    """An OpenAPI document (any, not only this contract) cannot be read, or a pointer or $ref in it dangles."""
+
+    code = "document"
+
+    def __init__(self, message: str, source: str = "") -> None:
+        super().__init__(message)
+        self.source = source
 
 
 class RequestError(SpecError):

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping
 import yaml
 
 from . import facts
+from .document import HTTP_METHODS, Document
 from .errors import SpecLoadError
 
 if TYPE_CHECKING:
@@ -24,15 +25,15 @@ if TYPE_CHECKING:
 __all__ = ["SPEC_PATH", "Spec", "load_spec"]
 
 SPEC_PATH = Path(__file__).with_name("text2img.yaml")
-HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 
-class Spec:
-    """A loaded OpenAPI 3.1 document with lookups by operationId and by $ref."""
+class Spec(Document):
+    """This contract's OpenAPI 3.1 document: a :class:`Document` with lookups by operationId."""
 
     def __init__(self, document: dict[str, Any], path: Path | None = None) -> None:
         if not isinstance(document, dict) or not str(document.get("openapi", "")).startswith("3.1"):
             raise SpecLoadError(f"{path or 'document'} is not an OpenAPI 3.1 document")
+        super().__init__(document, str(path or "document"))
         self.document = document
         self.path = path
         self._operations: dict[str, tuple[str, str, dict[str, Any]]] = {}
@@ -52,24 +53,11 @@ class Spec:
     # -- lookups ---------------------------------------------------------
     def resolve(self, node: Any) -> Any:
         """Follow ``$ref`` (local JSON pointers only) until a node without one is reached."""
-        seen: set[str] = set()
-        while isinstance(node, dict) and "$ref" in node:
-            ref = node["$ref"]
-            if not isinstance(ref, str) or not ref.startswith("#/") or ref in seen:
-                raise SpecLoadError(f"unsupported or circular $ref {ref!r}")
-            seen.add(ref)
-            node = self.pointer(ref[1:])
-        return node
+        return self.deref(node)
 
     def pointer(self, pointer: str) -> Any:
-        node: Any = self.document
-        for raw in pointer.lstrip("/").split("/") if pointer else []:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            try:
-                node = node[int(part)] if isinstance(node, list) else node[part]
-            except (KeyError, IndexError, ValueError, TypeError):
-                raise SpecLoadError(f"JSON pointer {pointer!r} does not resolve") from None
-        return node
+        """The node at a JSON pointer (``Document.get``)."""
+        return self.get(pointer)
 
     def schema(self, name: str) -> dict[str, Any]:
         """A component schema by name, with a top-level $ref resolved."""

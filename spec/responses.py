@@ -1,92 +1,133 @@
-"""Validate response and webhook bodies against the document.
+"""Validate response and webhook bodies against an OpenAPI document: the one response validator.
 
-Used by the servers' own tests, the contract suite's ``conformance`` check and
-the drift tools. Response schemas are full JSON Schema (``oneOf`` with a
-discriminator), so this uses :mod:`jsonschema` with the whole document
-registered as one resource; ``$ref`` inside it resolves as written. Formats are
-annotations, as JSON Schema 2020-12 specifies.
+Used by the servers' own tests, the contract suite's ``conformance`` check, the
+validating proxy (``t2i proxy``) and live drift's observer (``t2i drift``), so
+every tool gives the same verdict on the same answer. It works on any
+:class:`~spec.document.Document` (3.0 or 3.1); :attr:`Spec.responses` is the
+one for this contract. Schemas are checked with the document's own JSON Schema
+dialect (``Document.schema_validator``); formats are annotations, as JSON
+Schema 2020-12 specifies.
 
 When a schema has a ``discriminator``, the body's discriminating value picks the
 branch first, so a failure names the real problem ("output: ... is not of type
 'array'") instead of "not valid under any of the given schemas".
+
+:meth:`ResponseChecker.check_answer` is the verdict on one whole HTTP answer
+(status, Content-Type and raw body); the finer methods let the observer tally
+what it sees.
 """
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
+import json
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping
 
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
-
-from .errors import SpecLoadError
+from .document import Document, escape_pointer
+from .errors import DocumentError, SpecLoadError
 
 if TYPE_CHECKING:
-    from .loader import Spec
+    from jsonschema.exceptions import ValidationError as SchemaError
 
-__all__ = ["ResponseChecker"]
-
-_URI = "urn:t2i-contract:spec"
+__all__ = ["Discriminator", "ResponseChecker"]
 
 
-def _escape(part: str) -> str:
-    return part.replace("~", "~0").replace("/", "~1")
+@dataclass(frozen=True)
+class Discriminator:
+    """A schema's ``discriminator``: the property that picks a branch, and branch pointers by value."""
+
+    property_name: str
+    mapping_pointer: str
+    branches: Mapping[str, str]
 
 
 class ResponseChecker:
-    def __init__(self, spec: Spec) -> None:
-        self.spec = spec
-        resource = Resource.from_contents(spec.document, default_specification=DRAFT202012)
-        self._registry: Registry = Registry().with_resource(_URI, resource)
-        self._validator = functools.lru_cache(maxsize=64)(self._make_validator)
-
-    def _make_validator(self, pointer: str) -> Draft202012Validator:
-        return Draft202012Validator({"$ref": f"{_URI}#{pointer}"}, registry=self._registry)
-
-    def _follow(self, pointer: str) -> str:
-        """Follow $refs from ``pointer`` to the node that holds the content."""
-        node = self.spec.pointer(pointer)
-        while isinstance(node, dict) and "$ref" in node:
-            pointer = node["$ref"][1:]
-            node = self.spec.pointer(pointer)
-        return pointer
+    def __init__(self, document: Document) -> None:
+        self.document = document
+        self._by_id = {op.get("operationId"): pointer for _, _, pointer in document.operation_pointers()
+                       if isinstance(op := document.get(pointer), dict) and isinstance(op.get("operationId"), str)}
+        self._discriminators: dict[str, Discriminator | None] = {}
 
     # -- locating schemas --------------------------------------------------
-    def response_pointer(self, operation_id: str, status_code: int) -> str | None:
-        """JSON pointer to the JSON schema of one documented response, or None if undocumented."""
-        route, method, operation = self.spec.operation(operation_id)
-        responses = operation.get("responses") or {}
-        for key in (str(status_code), f"{str(status_code)[0]}XX", "default"):
+    def operation_pointer(self, operation_id: str) -> str:
+        try:
+            return self._by_id[operation_id]
+        except KeyError:
+            raise SpecLoadError(f"no operation with operationId {operation_id!r}") from None
+
+    def response_at(self, operation_pointer: str, status_code: int) -> str | None:
+        """Pointer of the response object that documents ``status_code`` (refs followed), or None."""
+        responses = self.document.get(operation_pointer).get("responses") or {}
+        code = str(status_code)
+        for key in (code, f"{code[0]}XX", "default"):
             if key in responses:
-                base = self._follow(f"/paths/{_escape(route)}/{method}/responses/{key}")
-                return self._follow(f"{base}/content/application~1json/schema")
+                return self.document.follow(f"{operation_pointer}/responses/{escape_pointer(key)}")
         return None
 
+    def media_types(self, response_pointer: str) -> list[str]:
+        """The media types a response documents (``content`` keys)."""
+        content = self.document.get(response_pointer).get("content")
+        return [str(media) for media in content] if isinstance(content, dict) else []
+
+    def json_schema(self, container_pointer: str) -> str | None:
+        """Pointer of the ``application/json`` schema of a response or request body, or None."""
+        pointer = f"{container_pointer}/content/application~1json/schema"
+        return self.document.follow(pointer) if self.document.has(pointer) else None
+
+    def response_pointer(self, operation_id: str, status_code: int) -> str | None:
+        """JSON pointer to the JSON schema of one documented response, or None if undocumented."""
+        response = self.response_at(self.operation_pointer(operation_id), status_code)
+        if response is None:
+            return None
+        schema = self.json_schema(response)
+        if schema is None:
+            raise DocumentError(f"response {status_code} of {operation_id} documents no application/json schema",
+                                self.document.source)
+        return schema
+
     def webhook_pointer(self, name: str | None = None) -> str:
-        webhooks = self.spec.document.get("webhooks") or {}
+        webhooks = self.document.data.get("webhooks") or {}
         if not webhooks:
             raise SpecLoadError("the document has no webhooks")
         name = name or next(iter(webhooks))
-        base = self._follow(f"/webhooks/{_escape(name)}/post/requestBody")
-        return self._follow(f"{base}/content/application~1json/schema")
+        schema = self.json_schema(self.document.follow(f"/webhooks/{escape_pointer(name)}/post/requestBody"))
+        if schema is None:
+            raise DocumentError(f"webhook {name!r} documents no application/json body", self.document.source)
+        return schema
+
+    def discriminator(self, pointer: str) -> Discriminator | None:
+        """The discriminator of the schema at ``pointer`` (``allOf`` and ``$ref`` followed), if it maps values."""
+        if pointer not in self._discriminators:
+            view = self.document.view(pointer)
+            found = view.get("discriminator")
+            result = None
+            if isinstance(found, dict) and isinstance(found.get("mapping"), dict) and found["mapping"]:
+                branches = {str(value): str(ref)[1:] for value, ref in found["mapping"].items()}
+                result = Discriminator(str(found.get("propertyName")), f"{view.at('discriminator')}/mapping", branches)
+            self._discriminators[pointer] = result
+        return self._discriminators[pointer]
 
     # -- checking ----------------------------------------------------------
+    def schema_errors(self, pointer: str, body: Any) -> list[SchemaError]:
+        """Every way ``body`` breaks the schema at ``pointer`` (no discriminator shortcut)."""
+        return self.document.errors(pointer, body)
+
+    @staticmethod
+    def describe(error: SchemaError) -> str:
+        """One schema error in words, led by where in the body it is (``output/0: ...``)."""
+        return f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
+
     def errors_at(self, pointer: str, body: Any) -> list[str]:
         """Every way ``body`` breaks the schema at ``pointer``; empty when it conforms."""
-        schema = self.spec.pointer(pointer)
-        discriminator = schema.get("discriminator") if isinstance(schema, dict) else None
-        if discriminator and isinstance(body, dict):
-            prop, mapping = discriminator["propertyName"], discriminator.get("mapping") or {}
-            value = body.get(prop)
-            if value not in mapping:
-                return [f"{prop}: {value!r} is not one of {sorted(mapping)}"]
-            branch = self.errors_at(self._follow(mapping[value][1:]), body)
+        found = self.discriminator(pointer) if isinstance(body, dict) else None
+        if found is not None:
+            value = body.get(found.property_name)
+            if not isinstance(value, str) or value not in found.branches:
+                # Worded like jsonschema's own enum errors, which share the list.
+                return [f"{found.property_name}: {value!r} is not one of {sorted(found.branches)}"]
+            branch = self.errors_at(self.document.follow(found.branches[value]), body)
             if branch:
                 return branch
-        return [
-            f"{'/'.join(str(p) for p in error.absolute_path) or '(body)'}: {error.message}"
-            for error in self._validator(pointer).iter_errors(body)
-        ]
+        return [self.describe(error) for error in self.schema_errors(pointer, body)]
 
     def check(self, operation_id: str, status_code: int, body: Any) -> list[str]:
         """Problems with a response of ``operation_id``; an undocumented status is one."""
@@ -94,6 +135,26 @@ class ResponseChecker:
         if pointer is None:
             return [f"HTTP {status_code} is not a documented response of {operation_id}"]
         return self.errors_at(pointer, body)
+
+    def check_answer(self, operation_id: str, status_code: int, content_type: str, raw: bytes) -> list[str]:
+        """The verdict on one whole HTTP answer: a documented status, a documented media type, a JSON body
+        that fits the schema. ``t2i test`` and ``t2i proxy`` both judge answers with this."""
+        response = self.response_at(self.operation_pointer(operation_id), status_code)
+        if response is None:
+            return [f"HTTP {status_code} is not a documented response of {operation_id}"]
+        media = content_type.split(";", 1)[0].strip().lower()
+        documented = self.media_types(response)
+        schema = self.json_schema(response)
+        problems = []
+        if schema is not None:
+            try:
+                body = json.loads(raw)
+            except ValueError:
+                return [f"HTTP {status_code} body is not JSON (Content-Type {content_type or 'missing'})"]
+            problems = self.errors_at(schema, body)
+        if documented and media not in documented:
+            problems.append(f"Content-Type is {content_type or 'missing'}, not {' or '.join(documented)}")
+        return problems
 
     def check_webhook(self, body: Any, name: str | None = None) -> list[str]:
         return self.errors_at(self.webhook_pointer(name), body)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..document import Document, read_document
-from ..errors import DocumentError
+from t2i_contract.spec import Document, read_document
+
+from ..errors import DocumentError, drift_errors
 from ..findings import Finding, sort_findings
 from .operations import compare_operations
 from .rules import DIFF_RULES, DiffRule
@@ -25,7 +26,8 @@ def diff_documents(old: Document, new: Document) -> list[Finding]:
     """Every change from ``old`` to ``new`` that a client could notice, most severe first."""
     diff = SchemaDiff(old, new)
     try:
-        compare_operations(diff)
+        with drift_errors():
+            compare_operations(diff)
     except (TypeError, AttributeError, KeyError, IndexError, ValueError) as exc:
         # A keyword of the wrong shape; `t2i lint` names it. Never a traceback.
         raise DocumentError(f"cannot compare {old.source} and {new.source}: a document is malformed "
@@ -34,4 +36,5 @@ def diff_documents(old: Document, new: Document) -> list[Finding]:
 
 
 def diff_paths(old: str | Path, new: str | Path) -> list[Finding]:
-    return diff_documents(read_document(old), read_document(new))
+    with drift_errors():
+        return diff_documents(read_document(old), read_document(new))

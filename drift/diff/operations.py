@@ -11,7 +11,8 @@ import re
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..document import Document
+from t2i_contract.spec import Document
+
 from ..findings import escape_pointer, show_json
 from .schemas import IN_OLD, SchemaDiff
 
@@ -35,7 +36,7 @@ def _operations(document: Document) -> dict[tuple[str, str], tuple[str, str]]:
     """(method, route key) -> (pointer, label). Routes include the server's base path."""
     base = _base_path(document)
     found: dict[tuple[str, str], tuple[str, str]] = {}
-    for route, method, pointer in document.operations():
+    for route, method, pointer in document.operation_pointers():
         full = f"webhook {route}" if pointer.startswith("/webhooks/") else base + route
         found[(method, re.sub(r"{[^{}]*}", "{}", full))] = (pointer, f"{method.upper()} {full}")
     return found
@@ -49,7 +50,7 @@ def _params(document: Document, op: str) -> dict[tuple[str, str], str]:
     found: dict[tuple[str, str], str] = {}
     for base in (route_item, op):
         for index, _ in enumerate(_node(document, base).get("parameters") or []):
-            pointer = document.resolve(f"{base}/parameters/{index}")
+            pointer = document.follow(f"{base}/parameters/{index}")
             param = document.get(pointer)
             if isinstance(param, dict):
                 name = str(param.get("name", ""))
@@ -99,8 +100,8 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
         diff.add("security-changed", f"{new_op}/security" if "security" in after else new_op,
                  f"{label}: security requirements changed; clients may need other credentials")
     _compare_parameters(diff, old_op, new_op, label)
-    old_body = old.resolve(f"{old_op}/requestBody") if old.has(f"{old_op}/requestBody") else None
-    new_body = new.resolve(f"{new_op}/requestBody") if new.has(f"{new_op}/requestBody") else None
+    old_body = old.follow(f"{old_op}/requestBody") if old.has(f"{old_op}/requestBody") else None
+    new_body = new.follow(f"{new_op}/requestBody") if new.has(f"{new_op}/requestBody") else None
     if new_body is not None:
         was_required = old_body is not None and _node(old, old_body).get("required") is True
         if _node(new, new_body).get("required") is True and not was_required:
@@ -120,7 +121,7 @@ def _compare_operation(diff: SchemaDiff, old_op: str, new_op: str, label: str) -
         if code not in old_responses:
             diff.add("response-status-added", pointer, f"{label}: new response status {code}")
         else:
-            _compare_content(diff, old.resolve(f"{old_op}/responses/{escape_pointer(code)}"), new.resolve(pointer),
+            _compare_content(diff, old.follow(f"{old_op}/responses/{escape_pointer(code)}"), new.follow(pointer),
                              "response", f"{label} -> {code}")
 
 

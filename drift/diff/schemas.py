@@ -15,7 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..document import Document, SchemaView
+from t2i_contract.spec import Document, SchemaView
+
 from ..findings import Finding, show_json
 from .rules import finding
 

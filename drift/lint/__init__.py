@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..document import Document, read_document
+from t2i_contract.spec import Document, read_document
+
+from ..errors import drift_errors
 from ..findings import Finding, sort_findings
 from . import prose, structure, values  # noqa: F401  (importing registers the rules)
 from .registry import RULES, Rule, run_rules
@@ -24,4 +26,5 @@ def lint_document(document: Document) -> list[Finding]:
 
 def lint_path(path: str | Path) -> list[Finding]:
     """Read a YAML, JSON or Markdown file and lint the OpenAPI document in it."""
-    return lint_document(read_document(path))
+    with drift_errors():
+        return lint_document(read_document(path))

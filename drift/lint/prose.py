@@ -12,7 +12,8 @@ from typing import Any, Iterator
 
 import yaml
 
-from ..document import Document
+from t2i_contract.spec import Document
+
 from .registry import rule
 
 __all__: list[str] = []

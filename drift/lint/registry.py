@@ -10,8 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator
 
-from ..document import Document
-from ..errors import DocumentError
+from t2i_contract.spec import Document, DocumentError
+
 from ..findings import Finding, Level
 
 __all__ = ["INCOMPLETE", "RULES", "Rule", "rule", "run_rules"]

@@ -6,8 +6,8 @@ import re
 from itertools import combinations
 from typing import Any, Iterator
 
-from ..document import Document, SchemaView
-from ..errors import DocumentError
+from t2i_contract.spec import Document, DocumentError, SchemaView
+
 from ..findings import escape_pointer
 from .registry import rule
 
@@ -206,7 +206,7 @@ def security_scheme_undefined(document: Document) -> Iterator[tuple[str, str]]:
     """A security requirement naming a scheme that ``components.securitySchemes`` does not define."""
     schemes = (document.data.get("components") or {}).get("securitySchemes") or {}
     places = [("/security", document.data.get("security"))]
-    places += [(f"{op}/security", document.get(op).get("security")) for _, _, op in document.operations()]
+    places += [(f"{op}/security", document.get(op).get("security")) for _, _, op in document.operation_pointers()]
     for base, requirements in places:
         for index, requirement in enumerate(requirements if isinstance(requirements, list) else []):
             for name in requirement if isinstance(requirement, dict) else {}:
@@ -224,11 +224,11 @@ def path_parameter_mismatch(document: Document) -> Iterator[tuple[str, str]]:
         in_route = set(_TEMPLATE.findall(route))
         base = f"/paths/{escape_pointer(route)}"
         shared = [f"{base}/parameters/{i}" for i, _ in enumerate((item or {}).get("parameters") or [])]
-        for _, method, op in ((r, m, p) for r, m, p in document.operations() if r == route and p.startswith("/paths/")):
+        for _, method, op in ((r, m, p) for r, m, p in document.operation_pointers() if r == route and p.startswith("/paths/")):
             own = [f"{op}/parameters/{i}" for i, _ in enumerate(document.get(op).get("parameters") or [])]
             declared: dict[str, str] = {}
             for pointer in shared + own:
-                param = document.get(document.resolve(pointer))
+                param = document.get(document.follow(pointer))
                 if isinstance(param, dict) and param.get("in") == "path":
                     declared[param.get("name", "")] = pointer
                     if param.get("required") is not True:
@@ -243,7 +243,7 @@ def path_parameter_mismatch(document: Document) -> Iterator[tuple[str, str]]:
 def duplicate_operation_id(document: Document) -> Iterator[tuple[str, str]]:
     """Two operations with the same operationId."""
     seen: dict[str, str] = {}
-    for _, _, op in document.operations():
+    for _, _, op in document.operation_pointers():
         op_id = document.get(op).get("operationId")
         if not isinstance(op_id, str):
             continue

@@ -10,8 +10,8 @@ from typing import Any, Callable, Iterator
 
 from jsonschema.exceptions import ValidationError as SchemaError
 
-from ..document import Document
-from ..errors import DocumentError
+from t2i_contract.spec import Document, DocumentError
+
 from ..findings import escape_pointer
 from .registry import rule
 
@@ -114,7 +114,7 @@ def _examples(document: Document) -> Iterator[tuple[str, str, Any]]:
         if "example" in node:
             yield schema, f"{holder}/example", node["example"]
         for name, example in (node.get("examples") or {}).items():
-            example_pointer = document.resolve(f"{holder}/examples/{escape_pointer(name)}")
+            example_pointer = document.follow(f"{holder}/examples/{escape_pointer(name)}")
             example = document.get(example_pointer)
             if isinstance(example, dict) and "value" in example:
                 yield schema, f"{example_pointer}/value", example["value"]

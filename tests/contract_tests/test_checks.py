@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 from typing import Any
 
 import pytest
@@ -19,8 +20,9 @@ SUCCESS = {"status": "success", "id": 7, "output": ["http://h/a.png"], "meta": {
 
 def exchange(status: int, body: Any = NO_JSON, operation: str = "text2img",
              content_type: str = "application/json") -> Exchange:
+    content = b"<html>not json</html>" if body is NO_JSON else json.dumps(body).encode()
     return Exchange("POST", "http://h/api/v6/images/text2img", operation, body={"key": "k"},
-                    status=status, json=body, text=str(body), content_type=content_type)
+                    status=status, json=body, content=content, text=content.decode(), content_type=content_type)
 
 
 def request(**fields: Any) -> Any:

@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2i_contract.drift.diff import diff_documents
-from t2i_contract.drift.document import Document, read_document
+from t2i_contract.spec.document import Document, read_document
 from t2i_contract.drift.errors import DocumentError
 from t2i_contract.drift.lint import lint_document
 from t2i_contract.drift.lint.registry import INCOMPLETE

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from t2i_contract.drift.document import read_document
-from t2i_contract.drift.errors import DocumentError
+from t2i_contract.spec.document import read_document
+from t2i_contract.spec.errors import DocumentError
 
-from .builders import schema_doc
+from tests.drift.builders import schema_doc
 
 MD = """# A vendor page
 
@@ -66,4 +66,4 @@ def test_view_merges_allof_and_remembers_where_each_keyword_lives() -> None:
 def test_circular_ref_raises_instead_of_looping() -> None:
     doc = schema_doc(A={"$ref": "#/components/schemas/B"}, B={"$ref": "#/components/schemas/A"})
     with pytest.raises(DocumentError, match="circular"):
-        doc.resolve("/components/schemas/A")
+        doc.follow("/components/schemas/A")

@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from t2i_contract.drift.diff import diff_documents, diff_paths
-from t2i_contract.drift.document import Document
+from t2i_contract.spec.document import Document
 from t2i_contract.spec import SPEC_PATH
 
 VENDOR = Path(__file__).resolve().parent.parent / "fixtures" / "vendor-multi-lora-text2img.md"

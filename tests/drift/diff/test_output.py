@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from t2i_contract.drift.cli import diff_command
 from t2i_contract.drift.diff import DIFF_RULES, diff_documents
 from t2i_contract.drift.diff.rules import finding
-from t2i_contract.drift.document import Document
+from t2i_contract.spec.document import Document
 from t2i_contract.spec import SPEC_PATH
 
 from .test_rules import CASES, S, _prop, _req, _res, _set, base

@@ -7,7 +7,7 @@ from typing import Any, Callable
 import pytest
 
 from t2i_contract.drift.diff import DIFF_RULES, diff_documents
-from t2i_contract.drift.document import Document
+from t2i_contract.spec.document import Document
 
 Data = dict[str, Any]
 Mutation = Callable[[Data], None]

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from t2i_contract.drift.document import Document
+from t2i_contract.spec.document import Document
 from t2i_contract.drift.lint import RULES
 from t2i_contract.drift.lint.registry import run_rules
 

@@ -74,7 +74,7 @@ def test_vendor_oneof_overlap_is_bodies_without_status_not_error_bodies() -> Non
     body *with* ``"status": "error"`` is not ambiguous: the Success and Processing
     branches fix ``status`` with an enum, so only the Error branch accepts it.
     """
-    from t2i_contract.drift.document import read_document
+    from t2i_contract.spec.document import read_document
 
     doc = read_document(VENDOR)
     branch = {name: f"/components/schemas/ImageGeneration{name}Response" for name in ("Success", "Processing", "Error")}
