@@ -70,8 +70,10 @@ def read_body(environ: dict[str, Any], limit: int) -> bytes:
         length = int(length_text)
         raise RequestRejected("Content-Length", "max_size",
                               f"request body must be at most {limit} bytes, got {length}", length)
-    # werkzeug's stream honours Content-Length, de-chunks, and reads nothing when neither is given
-    raw = get_input_stream(environ).read(limit + 1)
+    if length_text.isdigit() and not environ.get("wsgi.input_terminated"):
+        raw = environ["wsgi.input"].read(int(length_text))  # WSGI: reading up to Content-Length is safe
+    else:  # werkzeug's stream de-chunks, and reads nothing when there is no length and no chunking
+        raw = get_input_stream(environ).read(limit + 1)
     if len(raw) > limit:
         raise RequestRejected("Content-Length", "max_size",
                               f"request body must be at most {limit} bytes, got more", len(raw))

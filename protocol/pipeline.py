@@ -101,13 +101,24 @@ class Pipeline:
         self.retry_after = retry_after
         self.public_url = public_url.rstrip("/") if public_url else None
         self.url_policy = url_policy
+        self._base_urls: dict[tuple[Any, ...], str] = {}
         self.base_path = spec.base_path
         self.routes = _routes(spec)
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
         self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
 
     def base_url(self, environ: dict[str, Any]) -> str:
-        return self.public_url or get_current_url(environ, root_only=True).rstrip("/")
+        """Where the client reached the server (as Flask's ``request.url_root``), or ``public_url``."""
+        if self.public_url:
+            return self.public_url
+        key = (environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST"), environ.get("SERVER_NAME"),
+               environ.get("SERVER_PORT"), environ.get("SCRIPT_NAME"))
+        url = self._base_urls.get(key)
+        if url is None:  # a handful of distinct hosts per server: parse each once
+            if len(self._base_urls) > 64:
+                self._base_urls.clear()
+            url = self._base_urls[key] = get_current_url(environ, root_only=True).rstrip("/")
+        return url
 
     def handle(self, operation_id: str, environ: dict[str, Any], params: dict[str, str] | None = None) -> Answer:
         """Answer one API call; every failure becomes the spec's error shape (never raises)."""
