@@ -67,9 +67,12 @@ def main() -> None:
     Every option of every subcommand can also be set with an environment
     variable: T2I_<SUBCOMMAND>_<OPTION>, e.g. T2I_MOCK_PORT=4010.
 
-    Exit status: 0 success; 1 the check failed (findings at --fail-on, a failed
-    contract check, an invalid body, an unreachable server under test); 2 unusable
-    input (a bad option, a document or file that cannot be read).
+    Exit status of the checks (validate, test, lint, diff, drift): 0 all holds;
+    1 what was checked breaks the contract (an invalid body, a failed check, a
+    finding at --fail-on); 2 the check could not run (a bad option, a file or
+    document that cannot be read, no server answering). The servers (mock, serve,
+    proxy) and make-tiny-model: 0 when done or stopped, 1 when they cannot start
+    (a port in use, a missing extra), 2 for a bad option.
     """
 
 
@@ -109,9 +112,10 @@ def _read(path: Path) -> bytes:
 
 
 def run() -> None:
-    """Console entry point with T2I_ environment variables enabled."""
+    """Console entry point. Each command names its own T2I_<COMMAND>_<OPTION> variables
+    (``spec.options``); a spec that cannot be loaded is one line and exit 2."""
     try:
-        main(auto_envvar_prefix="T2I")
+        main()
     except SpecError as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
