@@ -10,16 +10,19 @@ same. ``servers="queue"`` runs a case on servers that allow one queued job and n
 """
 from __future__ import annotations
 
+import io
 import json
-import posixpath
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
+from PIL import Image
+
+from t2i_contract.protocol import DEFAULT_MAX_BODY
 from t2i_contract.spec import load_spec
-from tests.support import wait_for
 
-from .checks import Answer, Check, answer_of, error, error_alike, generation, webhook_status_form
-from .receiver import ScriptedReceiver
+from .checks import Answer, Check, error, error_alike, generation, webhook_status_form
+from .runs import (both_fetch_forms, call, chunks, deliveries, padded, processing_then_success, queue_full,
+                   unknown_path, with_images, without_webhook)
 from .targets import KEY, Target
 
 __all__ = ["CASES", "Case"]
@@ -28,8 +31,6 @@ body = Target.body
 ABSENT = "<absent>"
 MiB = 1024 * 1024
 UNKNOWN_ID = 987654321
-PADDING = "padding"  # a field the spec does not list: ignored, never rejected, so only its size matters
-POLL = 60.0  # generous deadline for a job or a delivery to finish
 
 
 @dataclass(frozen=True)
@@ -41,49 +42,6 @@ class Case:
     servers: str = "main"
 
 
-def call(method: str, operation: str | None = None, *, path: str | None = None, params: dict[str, Any] | None = None,
-         json_body: Any = None, data: Any = None, headers: dict[str, str] | None = None) -> Callable[[Target], Answer]:
-    """One request: to an operation's spec path (or a literal ``path``), with a JSON body or raw ``data``."""
-
-    def run(target: Target) -> Answer:
-        url = path if path is not None else target.path(operation or "", **(params or {}))
-        payload = data() if callable(data) else data
-        return answer_of(target.request(method, url, json=json_body, data=payload, headers=headers))
-
-    return run
-
-
-def unknown_path() -> str:
-    return posixpath.dirname(Target.path("text2img")) + "/no-such-operation"
-
-
-def padded(size: int) -> bytes:
-    """A valid text2img body of about ``size`` bytes."""
-    return json.dumps(body(**{PADDING: "x" * size})).encode()
-
-
-def chunks(size: int, piece: int = 256 * 1024) -> Callable[[], Iterator[bytes]]:
-    """A valid body sent chunked (no Content-Length), so a limit must count what it reads."""
-
-    def generate() -> Iterator[bytes]:
-        raw = padded(size)
-        for start in range(0, len(raw), piece):
-            yield raw[start:start + piece]
-
-    return generate
-
-
-def _job_id(answer: Answer) -> int:
-    assert answer.status == 200 and isinstance(answer.body, dict) and "id" in answer.body, \
-        f"expected an accepted generation, got {answer}"
-    return int(answer.body["id"])
-
-
-# -- multi-step runs ----------------------------------------------------------------------------
-def without_webhook(target: Target) -> Answer:
-    first = answer_of(target.text2img())
-    return Answer(first.status, first.headers, first.body,
-                  {"fetched": answer_of(target.fetch_by_id(_job_id(first)))})
 
 
 def check_without_webhook(answer: Answer) -> None:
@@ -95,37 +53,6 @@ def check_without_webhook(answer: Answer) -> None:
     assert answer.body["webhook_status"] == fetched.body["webhook_status"], \
         f"text2img and fetch disagree on webhook_status: {answer} / {fetched}"
     webhook_status_form("none", answer.body["webhook_status"])
-
-
-def deliveries(codes: list[int], final_state: str) -> Callable[[Target], Answer]:
-    """A receiver answering ``codes`` in turn (then 200); the job's status once it is in ``final_state``.
-
-    The job is fetched during every delivery (see ``receiver.py``), so the statuses the server
-    reported between attempts are kept too.
-    """
-
-    def run(target: Target) -> Answer:
-        def observe(payload: Any) -> Answer:
-            return answer_of(target.fetch_by_id(payload["id"]))
-
-        with ScriptedReceiver(codes, observe) as hook:
-            first = answer_of(target.text2img(body(webhook=hook.url, track_id="hooked")))
-            job = _job_id(first)
-
-            def settled() -> Answer | None:
-                now = answer_of(target.fetch_by_id(job))
-                status = now.body.get("webhook_status")
-                try:
-                    webhook_status_form(final_state, status)
-                except AssertionError:
-                    return None
-                return now
-
-            final = wait_for(settled, POLL)
-            return Answer(first.status, first.headers, first.body,
-                          {"final": final, "payloads": list(hook.payloads), "observed": list(hook.observed)})
-
-    return run
 
 
 def check_deliveries(final_state: str, attempts: int | None) -> Check:
@@ -166,21 +93,29 @@ def delivery_alike(answer: Answer) -> Any:
     return len(answer.extra["payloads"]), observed, answer.extra["final"].body.get("webhook_status")
 
 
-def processing_then_success(prefer: str) -> Callable[[Target], Answer]:
-    """text2img with a ``Prefer`` header, then its ``fetch_result`` polled until it is no longer processing."""
+def image_sizes(answer: Answer) -> list[tuple[str, tuple[int, int] | None]]:
+    """(media type, PNG size or None when the bytes are not a PNG) of each image."""
+    sizes = []
+    for media, raw in answer.extra["images"]:
+        size = Image.open(io.BytesIO(raw)).size if raw[:8] == b"\x89PNG\r\n\x1a\n" else None
+        sizes.append((media.partition(";")[0], size))
+    return sizes
 
-    def run(target: Target) -> Answer:
-        first = answer_of(target.text2img(headers={"Prefer": prefer}))
-        if first.body.get("status") != "processing" or not first.body.get("fetch_result"):
-            return first
 
-        def done() -> Answer | None:
-            now = answer_of(target.request("POST", first.body["fetch_result"], json={"key": KEY}))
-            return now if now.body.get("status") != "processing" else None
+def check_images(fields: dict[str, Any]) -> Check:
+    def check(answer: Answer) -> None:
+        generation("text2img")(answer)
+        request = body(**fields)
+        size = load_spec().output_size(request["width"], request["height"], bool(request.get("upscale")))
+        media = "base64" if request.get("base64") else "image/png"
+        expected = [(media, size)] * int(request.get("samples", 1))
+        assert image_sizes(answer) == expected, f"images (type, PNG size) {image_sizes(answer)}, expected {expected}"
 
-        return Answer(first.status, first.headers, first.body, {"final": wait_for(done, POLL)})
+    return check
 
-    return run
+
+def images_case(name: str, **fields: Any) -> Case:
+    return Case(name, with_images(fields), check_images(fields), lambda a: (len(a.body["output"]), image_sizes(a)))
 
 
 def check_processing_then_success(answer: Answer) -> None:
@@ -189,15 +124,10 @@ def check_processing_then_success(answer: Answer) -> None:
     final = answer.extra["final"]
     generation("fetchById")(final)
     assert final.body["id"] == answer.body["id"], f"fetch_result answered another job: {final}"
+    assert answer.body["fetch_result"].startswith(answer.extra["server"] + "/"), \
+        f"fetch_result is not on the server that answered ({answer.extra['server']}): {answer}"
     assert final.body["output"] == answer.body.get("future_links"), \
         f"future_links {answer.body.get('future_links')} are not the images' URLs {final.body['output']}"
-
-
-def both_fetch_forms(target: Target) -> Answer:
-    first = answer_of(target.text2img())
-    job = _job_id(first)
-    return Answer(first.status, first.headers, first.body,
-                  {"by_id": answer_of(target.fetch_by_id(job)), "by_body": answer_of(target.fetch_by_body(job))})
 
 
 def check_both_fetch_forms(answer: Answer) -> None:
@@ -208,14 +138,6 @@ def check_both_fetch_forms(answer: Answer) -> None:
     assert by_id.body == by_body.body, f"the two fetch forms answer differently: {by_id} / {by_body}"
     assert by_id.body["id"] == answer.body["id"] and by_id.body["output"] == answer.body["output"], \
         f"fetch does not return what text2img did: {by_id} / {answer}"
-
-
-def queue_full(target: Target) -> Answer:
-    wait = {"Prefer": "status=processing"}  # both jobs would wait: only waiting jobs count against the limit
-    held = answer_of(target.text2img(headers=wait))
-    second = answer_of(target.text2img(body(seed=99), headers=wait))
-    second.extra["held"] = held
-    return second
 
 
 def check_queue_full(answer: Answer) -> None:
@@ -231,7 +153,7 @@ META_REQUEST = body(negative_prompt="blurry, low contrast", guidance_scale=6.5, 
 
 def request_fields() -> list[str]:
     """The text2img request's fields as the spec lists them, the key excepted."""
-    return [name for name in load_spec().request_schema("text2img")["properties"] if name != "key"]
+    return [field.name for field in load_spec().request_fields("text2img") if field.name != "key"]
 
 
 def check_meta_echoes_request(answer: Answer) -> None:
@@ -312,10 +234,13 @@ CASES: list[Case] = [
          error((400, 413), operation="text2img"), error_alike),
     Case("why-body-50MiB-chunked-refused", call("POST", "text2img", data=chunks(50 * MiB), headers=JSON),
          error((400, 413), operation="text2img"), error_alike),
-    Case("body-256KiB-same-verdict", call("POST", "text2img", data=lambda: padded(MiB // 4), headers=JSON),
-         either(generation("text2img"), error((400, 413), operation="text2img")), status_of),
-    Case("body-2MiB-same-verdict", call("POST", "text2img", data=lambda: padded(2 * MiB), headers=JSON),
-         either(generation("text2img"), error((400, 413), operation="text2img")), status_of),
+    Case("body-at-the-limit-accepted", call("POST", "text2img", data=lambda: padded(DEFAULT_MAX_BODY), headers=JSON),
+         generation("text2img"), status_of),
+    Case("body-one-byte-over-the-limit-refused",
+         call("POST", "text2img", data=lambda: padded(DEFAULT_MAX_BODY + 1), headers=JSON),
+         error((400, 413), operation="text2img"), error_alike),
+    Case("body-without-content-type-same-verdict", call("POST", "text2img", data=lambda: json.dumps(body())),
+         either(generation("text2img"), error((400, 415), operation="text2img")), status_of),
     # -- 401 ----------------------------------------------------------------------------------------------
     Case("why-401-wrong-key-has-errors-list", call("POST", "text2img", json_body=body(key="wrong-key")),
          error(401, operation="text2img"), error_alike),
@@ -353,6 +278,11 @@ CASES: list[Case] = [
          check_meta_echoes_request, meta_of_request_fields),
     Case("success-answers-carry-the-same-fields", call("POST", "text2img", json_body=body()),
          generation("text2img"), lambda a: sorted(a.body)),
+    # -- images ------------------------------------------------------------------------------------------
+    images_case("output-urls-serve-pngs-of-the-requested-size"),
+    images_case("base64-output-is-pngs-of-the-requested-size", base64=True),
+    images_case("upscale-enlarges-as-the-spec-says", upscale=True),
+    images_case("samples-2-gives-two-images", samples=2),
     # -- fetch and Prefer ----------------------------------------------------------------------------
     Case("fetch-by-path-and-by-body-agree", both_fetch_forms, check_both_fetch_forms,
          lambda a: (a.extra["by_id"].status, a.extra["by_body"].status, sorted(a.extra["by_id"].body))),

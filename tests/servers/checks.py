@@ -26,6 +26,7 @@ __all__ = [
     "generation",
     "conforms",
     "webhook_status_form",
+    "webhook_status_pattern",
 ]
 
 ERROR_SCHEMA = "/components/schemas/ErrorResponse"
@@ -139,10 +140,16 @@ def _webhook_forms() -> dict[str, re.Pattern[str]]:
     return forms
 
 
-def webhook_status_form(state: str, text: Any) -> dict[str, str]:
-    """The placeholders of ``text`` read through the spec's form for ``state``; fails if it is not that form."""
+def webhook_status_pattern(state: str) -> re.Pattern[str]:
+    """The spec's form of ``state`` as a regex; fails when the vocabulary has no such state."""
     pattern = _webhook_forms().get(state)
     assert pattern is not None, f"the spec's webhook_status vocabulary has no state {state!r}"
+    return pattern
+
+
+def webhook_status_form(state: str, text: Any) -> dict[str, str]:
+    """The placeholders of ``text`` read through the spec's form for ``state``; fails if it is not that form."""
+    pattern = webhook_status_pattern(state)
     match = pattern.match(text) if isinstance(text, str) else None
     assert match, f"webhook_status {text!r} is not the spec's {state!r} form ({pattern.pattern})"
     return match.groupdict()
