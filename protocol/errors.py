@@ -117,7 +117,7 @@ class MethodNotAllowed(ProtocolError):
     status = 405
 
     def __init__(self, method: str, path: str, allow: list[str]) -> None:
-        allowed = ", ".join(allow)
+        allowed = ", ".join(sorted(set(allow)))  # werkzeug's order follows a set: sort for stable answers
         message = f"Method not allowed: {method} {path}; use {allowed}"
         super().__init__(message, (Problem("", "method", message, method),), headers={"Allow": allowed})
 
