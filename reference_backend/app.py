@@ -27,7 +27,7 @@ from t2i_contract.spec import load_spec
 from .config import BackendConfig
 from .generator import Generator
 from .jobs import JobStore
-from .page import INDEX_HTML
+from .page import index_html
 from .service import JobService
 from .storage import ImageStore
 
@@ -67,9 +67,11 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         service.get(job.id, "", check_owner=False)  # raises once a temp image has expired
         return send_file(path, mimetype="image/png", max_age=0 if job.expires_at else 3600)
 
+    page = index_html(pipeline.base_path)
+
     @app.get("/")
     def index() -> Response:
-        return Response(INDEX_HTML, mimetype="text/html")
+        return Response(page, mimetype="text/html")
 
     service.start()
     return app

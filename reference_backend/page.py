@@ -5,9 +5,9 @@ the answer is ``processing``), so it doubles as a worked example of a client.
 """
 from __future__ import annotations
 
-__all__ = ["INDEX_HTML"]
+__all__ = ["index_html"]
 
-INDEX_HTML = """<!doctype html>
+_PAGE = """<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
@@ -22,7 +22,7 @@ INDEX_HTML = """<!doctype html>
 </head>
 <body>
 <h1>t2i reference backend</h1>
-<p>Generate an image through <code>POST /api/v6/images/text2img</code>.</p>
+<p>Generate an image through <code>POST __BASE_PATH__/text2img</code>.</p>
 <form id="form">
  <label>API key <input type="text" name="key" value="local-key"></label>
  <label>Model id <input type="text" name="model_id" value="tiny-sd"></label>
@@ -52,7 +52,7 @@ form.addEventListener("submit", async (event) => {
   const body = {};
   for (const [name, value] of new FormData(form)) { if (value !== "") body[name] = value; }
   body.enhance_prompt = false;
-  let answer = await (await fetch("/api/v6/images/text2img", {method: "POST",
+  let answer = await (await fetch("__BASE_PATH__/text2img", {method: "POST",
       headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})).json();
   show(answer);
   while (answer.status === "processing") {
@@ -66,3 +66,8 @@ form.addEventListener("submit", async (event) => {
 </body>
 </html>
 """
+
+
+def index_html(base_path: str) -> str:
+    """The page, calling the API under the spec's ``base_path``."""
+    return _PAGE.replace("__BASE_PATH__", base_path)
