@@ -20,7 +20,7 @@ from PIL import Image
 from t2i_contract.protocol import DEFAULT_MAX_BODY
 from t2i_contract.spec import load_spec
 
-from .checks import Answer, Check, error, error_alike, generation, webhook_status_form
+from .checks import Answer, Check, answer_of, error, error_alike, generation, webhook_status_form
 from .runs import (both_fetch_forms, call, chunks, deliveries, padded, processing_then_success, queue_full,
                    unknown_path, with_images, without_webhook)
 from .targets import KEY, Target
@@ -264,6 +264,9 @@ CASES: list[Case] = [
     Case("why-405-delete-fetch-sends-allow", call("DELETE", "fetch"), error(405, allow="POST"), error_alike),
     # -- 429 ----------------------------------------------------------------------------------------------
     Case("why-429-queue-full-has-errors-list", queue_full, check_queue_full, error_alike, servers="queue"),
+    # -- 500 ----------------------------------------------------------------------------------------------
+    Case("why-500-has-errors-list", lambda t: answer_of(t.text2img(body(**t.failing[0]), headers=t.failing[1])),
+         error(500, operation="text2img"), lambda a: (a.status, a.body.get("message"))),
     # -- webhook_status -------------------------------------------------------------------------------
     Case("why-webhook-status-without-webhook", without_webhook, check_without_webhook,
          lambda a: (a.body.get("webhook_status", ABSENT), a.extra["fetched"].body.get("webhook_status", ABSENT))),

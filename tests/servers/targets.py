@@ -33,15 +33,21 @@ MODEL_ID = "tiny-sd"  # the tiny model's id; the mock accepts any slug
 BACKOFF = 0.01  # webhook retry backoff in seconds, both servers: retries are counted, never timed
 PROCESSING_ETA = 0.2  # the mock's simulated queue time when a client asks for processing
 HOLD_ETA = 3600.0  # the mock's queue time on a server whose jobs must stay pending
+FAIL_PROMPT = "break the generator"  # the backend's generator raises on it: an internal error, a 500
 TIMEOUT = 120.0  # per HTTP call: a guard against a hung server, never a claim about speed
 
 
 class Target:
-    """One running server and a ``requests`` session pointed at it."""
+    """One running server and a ``requests`` session pointed at it.
 
-    def __init__(self, kind: str, url: str) -> None:
+    ``failing`` is how a client makes this server fail inside (a 500): the fields and headers of
+    a text2img call. The spec documents the 500 but no way to cause one, so each server says its own.
+    """
+
+    def __init__(self, kind: str, url: str, failing: tuple[dict[str, Any], dict[str, str]] = ({}, {})) -> None:
         self.kind = kind
         self.url = url
+        self.failing = failing
         self.http = requests.Session()
 
     def __repr__(self) -> str:
@@ -82,9 +88,9 @@ class Target:
 
 
 @contextmanager
-def _serving(kind: str, app: Any) -> Iterator[Target]:
+def _serving(kind: str, app: Any, failing: tuple[dict[str, Any], dict[str, str]]) -> Iterator[Target]:
     with ServerThread(app) as thread:
-        target = Target(kind, thread.url)
+        target = Target(kind, thread.url, failing)
         try:
             yield target
         finally:
@@ -100,14 +106,17 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
                         eta=HOLD_ETA if hold else PROCESSING_ETA, max_queued=max_queued)
     app = create_app(config)
     try:
-        with _serving("mock", app) as target:
+        with _serving("mock", app, ({}, {"Prefer": "code=500"})) as target:  # the mock's documented way
             yield target
     finally:
         app.extensions[EXTENSION].close()
 
 
 class Gated(Generator):
-    """Runs the shared generator once ``gate`` is set; never closes it (the session owns it)."""
+    """Runs the shared generator once ``gate`` is set, and breaks on ``FAIL_PROMPT``.
+
+    It never closes the shared generator: the session owns it.
+    """
 
     def __init__(self, inner: Generator, gate: threading.Event) -> None:
         self.inner = inner
@@ -118,6 +127,8 @@ class Gated(Generator):
 
     def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
         self.gate.wait()
+        if request.prompt == FAIL_PROMPT:
+            raise RuntimeError("the generator broke, as the test asked")
         return self.inner.generate(request, seed)
 
     def close(self) -> None:
@@ -138,7 +149,7 @@ def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | Non
                            allow_private_urls=True)  # the webhook receiver listens on loopback
     app = create_app(config, generator=Gated(generator, gate))
     try:
-        with _serving("backend", app) as target:
+        with _serving("backend", app, ({"prompt": FAIL_PROMPT}, {})) as target:
             yield target
     finally:
         gate.set()  # a held job may finish now; the stopping service throws its result away
