@@ -15,7 +15,7 @@ from pathlib import Path
 import click
 
 from t2i_contract.contract_tests.generation import PROFILES
-from t2i_contract.contract_tests.settings import DEFAULT_PROFILE
+from t2i_contract.contract_tests.settings import DEFAULT_PROFILE, DEFAULT_TIMEOUT
 from t2i_contract.spec.options import setting
 
 from .findings import Level, normalise_level
@@ -63,7 +63,6 @@ class DiffSettings:
 
 DEFAULT_SAMPLES = 20
 DEFAULT_INVALID_RATIO = 0.2
-DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_WAIT = 120.0
 DEFAULT_IMAGE_CHECKS = 3
 
@@ -75,7 +74,9 @@ class DriftSettings:
     base_url: str = setting(help="The server to check, e.g. http://127.0.0.1:4010.")
     samples: int = setting(DEFAULT_SAMPLES, type=click.IntRange(min=1),
                            help="Requests to send (about --invalid-ratio of them invalid).")
-    key: str = setting("", default_text="the contract tests' key", help="API key sent in every body.")
+    key: str | None = setting(None, default_text="the contract tests' key",
+                              help="A key the server accepts, sent in every body; empty means none given, as in t2i "
+                                   "test.")
     model_id: str | None = setting(None, default_text="the spec's example", help="A model the server has.")
     loras: tuple[str, ...] = setting((), flag="lora", deprecated_envvars=("T2I_DRIFT_LORAS",),
                                      help="A LoRA the server has; repeat for more (space-separated in the "
@@ -86,7 +87,8 @@ class DriftSettings:
                                    help="Share of the requests that are invalid on purpose.")
     seed: int = setting(0, help="Seed of the request generator.")
     timeout: float = setting(DEFAULT_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
-                             help="Seconds to wait for one HTTP answer.")
+                             help="Seconds to wait for one HTTP answer (as long as t2i test: a backend may take "
+                                  "its whole sync timeout before answering).")
     max_wait: float = setting(DEFAULT_MAX_WAIT, type=click.FloatRange(min=0),
                               help="Seconds to follow one processing generation before giving up.")
     image_checks: int = setting(DEFAULT_IMAGE_CHECKS, type=click.IntRange(min=0),
@@ -107,7 +109,7 @@ class DriftSettings:
 DEFAULT_UPSTREAM = "http://127.0.0.1:4010"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4011
-DEFAULT_PROXY_TIMEOUT = 120.0
+DEFAULT_PROXY_TIMEOUT = DEFAULT_TIMEOUT  # one HTTP answer, as for t2i test and t2i drift
 
 
 @dataclass(frozen=True, kw_only=True)
