@@ -2,8 +2,10 @@
 """Images/s of ``t2i serve`` against a bare diffusers pipeline call, on a GPU, in one run.
 
 The model is an SD1.5-shaped pipeline with random weights (UNet 320/640/1280/1280,
-CLIP ViT-L-sized text encoder, SD VAE), built locally: nothing is downloaded. Both
-sides make 512x512 images with 20 steps in float16:
+CLIP ViT-L-sized text encoder, SD VAE), or with ``--shape sdxl`` an SDXL-shaped one
+(UNet 320/640/1280 with 1/2/10 transformer layers and cross-attention 2048, CLIP-L and
+OpenCLIP-bigG-sized text encoders), built locally: nothing is downloaded. Both
+sides make 512x512 images (use ``--size 1024`` for SDXL's own size) with 20 steps in float16:
 
 - **bare**: ``pipe(prompt, ...)`` in this process, one image per call;
 - **server**: the reference backend app (same process, its own pipeline), driven
@@ -17,6 +19,7 @@ Without CUDA the script prints that it was skipped and exits 0. ``--device cpu
 --shape tiny`` runs the same code on the tiny model, to check the script itself:
 
     .venv/bin/python benchmarks/bench_backend_gpu.py [--images 8] [--rounds 3]
+    .venv/bin/python benchmarks/bench_backend_gpu.py --shape sdxl --size 1024
     .venv/bin/python benchmarks/bench_backend_gpu.py --device cpu --shape tiny --size 256 --steps 4
 """
 from __future__ import annotations
@@ -69,6 +72,49 @@ def make_sd15_shaped_model(root: Path, dtype: str) -> Path:
     return folder
 
 
+def make_sdxl_shaped_model(root: Path, dtype: str) -> Path:
+    """An SDXL-shaped StableDiffusionXLPipeline with random weights, saved as a diffusers folder."""
+    import torch
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
+
+    from t2i_contract.reference_backend.tiny import _write_tokenizer
+
+    folder = root / "models" / "sdxl-random"
+    for name in ("tokenizer", "tokenizer_2"):
+        _write_tokenizer(folder / name)
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder / "tokenizer"))
+    special = dict(bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+                   pad_token_id=tokenizer.pad_token_id, vocab_size=49408, max_position_embeddings=77)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(
+        sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, cross_attention_dim=2048,
+        block_out_channels=(320, 640, 1280), attention_head_dim=(5, 10, 20), use_linear_projection=True,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+        transformer_layers_per_block=(1, 2, 10), addition_embed_type="text_time", addition_time_embed_dim=256,
+        projection_class_embeddings_input_dim=2816,
+    )
+    vae = AutoencoderKL(
+        in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, sample_size=1024,
+        block_out_channels=(128, 256, 512, 512), down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4, scaling_factor=0.13025,
+    )
+    text_encoder = CLIPTextModel(CLIPTextConfig(hidden_size=768, intermediate_size=3072, num_attention_heads=12,
+                                                num_hidden_layers=12, projection_dim=768, hidden_act="quick_gelu",
+                                                **special))
+    text_encoder_2 = CLIPTextModelWithProjection(CLIPTextConfig(
+        hidden_size=1280, intermediate_size=5120, num_attention_heads=20, num_hidden_layers=32, projection_dim=1280,
+        hidden_act="gelu", **special))
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                       steps_offset=1, timestep_spacing="leading")
+    pipe = StableDiffusionXLPipeline(unet=unet, vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2,
+                                     tokenizer=tokenizer, tokenizer_2=CLIPTokenizer.from_pretrained(
+                                         str(folder / "tokenizer_2")), scheduler=scheduler)
+    pipe.to(getattr(torch, dtype)).save_pretrained(str(folder), safe_serialization=True)
+    return folder
+
+
 def bare_rate(pipe, images: int, size: int, steps: int) -> float:
     import torch
 
@@ -98,7 +144,7 @@ def server_rate(url: str, model_id: str, images: int, size: int, steps: int) -> 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda")
-    parser.add_argument("--shape", choices=("sd15", "tiny"), default="sd15")
+    parser.add_argument("--shape", choices=("sd15", "sdxl", "tiny", "tiny-sdxl"), default="sd15")
     parser.add_argument("--dtype", default=None, help="default: float16 on cuda, float32 on cpu")
     parser.add_argument("--size", type=int, default=512)
     parser.add_argument("--steps", type=int, default=20)
@@ -113,7 +159,7 @@ def main() -> None:
               "run it on a GPU machine, or with --device cpu --shape tiny to check the script")
         return
     dtype = args.dtype or ("float16" if args.device.startswith("cuda") else "float32")
-    from diffusers import StableDiffusionPipeline
+    from diffusers import DiffusionPipeline
 
     from t2i_contract.reference_backend import BackendConfig, create_app
     from t2i_contract.reference_backend.app import EXTENSION
@@ -121,12 +167,14 @@ def main() -> None:
     from tests.support import ServerThread
 
     root = Path(tempfile.mkdtemp(prefix="bench-gpu-"))
-    if args.shape == "tiny":
-        folder = make_tiny_model(root).models_dir / "tiny-sd"
+    if args.shape.startswith("tiny"):
+        folder = make_tiny_model(root).models_dir / ("tiny-sdxl" if args.shape == "tiny-sdxl" else "tiny-sd")
+    elif args.shape == "sdxl":
+        folder = make_sdxl_shaped_model(root, dtype)
     else:
         folder = make_sd15_shaped_model(root, dtype)
-    pipe = StableDiffusionPipeline.from_pretrained(str(folder), safety_checker=None, requires_safety_checker=False,
-                                                   local_files_only=True).to(args.device, getattr(torch, dtype))
+    # the family's own pipeline class, read from model_index.json, as the server does
+    pipe = DiffusionPipeline.from_pretrained(str(folder), local_files_only=True).to(args.device, getattr(torch, dtype))
     pipe.set_progress_bar_config(disable=True)
     config = BackendConfig(models_dir=folder.parent, device=args.device, dtype=dtype, sync_timeout=600.0,
                            data_dir=root / "data")

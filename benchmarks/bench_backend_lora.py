@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """What switching LoRA combinations between requests costs, against keeping one, in one run.
 
-Three ways of serving the same number of requests through the reference backend's
-DiffusersGenerator on one pipeline:
+Measured per family, on the tiny SD 1.5 model and on the tiny SDXL model (three LoRAs
+each, ``TINY_FAMILY_LORAS``). Three ways of serving the same number of requests
+through the reference backend's DiffusersGenerator on one pipeline:
 
 - **fixed**: every request of a round uses the same pair of LoRAs; each round takes
   the next pair of the alternating list, so over the rounds both modes do the same work;
@@ -19,12 +20,14 @@ compared, because this is a shared machine. The target is alternating <= 1.1x fi
 Run from the repository root (builds the tiny model in a temporary folder):
 
     .venv/bin/python benchmarks/bench_backend_lora.py [--rounds 6] [--requests 6] [--size 256] [--steps 4]
+        [--family sd1 --family sdxl]
 
 This is a measurement, not a test: it prints figures and ratios and exits 0.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -35,19 +38,19 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from t2i_contract.reference_backend.diffusion import DiffusersGenerator  # noqa: E402
-from t2i_contract.reference_backend.tiny import make_tiny_model  # noqa: E402
+from t2i_contract.reference_backend.tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, make_tiny_model  # noqa: E402
 from t2i_contract.spec import Text2ImgRequest, parse_text2img  # noqa: E402
 
 # Two LoRAs in every combination, like FIXED, so the work per step is the same and the
 # ratio shows the cost of switching alone (fewer active LoRAs would make requests cheaper).
-ALTERNATING = [
-    ("tiny-style,tiny-kohya", "0.8,0.5"),
-    ("tiny-detail,tiny-style", "0.7,0.3"),
-    ("tiny-kohya,tiny-detail", "0.3,0.9"),
-    ("tiny-style,tiny-detail", "1,1"),
-    ("tiny-kohya,tiny-style", "0.6,0.6"),
-    ("tiny-detail,tiny-kohya", "0.2,0.4"),
-]
+STRENGTHS = ["0.8,0.5", "0.7,0.3", "0.3,0.9", "1,1", "0.6,0.6", "0.2,0.4"]
+FAMILIES = ("sd1", "sdxl")
+
+
+def alternating(family: str) -> list[tuple[str, str]]:
+    """Six ordered pairs of the family's three tiny LoRAs, each with its own strengths."""
+    pairs = itertools.permutations(TINY_FAMILY_LORAS[family], 2)
+    return [(",".join(pair), strengths) for pair, strengths in zip(pairs, STRENGTHS)]
 
 
 def request(model_id: str, loras: str, strengths: str, size: int, steps: int) -> Text2ImgRequest:
@@ -71,22 +74,11 @@ def timed(generator: DiffusersGenerator, requests: list[Text2ImgRequest], naive:
     return times
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rounds", type=int, default=6)
-    parser.add_argument("--requests", type=int, default=6, help="requests per mode per round")
-    parser.add_argument("--size", type=int, default=256)
-    parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
-    parser.add_argument("--device", default="cpu")
-    args = parser.parse_args()
-
-    folder = Path(tempfile.mkdtemp(prefix="bench-lora-"))
-    tiny = make_tiny_model(folder)
-    generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, device=args.device,
-                                   torch_threads=args.threads)
-    combos = [request("tiny-sd", *combo, args.size, args.steps) for combo in ALTERNATING]
-    alternating = [combos[i % len(combos)] for i in range(args.requests)]
+def measure(generator: DiffusersGenerator, family: str, args: argparse.Namespace) -> dict[str, float]:
+    """Median seconds per request of the three modes on the family's tiny model."""
+    model = TINY_FAMILY_MODELS[family]
+    combos = [request(model, *combo, args.size, args.steps) for combo in alternating(family)]
+    cycle = [combos[i % len(combos)] for i in range(args.requests)]
     for warm in combos:  # loads the pipeline and every adapter once
         generator.generate(warm, seed=0)
 
@@ -96,24 +88,39 @@ def main() -> None:
         order = ["fixed", "alternating", "naive"]
         order = order[round_index % 3:] + order[:round_index % 3]
         for mode in order:
-            if mode == "naive":
-                results[mode] += timed(generator, alternating, naive=True)
-            else:
-                results[mode] += timed(generator, fixed if mode == "fixed" else alternating, naive=False)
+            results[mode] += timed(generator, fixed if mode == "fixed" else cycle, naive=mode == "naive")
         # naive leaves no adapters loaded; load them again outside the timed part
         for warm in combos:
             generator.generate(warm, seed=0)
+    return {mode: statistics.median(times) for mode, times in results.items()}
 
-    medians = {mode: statistics.median(times) for mode, times in results.items()}
-    print(f"LoRA switching on the tiny model, {args.size}x{args.size}, {args.steps} steps, "
-          f"{args.rounds} rounds x {args.requests} requests per mode, device {args.device}, "
-          f"{args.threads} torch thread(s)")
-    for mode, median in medians.items():
-        print(f"  {mode:<12} median {median * 1000:8.1f} ms/request")
-    ratio = medians["alternating"] / medians["fixed"]
-    naive_ratio = medians["naive"] / medians["fixed"]
-    print(f"alternating / fixed = {ratio:.3f}  (target <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'})")
-    print(f"naive load-per-request / fixed = {naive_ratio:.3f}")
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=6)
+    parser.add_argument("--requests", type=int, default=6, help="requests per mode per round")
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--family", action="append", choices=FAMILIES, help="default: every family")
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="bench-lora-"))
+    tiny = make_tiny_model(folder)
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, device=args.device,
+                                   torch_threads=args.threads)
+    for family in args.family or FAMILIES:
+        medians = measure(generator, family, args)
+        print(f"LoRA switching on the tiny {family} model ({TINY_FAMILY_MODELS[family]}), {args.size}x{args.size}, "
+              f"{args.steps} steps, {args.rounds} rounds x {args.requests} requests per mode, device {args.device}, "
+              f"{args.threads} torch thread(s)")
+        for mode, median in medians.items():
+            print(f"  {mode:<12} median {median * 1000:8.1f} ms/request")
+        ratio = medians["alternating"] / medians["fixed"]
+        naive_ratio = medians["naive"] / medians["fixed"]
+        print(f"{family}: alternating / fixed = {ratio:.3f}  (target <= 1.1: {'met' if ratio <= 1.1 else 'NOT met'})")
+        print(f"{family}: naive load-per-request / fixed = {naive_ratio:.3f}")
     generator.close()
 
 

@@ -141,8 +141,12 @@ class DiffusersGenerator(Generator):
     def from_config(cls, config: BackendConfig, classifier: SafetyClassifier | None = None) -> DiffusersGenerator:
         if config.models_dir is None:
             raise BackendError("the reference backend needs a models folder (--models DIR)")
+        from t2i_contract.protocol.urls import UrlPolicy
+
+        # reference images are fetched under the same flags as webhooks (--allow-private-urls, --url-allow)
+        policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow))
         return cls(models_dir=config.models_dir, loras_dir=config.loras_dir, vaes_dir=config.vaes_dir,
-                   ip_adapters_dir=config.ip_adapters_dir, url_policy=getattr(config, "url_policy", None),
+                   ip_adapters_dir=config.ip_adapters_dir, url_policy=policy,
                    device=config.device, dtype=config.dtype, max_loaded_models=config.max_loaded_models,
                    max_loras=config.max_loras, classifier=classifier, torch_threads=config.torch_threads)
 

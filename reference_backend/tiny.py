@@ -12,7 +12,7 @@ the way ``t2i serve`` expects its folders::
     DIR/loras/tiny-style.safetensors     SD, diffusers/peft keys (UNet + text encoder)
     DIR/loras/tiny-detail.safetensors    SD, diffusers/peft keys (UNet only)
     DIR/loras/tiny-kohya.safetensors     SD, kohya/A1111 keys (``lora_unet_*``, with alpha), no metadata
-    DIR/loras/tiny-sdxl-*.safetensors    SDXL: peft (both text encoders), kohya (``lora_te2_``)
+    DIR/loras/tiny-sdxl-*.safetensors    SDXL: peft (both text encoders), kohya (``lora_te2_``), peft (UNet)
     DIR/loras/tiny-flux-*.safetensors    FLUX: peft (ai-toolkit), kohya, XLabs
     DIR/vaes/tiny-vae/         a second random VAE, for the request's ``vae`` field
     DIR/ip-adapters/ip-adapter_sd15/, ip-adapter_sdxl/   tiny IP-Adapters with image encoders
@@ -44,7 +44,7 @@ TINY_SINGLE_FILE_ID = "tiny-sd-single"
 TINY_VAE_ID = "tiny-vae"
 TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
 TINY_FAMILY_MODELS = {"sd1": "tiny-sd", "sdxl": "tiny-sdxl", "flux": "tiny-flux", "flux-schnell": "tiny-flux-schnell"}
-TINY_FAMILY_LORAS = {"sd1": TINY_LORAS, "sdxl": ("tiny-sdxl-style", "tiny-sdxl-kohya"),
+TINY_FAMILY_LORAS = {"sd1": TINY_LORAS, "sdxl": ("tiny-sdxl-style", "tiny-sdxl-kohya", "tiny-sdxl-detail"),
                      "flux": ("tiny-flux-peft", "tiny-flux-kohya", "tiny-flux-xlabs")}
 TINY_IP_ADAPTERS = {"sd1": "ip-adapter_sd15", "sdxl": "ip-adapter_sdxl"}
 

@@ -68,7 +68,7 @@ def _clip_config(tokenizer: Any, layers: int) -> Any:
 
 
 def make_tiny_sdxl(folder: Path, loras_dir: Path, seed: int) -> Any:
-    """Write a tiny SDXL folder and its two LoRAs (peft with both text encoders; kohya); return its UNet."""
+    """Write a tiny SDXL folder and its LoRAs (peft with both text encoders; kohya; peft UNet-only); return its UNet."""
     import torch
     from diffusers import EulerDiscreteScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
     from transformers import CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
@@ -112,6 +112,8 @@ def make_tiny_sdxl(folder: Path, loras_dir: Path, seed: int) -> Any:
             kohya |= {f"{key}.lora_down.weight": down, f"{key}.lora_up.weight": up,
                       f"{key}.alpha": torch.tensor(float(LORA_RANK))}
     write_lora(kohya, loras_dir / f"{TINY_FAMILY_LORAS['sdxl'][1]}.safetensors", "sdxl")
+    write_lora(_peft_lora(unet, None, seed + 24, 0.5), loras_dir / f"{TINY_FAMILY_LORAS['sdxl'][2]}.safetensors",
+               "sdxl")
     return unet
 
 

@@ -18,8 +18,9 @@ def run(script: str, *args: str) -> str:
 
 def test_lora_benchmark_prints_both_ratios() -> None:
     output = run("bench_backend_lora.py", "--rounds", "1", "--requests", "2", "--steps", "1")
-    assert re.search(r"alternating / fixed = \d+\.\d{3}", output), output
-    assert re.search(r"naive load-per-request / fixed = \d+\.\d{3}", output), output
+    for family in ("sd1", "sdxl"):
+        assert re.search(rf"{family}: alternating / fixed = \d+\.\d{{3}}", output), output
+        assert re.search(rf"{family}: naive load-per-request / fixed = \d+\.\d{{3}}", output), output
 
 
 def test_gpu_benchmark_says_when_it_is_skipped_or_runs_on_the_tiny_model() -> None:

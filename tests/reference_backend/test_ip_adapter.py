@@ -16,9 +16,13 @@ from t2i_contract.reference_backend.ip_adapter import adapter_family
 from t2i_contract.reference_backend.tiny import TINY_IP_ADAPTERS
 from tests.support import ServerThread
 
-from .support import differ, pixels
+from .support import differ, pixels, serve_process
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    from t2i_contract.reference_backend import TinyModel
+
     from .support import Server
 
 VISIBLE = 1.0
@@ -117,3 +121,21 @@ def test_an_unusable_reference_image_is_a_400_naming_the_field(tiny_server: Serv
     ("ip-adapter-plus_sdxl_vit-h", "sdxl"), ("ip-adapter-plus-face_sdxl_vit-h", "sdxl"), ("something", None)])
 def test_the_enum_ids_name_their_family(adapter: str, family: str | None) -> None:
     assert adapter_family(adapter) == family
+
+
+def test_t2i_serve_takes_ip_adapters_from_its_flag_and_fetches_under_its_url_policy(
+        tiny: TinyModel, images_url: str, tmp_path: Path) -> None:
+    import requests
+
+    body = {"key": "k", "model_id": "tiny-sd", "prompt": "a lighthouse", "width": 256, "height": 256,
+            "num_inference_steps": 2, "ip_adapter_id": "ip-adapter_sd15", "ip_adapter_image": f"{images_url}/red.png"}
+    with serve_process(models=str(tiny.models_dir), ip_adapters=str(tiny.ip_adapters_dir),
+                       data=str(tmp_path / "strict")) as strict:
+        refused = requests.post(f"{strict.url}/api/v6/images/text2img", json=body, timeout=60)
+    assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "ip_adapter_image"
+    assert "loopback" in refused.json()["message"]
+    with serve_process(models=str(tiny.models_dir), ip_adapters=str(tiny.ip_adapters_dir), allow_private_urls="1",
+                       data=str(tmp_path / "open")) as server:
+        answer = requests.post(f"{server.url}/api/v6/images/text2img", json=body, timeout=60).json()
+    assert answer["status"] == "success", answer
+    assert answer["meta"]["ip_adapter"] == {"id": "ip-adapter_sd15", "scale": 1.0}
