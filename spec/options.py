@@ -120,13 +120,13 @@ class FieldOption:
         return self.container(value) if self.container is not None else value
 
 
-def _unwrap(annotation: Any) -> tuple[Any, bool]:
-    """``X | None`` -> (X, True); anything else -> (it, False)."""
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` -> X: an option left out is the field's default, None or not."""
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return args[0], True
-    return annotation, False
+            return args[0]
+    return annotation
 
 
 def _simple_type(annotation: Any) -> click.ParamType | None:
@@ -144,7 +144,7 @@ def field_options(cls: type) -> list[FieldOption]:
         if not f.init:
             continue
         spec: OptionSpec = f.metadata.get(_KEY, OptionSpec())
-        annotation, _ = _unwrap(hints[f.name])
+        annotation = _unwrap(hints[f.name])
         default = f.default if f.default_factory is dataclasses.MISSING else f.default_factory()
         required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
         flag = spec.flag or f.name.replace("_", "-")
