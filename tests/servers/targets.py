@@ -34,6 +34,7 @@ BACKOFF = 0.01  # webhook retry backoff in seconds, both servers: retries are co
 PROCESSING_ETA = 0.2  # the mock's simulated queue time when a client asks for processing
 HOLD_ETA = 3600.0  # the mock's queue time on a server whose jobs must stay pending
 FAIL_PROMPT = "break the generator"  # the backend's generator raises on it: an internal error, a 500
+LOOPBACK = "127.0.0.1"  # where every receiver of these tests listens
 TIMEOUT = 120.0  # per HTTP call: a guard against a hung server, never a claim about speed
 
 
