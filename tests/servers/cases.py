@@ -87,10 +87,11 @@ def check_deliveries(final_state: str, attempts: int | None) -> Check:
 
 
 def delivery_alike(answer: Answer) -> Any:
-    """What a client sees of a delivery: how many POSTs, every status on the way, the final one."""
+    """What a client sees of a delivery: the POSTs' fields, every status on the way, the final one."""
     observed = [seen.body.get("webhook_status") if isinstance(seen, Answer) else repr(seen)
                 for seen in answer.extra["observed"]]
-    return len(answer.extra["payloads"]), observed, answer.extra["final"].body.get("webhook_status")
+    fields = [sorted(payload) if isinstance(payload, dict) else payload for payload in answer.extra["payloads"]]
+    return fields, observed, answer.extra["final"].body.get("webhook_status")
 
 
 def image_sizes(answer: Answer) -> list[tuple[str, tuple[int, int] | None]]:
@@ -179,9 +180,10 @@ def status_of(answer: Answer) -> Any:
     return answer.status, answer.body.get("status")
 
 
-def final_status_of(answer: Answer) -> Any:
+def processing_alike(answer: Answer) -> Any:
+    """The processing answer's status and fields, then the final answer's status."""
     final = answer.extra.get("final")
-    return status_of(answer), status_of(final) if final is not None else None
+    return status_of(answer), sorted(answer.body), status_of(final) if final is not None else None
 
 
 def either(*checks: Check) -> Check:
@@ -241,6 +243,14 @@ CASES: list[Case] = [
          error((400, 413), operation="text2img"), error_alike),
     Case("body-without-content-type-same-verdict", call("POST", "text2img", data=lambda: json.dumps(body())),
          either(generation("text2img"), error((400, 415), operation="text2img")), status_of),
+    Case("fetch-body-at-the-limit-passes-intake",
+         call("POST", "fetchById", params={"id": UNKNOWN_ID}, headers=JSON,
+              data=lambda: padded(DEFAULT_MAX_BODY, {"key": KEY})),
+         error(404, operation="fetchById"), error_alike),
+    Case("fetch-body-one-byte-over-the-limit-refused",
+         call("POST", "fetchById", params={"id": UNKNOWN_ID}, headers=JSON,
+              data=lambda: padded(DEFAULT_MAX_BODY + 1, {"key": KEY})),
+         error((400, 413), operation="fetchById"), error_alike),
     # -- 401 ----------------------------------------------------------------------------------------------
     Case("why-401-wrong-key-has-errors-list", call("POST", "text2img", json_body=body(key="wrong-key")),
          error(401, operation="text2img"), error_alike),
@@ -290,9 +300,9 @@ CASES: list[Case] = [
     Case("fetch-by-path-and-by-body-agree", both_fetch_forms, check_both_fetch_forms,
          lambda a: (a.extra["by_id"].status, a.extra["by_body"].status, sorted(a.extra["by_id"].body))),
     Case("prefer-respond-async-processing-then-success", processing_then_success("respond-async"),
-         check_processing_then_success, final_status_of),
+         check_processing_then_success, processing_alike),
     Case("prefer-status-processing-then-success", processing_then_success("status=processing"),
-         check_processing_then_success, final_status_of),
+         check_processing_then_success, processing_alike),
     Case("prefer-unknown-preference-ignored", call("POST", "text2img", json_body=body(), headers={"Prefer": "handling=lenient"}),
          generation("text2img"), status_of),
 ]

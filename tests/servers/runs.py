@@ -43,10 +43,11 @@ def unknown_path() -> str:
     return posixpath.dirname(Target.path("text2img")) + "/no-such-operation"
 
 
-def padded(size: int) -> bytes:
-    """A valid text2img body of exactly ``size`` bytes (at least the unpadded body's)."""
-    bare = len(json.dumps(body(**{PADDING: ""})).encode())
-    raw = json.dumps(body(**{PADDING: "x" * max(size - bare, 0)})).encode()
+def padded(size: int, fields: dict[str, Any] | None = None) -> bytes:
+    """A valid body (text2img's unless ``fields`` is given) of exactly ``size`` bytes, or its bare size."""
+    start = body() if fields is None else fields
+    bare = len(json.dumps({**start, PADDING: ""}).encode())
+    raw = json.dumps({**start, PADDING: "x" * max(size - bare, 0)}).encode()
     assert len(raw) == max(size, bare)
     return raw
 

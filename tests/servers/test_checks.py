@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from .cases import CASES
-from .checks import Answer, error, error_alike, generation
+from .checks import Answer, error, error_alike, generation, webhook_status_form
 
 JSON = {"Content-Type": "application/json"}
 GOOD_404 = Answer(404, JSON, {"status": "error", "message": "Generation 5 not found",
@@ -59,3 +59,20 @@ def test_webhook_status_disagreements_are_caught() -> None:
     empty = {"fetched": Answer(200, JSON, {"webhook_status": ""})}
     assert case.alike(Answer(200, JSON, {"webhook_status": "none"}, fetched)) != \
         case.alike(Answer(200, JSON, {"webhook_status": ""}, empty))
+
+
+@pytest.mark.parametrize(("state", "text"), [
+    ("none", ""),
+    ("delivered", "delivered (HTTP 200, attempt 3 of 4)"),
+    ("delivered", "delivered (HTTP 500 on attempt 1 of 3)"),
+    ("retrying", "retrying after attempt 1 of 3"),
+    ("failed", "failed after 3 attempts (last: HTTP 500)"),
+])
+def test_a_webhook_status_outside_the_spec_form_is_refused(state: str, text: str) -> None:
+    with pytest.raises(AssertionError, match="is not the spec's"):
+        webhook_status_form(state, text)
+
+
+def test_the_spec_forms_read_their_placeholders() -> None:
+    assert webhook_status_form("delivered", "delivered (HTTP 204 on attempt 2 of 3)") == {"N": "2", "M": "3"}
+    assert webhook_status_form("failed", "failed after 3 attempts: ConnectionError")["M"] == "3"
