@@ -303,7 +303,8 @@ CASES: list[Case] = [
          check_processing_then_success, processing_alike),
     Case("prefer-status-processing-then-success", processing_then_success("status=processing"),
          check_processing_then_success, processing_alike),
-    Case("prefer-unknown-preference-ignored", call("POST", "text2img", json_body=body(), headers={"Prefer": "handling=lenient"}),
+    Case("prefer-unknown-preference-ignored",
+         call("POST", "text2img", json_body=body(), headers={"Prefer": "handling=lenient"}),
          generation("text2img"), status_of),
 ]
 

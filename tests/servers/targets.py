@@ -31,10 +31,10 @@ KINDS = ("mock", "backend")
 KEY = "test-key"
 MODEL_ID = "tiny-sd"  # the tiny model's id; the mock accepts any slug
 BACKOFF = 0.01  # webhook retry backoff in seconds, both servers: retries are counted, never timed
+WEBHOOK_TIMEOUT = 120.0  # the receivers fetch the job while they answer: never cut that short on a busy machine
 PROCESSING_ETA = 0.2  # the mock's simulated queue time when a client asks for processing
 HOLD_ETA = 3600.0  # the mock's queue time on a server whose jobs must stay pending
 FAIL_PROMPT = "break the generator"  # the backend's generator raises on it: an internal error, a 500
-LOOPBACK = "127.0.0.1"  # where every receiver of these tests listens
 TIMEOUT = 120.0  # per HTTP call: a guard against a hung server, never a claim about speed
 
 
@@ -104,7 +104,8 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
     from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
 
     config = MockConfig(db_path=data_dir / "mock.sqlite3", keys=(KEY,), webhook_backoff=BACKOFF,
-                        eta=HOLD_ETA if hold else PROCESSING_ETA, max_queued=max_queued)
+                        webhook_timeout=WEBHOOK_TIMEOUT, eta=HOLD_ETA if hold else PROCESSING_ETA,
+                        max_queued=max_queued)
     app = create_app(config)
     try:
         with _serving("mock", app, ({}, {"Prefer": "code=500"})) as target:  # the mock's documented way
@@ -146,7 +147,8 @@ def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | Non
     gate = threading.Event()
     if not hold:
         gate.set()
-    config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, max_queued=max_queued or 0,
+    config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, webhook_timeout=WEBHOOK_TIMEOUT,
+                           max_queued=max_queued or 0,
                            allow_private_urls=True)  # the webhook receiver listens on loopback
     app = create_app(config, generator=Gated(generator, gate))
     try:
