@@ -12,7 +12,10 @@ to post webhooks). It owns what the contract says about HTTP, once:
 - ``webhooks``: delivery with retries and the one ``webhook_status`` vocabulary;
 - ``service``: the seam a server implements (:class:`Service`), like httpx's
   ``BaseTransport``;
-- ``clock``: injected time (:class:`ManualClock` for tests).
+- ``clock``: injected time (:class:`ManualClock` for tests);
+- ``urls``, ``outbound``, ``outbound_errors``, ``inputs``: the URL policy every
+  outbound request goes through, the one client that honours it (webhooks, input
+  images), and input images by URL or base64; their errors are 400s naming the field.
 """
 from __future__ import annotations
 
@@ -29,14 +32,20 @@ from .errors import (
     RequestRejected,
     error_answer,
 )
+from .inputs import check_mask_size, load_input_image, load_input_images
 from .intake import DEFAULT_MAX_BODY, BodyLimits, KeyRing, is_json, read_body
+from .outbound import json_poster, post_json
+from .outbound_errors import InputImageError, InvalidUrl, OutboundError, UrlRefused
 from .payloads import JobView, answer, failed_body, processing_body, success_body, webhook_body
 from .pipeline import Answer, Pipeline, Route, install, json_bytes
 from .prefer import Preferences, parse_prefer
 from .service import Call, Service
+from .urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy
 from .webhooks import WebhookSender, WebhookSource, initial_status, unsettled
 
 __all__ = [
+    "ALLOW_LIST_FLAG",
+    "ALLOW_PRIVATE_FLAG",
     "DEFAULT_MAX_BODY",
     "STATUS_MESSAGES",
     "Answer",
@@ -45,12 +54,15 @@ __all__ = [
     "Call",
     "Clock",
     "ForcedError",
+    "InputImageError",
     "InternalError",
+    "InvalidUrl",
     "JobView",
     "KeyRing",
     "ManualClock",
     "MethodNotAllowed",
     "NotFound",
+    "OutboundError",
     "Pipeline",
     "Preferences",
     "ProtocolError",
@@ -59,16 +71,23 @@ __all__ = [
     "Route",
     "Service",
     "SystemClock",
+    "UrlPolicy",
+    "UrlRefused",
     "WebhookSender",
     "WebhookSource",
     "answer",
+    "check_mask_size",
     "error_answer",
     "failed_body",
     "initial_status",
     "install",
     "is_json",
     "json_bytes",
+    "json_poster",
+    "load_input_image",
+    "load_input_images",
     "parse_prefer",
+    "post_json",
     "processing_body",
     "read_body",
     "success_body",
