@@ -97,7 +97,6 @@ class _LoadedModel:
     lock: threading.Lock = field(default_factory=threading.Lock)
     adapters: OrderedDict[str, str] = field(default_factory=OrderedDict)
     adapter_counter: int = 0
-    img2img: Any = None
     ip_adapter: str | None = None
 
 
@@ -368,12 +367,11 @@ class DiffusersGenerator(Generator):
         low = pipe(width=max(step, request.width // (2 * step) * step),
                    height=max(step, request.height // (2 * step) * step),
                    num_images_per_prompt=request.samples, **common).images
-        if loaded.img2img is None:
-            import diffusers
+        import diffusers
 
-            loaded.img2img = getattr(diffusers, loaded.info.family.pipelines["img2img"]).from_pipe(pipe)
-            loaded.img2img.set_progress_bar_config(disable=True)
-        refine = loaded.img2img
+        # made anew each time (it only shares modules): the IP-Adapter's image encoder comes and goes
+        refine = getattr(diffusers, loaded.info.family.pipelines["img2img"]).from_pipe(pipe)
+        refine.set_progress_bar_config(disable=True)
         refine.scheduler = type(choice.scheduler).from_config(choice.scheduler.config)
         refine.vae = pipe.vae
         size = {"width": request.width, "height": request.height}
