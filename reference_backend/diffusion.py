@@ -163,8 +163,27 @@ class DiffusersGenerator(Generator):
             info = self._infos[key] = _ModelInfo(family, variant, width)
         return info
 
+    def _check_vae(self, request: Text2ImgRequest, model: Path, info: _ModelInfo) -> None:
+        """A 400 when the named VAE's latents are not the model's (channels; FLUX's shift) — from the configs."""
+        import json
+
+        vae_id = request.vae or ""
+        theirs = json.loads((resolve_vae(self.vaes_dir, vae_id) / "config.json").read_text())
+        own_file = (model if model.is_dir() else model.with_suffix(".config")) / "vae" / "config.json"
+        if not own_file.is_file():
+            return  # a single file without configs: diffusers' own error will say what is wrong
+        own = json.loads(own_file.read_text())
+        if theirs.get("latent_channels") != own.get("latent_channels") or (
+                info.family.name == "flux" and theirs.get("shift_factor") is None):
+            raise UnsupportedError(
+                f"VAE {vae_id} does not fit model {request.model_id} ({info.family.title}): it has "
+                f"{theirs.get('latent_channels')} latent channels and shift_factor {theirs.get('shift_factor')}, "
+                f"the model's own VAE {own.get('latent_channels')} and {own.get('shift_factor')}",
+                field="vae", value=vae_id, rule="family")
+
     def check(self, request: Text2ImgRequest) -> None:
-        info = self._info(resolve_model(self.models_dir, request.model_id))
+        model = resolve_model(self.models_dir, request.model_id)
+        info = self._info(model)
         seen: set[str] = set()
         for lora_id in request.lora_model:
             path = resolve_lora(self.loras_dir, lora_id)
@@ -174,7 +193,7 @@ class DiffusersGenerator(Generator):
             seen.add(lora_id)
             check_lora_family(path, lora_id, request.model_id, info.family, info.cross_attention_dim)
         if request.vae is not None:
-            resolve_vae(self.vaes_dir, request.vae)
+            self._check_vae(request, model, info)
         multiple = info.family.size_multiple
         for name in ("width", "height"):
             if getattr(request, name) % multiple:
@@ -297,16 +316,6 @@ class DiffusersGenerator(Generator):
         pipe.set_adapters(names, adapter_weights=[strength for _, strength in loras])
 
     # -- generation ---------------------------------------------------------------
-    def _check_vae(self, loaded: _LoadedModel, vae: Any, vae_id: str) -> None:
-        own = loaded.default_vae.config
-        if vae.config.latent_channels != own.latent_channels or (
-                loaded.info.family.name == "flux" and vae.config.get("shift_factor") is None):
-            raise UnsupportedError(
-                f"VAE {vae_id} does not fit model {loaded.model_id} ({loaded.info.family.title}): it has "
-                f"{vae.config.latent_channels} latent channels and shift_factor {vae.config.get('shift_factor')}, "
-                f"the model's own VAE {own.latent_channels} and {own.get('shift_factor')}",
-                field="vae", value=vae_id, rule="family")
-
     def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
         import torch
 
@@ -322,7 +331,6 @@ class DiffusersGenerator(Generator):
         vae = loaded.default_vae
         if request.vae is not None:
             vae = self._vae(request.vae)
-            self._check_vae(loaded, vae, request.vae)
         adapter = check_ip_fields(request, family, self.ip_adapters_dir)
         build = build_flow_scheduler if family.name == "flux" else build_scheduler
         with loaded.lock:

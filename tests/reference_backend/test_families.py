@@ -21,7 +21,7 @@ from .support import differ, pixels
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from t2i_contract.reference_backend import TinyModel
+    from t2i_contract.reference_backend import Generator, TinyModel
 
     from .support import Server
 
@@ -217,3 +217,37 @@ def test_a_single_file_of_no_known_family_is_a_400_naming_the_model(tmp_path: Pa
     with pytest.raises(UnsupportedError) as caught:
         family_of_single_file(tmp_path / "odd.safetensors")
     assert caught.value.field == "model_id" and caught.value.value == "odd"
+
+
+def test_a_vae_that_does_not_fit_is_refused_before_queueing(tiny_generator: Generator) -> None:
+    from t2i_contract.reference_backend.errors import UnsupportedError
+    from t2i_contract.spec import parse_text2img
+
+    body = {"key": "k", "model_id": "tiny-flux", "prompt": "p", "width": 256, "height": 256, "vae": "tiny-vae"}
+    with pytest.raises(UnsupportedError) as caught:
+        tiny_generator.check(parse_text2img(body))
+    assert caught.value.field == "vae"
+    tiny_generator.check(parse_text2img(body | {"model_id": "tiny-sdxl"}))
+
+
+@pytest.mark.parametrize(("index", "width", "expected"), [
+    ({"_class_name": "StableDiffusionPipeline"}, 768, "sd1"),
+    ({"_class_name": "StableDiffusionPipeline"}, 1024, "sd2"),
+    ({"_class_name": "StableDiffusionXLPipeline"}, 2048, "sdxl"),
+], ids=["sd1", "sd2", "sdxl-pony"])
+def test_sd_versions_are_told_apart_by_the_unets_text_width(tmp_path: Path, index: dict[str, str], width: int,
+                                                            expected: str) -> None:
+    import json
+
+    (tmp_path / "unet").mkdir()
+    (tmp_path / "model_index.json").write_text(json.dumps(index))
+    (tmp_path / "unet" / "config.json").write_text(json.dumps({"cross_attention_dim": width}))
+    assert detect_family(tmp_path)[0].name == expected
+
+
+def test_a_pipeline_of_no_known_family_is_a_400_naming_the_model(tmp_path: Path) -> None:
+    from t2i_contract.reference_backend.errors import UnsupportedError
+
+    (tmp_path / "model_index.json").write_text('{"_class_name": "KandinskyPipeline"}')
+    with pytest.raises(UnsupportedError, match="is a KandinskyPipeline; this backend runs"):
+        detect_family(tmp_path)
