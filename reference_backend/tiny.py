@@ -191,6 +191,9 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     from .tiny_families import make_tiny_flux, make_tiny_sdxl, write_lora
     from .tiny_ip_adapters import make_tiny_ip_adapter
 
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # "Writing model shards" bars, one per saved model
     tiny = TinyModel(Path(root))
     model_dir = tiny.models_dir / tiny.model_id
     vocab_size = _write_tokenizer(model_dir / "tokenizer")
