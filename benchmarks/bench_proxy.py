@@ -38,7 +38,7 @@ def free_port() -> int:
 
 
 def start(args: list[str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", "from spec.cli import run; run()", *args], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", *args], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ))
 
 
@@ -101,9 +101,8 @@ def main() -> None:
 
     sys.path.insert(0, str(ROOT))
     from t2i_contract.drift.diff import diff_documents
-    from t2i_contract.drift.document import read_document
     from t2i_contract.drift.lint import lint_document
-    from t2i_contract.spec import SPEC_PATH
+    from t2i_contract.spec import SPEC_PATH, read_document
 
     ours, vendor = read_document(SPEC_PATH), read_document(VENDOR)
     print(f"t2i lint, our spec:     {time_ms(lambda: lint_document(read_document(SPEC_PATH))):.1f} ms")

@@ -12,13 +12,13 @@ import math
 from typing import Any, Iterable, Mapping
 
 from t2i_contract.spec import Spec, Text2ImgRequest
-from t2i_contract.spec.errors import MISSING
 
-from .client import Exchange
+from .client import BACKPRESSURE, Exchange
 from .images import LoadedImage
 
 __all__ = [
     "conformance",
+    "default_departures",
     "defaults",
     "image_size",
     "invalid_rejected",
@@ -28,9 +28,7 @@ __all__ = [
     "valid_accepted",
 ]
 
-BACKPRESSURE = frozenset({429, 503})
 _ACCEPTED = frozenset({"success", "processing"})
-_BOOL_WORDS = {"yes": True, "true": True, "no": False, "false": False}
 
 
 def conformance(spec: Spec, exchange: Exchange) -> list[str]:
@@ -74,32 +72,34 @@ def sample_count(request: Text2ImgRequest, result: Mapping[str, Any]) -> list[st
     return []
 
 
-def expected_size(request: Text2ImgRequest) -> tuple[int, int]:
-    factor = 2 if request.upscale else 1
-    return request.width * factor, request.height * factor
+def image_size(spec: Spec, request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[str]:
+    return [message for _, message in _size_departures(spec, request, images)]
 
 
-def image_size(request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[str]:
-    want = expected_size(request)
-    problems = []
+def _size_departures(spec: Spec, request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[tuple[str, str]]:
+    """(field, problem) per image that did not load or is not the spec's output size (``output`` / width / height)."""
+    want = spec.output_size(request.width, request.height, request.upscale)
+    found = []
     for image in images:
         if image.problem:
-            problems.append(image.problem)
+            found.append(("output", image.problem))
         elif image.size != want:
-            problems.append(f"output[{image.index}] is {image.size[0]}x{image.size[1]}, "  # type: ignore[index]
-                            f"expected {want[0]}x{want[1]}")
-    return problems
+            size = image.size or (0, 0)
+            axis = "width" if size[0] != want[0] else "height"
+            found.append((axis, f"output[{image.index}] is {size[0]}x{size[1]}, expected {want[0]}x{want[1]}"))
+    return found
 
 
-def _same(sent: Any, seen: Any) -> bool:
+def _same(spec: Spec, sent: Any, seen: Any) -> bool:
     """Does meta value ``seen`` say the same as the normalised value ``sent``?"""
     if isinstance(sent, (tuple, list)):
         if isinstance(seen, str):
             seen = [p.strip() for p in seen.split(",")] if seen.strip() else []
-        return isinstance(seen, list) and len(seen) == len(sent) and all(_same(a, b) for a, b in zip(sent, seen))
+        return isinstance(seen, list) and len(seen) == len(sent) and all(
+            _same(spec, a, b) for a, b in zip(sent, seen))
     if isinstance(sent, bool):
         if isinstance(seen, str):
-            return _BOOL_WORDS.get(seen.lower()) is sent
+            return spec.wire_booleans.get(seen.lower()) is sent
         return seen is sent
     if isinstance(sent, (int, float)):
         if isinstance(seen, str):
@@ -114,7 +114,7 @@ def _same(sent: Any, seen: Any) -> bool:
     return sent == seen
 
 
-def meta_echo(request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
+def meta_echo(spec: Spec, request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping[str, Any]) -> list[str]:
     """``meta`` must carry every parameter the client sent (normalised, or exactly as sent) and the seed used."""
     meta = result.get("meta")
     if not isinstance(meta, dict):
@@ -128,7 +128,7 @@ def meta_echo(request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping
             continue  # a null seed comes back as the seed used, checked below
         if name not in meta:
             problems.append(f"meta lacks {name} (sent {sent[name]!r})")
-        elif not _same(normalised[name], meta[name]) and meta[name] != sent[name]:
+        elif not _same(spec, normalised[name], meta[name]) and meta[name] != sent[name]:
             problems.append(f"meta.{name} is {meta[name]!r}, but the request's {name} is {normalised[name]!r}")
     seed = meta.get("seed")
     if request.seed is None and (type(seed) is not int or seed < 0):
@@ -136,16 +136,31 @@ def meta_echo(request: Text2ImgRequest, sent: Mapping[str, Any], result: Mapping
     return problems
 
 
+def default_departures(spec: Spec, sent: Mapping[str, Any], request: Text2ImgRequest, result: Mapping[str, Any],
+                       images: list[LoadedImage]) -> list[tuple[str, str]]:
+    """(field, problem) for each field ``sent`` omits whose default the answer does not show.
+
+    The images must number the default ``samples`` and have the default size; ``meta``
+    must carry each omitted field's default (when it carries the field at all).
+    ``output`` marks an image that could not be loaded. ``t2i drift`` reports these
+    per field; :func:`defaults` is the contract suite's view of the same.
+    """
+    found = [("samples", problem) for problem in sample_count(request, result) if "samples" not in sent]
+    found += [(name, problem) for name, problem in _size_departures(spec, request, images)
+              if name == "output" or name not in sent]
+    meta = result.get("meta")
+    if isinstance(meta, dict):
+        for item in spec.request_fields("text2img"):
+            if item.name in sent or not item.has_default or item.default is None or item.name not in meta:
+                continue
+            if not _same(spec, item.default, meta[item.name]):
+                found.append((item.name, f"meta.{item.name} is {meta[item.name]!r}, but the spec's default is "
+                                         f"{item.default!r}"))
+    return found
+
+
 def defaults(spec: Spec, request: Text2ImgRequest, result: Mapping[str, Any],
              images: list[LoadedImage]) -> list[str]:
     """A body of only the required fields: one image of the default size, defaults in meta."""
-    problems = sample_count(request, result) + image_size(request, images)
-    meta = result.get("meta")
-    if isinstance(meta, dict):
-        for name, rule in spec.validator("text2img").fields.items():
-            default = rule.default
-            if default is MISSING or default is None or name not in meta:
-                continue
-            if not _same(default, meta[name]):
-                problems.append(f"meta.{name} is {meta[name]!r}, but the spec's default is {default!r}")
-    return problems
+    sent = {item.name for item in spec.request_fields("text2img") if item.required}
+    return [problem for _, problem in default_departures(spec, dict.fromkeys(sent), request, result, images)]

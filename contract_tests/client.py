@@ -19,8 +19,10 @@ import requests
 
 from t2i_contract.spec import Spec
 
-__all__ = ["Client", "Exchange", "NO_JSON"]
+__all__ = ["BACKPRESSURE", "Client", "Exchange", "NO_JSON"]
 
+# Answers that mean "busy, ask again after retry_after", not a verdict on the request.
+BACKPRESSURE = frozenset({429, 503})
 _KEY_SENTINEL = "\u0000T2I-KEY\u0000"
 _SHOWN = 600
 
@@ -112,9 +114,14 @@ class Client:
         self.session.close()
 
     def url_for(self, operation_id: str, **params: Any) -> str:
+        """The operation's URL: its route from the spec, minus the leading segments ``base_url`` already ends with."""
         route = self.spec.operation(operation_id)[0].format(**params)
-        if urlsplit(self.base_url).path.endswith("/api") and route.startswith("/api/"):
-            route = route[len("/api"):]
+        base = urlsplit(self.base_url).path.rstrip("/")
+        segments = route.split("/")
+        for count in range(len(segments) - 1, 1, -1):
+            shared = "/".join(segments[:count])
+            if base.endswith(shared):
+                return self.base_url + route[len(shared):]
         return self.base_url + route
 
     # -- the API's operations ------------------------------------------------------
@@ -135,7 +142,7 @@ class Client:
              headers: dict[str, str] | None = None) -> Exchange:
         for attempt in range(self.retries + 1):
             exchange = self._send(operation, url, body, raw, dict(headers or {}))
-            if exchange.status not in (429, 503) or attempt == self.retries:
+            if exchange.status not in BACKPRESSURE or attempt == self.retries:
                 return exchange
             wait = exchange.json.get("retry_after", 1) if isinstance(exchange.json, dict) else 1
             time.sleep(min(float(wait) if isinstance(wait, (int, float)) else 1.0, self.max_retry_wait))

@@ -11,7 +11,7 @@ Public API (the drift tools import it too):
     the caller says the server has (``model_id``, ``loras``); ``vae``,
     ``webhook`` and the IP-Adapter fields are left out (they would make the
     server fetch URLs or assets), and so are the schedulers the spec lets a
-    server refuse (:data:`NON_SAMPLER_SCHEDULERS`). The ``cheap`` profile keeps
+    server refuse (``spec.non_sampler_schedulers``). The ``cheap`` profile keeps
     images at 256x256, steps at 1-3, samples at 1-2 and never upscales, for GPU
     backends; ``full`` covers the schema's whole range.
 
@@ -52,7 +52,6 @@ __all__ = [
     "DEFAULT_KEY",
     "DEFAULT_MODEL_ID",
     "MALFORMED_BODIES",
-    "NON_SAMPLER_SCHEDULERS",
     "PROFILES",
     "default_model_id",
     "draw",
@@ -67,8 +66,6 @@ __all__ = [
 PROFILES = ("cheap", "full")
 DEFAULT_KEY = "t2i-contract-test-key"
 DEFAULT_MODEL_ID = "f222-diffusion"
-# The spec's Scheduler description: these are not text-to-image samplers and a server may refuse them.
-NON_SAMPLER_SCHEDULERS = frozenset({"DDIMInverseScheduler", "KarrasVeScheduler", "ScoreSdeVeScheduler"})
 # Fields whose valid values depend on what the server has or would make it reach out.
 _ASSET_FIELDS = frozenset({"key", "model_id", "vae", "lora_model", "lora_strength", "webhook",
                            "ip_adapter_id", "ip_adapter_scale", "ip_adapter_image"})
@@ -143,7 +140,11 @@ def _lora_fields(loras: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
 
 
 def _properties(spec: Spec) -> dict[str, Mapping[str, Any]]:
-    return {name: rule.schema for name, rule in spec.validator("text2img").fields.items()}
+    return {item.name: item.schema for item in spec.request_fields("text2img")}
+
+
+def _required(spec: Spec) -> list[str]:
+    return [item.name for item in spec.request_fields("text2img") if item.required]
 
 
 def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[str],
@@ -159,11 +160,11 @@ def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[s
             wire: Callable[[Any], Any] = (lambda v: "no") if name in ("upscale", "highres_fix") else str
             required[name] = with_wire_form(_CHEAP[name], wire)
         elif name == "scheduler":
-            optional[name] = st.sampled_from([s for s in schema["enum"] if s not in NON_SAMPLER_SCHEDULERS])
+            optional[name] = st.sampled_from([s for s in schema["enum"] if s not in spec.non_sampler_schedulers])
         elif name == "track_id":
             optional[name] = st.one_of(st.none(), _TEXT)
         else:
-            optional[name] = value_strategy(schema)
+            optional[name] = value_strategy(schema, spec.wire_booleans)
     base = st.fixed_dictionaries(required, optional=optional | {"negative_prompt": _TEXT})
     return st.builds(lambda body, lora: body | lora, base, _lora_fields(loras))
 
@@ -177,14 +178,14 @@ def _schemathesis_bodies(spec: Spec, positive: bool) -> st.SearchStrategy[Any]:
     return operation.as_strategy(generation_mode=mode).map(lambda case: case.body)
 
 
-def _fit(body: Any, profile: str, model_id: str, loras: Sequence[str], key: str,
+def _fit(spec: Spec, body: Any, profile: str, model_id: str, loras: Sequence[str], key: str,
          lora: dict[str, Any]) -> Any:
     """Point a schemathesis body at the server's own assets and the profile's limits."""
     if not isinstance(body, dict):
         return body
     body = {k: v for k, v in body.items() if k not in _ASSET_FIELDS} | lora
     body.update(key=key, model_id=model_id)
-    if body.get("scheduler") in NON_SAMPLER_SCHEDULERS:
+    if body.get("scheduler") in spec.non_sampler_schedulers:
         body.pop("scheduler")
     if profile == "cheap":
         body.update(width=256, height=256, upscale=False, highres_fix=False)
@@ -200,7 +201,7 @@ def valid_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = N
     model_id = model_id or default_model_id(spec)
     key = key or DEFAULT_KEY
     loras = tuple(loras)
-    from_schemathesis = st.builds(lambda body, lora: _fit(body, profile, model_id, loras, key, lora),
+    from_schemathesis = st.builds(lambda body, lora: _fit(spec, body, profile, model_id, loras, key, lora),
                                   _schemathesis_bodies(spec, positive=True), _lora_fields(loras))
     return st.one_of(
         _own_valid_bodies(spec, profile, model_id, loras, key),
@@ -223,7 +224,7 @@ def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") ->
     model_id = model_id or default_model_id(spec)
     key = key or DEFAULT_KEY
     properties = _properties(spec)
-    required = spec.validator("text2img").required
+    required = _required(spec)
     base = _own_valid_bodies(spec, "cheap", model_id, (), key)
 
     @st.composite
@@ -273,7 +274,7 @@ def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "
     """Every rule of every field broken once, on an otherwise valid cheap body, plus each required field missing."""
     base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case") | {
         "width": 256, "height": 256, "num_inference_steps": 2}
-    bodies = [{k: v for k, v in base.items() if k != name} for name in spec.validator("text2img").required]
+    bodies = [{k: v for k, v in base.items() if k != name} for name in _required(spec)]
     for name, schema in _properties(spec).items():
         bodies += [base | {name: value} for value in rule_breakers(schema)]
     bodies.append(base | {"lora_model": "lora-a,lora-b", "lora_strength": "0.5,0.5,0.5"})

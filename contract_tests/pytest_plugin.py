@@ -45,9 +45,10 @@ def settings_from_options(config: pytest.Config) -> Settings:
     dests = [keywords["dest"] for _, keywords in argparse_options(Settings, PREFIX)]
     values = {dest.removeprefix(PREFIX + "_"): config.getoption(dest) for dest in dests}
     try:
-        return build(Settings, values, prefix=f"--{PREFIX}-", errors=(ConfigError, ValueError))  # type: ignore[no-any-return]
+        settings: Settings = build(Settings, values, prefix=f"--{PREFIX}-", errors=(ConfigError, ValueError))
     except click.ClickException as exc:
         raise pytest.UsageError(exc.format_message()) from None
+    return settings
 
 
 class ContractRun:

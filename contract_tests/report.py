@@ -25,7 +25,7 @@ CHECKS: dict[str, str] = {
     "invalid_rejected": "an invalid body gets the error branch, never success or processing",
     "valid_accepted": "a valid body gets success or processing (or a documented 429/503), never an error",
     "sample_count": "a success has exactly `samples` outputs, after fetching when it was processing",
-    "image_size": "every output decodes as an image of width x height (2x with upscale)",
+    "image_size": "every output decodes as an image of the spec's output size for width x height and upscale",
     "determinism": "the same body and seed give identical images; another seed gives different ones",
     "lifecycle": "a processing answer reaches success through fetch within eta plus a margin",
     "webhook": "a request's webhook receives the completion payload with its id and track_id",

@@ -21,9 +21,7 @@ a time while the same check still fails, so the curl reproducer is short.
 """
 from __future__ import annotations
 
-import itertools
 import random
-import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -48,6 +46,7 @@ from .generation import (
 )
 from .images import LoadedImage, load_outputs
 from .listener import WebhookReceiver
+from .polling import follow
 from .report import CHECKS, Report
 from .settings import Settings
 
@@ -55,7 +54,6 @@ __all__ = ["run_suite"]
 
 PROCESSING_PREFERENCE = "status=processing, eta=1"
 MINIMISE_BUDGET = 20
-MAX_ETA = 600.0
 UNKNOWN_ID = 4_000_000_000 + 12_345
 
 
@@ -113,32 +111,18 @@ class _Run:
         if exchange.branch == "success":
             return first
         out.exercised["lifecycle"] += 1
-        generation_id, eta = first.get("id"), first.get("eta")
-        eta = float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else 0.0
-        eta = min(max(eta, 0.0), MAX_ETA)  # a silly eta must not hang the run
         future = first.get("future_links")
         if isinstance(future, list) and future and len(future) != request.samples:
             out.judge("lifecycle", [f"future_links has {len(future)} item(s) for samples={request.samples}"],
                       exchange)
-        deadline = time.monotonic() + eta + self.settings.fetch_margin
-        forms = itertools.cycle([self.client.fetch_by_id, self.client.fetch])
-        while True:
-            poll = next(forms)(generation_id)
-            self.answer_checks(poll, out)
-            if poll.branch == "success" and 200 <= poll.status < 300:
-                self.judge_completion(poll, generation_id, request, future, out)
-                return poll.json
-            if poll.branch != "processing" or not 200 <= poll.status < 300:
-                out.judge("lifecycle", [f"polling generation {generation_id} got HTTP {poll.status} "
-                                        f"with status {poll.branch!r} instead of processing or success"], poll)
-                return None
-            if poll.json.get("id") != generation_id:
-                out.judge("lifecycle", [f"fetch of {generation_id} answered id {poll.json.get('id')!r}"], poll)
-            if time.monotonic() > deadline:
-                out.judge("lifecycle", [f"generation {generation_id} still processing after eta {eta:g}s "
-                                        f"+ {self.settings.fetch_margin:g}s margin"], poll)
-                return None
-            time.sleep(min(max(eta / 5, 0.2), 2.0))
+        polled = follow(self.client, exchange, margin=self.settings.fetch_margin,
+                        on_answer=lambda poll: self.answer_checks(poll, out))
+        for problem, poll in polled.problems:
+            out.judge("lifecycle", [problem], poll)
+        if polled.result is None:
+            return None
+        self.judge_completion(polled.result, first.get("id"), request, future, out)
+        return polled.result.json
 
     def judge_completion(self, poll: Exchange, generation_id: Any, request: Text2ImgRequest,
                          future: Any, out: Outcome) -> None:
@@ -167,8 +151,8 @@ class _Run:
             out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
             if result_checks:
                 out.judge("sample_count", checks.sample_count(request, out.result), exchange)
-                out.judge("image_size", checks.image_size(request, out.images), exchange)
-            out.judge("meta_echo", checks.meta_echo(request, body, out.result), exchange)
+                out.judge("image_size", checks.image_size(self.spec, request, out.images), exchange)
+            out.judge("meta_echo", checks.meta_echo(self.spec, request, body, out.result), exchange)
         return out
 
     def evaluate_invalid(self, body: Any) -> Outcome:
@@ -204,7 +188,7 @@ class _Run:
 
         A candidate must stay on the same side of the oracle (valid or invalid) as ``body``.
         """
-        required = set(self.spec.validator("text2img").required)
+        required = {item.name for item in self.spec.request_fields("text2img") if item.required}
         if self.settings.profile == "cheap":
             required |= CHEAP_FIELDS  # dropping them would fall back to costlier defaults
         validity = is_valid(body, self.spec)

@@ -1,7 +1,8 @@
 """Values for one request property, derived from its schema keywords.
 
-``value_strategy(schema)`` draws values the property accepts, in canonical JSON
-types and in the wire forms of ``x-t2i-coercions`` (``"512"``, ``"yes"``).
+``value_strategy(schema, spec.wire_booleans)`` draws values the property
+accepts, in canonical JSON types and in the wire forms of ``x-t2i-coercions``
+(``"512"``, ``"yes"``).
 ``violation_strategy(schema)`` draws values that break one of its rules, and
 ``rule_breakers(schema)`` lists one such value per rule. Nothing here knows
 field names: a new property or rule in the spec is covered without code
@@ -17,9 +18,6 @@ from typing import Any, Callable, Mapping
 import hypothesis.strategies as st
 
 __all__ = ["rule_breakers", "value_strategy", "violation_strategy", "with_wire_form"]
-
-_BOOL_WORDS = ("yes", "no", "true", "false", "Yes", "NO", "True")
-
 
 def with_wire_form(strategy: st.SearchStrategy[Any], wire: Callable[[Any], Any]) -> st.SearchStrategy[Any]:
     return st.one_of(strategy, strategy.map(wire))
@@ -39,8 +37,14 @@ def _number_values(schema: Mapping[str, Any]) -> st.SearchStrategy[float]:
         lambda v: schema.get("minimum", -math.inf) <= v <= schema.get("maximum", math.inf))
 
 
-def value_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
-    """Valid values for one property, in canonical and wire forms."""
+def _wire_words(wire_booleans: Mapping[str, bool]) -> list[str]:
+    """The spec's boolean words as sent: lower case, capitalised and upper case (the spec folds case)."""
+    return sorted({form for word in wire_booleans for form in (word, word.capitalize(), word.upper())})
+
+
+def value_strategy(schema: Mapping[str, Any], wire_booleans: Mapping[str, bool] | None = None) -> \
+        st.SearchStrategy[Any]:
+    """Valid values for one property, in canonical and wire forms (``wire_booleans``: the spec's words)."""
     types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
     options: list[st.SearchStrategy[Any]] = []
     if "enum" in schema:
@@ -50,7 +54,8 @@ def value_strategy(schema: Mapping[str, Any]) -> st.SearchStrategy[Any]:
     elif "number" in types:
         options.append(with_wire_form(_number_values(schema), repr))
     elif "boolean" in types:
-        options.append(st.one_of(st.booleans(), st.sampled_from(_BOOL_WORDS)))
+        words = _wire_words(wire_booleans or {})
+        options.append(st.one_of(st.booleans(), st.sampled_from(words)) if words else st.booleans())
     elif "string" in types:
         if "pattern" in schema:
             options.append(st.from_regex(schema["pattern"], fullmatch=True))

@@ -5,8 +5,11 @@
 * :func:`drift.live.run_drift` (``t2i drift``): how a running server departs from the spec;
 * :func:`drift.proxy.create_app` (``t2i proxy``): a validating proxy in front of a server.
 
-All four report :class:`Finding` objects. This package imports ``spec`` and the
-request generation of ``contract_tests``; the live and proxy parts load lazily.
+All four report :class:`Finding` objects. Documents, pointers, ``$ref`` and
+response validation are ``spec``'s (:class:`~spec.document.Document`,
+:class:`~spec.responses.ResponseChecker`); ``t2i drift`` talks to the server
+with ``contract_tests``' client, polling, image loading, request generation and
+checks. The live and proxy parts load lazily.
 """
 from __future__ import annotations
 

@@ -65,6 +65,7 @@ DEFAULT_SAMPLES = 20
 DEFAULT_INVALID_RATIO = 0.2
 DEFAULT_MAX_WAIT = 120.0
 DEFAULT_IMAGE_CHECKS = 3
+DEFAULT_SEED = 0
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,7 +86,7 @@ class DriftSettings:
                            help="cheap: small images and few steps (GPU servers); full: the schema's whole range.")
     invalid_ratio: float = setting(DEFAULT_INVALID_RATIO, type=click.FloatRange(0, 1),
                                    help="Share of the requests that are invalid on purpose.")
-    seed: int = setting(0, help="Seed of the request generator.")
+    seed: int = setting(DEFAULT_SEED, help="Seed of the request generator; runs with one seed can be compared.")
     timeout: float = setting(DEFAULT_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
                              help="Seconds to wait for one HTTP answer (as long as t2i test: a backend may take "
                                   "its whole sync timeout before answering).")

@@ -93,11 +93,11 @@ def test_sample_count() -> None:
 
 def test_image_size_doubles_with_upscale_and_reports_problems() -> None:
     good = LoadedImage(0, "u", (512, 768), "f")
-    assert checks.image_size(request(width=256, height=384, upscale="yes"), [good]) == []
-    assert checks.image_size(request(width=512, height=768), [good]) == []
-    assert checks.image_size(request(), [good]) == ["output[0] is 512x768, expected 512x512"]
+    assert checks.image_size(SPEC, request(width=256, height=384, upscale="yes"), [good]) == []
+    assert checks.image_size(SPEC, request(width=512, height=768), [good]) == []
+    assert checks.image_size(SPEC, request(), [good]) == ["output[0] is 512x768, expected 512x512"]
     broken = LoadedImage(1, "u", problem="output[1] answered HTTP 404")
-    assert checks.image_size(request(), [broken]) == ["output[1] answered HTTP 404"]
+    assert checks.image_size(SPEC, request(), [broken]) == ["output[1] answered HTTP 404"]
 
 
 def test_meta_echo_accepts_equivalent_forms() -> None:
@@ -105,7 +105,7 @@ def test_meta_echo_accepts_equivalent_forms() -> None:
             "lora_model": "a, b", "lora_strength": "0.5", "seed": 3, "num_inference_steps": 31}
     meta = {"model_id": "m", "prompt": "p", "width": 512, "safety_checker": True, "lora_model": "a,b",
             "lora_strength": [0.5, 0.5], "seed": 3, "num_inference_steps": 20}
-    assert checks.meta_echo(parse_text2img(sent, SPEC), sent, {"meta": meta}) == []
+    assert checks.meta_echo(SPEC, parse_text2img(sent, SPEC), sent, {"meta": meta}) == []
 
 
 @pytest.mark.parametrize(("meta", "problem"), [
@@ -116,15 +116,15 @@ def test_meta_echo_accepts_equivalent_forms() -> None:
 ], ids=["no-meta", "missing-field", "other-seed", "other-model"])
 def test_meta_echo_fails_when_meta_differs(meta: Any, problem: str) -> None:
     sent = {"key": "k", "model_id": "m", "prompt": "p", "seed": 3}
-    problems = checks.meta_echo(parse_text2img(sent, SPEC), sent, {"meta": meta})
+    problems = checks.meta_echo(SPEC, parse_text2img(sent, SPEC), sent, {"meta": meta})
     assert problems and problem in problems[0]
 
 
 def test_meta_echo_needs_the_seed_used_when_seed_was_null() -> None:
     sent = {"key": "k", "model_id": "m", "prompt": "p", "seed": None}
     req = parse_text2img(sent, SPEC)
-    assert checks.meta_echo(req, sent, {"meta": {"model_id": "m", "prompt": "p", "seed": 99}}) == []
-    assert "with seed null" in checks.meta_echo(req, sent, {"meta": {"model_id": "m", "prompt": "p"}})[0]
+    assert checks.meta_echo(SPEC, req, sent, {"meta": {"model_id": "m", "prompt": "p", "seed": 99}}) == []
+    assert "with seed null" in checks.meta_echo(SPEC, req, sent, {"meta": {"model_id": "m", "prompt": "p"}})[0]
 
 
 def test_defaults_checks_count_size_and_default_meta() -> None:

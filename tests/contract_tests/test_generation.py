@@ -5,7 +5,6 @@ import pytest
 
 from t2i_contract.contract_tests.generation import (
     MALFORMED_BODIES,
-    NON_SAMPLER_SCHEDULERS,
     default_model_id,
     draw,
     edge_bodies,
@@ -55,7 +54,7 @@ def test_valid_bodies_use_only_the_servers_assets(cheap_bodies: list[dict]) -> N
     assert {r.model_id for r in requests} == {"tiny-sd"}
     assert set().union(*(r.lora_model for r in requests)) == {"lora-a", "lora-b"}
     assert all(r.webhook is None and r.vae is None and r.ip_adapter_image is None for r in requests)
-    assert not {r.scheduler for r in requests} & NON_SAMPLER_SCHEDULERS
+    assert not {r.scheduler for r in requests} & SPEC.non_sampler_schedulers
 
 
 def test_valid_bodies_include_wire_forms() -> None:

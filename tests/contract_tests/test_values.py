@@ -9,12 +9,12 @@ from t2i_contract.spec import load_spec
 
 SPEC = load_spec()
 BASE = {"key": "k", "model_id": "m", "prompt": "p"}
-PROPERTIES = {name: rule.schema for name, rule in SPEC.validator("text2img").fields.items()}
+PROPERTIES = {item.name: item.schema for item in SPEC.request_fields("text2img")}
 
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
 def test_value_strategy_values_are_accepted(name: str) -> None:
-    values = draw(value_strategy(PROPERTIES[name]), 25, seed=1)
+    values = draw(value_strategy(PROPERTIES[name], SPEC.wire_booleans), 25, seed=1)
     assert values
     if name in ("lora_strength",):  # strengths only make sense with as many LoRAs
         values = [v for v in values if v is None]
@@ -35,3 +35,9 @@ def test_violations_are_mostly_rejected_and_the_oracle_sorts_the_rest() -> None:
     width = draw(violation_strategy(PROPERTIES["width"]), 40, seed=2)
     assert sum(not is_valid(BASE | {"width": v}, SPEC) for v in width) >= 30
     assert any(isinstance(v, str) for v in width) and any(isinstance(v, int) and v > 1024 for v in width)
+
+
+def test_boolean_wire_words_come_from_the_spec() -> None:
+    values = draw(value_strategy(PROPERTIES["base64"], {"oui": True, "non": False}), 60, seed=3)
+    words = {v for v in values if isinstance(v, str)}
+    assert words and words <= {"oui", "Oui", "OUI", "non", "Non", "NON"}

@@ -98,7 +98,7 @@ def test_width_default_drift_is_seen_in_meta_and_in_the_image(drifting_server: C
     messages = [f.message for f in _drift(drifting_server(**changes), samples=3)
                 if f.rule == "default-not-applied" and "/width/" in f.path]
     assert any("meta.width is 768" in m for m in messages)
-    assert any("should be 512px wide, but the image is 768px" in m for m in messages)
+    assert any("output[0] is 768x512, expected 512x512" in m for m in messages)
 
 
 def test_cli_exits_zero_on_the_mock_and_one_on_a_drifting_server(
