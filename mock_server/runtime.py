@@ -62,8 +62,6 @@ def journal_entry(environ: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 class MockRuntime(Service):
-    tip = TIP
-
     def __init__(self, config: MockConfig, spec: Spec, store: JobStore, images: ImageCache, clock: Clock,
                  owned_folder: Path | None = None) -> None:
         self.config = config

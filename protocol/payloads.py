@@ -13,7 +13,7 @@ no ``scheduler`` asked for, ``meta.scheduler`` is ``null`` on every server.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from t2i_contract.spec import error_body
@@ -53,7 +53,6 @@ class JobView:
     output: Callable[[], list[str]] | None = None
     error: dict[str, Any] | None = None
     error_status: int = 500
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 USED_SUFFIX = "_used"

@@ -41,8 +41,6 @@ class Call:
 class Service:
     """What a server supplies. Subclasses implement :meth:`submit` and :meth:`fetch`."""
 
-    tip = ""
-
     def begin(self, call: Call) -> None:
         """Called first for every API call (before Prefer, body and key are read)."""
 

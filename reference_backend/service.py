@@ -66,8 +66,6 @@ TIP = "This is a self-hosted reference backend: images are made locally with dif
 
 
 class JobService(Service):
-    tip = TIP
-
     def __init__(self, config: BackendConfig, generator: Generator, store: JobStore, images: ImageStore,
                  clock: Clock | None = None) -> None:
         self.config = config
