@@ -68,15 +68,18 @@ def serve_command(config: BackendConfig) -> None:
 
 @settings_command("make-tiny-model", TinyModelSettings, context_settings={"show_default": True})
 def make_tiny_model_command(settings: TinyModelSettings) -> None:
-    """Write a tiny random Stable Diffusion model, a VAE and three LoRAs to DIRECTORY.
+    """Write tiny random SD 1.5, SDXL and FLUX.1 models, their LoRAs, a VAE and IP-Adapters to DIRECTORY.
 
     No download: everything is built from configs with random weights, in seconds.
     """
     _require_backend()
-    from .tiny import make_tiny_model
+    from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, TINY_IP_ADAPTERS, make_tiny_model
 
     tiny = make_tiny_model(settings.directory, seed=settings.seed)
-    click.echo(f"model {tiny.model_id} in {tiny.models_dir}, and the same as one file: {tiny.single_file_id}")
-    click.echo(f"LoRAs {', '.join(tiny.lora_ids)} in {tiny.loras_dir}")
+    click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} in {tiny.models_dir}, and {tiny.model_id} as one "
+               f"file: {tiny.single_file_id}")
+    click.echo(f"LoRAs {', '.join(lora for loras in TINY_FAMILY_LORAS.values() for lora in loras)} in {tiny.loras_dir}")
     click.echo(f"VAE {tiny.vae_id} in {tiny.vaes_dir}")
-    click.echo(f"serve it: t2i serve --models {tiny.models_dir} --loras {tiny.loras_dir} --vaes {tiny.vaes_dir}")
+    click.echo(f"IP-Adapters {', '.join(TINY_IP_ADAPTERS.values())} in {tiny.ip_adapters_dir}")
+    click.echo(f"serve it: t2i serve --models {tiny.models_dir} --loras {tiny.loras_dir} --vaes {tiny.vaes_dir} "
+               f"--ip-adapters {tiny.ip_adapters_dir}")
