@@ -74,8 +74,7 @@ def _config_to_env(config: MockConfig) -> str:
 
 
 def _config_from_env(text: str) -> MockConfig:
-    values = json.loads(text)
-    values["keys"], values["latency"] = tuple(values["keys"]), tuple(values["latency"])
+    values = {name: tuple(value) if isinstance(value, list) else value for name, value in json.loads(text).items()}
     values["db_path"] = Path(values["db_path"]) if values["db_path"] else None
     return MockConfig(**values)
 
