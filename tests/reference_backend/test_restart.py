@@ -23,7 +23,7 @@ import requests
 from t2i_contract.reference_backend import Generator
 from tests.support import ServerThread, wait_for
 
-from .support import API, KEY, ROOT, decode_png, serve, text2img_body
+from .support import API, KEY, ROOT, Server, decode_png, serve, text2img_body
 
 if TYPE_CHECKING:
     from t2i_contract.reference_backend import GenerationResult
@@ -134,6 +134,20 @@ def _fetch(base: str, job_id: int) -> dict:
     return _post(f"{base}{API}/fetch/{job_id}", {"key": KEY})
 
 
+def _succeeded(server: Server, job_id: int) -> dict:
+    """The job's success answer, polled with a generous deadline; the last answer seen if it never comes."""
+    last: list[dict] = []
+
+    def done() -> dict | None:
+        last[:] = [server.fetch(job_id).json()]
+        return last[0] if last[0]["status"] == "success" else None
+
+    try:
+        return wait_for(done, timeout=DEADLINE)
+    except AssertionError:
+        raise AssertionError(f"generation {job_id} never succeeded on the second server; last answer: {last}") from None
+
+
 def test_the_job_a_crashed_server_was_running_is_run_by_the_next_one(tiny_generator: Generator,
                                                                      tmp_path: Path) -> None:
     first = Process(tmp_path)
@@ -155,8 +169,7 @@ def test_the_job_a_crashed_server_was_running_is_run_by_the_next_one(tiny_genera
 
     recording = Recording(tiny_generator)
     with serve(recording, tmp_path) as second:
-        done = {job["id"]: wait_for(lambda job=job: (body := second.fetch(job["id"]).json())["status"] == "success"
-                                    and body, timeout=DEADLINE) for job in (running, queued)}
+        done = {job["id"]: _succeeded(second, job["id"]) for job in (running, queued)}
         # The second server's worker ran exactly the two unfinished jobs, oldest first, as they were accepted.
         assert recording.calls == [(f"{STALL} by the crash", 101, os.getpid()), ("queued behind it", 102, os.getpid())]
         for job in (running, queued):
