@@ -28,14 +28,16 @@ if TYPE_CHECKING:
 
 VISIBLE = 1.0
 CASES = [(TINY_FAMILY_MODELS[family], lora) for family in ("sdxl", "flux") for lora in TINY_FAMILY_LORAS[family]]
+CASES += [(TINY_FAMILY_MODELS["flux-schnell"], lora) for lora in TINY_FAMILY_LORAS["flux"]]
 
 
 @pytest.fixture(scope="module")
 def bases(tiny_server: Server) -> dict[str, np.ndarray]:
-    return {model: pixels(tiny_server, model_id=model, num_inference_steps=2)[0] for model in ("tiny-sdxl", "tiny-flux")}
+    return {model: pixels(tiny_server, model_id=model, num_inference_steps=2)[0]
+            for model in ("tiny-sdxl", "tiny-flux", "tiny-flux-schnell")}
 
 
-@pytest.mark.parametrize(("model", "lora"), CASES, ids=[lora for _, lora in CASES])
+@pytest.mark.parametrize(("model", "lora"), CASES, ids=[f"{lora}-on-{model}" for model, lora in CASES])
 def test_each_format_loads_and_changes_the_output(tiny_server: Server, bases: dict[str, np.ndarray], model: str,
                                                   lora: str) -> None:
     assert differ(pixels(tiny_server, model_id=model, num_inference_steps=2, lora_model=lora)[0],

@@ -86,3 +86,8 @@ def test_sdxl_runs_the_sd_scheduler_names(tiny_server: Server, model: str) -> No
     assert response.status_code == 200 and response.json()["meta"]["scheduler_used"] == "DPMSolverMultistepScheduler"
     refused = tiny_server.text2img(model_id=model, num_inference_steps=2, scheduler="KarrasVeScheduler")
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "scheduler"
+    sde = tiny_server.text2img(model_id=model, num_inference_steps=2, scheduler="DPMSolverMultistepScheduler",
+                               algorithm_type="dpmsolver+++", use_karras_sigmas=False).json()["meta"]
+    assert sde["scheduler_settings"] == {"use_karras_sigmas": False, "algorithm_type": "sde-dpmsolver++"}
+    ddim = tiny_server.text2img(model_id=model, num_inference_steps=2, scheduler="DDIMScheduler").json()["meta"]
+    assert any(n.startswith("use_karras_sigmas: DDIMScheduler has no Karras sigma option") for n in ddim["notes"])

@@ -96,8 +96,9 @@ def test_ip_adapter_works_with_a_lora_and_highres_fix(tiny_server: Server, image
     ("tiny-sdxl", "ip-adapter_sd15", "IP-Adapter ip-adapter_sd15 is made for SD 1.5 (family sd1), but model "
                                      "tiny-sdxl is SDXL"),
     ("tiny-flux", "ip-adapter_sdxl", "IP-Adapter ip-adapter_sdxl cannot run on model tiny-flux (FLUX.1)"),
+    ("tiny-flux-schnell", "ip-adapter_sd15", "IP-Adapter ip-adapter_sd15 cannot run on model tiny-flux-schnell"),
     ("tiny-sd", "ip-adapter-plus-face_sd15", "IP-Adapter ip-adapter-plus-face_sd15 is not installed here"),
-], ids=["sdxl-on-sd", "sd15-on-sdxl", "on-flux", "missing"])
+], ids=["sdxl-on-sd", "sd15-on-sdxl", "on-flux", "on-flux-schnell", "missing"])
 def test_wrong_family_or_missing_adapter_is_a_400_naming_it(tiny_server: Server, images_url: str, model: str,
                                                              adapter: str, message: str) -> None:
     response = tiny_server.text2img(model_id=model, ip_adapter_id=adapter, ip_adapter_image=f"{images_url}/red.png")
