@@ -11,15 +11,18 @@ drive it as they are. Each enum name is handled one of three ways:
   ``DPMSolverSinglestepScheduler``, ``UniPCMultistepScheduler`` and
   ``DEISMultistepScheduler`` are built with ``use_flow_sigmas=True``,
   ``prediction_type="flow_prediction"`` and the model's shift (dynamic shifting
-  carries over when the model uses it);
-- **refused**, with the reason: the other names have no flow-matching mode in
-  diffusers (``FLOW_REFUSED``), and the three that are refused for every model stay
-  refused (``schedulers.REFUSED``).
+  carries over when the model uses it; a fixed shift is expressed as a dynamic one,
+  see :func:`_flow_mode`);
+- **refused**, with the reason (``FLOW_REFUSED``): DDPM, DDIM, PNDM, LMS, KDPM2,
+  KDPM2 ancestral and IPNDM have no flow-matching mode in diffusers; Heun's flow form,
+  ``FlowMatchHeunDiscreteScheduler``, takes no custom sigmas, which FluxPipeline always
+  passes; the three refused for every model stay refused (``schedulers.REFUSED``).
 
-``use_karras_sigmas`` applies to the schedulers whose constructor takes it, as for
-SD; ``algorithm_type`` to ``DPMSolverMultistepScheduler`` only. ``meta`` names the
-class that ran (``scheduler``), and a note names it whenever it differs from the
-requested name.
+``use_karras_sigmas`` applies to the flow-matching twins whose constructor takes it,
+as for SD; on the four solvers in flow mode it gave NaN latents in diffusers 0.42, so
+it is not used there and a note says so. ``algorithm_type`` applies to
+``DPMSolverMultistepScheduler`` only. ``meta.scheduler_used`` names the class that
+ran, and a note names it whenever it differs from the requested name.
 """
 from __future__ import annotations
 
