@@ -67,11 +67,11 @@ class _Run:
             raise UpstreamError(f"cannot reach {self.settings.base_url}: {exchange.error}", self.settings.base_url)
         self.reached = True
         for problem in checks.no_server_error(exchange):
-            self.observer.problem("request-failed", "error", pointer, f"{label}: {problem}")
+            self.observer.problem("request-failed", pointer, f"{label}: {problem}")
         if not exchange.answered:
             return False
         if exchange.json is NO_JSON:
-            self.observer.problem("request-failed", "error", pointer,
+            self.observer.problem("request-failed", pointer,
                                   f"{label} answered HTTP {exchange.status} with a body that is not JSON: "
                                   f"{exchange.text[:80]!r}")
             return False
@@ -84,7 +84,7 @@ class _Run:
         if not self.see(exchange):
             return
         for problem in checks.valid_accepted(exchange):
-            self.observer.problem("valid-request-rejected", "error", f"{self.text2img}/requestBody", problem,
+            self.observer.problem("valid-request-rejected", f"{self.text2img}/requestBody", problem,
                                   group=str(exchange.status))
         result = exchange
         if exchange.branch == "processing" and 200 <= exchange.status < 300:
@@ -92,7 +92,7 @@ class _Run:
             for index, (problem, poll) in enumerate(polled.problems, start=1):
                 ended = polled.timed_out and index == len(polled.problems)
                 rule = "generation-never-finished" if ended else "request-failed"
-                self.observer.problem(rule, "error", self.spec.responses.operation_pointer(poll.operation or "fetch"),
+                self.observer.problem(rule, self.spec.responses.operation_pointer(poll.operation or "fetch"),
                                       problem)
             if polled.result is None:
                 return
@@ -109,9 +109,9 @@ class _Run:
             images = load_outputs(self.client, result.get("output"), as_base64=request.base64)
         for name, problem in checks.default_departures(self.spec, body, request, result, images):
             if name == "output":
-                self.observer.problem("request-failed", "error", self.text2img, f"could not read an image: {problem}")
+                self.observer.problem("request-failed", self.text2img, f"could not read an image: {problem}")
             else:
-                self.observer.problem("default-not-applied", "error", f"{self.fields}/{escape_pointer(name)}/default",
+                self.observer.problem("default-not-applied", f"{self.fields}/{escape_pointer(name)}/default",
                                       f"{name}: omitted, so the spec's default applies, but {problem}")
 
     def reject_expected(self, body: Any) -> None:
@@ -119,7 +119,7 @@ class _Run:
         if not self.see(exchange):
             return
         for problem in checks.invalid_rejected(exchange):
-            self.observer.problem("invalid-request-accepted", "error", f"{self.text2img}/requestBody", problem,
+            self.observer.problem("invalid-request-accepted", f"{self.text2img}/requestBody", problem,
                                   group=str(exchange.branch))
 
 

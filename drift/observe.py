@@ -1,7 +1,8 @@
 """Tally what a server actually sends against what the spec documents.
 
 :class:`Observer` is fed every response of a drift run (``record``) and turns
-the tallies into findings (``findings``): undocumented fields and how often,
+the tallies into findings (``findings``) of the rules in :data:`DRIFT_RULES`
+(``t2i drift``'s own verdicts use the same table): undocumented fields and how often,
 documented fields never seen, enum values never seen and unknown ones seen, type
 mismatches, missing required fields, undocumented statuses. Response bodies are
 matched to a ``oneOf`` branch by the discriminator (``status``), then checked
@@ -17,16 +18,29 @@ from typing import Any
 
 from t2i_contract.spec import Document, ResponseChecker, SchemaView, Spec
 
-from .findings import Finding, Level, show_json
+from .findings import Finding, show_json
+from .rules import RuleTable
 
-__all__ = ["Observer"]
+__all__ = ["DRIFT_RULES", "Observer"]
 
-_CATEGORY: dict[str, tuple[str, Level]] = {
-    "type": ("type-mismatch", "error"),
-    "required": ("missing-required", "error"),
-    "enum": ("unknown-enum-value", "error"),
-    "const": ("unknown-enum-value", "error"),
-}
+DRIFT_RULES = RuleTable("drift", (
+    ("undocumented-status", "error", "an answer's HTTP status is not one the operation documents"),
+    ("unknown-enum-value", "error", "a value outside its enum, or a discriminator value that names no branch"),
+    ("type-mismatch", "error", "a value of another type than its schema's"),
+    ("missing-required", "error", "a required field is absent"),
+    ("schema-violation", "error", "any other way an answer breaks its schema"),
+    ("undocumented-field", "warn", "a field the spec does not list was sent"),
+    ("field-never-seen", "info", "a documented field was absent from every answer"),
+    ("enum-value-never-seen", "info", "a documented enum value never appeared"),
+    ("request-failed", "error", "no answer, a 5xx, a body that is not JSON, a polling or image problem"),
+    ("valid-request-rejected", "error", "a body the spec accepts was refused"),
+    ("invalid-request-accepted", "error", "a body the spec rejects was accepted"),
+    ("generation-never-finished", "error", "a generation was still processing when polling gave up"),
+    ("default-not-applied", "error", "an omitted field's default does not show in meta or in the images"),
+))
+# The JSON Schema keyword an error comes from -> the drift rule that reports it.
+_CATEGORY: dict[str, str] = {"type": "type-mismatch", "required": "missing-required", "enum": "unknown-enum-value",
+                             "const": "unknown-enum-value"}
 
 
 def _short(value: Any, limit: int = 60) -> str:
@@ -37,7 +51,6 @@ def _short(value: Any, limit: int = 60) -> str:
 @dataclass
 class _Problem:
     rule: str
-    level: Level
     path: str
     message: str
     count: int = 0
@@ -59,11 +72,13 @@ class Observer:
         # The spec's one response validator; a Spec keeps one already built.
         self.checker = self.document.responses if isinstance(self.document, Spec) else ResponseChecker(self.document)
 
-    def problem(self, rule: str, level: Level, path: str, message: str, group: str | None = None) -> None:
+    def problem(self, rule: str, path: str, message: str, group: str | None = None) -> None:
         """Count one problem; those with the same ``group`` (default: the message) are reported once,
         with the first message as the example."""
         key = (rule, path, group if group is not None else message)
-        item = self.problems.setdefault(key, _Problem(rule, level, path, message))
+        if rule not in DRIFT_RULES:
+            raise LookupError(f"drift rule {rule!r} is not registered")
+        item = self.problems.setdefault(key, _Problem(rule, path, message))
         item.count += 1
 
     # -- recording -------------------------------------------------------
@@ -74,7 +89,7 @@ class Observer:
         ``validate=False`` only tallies fields and values (the proxy has its verdict already)."""
         response = self.checker.response_at(operation_pointer, status_code)
         if response is None:
-            self.problem("undocumented-status", "error", f"{operation_pointer}/responses",
+            self.problem("undocumented-status", f"{operation_pointer}/responses",
                          f"{label} answered HTTP {status_code}, which the spec does not document")
             return
         media = self.checker.json_schema(response)
@@ -88,7 +103,7 @@ class Observer:
             counter = self.values.setdefault(found.mapping_pointer, Counter())
             value = body.get(found.property_name)
             if not isinstance(value, str) or value not in found.branches:
-                self.problem("unknown-enum-value", "error", found.mapping_pointer,
+                self.problem("unknown-enum-value", found.mapping_pointer,
                              f"{label}: {found.property_name} {_short(value)} is none of "
                              f"{show_json(sorted(found.branches))}", group=_short(value))
                 return None
@@ -107,7 +122,7 @@ class Observer:
             view = branch
         self.bodies[view.pointer] += 1
         for error in self.checker.schema_errors(view.pointer, body) if validate else []:
-            rule, level = _CATEGORY.get(str(error.validator), ("schema-violation", "error"))
+            rule = _CATEGORY.get(str(error.validator), "schema-violation")
             where = "/".join(str(p) for p in error.absolute_path)
             target = self._pointer_for(view, list(error.absolute_path))
             if error.validator == "required":
@@ -116,7 +131,7 @@ class Observer:
                 message = f"{label}: required field {show_json(missing)} is missing"
             else:
                 message = f"{label}: {self.checker.describe(error)}"
-            self.problem(rule, level, target, message, group=f"{where}|{error.validator}|{error.validator_value!r}")
+            self.problem(rule, target, message, group=f"{where}|{error.validator}|{error.validator_value!r}")
         self._walk(view, body)
 
     def _pointer_for(self, view: SchemaView, path: list[Any]) -> str:
@@ -151,23 +166,24 @@ class Observer:
 
     # -- reporting -------------------------------------------------------
     def findings(self) -> list[Finding]:
-        found = [Finding(p.rule, p.level, p.path, p.message + (f" (and {p.count - 1} more like it)" if p.count > 1 else ""))
+        found = [DRIFT_RULES.finding(p.rule, p.path, p.message + (f" (and {p.count - 1} more like it)"
+                                                                   if p.count > 1 else ""))
                  for p in self.problems.values()]
         for (pointer, name), count in sorted(self.undocumented.items()):
             total = self.bodies.get(pointer) or count
-            found.append(Finding("undocumented-field", "warn", f"{pointer}/properties",
+            found.append(DRIFT_RULES.finding("undocumented-field", f"{pointer}/properties",
                                  f"{name!r} is not in the spec but was sent in {count} of {total} answers"))
         for pointer, total in sorted(self.bodies.items()):
             view = self.document.view(pointer)
             for name, prop in view.properties.items():
                 if self.seen.get(prop, 0) == 0:
-                    found.append(Finding("field-never-seen", "info", prop,
+                    found.append(DRIFT_RULES.finding("field-never-seen", prop,
                                          f"{name!r} is documented but absent from all {total} answers"))
         for pointer, counter in sorted(self.values.items()):
             allowed = self._allowed_values(pointer)
             for value in allowed:
                 if counter.get(value if pointer.endswith("/mapping") else _short(value), 0) == 0:
-                    found.append(Finding("enum-value-never-seen", "info", pointer,
+                    found.append(DRIFT_RULES.finding("enum-value-never-seen", pointer,
                                          f"{value!r} is documented but never seen in {sum(counter.values())} answers"))
         return found
 

@@ -8,19 +8,12 @@ cannot be emitted at a level its registration does not say. ``t2i diff
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..findings import Finding, Level
+from ..findings import Level
+from ..rules import RuleInfo, RuleTable
 
 __all__ = ["DIFF_RULES", "DiffRule", "finding"]
 
-
-@dataclass(frozen=True)
-class DiffRule:
-    id: str
-    level: Level
-    summary: str
-
+DiffRule = RuleInfo
 
 _TABLE: tuple[tuple[str, Level, str], ...] = (
     ("endpoint-removed", "error", "an operation (method and path) is gone"),
@@ -74,13 +67,5 @@ _TABLE: tuple[tuple[str, Level, str], ...] = (
     ("response-anyof-branch-removed", "info", "a response anyOf branch is gone"),
 )
 
-DIFF_RULES: dict[str, DiffRule] = {rule_id: DiffRule(rule_id, level, summary) for rule_id, level, summary in _TABLE}
-
-
-def finding(rule_id: str, path: str, message: str) -> Finding:
-    """A finding of a registered rule, at the level its registration states."""
-    try:
-        rule = DIFF_RULES[rule_id]
-    except KeyError:
-        raise LookupError(f"diff rule {rule_id!r} is not registered in DIFF_RULES") from None
-    return Finding(rule.id, rule.level, path, message)
+DIFF_RULES = RuleTable("diff", _TABLE)
+finding = DIFF_RULES.finding
