@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import fcntl
 import logging
 import random
 import shutil
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
 from t2i_contract.protocol.outbound import json_poster
@@ -70,6 +71,7 @@ class MockRuntime(Service):
         self.images = images
         self.clock = clock
         self.owned_folder = owned_folder
+        self._resume_lock: BinaryIO | None = None
         # a developer's webhook receiver usually runs on their own machine: private targets are allowed
         self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout)
@@ -86,7 +88,29 @@ class MockRuntime(Service):
         assert config.db_path is not None
         store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
                          max_jobs=config.max_jobs, clock=clock)
-        return cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
+        runtime = cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
+        if folder is None:  # a store the user keeps (--db): deliveries a stopped mock left unsettled go out now
+            runtime.resume_webhooks()
+        return runtime
+
+    def resume_webhooks(self) -> int:
+        """Schedule the unsettled webhooks of the store, once per running server; how many.
+
+        Every worker of a multi-process mock builds a runtime on the same file, so the
+        first to take an exclusive ``flock`` on ``<db>.webhooks`` resumes them, and keeps
+        the lock for its life; the kernel drops it when the process dies, however it dies.
+        """
+        lock = open(self.store.path.with_name(self.store.path.name + ".webhooks"), "a+b")  # noqa: SIM115
+        try:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:  # another worker of this server resumes them
+            lock.close()
+            return 0
+        self._resume_lock = lock
+        jobs = self.store.unsettled_webhooks()
+        for job in jobs:
+            self.webhooks.resume(job.id, job.webhook_status, max(job.ready_at, self.clock.now()))
+        return len(jobs)
 
     # -- the journal -----------------------------------------------------------------
     def begin(self, call: Call) -> None:
@@ -188,5 +212,7 @@ class MockRuntime(Service):
         """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""
         self.webhooks.close()
         self.store.close()
+        if self._resume_lock is not None:
+            self._resume_lock.close()
         if self.owned_folder is not None:
             shutil.rmtree(self.owned_folder, ignore_errors=True)

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from t2i_contract.protocol import Clock, SystemClock, initial_status
+from t2i_contract.protocol.webhooks import PENDING, RETRYING_PREFIX
 
 __all__ = ["Job", "JobStore", "temporary_folder"]
 
@@ -238,6 +239,16 @@ class JobStore:
     def set_webhook_status(self, job_id: int, status: str) -> None:
         with self._conn(write=True) as db:
             db.execute("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
+
+    def unsettled_webhooks(self) -> list[Job]:
+        """Live jobs whose webhook was pending or between retries when the last process stopped."""
+        with self._conn() as db:
+            rows = db.execute(
+                "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "
+                "FROM jobs WHERE webhook IS NOT NULL AND expires_at > ? AND (webhook_status = ? OR "
+                "webhook_status LIKE ?) ORDER BY id", (self.clock.now(), PENDING, RETRYING_PREFIX + "%"),
+            ).fetchall()
+        return [Job(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8]) for r in rows]
 
     # -- journal -----------------------------------------------------------
     def _journal_insert(self, db: sqlite3.Connection, entry: dict[str, Any]) -> None:

@@ -126,10 +126,10 @@ class WebhookSender:
         with self._cv:
             return self._queue[0][0] if self._queue else None
 
-    def resume(self, job_id: int, status: str) -> None:
-        """After a restart: continue an unsettled delivery where it stopped."""
+    def resume(self, job_id: int, status: str, due: float | None = None) -> None:
+        """After a restart: continue an unsettled delivery where it stopped (at ``due``, or at once)."""
         if unsettled(status):
-            self.schedule(job_id, attempt=min(next_attempt(status), self.attempts))
+            self.schedule(job_id, due, attempt=min(next_attempt(status), self.attempts))
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop at once; deliveries not yet made are dropped and their status is left as it was."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable
 
+import pytest
+
 from t2i_contract.protocol import ManualClock
 from t2i_contract.spec import load_spec
 from tests.mock_server.conftest import MockClient
@@ -104,3 +106,28 @@ def test_loopback_receivers_are_allowed_by_default_and_refused_when_denied(make_
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "webhook"
     assert strict.text2img(body | {"webhook": "http://169.254.169.254/latest"}).status_code == 400
     assert make_mock().text2img(body | {"webhook": "http://169.254.169.254/latest"}).status_code == 400
+
+
+def test_webhooks_left_pending_by_a_stopped_mock_are_sent_by_the_next_one_on_the_same_db(
+        make_mock: Callable[..., MockClient], body: dict[str, Any], tmp_path: Any) -> None:
+    clock = ManualClock()
+    db = tmp_path / "kept.sqlite3"
+    with WebhookListener() as listener:
+        first = make_mock(db_path=db, clock=clock)
+        job = first.text2img(body | {"webhook": listener.url}, headers={"Prefer": "eta=5"}).json()
+        first.runtime.close()  # as a stopped process: nothing was delivered, the status stays pending
+        assert listener.received == []
+        second = make_mock(db_path=db, clock=clock)
+        assert second.runtime.webhooks.next_due() == pytest.approx(clock.now() + 5)  # when the job is ready
+        clock.advance(5)
+        assert listener.wait(1)[0]["json"]["id"] == job["id"]
+        assert _status(second, job["id"], "delivered") == "delivered (HTTP 200 on attempt 1 of 3)"
+
+
+def test_only_one_runtime_on_a_store_resumes_its_webhooks(make_mock: Callable[..., MockClient],
+                                                          tmp_path: Any) -> None:
+    db = tmp_path / "shared.sqlite3"
+    first, second = make_mock(db_path=db), make_mock(db_path=db)  # two workers of one server
+    assert first.runtime.resume_webhooks() == 0  # already holds the lock: a no-op, no second schedule
+    assert second.runtime.resume_webhooks() == 0
+    assert second.runtime._resume_lock is None and first.runtime._resume_lock is not None
