@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from t2i_contract.spec.document import Document
+from t2i_contract.spec import Document
 
 __all__ = ["document", "operation", "schema_doc"]
 

@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from t2i_contract.spec.document import read_document
-from t2i_contract.spec.errors import DocumentError
-
-from tests.drift.builders import schema_doc
+from t2i_contract.spec import Document, DocumentError, ResponseChecker, SpecLoadError, load_spec, read_document
+from tests.drift.builders import document, operation, schema_doc
 
 MD = """# A vendor page
 
@@ -67,3 +65,24 @@ def test_circular_ref_raises_instead_of_looping() -> None:
     doc = schema_doc(A={"$ref": "#/components/schemas/B"}, B={"$ref": "#/components/schemas/A"})
     with pytest.raises(DocumentError, match="circular"):
         doc.follow("/components/schemas/A")
+
+
+def test_the_contract_is_a_document_and_keeps_its_lookups() -> None:
+    spec = load_spec()
+    assert isinstance(spec, Document)
+    assert spec.resolve({"$ref": "#/components/schemas/Text2ImgRequest"}) == spec.schema("Text2ImgRequest")
+    assert spec.pointer("/components/schemas") is spec.get("/components/schemas")
+    with pytest.raises(SpecLoadError, match="does not resolve"):
+        spec.pointer("/components/nothing")
+
+
+def test_responses_of_a_30_document_are_judged_in_its_dialect() -> None:
+    item = {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "nullable": True}}}
+    checker = ResponseChecker(document("3.0.3", paths={"/x": operation(responses={"200": item}, operationId="x")}))
+    assert checker.check_answer("x", 200, "application/json", b'{"id": null}') == []
+    assert checker.check_answer("x", 200, "application/json", b'{"id": "7"}') == ["id: '7' is not of type 'integer'"]
+    assert checker.check_answer("x", 200, "text/html", b'{"id": 7}') == [
+        "Content-Type is text/html, not application/json"]
+    assert checker.check_answer("x", 201, "application/json", b"{}") == ["HTTP 201 is not a documented response of x"]
+    assert checker.check_answer("x", 200, "application/json", b"<html>") == [
+        "HTTP 200 body is not JSON (Content-Type application/json)"]
