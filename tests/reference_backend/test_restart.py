@@ -6,6 +6,8 @@ blocks for good, so that generation can never finish there. The second server, i
 runs the tiny diffusers model behind a generator that records every call. So the test sees that
 the second server's worker made the interrupted job's images and the queued job's, with the
 seeds and prompts they were accepted with, and that it ran nothing that had already finished.
+A webhook caught between two attempts is resumed by the next server at the next attempt; the
+first server's clock stands still, so its own retry can never come due.
 """
 from __future__ import annotations
 
@@ -20,8 +22,10 @@ from typing import TYPE_CHECKING
 
 import requests
 
-from t2i_contract.reference_backend import Generator
-from tests.support import ServerThread, wait_for
+from t2i_contract.protocol import ManualClock
+from t2i_contract.reference_backend import FakeGenerator, Generator
+from tests.servers.checks import webhook_status_form, webhook_status_pattern
+from tests.support import ServerThread, WebhookListener, wait_for
 
 from .support import API, KEY, ROOT, Server, decode_png, serve, text2img_body
 
@@ -69,7 +73,7 @@ class Recording(Generator):
 
 def run_first_server(data_dir: str) -> None:
     """Entry point of the first server's process: serve on a free port until killed."""
-    from t2i_contract.reference_backend import BackendConfig, FakeGenerator, create_app
+    from t2i_contract.reference_backend import BackendConfig, create_app
 
     app = create_app(BackendConfig(data_dir=Path(data_dir)), generator=Stalling(FakeGenerator(("tiny-sd",))))
     with ServerThread(app) as server:
@@ -186,18 +190,23 @@ def test_the_job_a_crashed_server_was_running_is_run_by_the_next_one(tiny_genera
     assert len(set(ids)) == 3 and fresh["id"] > max(ids), "ids keep growing across restarts"
 
 
-def test_a_webhook_still_being_retried_at_shutdown_is_sent_after_the_restart(tmp_path: Path) -> None:
-    from t2i_contract.reference_backend import FakeGenerator
-    from tests.support import WebhookListener
+def _webhook_status_in(server: Server, job_id: int, state: str) -> str | None:
+    """The job's webhook_status when it is in the spec's form for ``state``, else None."""
+    status = server.fetch(job_id).json()["webhook_status"]
+    return status if webhook_status_pattern(state).match(status) else None
 
+
+def test_a_webhook_still_being_retried_at_shutdown_is_sent_after_the_restart(tmp_path: Path) -> None:
+    """The first server's clock stands still, so its retry never comes due: the second server must send it."""
     generator = FakeGenerator(("tiny-sd",))
     with WebhookListener(status_codes=[503]) as hook:
-        with serve(generator, tmp_path, webhook_retries=3, webhook_backoff=30.0) as first:
+        with serve(generator, tmp_path, clock=ManualClock()) as first:
             job = first.text2img(webhook=hook.url, track_id="survivor").json()
-            hook.wait(1)  # the first attempt failed; the next one is 30 s away when the server stops
+            wait_for(lambda: _webhook_status_in(first, job["id"], "retrying"))
         assert len(hook.received) == 1
         with serve(generator, tmp_path) as second:
-            wait_for(lambda: second.fetch(job["id"]).json()["webhook_status"].startswith("delivered"))
-            payload = hook.received[-1]["json"]
+            status = wait_for(lambda: _webhook_status_in(second, job["id"], "delivered"))
+    assert webhook_status_form("delivered", status)["N"] == "2", f"the restart resumes at attempt 2: {status}"
     assert len(hook.received) == 2
+    payload = hook.received[-1]["json"]
     assert payload["id"] == job["id"] and payload["track_id"] == "survivor" and payload["status"] == "success"
