@@ -1,8 +1,8 @@
 """Fixtures for the behaviour suite: both servers, started once per session, and their answers.
 
 ``tiny_generator`` (the real tiny diffusers model, built once) -> ``backend_main``;
-``mock_main`` beside it. ``*_queue`` are a second pair that allow one queued job and never run
-it, for the 429 case. ``answers`` runs each case once per server and keeps the answer, so the
+``mock_main`` and ``mock_granian_main`` (``t2i mock`` in its own process) beside it. ``*_queue``
+are a second set that allow one queued job and never run it, for the 429 case. ``answers`` runs each case once per server and keeps the answer, so the
 per-server test and the agreement test judge the very same answers.
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ import pytest
 # run the backend the same way; moving them to tests/conftest.py would share one instance too.
 from tests.reference_backend.conftest import tiny, tiny_generator  # noqa: F401
 
-from .targets import Target, serve_backend, serve_mock
+from .targets import Target, serve_backend, serve_mock, serve_mock_process
 
 if TYPE_CHECKING:
     from t2i_contract.reference_backend import Generator
@@ -33,6 +33,18 @@ def mock_main(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
 @pytest.fixture(scope="session")
 def backend_main(tiny_generator: Generator, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with serve_backend(tiny_generator, tmp_path_factory.mktemp("backend-main")) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def mock_granian_main(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with serve_mock_process(tmp_path_factory.mktemp("mock-granian-main")) as target:
+        yield target
+
+
+@pytest.fixture(scope="session")
+def mock_granian_queue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    with serve_mock_process(tmp_path_factory.mktemp("mock-granian-queue"), max_queued=1, hold=True) as target:
         yield target
 
 

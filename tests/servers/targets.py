@@ -1,14 +1,20 @@
 """Both servers of the contract behind one small client, so one table of cases runs against each.
 
-A :class:`Target` is a running server on a free loopback port (the mock, or the reference
-backend on the tiny diffusers model) plus what a case needs to talk to it: the spec's paths,
-the key it accepts and a cheap valid text2img body that both servers honour. ``serve_mock`` and
-``serve_backend`` start one with the same neutral settings, translated here into each server's
-config, so a case never knows which server it talks to. Nothing else in this folder names a
-server's config fields or internals.
+A :class:`Target` is a running server on a free loopback port plus what a case needs to talk to
+it: the spec's paths, the key it accepts and a cheap valid text2img body that every server
+honours. The kinds: ``mock`` (the Flask app on a test thread), ``backend`` (the reference backend
+on the tiny diffusers model, on a test thread) and ``mock_granian`` (``t2i mock`` as users run
+it: its own process, on granian). ``serve_mock``, ``serve_mock_process`` and ``serve_backend``
+start one with the same neutral settings, translated here into each server's config or flags, so
+a case never knows which server it talks to. Nothing else in this folder names a server's
+config fields or internals.
 """
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
@@ -17,7 +23,7 @@ import requests
 
 from t2i_contract.reference_backend import Generator
 from t2i_contract.spec import load_spec
-from tests.support import ServerThread
+from tests.support import ServerThread, free_port, wait_for
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -25,9 +31,9 @@ if TYPE_CHECKING:
     from t2i_contract.reference_backend import GenerationResult
     from t2i_contract.spec import Text2ImgRequest
 
-__all__ = ["KEY", "KINDS", "MODEL_ID", "Target", "serve_backend", "serve_mock"]
+__all__ = ["KEY", "KINDS", "MODEL_ID", "Target", "serve_backend", "serve_mock", "serve_mock_process"]
 
-KINDS = ("mock", "backend")
+KINDS = ("mock", "backend", "mock_granian")
 KEY = "test-key"
 MODEL_ID = "tiny-sd"  # the tiny model's id; the mock accepts any slug
 BACKOFF = 0.01  # webhook retry backoff in seconds, both servers: retries are counted, never timed
@@ -112,6 +118,41 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
             yield target
     finally:
         app.extensions[EXTENSION].close()
+
+
+@contextmanager
+def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: bool = False) -> Iterator[Target]:
+    """``t2i mock`` in its own process, on its default WSGI server, with the settings of :func:`serve_mock`."""
+    port = free_port()
+    flags = ["--port", str(port), "--db", str(data_dir / "mock.sqlite3"), "--keys", KEY,
+             "--webhook-backoff", str(BACKOFF), "--webhook-timeout", str(WEBHOOK_TIMEOUT),
+             "--eta", str(HOLD_ETA if hold else PROCESSING_ETA)]
+    if max_queued is not None:
+        flags += ["--max-queued", str(max_queued)]
+    log = data_dir / "mock.log"
+    with log.open("w") as out:
+        process = subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "mock",
+                                    *flags], stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
+    target = Target("mock_granian", f"http://127.0.0.1:{port}", ({}, {"Prefer": "code=500"}))
+
+    def up() -> bool:
+        assert process.poll() is None, f"t2i mock exited with {process.returncode}: {log.read_text()[-3000:]}"
+        try:
+            return target.request("GET", "/__mock/health").status_code == 200
+        except requests.ConnectionError:
+            return False
+
+    try:
+        wait_for(up, timeout=TIMEOUT, interval=0.05)
+        yield target
+    finally:
+        target.close()
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
 
 
 class Gated(Generator):

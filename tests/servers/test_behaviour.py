@@ -1,9 +1,13 @@
 """Issue 9's behaviour suite: one table of cases (``cases.py``), run against both servers.
 
+The mock runs twice: as an app on a test thread and as ``t2i mock`` is run by users (its own
+process, on granian, with its WSGI fast path), so the table also holds the served mock to the
+same answers.
+
 ``test_case_holds_on_each_server`` judges each server's answer on its own: the spec's error
 shape with its ``errors`` list on every non-2xx status, ``Allow`` on 405, documented statuses,
 webhook payloads and ``webhook_status`` words the spec accepts, ``meta`` that echoes the request.
-``test_servers_answer_alike`` then demands that the two servers gave the same answer where a
+``test_servers_answer_alike`` then demands that every server gave the same answer where a
 client could tell them apart. Both run over real HTTP; the backend runs the tiny diffusers model.
 """
 from __future__ import annotations
@@ -32,7 +36,7 @@ def test_case_holds_on_each_server(case: Case, kind: str, answers: Answers) -> N
 @pytest.mark.parametrize("case", CASES, ids=CASE_IDS)
 def test_servers_answer_alike(case: Case, answers: Answers) -> None:
     seen = {kind: case.alike(answers(case, kind)) for kind in KINDS}
-    assert seen["mock"] == seen["backend"], f"the servers answer {case.id} differently: {seen}"
+    assert all(value == seen[KINDS[0]] for value in seen.values()), f"the servers answer {case.id} differently: {seen}"
 
 
 def _constrains(schema: Any) -> bool:
