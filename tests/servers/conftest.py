@@ -2,8 +2,9 @@
 
 ``tiny_generator`` (the real tiny diffusers model, built once) -> ``backend_main``;
 ``mock_main`` and ``mock_granian_main`` (``t2i mock`` in its own process) beside it. ``*_queue``
-are a second set that allow one queued job and never run it, for the 429 case. ``answers`` runs each case once per server and keeps the answer, so the
-per-server test and the agreement test judge the very same answers.
+are a second set that allow one queued job and never run it, for the 429 case. ``answers`` runs
+each case once per server and keeps the answer, so the per-server test and the agreement test
+judge the very same answers.
 """
 from __future__ import annotations
 
