@@ -39,6 +39,7 @@ SERVERS = ("granian", "gunicorn")
 DEFAULT_SERVER = "granian"
 DEFAULT_PROCESSING_RATIO = 0.0
 DEFAULT_ETA = 2.0
+DEFAULT_LATENCY = (0.0, 0.0)  # milliseconds, low and high
 DEFAULT_TTL = 3600.0
 DEFAULT_MAX_JOBS = 100_000
 DEFAULT_MAX_BODY = 1024 * 1024
@@ -52,7 +53,7 @@ DEFAULT_RETRY_AFTER = 30
 def parse_latency(text: str | float | None) -> tuple[float, float]:
     """``"150"`` -> (150, 150); ``"50-200"`` -> (50, 200); milliseconds."""
     if text is None or text == "":
-        return (0.0, 0.0)
+        return DEFAULT_LATENCY
     if isinstance(text, (int, float)):
         return (float(text), float(text))
     low, sep, high = str(text).strip().partition("-")
@@ -104,7 +105,8 @@ class MockConfig:
     max_queued: int | None = setting(None, type=click.IntRange(0),
                                      help="At most N jobs may be pending at once; a request that would queue one "
                                           "more gets 429 with retry_after. Unset: no limit.")
-    latency: tuple[float, float] = setting((0.0, 0.0), parse=parse_latency, default_text="0", metavar="MS|LOW-HIGH",
+    latency: tuple[float, float] = setting(DEFAULT_LATENCY, parse=parse_latency, default_text="0",
+                                           metavar="MS|LOW-HIGH",
                                            help="Simulated latency of every API answer in ms: a fixed value (150) "
                                                 "or a range (50-200).")
     ttl: float = setting(DEFAULT_TTL, type=click.FloatRange(min=0, min_open=True),
@@ -123,7 +125,8 @@ class MockConfig:
     webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
                                      help="Seconds to wait for a webhook receiver's answer, per attempt.")
     retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
-                               help="Seconds a 429 answer (a full queue, or Prefer: code=429) tells the client to wait.")
+                               help="Seconds a 429 answer (a full queue, or Prefer: code=429) tells the client to "
+                                    "wait.")
     deny_private_urls: bool = setting(False, help="Refuse webhook URLs on loopback and private addresses. By default "
                                                    "the mock posts to them (your receiver usually runs on your own "
                                                    "machine); link-local and metadata addresses are always refused "
