@@ -290,4 +290,8 @@ def problems(command: click.Command, classes: Sequence[type] | None = None) -> l
                 found.append(f"{where}: no help; declare it with setting(help=...)")
             elif isinstance(params[0], click.Option) and not params[0].show_envvar:
                 found.append(f"{where}: --help does not name its environment variable")
+            elif isinstance(params[0], click.Option) and params[0].envvar != envvar_name(command.name or "",
+                                                                                            option.flag):
+                found.append(f"{where}: variable {params[0].envvar} breaks the rule "
+                             f"{envvar_name(command.name or '', option.flag)}")
     return found

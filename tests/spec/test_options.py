@@ -226,7 +226,7 @@ def test_the_checker_names_a_field_without_help_and_one_without_an_option() -> N
     assert not any(p.startswith("_Broken.documented") for p in found)
 
 
-def test_the_checker_names_a_field_with_two_options_or_a_hidden_variable() -> None:
+def test_the_checker_names_a_field_with_two_options_or_a_hidden_or_misnamed_variable() -> None:
     @dataclass(frozen=True, kw_only=True)
     class Fine:
         port: int = setting(1, help="A port.")
@@ -237,6 +237,9 @@ def test_the_checker_names_a_field_with_two_options_or_a_hidden_variable() -> No
     hidden = settings_command("hidden", Fine)(lambda settings: None)
     hidden.params[0].show_envvar = False  # type: ignore[attr-defined]
     assert problems(hidden) == ["Fine.port: --help does not name its environment variable"]
+    renamed = settings_command("renamed", Fine)(lambda settings: None)
+    renamed.params[0].envvar = "RENAMED_PORT"
+    assert problems(renamed) == ["Fine.port: variable RENAMED_PORT breaks the rule T2I_RENAMED_PORT"]
     assert problems(settings_command("fine", Fine)(lambda settings: None)) == []
 
 
