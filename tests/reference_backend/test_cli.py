@@ -51,6 +51,12 @@ def test_serve_refuses_a_cuda_device_that_is_not_there(tiny: TinyModel, tmp_path
     assert "torch sees no CUDA device here; use --device cpu" in result.output
 
 
+def test_serve_without_models_is_a_usage_error() -> None:
+    result = CliRunner().invoke(serve_command, [], env={"T2I_SERVE_MODELS": ""})
+    assert result.exit_code == 2
+    assert "t2i serve needs --models DIR (or T2I_SERVE_MODELS)" in result.output
+
+
 def test_serve_help_names_the_environment_variables() -> None:
     from t2i_contract.spec.cli import main
 
