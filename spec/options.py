@@ -5,13 +5,13 @@ command, and the field says everything about it:
 
 - the help, with ``setting(default, help="...")`` (a plain field still becomes an
   option, but :func:`problems` reports it until it has help);
-- the default, which is the field's own: click holds no copy, an option left out
-  leaves the field at its default, and ``--help`` shows it;
+- the default, which is the field's own: click holds no copy (a flag only knows it is
+  off or on), an option left out leaves the field at its default, and ``--help`` shows it;
 - the type, from the annotation (``int``, ``float``, ``str``, ``bool``, ``Path``,
   ``Literal``, ``X | None``, ``tuple[X, ...]`` as a repeatable option; a ``bool`` is a
-  flag, ``--x/--no-x`` when it defaults to True), or ``type=``
-  for a click type with a range or choices, or ``parse=`` for a field read from one
-  string (``"50-200"``, ``"k1,k2"``);
+  flag, ``--x/--no-x`` when it defaults to True), or ``type=`` for a click type with a
+  range or choices, or ``parse=`` for a field read from one string (``"50-200"``,
+  ``"k1,k2"``);
 - the flag, ``--`` and the field name in kebab case, unless ``flag=`` keeps an older one;
 - the environment variable, always ``T2I_<COMMAND>_<FLAG>`` (``T2I_MOCK_PORT``); an old
   name that broke the rule can stay readable as a deprecated alias.
