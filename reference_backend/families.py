@@ -25,7 +25,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import UnsupportedError
+from .errors import BackendError, GenerationError, UnsupportedError
 
 __all__ = ["FAMILIES", "Family", "detect_family", "family_of_single_file"]
 
@@ -65,7 +65,22 @@ def _sd_family(cross_attention_dim: int | None) -> Family:
 
 
 def detect_family(path: Path) -> tuple[Family, str]:
-    """The family of a model folder or single file, and its variant (``dev``/``schnell`` for FLUX, else "")."""
+    """The family of a model folder or single file, and its variant (``dev``/``schnell`` for FLUX, else "").
+
+    Files that cannot be read as what they claim to be are a :class:`GenerationError`
+    naming the model, as a pipeline that fails to load is.
+    """
+    try:
+        return _detect(path)
+    except BackendError:
+        raise
+    except Exception as exc:  # JSON, safetensors and OS errors alike: the message is what matters
+        model_id = path.stem if path.is_file() else path.name
+        raise GenerationError(f"Model {model_id} could not be loaded: {exc}", field="model_id", value=model_id,
+                              rule="loadable") from exc
+
+
+def _detect(path: Path) -> tuple[Family, str]:
     if path.is_file():
         return family_of_single_file(path)
     index = json.loads((path / "model_index.json").read_text())

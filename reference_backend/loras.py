@@ -37,15 +37,20 @@ _KOHYA_VERSIONS = (("sdxl", "sdxl"), ("sd_v2", "sd2"), ("sd_v1", "sd1"), ("flux"
 _FLUX_KEY = re.compile(r"^(transformer\.(single_)?transformer_blocks\.|lora_unet_(double|single)_blocks_|"
                        r"(diffusion_model\.)?(double|single)_blocks\.|lora_transformer_)")
 _SDXL_KEY = re.compile(r"^(text_encoder_2\.|lora_te2_|te2\.)")
+_MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit on the header
 _CROSS_KEY = re.compile(r"attn2[._]to_k.*(lora_A|lora_down|lora\.down)\.weight$")
 
 
 def _header(path: Path) -> tuple[dict[str, str], dict[str, list[int]]]:
-    with path.open("rb") as handle:
-        size = int.from_bytes(handle.read(8), "little")
-        header = json.loads(handle.read(size))
-    metadata = header.pop("__metadata__", {}) or {}
-    return metadata, {key: value["shape"] for key, value in header.items()}
+    """Metadata and tensor shapes; empty for a file that is no safetensors (loading it will say why)."""
+    try:
+        with path.open("rb") as handle:
+            size = int.from_bytes(handle.read(8), "little")
+            header = json.loads(handle.read(min(size, _MAX_HEADER)))
+        metadata = header.pop("__metadata__", {}) or {}
+        return metadata, {key: value["shape"] for key, value in header.items()}
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return {}, {}
 
 
 @lru_cache(maxsize=256)
