@@ -142,14 +142,31 @@ class JobStore:
         )
 
     # -- life cycle -------------------------------------------------------------
-    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = NONE) -> int:
+    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = NONE,
+            max_waiting: int = 0) -> int | None:
+        """Store a queued job; its id. With ``max_waiting``, None instead when that key already has that
+        many jobs queued or running: the count and the insert are one transaction, so concurrent
+        requests cannot overshoot the limit."""
+        key_hash = hash_key(key)
         with self._lock:
-            cursor = self._db.execute(
-                "INSERT INTO jobs (state, key_hash, request, seed, cost, created_at, base_url, webhook_status) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (QUEUED, hash_key(key), request_to_json(request), seed, job_cost(request), self.clock.now(), base_url,
-                 webhook_status),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                if max_waiting:
+                    waiting = self._db.execute("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) AND key_hash = ?",
+                                               (QUEUED, RUNNING, key_hash)).fetchone()[0]
+                    if waiting >= max_waiting:
+                        self._db.execute("ROLLBACK")
+                        return None
+                cursor = self._db.execute(
+                    "INSERT INTO jobs (state, key_hash, request, seed, cost, created_at, base_url, webhook_status) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (QUEUED, key_hash, request_to_json(request), seed, job_cost(request), self.clock.now(), base_url,
+                     webhook_status),
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
             return int(cursor.lastrowid or 0)
 
     def claim(self) -> Job | None:

@@ -142,11 +142,11 @@ class JobService(Service):
     def enqueue(self, request: Text2ImgRequest, base_url: str) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
-        if limit and self.store.waiting(request.key) >= limit:
-            raise QueueFull(limit, self.config.retry_after)
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_LIMIT)
         job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url,
-                                initial_status(request.webhook))
+                                initial_status(request.webhook), max_waiting=limit)
+        if job_id is None:
+            raise QueueFull(limit, self.config.retry_after)
         with self._changed:
             self._changed.notify_all()
         job = self.store.get(job_id)

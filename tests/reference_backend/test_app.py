@@ -302,3 +302,22 @@ def test_a_webhook_to_a_private_address_is_refused_by_default_naming_the_flag(tm
         assert answer["errors"][0]["field"] == "webhook"
         assert "--allow-private-urls" in answer["message"] or "--url-allow" in answer["message"]
         assert server.service.store.waiting() == 0 and server.service.store.get(1) is None  # nothing stored
+
+
+def test_max_queued_holds_when_many_requests_arrive_at_once(tmp_path: Path, gate: threading.Event) -> None:
+    with serve(fake(gate=gate), tmp_path, sync_timeout=0.0, max_queued=3) as server:
+        start = threading.Barrier(32)
+        statuses: list[int] = []
+
+        def one() -> None:
+            start.wait(30)
+            statuses.append(server.text2img().status_code)
+
+        threads = [threading.Thread(target=one) for _ in range(32)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(statuses) == [200] * 3 + [429] * 29
+        assert server.service.store.waiting(KEY) == 3
+        gate.set()
