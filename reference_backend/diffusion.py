@@ -289,6 +289,10 @@ class DiffusersGenerator(Generator):
                 # peft warns each time a second adapter joins a model; that is the point here.
                 warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
                 loaded.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
+            if not any(name in names for names in loaded.pipe.get_list_adapters().values()):
+                # diffusers skips a layout it cannot convert without a word; that would ignore the LoRA
+                raise ValueError(f"none of its keys match a layer of {type(loaded.pipe).__name__} "
+                                 f"(a key layout diffusers does not convert)")
         except Exception as exc:
             try:
                 loaded.pipe.delete_adapters([name])

@@ -121,3 +121,21 @@ def test_the_tiny_loras_carry_their_family(tiny: TinyModel) -> None:
         for lora in loras:
             name, _ = lora_family(tiny.loras_dir / f"{lora}.safetensors")
             assert name == family or (lora == "tiny-kohya" and name is None), lora
+
+
+def test_a_lora_whose_keys_diffusers_skips_is_refused_not_ignored(tiny: TinyModel, tmp_path: Path) -> None:
+    """ComfyUI's BFL-layout FLUX keys with lora_A/lora_B: diffusers 0.42 loads nothing from them, silently."""
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.spec import parse_text2img
+
+    keys = ["diffusion_model.double_blocks.0.img_attn.proj.lora_A.weight"]
+    save_file({keys[0]: torch.zeros(4, 32), keys[0].replace("lora_A", "lora_B"): torch.zeros(32, 4)},
+              str(tmp_path / "comfy-flux.safetensors"))
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tmp_path, torch_threads=1)
+    body = {"key": "k", "model_id": "tiny-flux", "prompt": "p", "width": 256, "height": 256,
+            "num_inference_steps": 1, "lora_model": "comfy-flux"}
+    with pytest.raises(UnsupportedError) as caught:
+        generator.generate(parse_text2img(body), 1)
+    assert caught.value.field == "lora_model" and caught.value.value == "comfy-flux"
+    assert "none of its keys match a layer of FluxPipeline" in caught.value.message
+    generator.close()
