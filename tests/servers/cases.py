@@ -35,6 +35,8 @@ UNKNOWN_ID = 987654321
 
 @dataclass(frozen=True)
 class Case:
+    """One row: ``run`` asks a server, ``check`` judges its answer, ``alike`` is what all servers share."""
+
     id: str
     run: Callable[[Target], Answer]
     check: Check
@@ -42,8 +44,7 @@ class Case:
     servers: str = "main"
 
 
-
-
+# -- checks of the multi-step cases (their requests are in runs.py) ----------------------------
 def check_without_webhook(answer: Answer) -> None:
     generation("text2img")(answer)
     fetched = answer.extra["fetched"]
@@ -147,7 +148,6 @@ def check_queue_full(answer: Answer) -> None:
     assert isinstance(answer.body.get("retry_after"), int), f"a 429 says when to retry (retry_after): {answer}"
 
 
-# -- meta ------------------------------------------------------------------------------------------
 META_REQUEST = body(negative_prompt="blurry, low contrast", guidance_scale=6.5, seed=4321, samples=1,
                     track_id="meta-case", safety_checker=False, base64=False)
 
@@ -167,6 +167,7 @@ def check_meta_echoes_request(answer: Answer) -> None:
     assert not wrong, f"meta does not echo the request (sent, meta): {wrong}"
 
 
+# -- what every server must answer alike ---------------------------------------------------------
 def meta_of_request_fields(answer: Answer) -> Any:
     meta = answer.body.get("meta") or {}
     return {name: meta.get(name, ABSENT) for name in request_fields()}
@@ -186,6 +187,7 @@ def processing_alike(answer: Answer) -> Any:
     return status_of(answer), sorted(answer.body), status_of(final) if final is not None else None
 
 
+# -- the table -------------------------------------------------------------------------------------
 def either(*checks: Check) -> Check:
     """Passes when one of ``checks`` does: a verdict the two servers must share but the issue leaves open."""
 
