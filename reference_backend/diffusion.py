@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import inspect
 import threading
-import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +43,7 @@ from .flow_schedulers import build_flow_scheduler, check_flow_scheduler
 from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
 from .ip_adapter import ImageCache, adapter_scale, apply_ip_adapter, check_ip_fields
-from .loras import check_lora_family
+from .loras import apply_loras, check_lora_family
 from .runners import api_clip_skip_to_diffusers, pipeline_arguments
 from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
@@ -275,50 +274,6 @@ class DiffusersGenerator(Generator):
             self._vaes[vae_id] = vae
         return vae
 
-    def _adapter(self, loaded: _LoadedModel, lora_id: str, keep: set[str]) -> str:
-        """The adapter name of ``lora_id`` in this pipeline, loading the file on first use."""
-        name = loaded.adapters.get(lora_id)
-        if name is not None:
-            loaded.adapters.move_to_end(lora_id)
-            return name
-        path = resolve_lora(self.loras_dir, lora_id)
-        name = f"lora_{loaded.adapter_counter}"
-        loaded.adapter_counter += 1
-        try:
-            with warnings.catch_warnings():
-                # peft warns each time a second adapter joins a model; that is the point here.
-                warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
-                loaded.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
-            if not any(name in names for names in loaded.pipe.get_list_adapters().values()):
-                # diffusers skips a layout it cannot convert without a word; that would ignore the LoRA
-                raise ValueError(f"none of its keys match a layer of {type(loaded.pipe).__name__} "
-                                 f"(a key layout diffusers does not convert)")
-        except Exception as exc:
-            try:
-                loaded.pipe.delete_adapters([name])
-            except Exception:  # nothing was registered under that name
-                pass
-            raise UnsupportedError(f"LoRA {lora_id} could not be loaded: {exc}", field="lora_model",
-                                   value=lora_id, rule="loadable") from exc
-        loaded.adapters[lora_id] = name
-        while len(loaded.adapters) > self.max_loras:
-            oldest = next((k for k in loaded.adapters if k not in keep), None)
-            if oldest is None:
-                break
-            loaded.pipe.delete_adapters([loaded.adapters.pop(oldest)])
-        return name
-
-    def _apply_loras(self, loaded: _LoadedModel, loras: tuple[tuple[str, float], ...]) -> None:
-        pipe = loaded.pipe
-        if not loras:
-            if loaded.adapters:
-                pipe.disable_lora()
-            return
-        keep = {lora_id for lora_id, _ in loras}
-        names = [self._adapter(loaded, lora_id, keep) for lora_id, _ in loras]
-        pipe.enable_lora()
-        pipe.set_adapters(names, adapter_weights=[strength for _, strength in loras])
-
     # -- generation ---------------------------------------------------------------
     def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
         import torch
@@ -341,7 +296,8 @@ class DiffusersGenerator(Generator):
             pipe = loaded.pipe
             choice = build(request.scheduler, loaded.default_scheduler.config,
                            use_karras_sigmas=request.use_karras_sigmas, algorithm_type=request.algorithm_type)
-            self._apply_loras(loaded, request.loras)
+            apply_loras(loaded, request.loras, lambda lora_id: resolve_lora(self.loras_dir, lora_id),
+                        self.max_loras)
             pipe.scheduler, pipe.vae = choice.scheduler, vae
             try:
                 loaded.ip_adapter = apply_ip_adapter(pipe, loaded.ip_adapter, adapter, adapter_scale(request))

@@ -18,18 +18,24 @@ a 400 that names the LoRA, its family and the model's. The evidence, strongest f
 
 A file with none of these is let through, and diffusers' own error (a 400 saying it
 could not be loaded) is the answer if it does not fit.
+
+:func:`apply_loras` keeps each pipeline's adapters loaded: a LoRA file is loaded once
+with ``load_lora_weights(adapter_name=...)`` (diffusers converts kohya, XLabs and
+other trainers' keys on load), and each request switches with ``set_adapters``.
 """
 from __future__ import annotations
 
 import json
 import re
+import warnings
 from functools import lru_cache
 from pathlib import Path
+from typing import Any, Callable
 
 from .errors import UnsupportedError
 from .families import FAMILIES, Family
 
-__all__ = ["check_lora_family", "lora_family"]
+__all__ = ["apply_loras", "check_lora_family", "lora_family"]
 
 _ARCHITECTURE_PREFIXES = (("stable-diffusion-xl", "sdxl"), ("stable-diffusion-v2", "sd2"),
                           ("stable-diffusion-v1", "sd1"), ("flux", "flux"))
@@ -96,3 +102,51 @@ def check_lora_family(path: Path, lora_id: str, model_id: str, family: Family, m
             f"LoRA {lora_id} is made for {FAMILIES[name].title} (family {name}), but model {model_id} is "
             f"{family.title} (family {family.name}); use a LoRA trained for {family.title}",
             field="lora_model", value=lora_id, rule="family")
+
+
+def _adapter(loaded: Any, lora_id: str, keep: set[str], resolve: Callable[[str], Path], max_loras: int) -> str:
+    """The adapter name of ``lora_id`` in this pipeline, loading the file on first use."""
+    name = loaded.adapters.get(lora_id)
+    if name is not None:
+        loaded.adapters.move_to_end(lora_id)
+        return name
+    path = resolve(lora_id)
+    name = f"lora_{loaded.adapter_counter}"
+    loaded.adapter_counter += 1
+    try:
+        with warnings.catch_warnings():
+            # peft warns each time a second adapter joins a model; that is the point here.
+            warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+            loaded.pipe.load_lora_weights(str(path.parent), weight_name=path.name, adapter_name=name)
+        if not any(name in names for names in loaded.pipe.get_list_adapters().values()):
+            # diffusers skips a layout it cannot convert without a word; that would ignore the LoRA
+            raise ValueError(f"none of its keys match a layer of {type(loaded.pipe).__name__} "
+                             f"(a key layout diffusers does not convert)")
+    except Exception as exc:
+        try:
+            loaded.pipe.delete_adapters([name])
+        except Exception:  # nothing was registered under that name
+            pass
+        raise UnsupportedError(f"LoRA {lora_id} could not be loaded: {exc}", field="lora_model",
+                               value=lora_id, rule="loadable") from exc
+    loaded.adapters[lora_id] = name
+    while len(loaded.adapters) > max_loras:
+        oldest = next((k for k in loaded.adapters if k not in keep), None)
+        if oldest is None:
+            break
+        loaded.pipe.delete_adapters([loaded.adapters.pop(oldest)])
+    return name
+
+
+def apply_loras(loaded: Any, loras: tuple[tuple[str, float], ...], resolve: Callable[[str], Path],
+                max_loras: int) -> None:
+    """Make exactly ``loras`` (id, strength) active on ``loaded.pipe``; none gives the base model's output."""
+    pipe = loaded.pipe
+    if not loras:
+        if loaded.adapters:
+            pipe.disable_lora()
+        return
+    keep = {lora_id for lora_id, _ in loras}
+    names = [_adapter(loaded, lora_id, keep, resolve, max_loras) for lora_id, _ in loras]
+    pipe.enable_lora()
+    pipe.set_adapters(names, adapter_weights=[strength for _, strength in loras])
