@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from .cases import CASES
+from .cases import CASES, check_deliveries
 from .checks import Answer, error, error_alike, generation, webhook_status_form
 
 JSON = {"Content-Type": "application/json"}
@@ -76,3 +76,34 @@ def test_a_webhook_status_outside_the_spec_form_is_refused(state: str, text: str
 def test_the_spec_forms_read_their_placeholders() -> None:
     assert webhook_status_form("delivered", "delivered (HTTP 204 on attempt 2 of 3)") == {"N": "2", "M": "3"}
     assert webhook_status_form("failed", "failed after 3 attempts: ConnectionError")["M"] == "3"
+
+
+def _success(webhook_status: str) -> Answer:
+    return Answer(200, JSON, {"status": "success", "id": 5, "output": ["http://127.0.0.1/5-0.png"],
+                              "webhook_status": webhook_status})
+
+
+PAYLOAD = {"status": "success", "id": 5, "output": ["http://127.0.0.1/5-0.png"], "track_id": "hooked"}
+
+
+def _delivery(final: str, payloads: int, observed: list[str]) -> Answer:
+    return Answer(200, JSON, _success("pending").body, {"final": _success(final), "payloads": [PAYLOAD] * payloads,
+                                                        "observed": [_success(s) for s in observed]})
+
+
+def test_the_delivery_check_passes_a_delivery_told_in_the_spec_words() -> None:
+    check_deliveries("delivered", 2)(_delivery("delivered (HTTP 200 on attempt 2 of 3)", 2,
+                                               ["pending", "retrying after attempt 1 of 3: HTTP 500"]))
+
+
+@pytest.mark.parametrize("broken", [
+    _delivery("delivered (HTTP 200, attempt 2 of 4)", 2, ["pending", "retrying after attempt 1 of 3: HTTP 500"]),
+    _delivery("delivered (HTTP 200 on attempt 2 of 3)", 3, ["pending", "retrying after attempt 1 of 3: HTTP 500"]),
+    _delivery("delivered (HTTP 200 on attempt 2 of 3)", 2, ["", "retrying after attempt 1 of 3: HTTP 500"]),
+    _delivery("delivered (HTTP 200 on attempt 2 of 3)", 2, ["pending", "pending"]),
+    _delivery("delivered (HTTP 200 on attempt 1 of 3)", 2, ["pending", "retrying after attempt 1 of 3: HTTP 500"]),
+], ids=["old-backend-wording", "one-delivery-too-many", "empty-status-before-delivery", "no-retrying-status",
+        "status-counts-attempts-wrong"])
+def test_the_delivery_check_refuses_a_delivery_told_otherwise(broken: Answer) -> None:
+    with pytest.raises(AssertionError):
+        check_deliveries("delivered", 2)(broken)
