@@ -172,19 +172,19 @@ class Observer:
         for (pointer, name), count in sorted(self.undocumented.items()):
             total = self.bodies.get(pointer) or count
             found.append(DRIFT_RULES.finding("undocumented-field", f"{pointer}/properties",
-                                 f"{name!r} is not in the spec but was sent in {count} of {total} answers"))
+                                 f"{show_json(name)} is not in the spec but was sent in {count} of {total} answers"))
         for pointer, total in sorted(self.bodies.items()):
             view = self.document.view(pointer)
             for name, prop in view.properties.items():
                 if self.seen.get(prop, 0) == 0:
                     found.append(DRIFT_RULES.finding("field-never-seen", prop,
-                                         f"{name!r} is documented but absent from all {total} answers"))
+                                         f"{show_json(name)} is documented but absent from all {total} answers"))
         for pointer, counter in sorted(self.values.items()):
             allowed = self._allowed_values(pointer)
             for value in allowed:
                 if counter.get(value if pointer.endswith("/mapping") else _short(value), 0) == 0:
                     found.append(DRIFT_RULES.finding("enum-value-never-seen", pointer,
-                                         f"{value!r} is documented but never seen in {sum(counter.values())} answers"))
+                                         f"{show_json(value)} is documented but never seen in {sum(counter.values())} answers"))
         return found
 
     def _allowed_values(self, pointer: str) -> list[Any]:

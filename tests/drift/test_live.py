@@ -31,7 +31,7 @@ def test_drift_against_the_mock_reports_nothing_at_warn_or_error(mock_url: str) 
         ("field-never-seen", f"{S}/ErrorResponse/properties/retry_after"),
         ("enum-value-never-seen", f"{S}/GenerationResult/discriminator/mapping"),
     }
-    assert "'error' is documented but never seen" in " ".join(f.message for f in findings)
+    assert "\"error\" is documented but never seen" in " ".join(f.message for f in findings)
 
 
 def _success_only(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[str, int, Any], tuple[int, Any]]:
@@ -155,8 +155,8 @@ def test_spec_option_holds_the_server_to_another_contract(mock_url: str, tmp_pat
     result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--samples", "3", "--spec", str(branch)],
                                 auto_envvar_prefix="T2I")
     assert result.exit_code == 0  # an undocumented field is a warning
-    assert "'generationTime' is not in the spec" in result.output
-    assert "'generation_time' is documented but absent" in result.output
+    assert "\"generationTime\" is not in the spec" in result.output
+    assert "\"generation_time\" is documented but absent" in result.output
     broken = tmp_path / "broken.yaml"
     broken.write_text("openapi: 3.0.0\n")
     result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--spec", str(broken)], auto_envvar_prefix="T2I")

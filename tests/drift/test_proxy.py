@@ -81,7 +81,7 @@ def test_response_drift_is_reported(drifting_server: Callable[..., str]) -> None
     assert report == [f"response: id: {str(response.json()['id'])!r} is not of type 'integer'"]
     # A field the spec does not list is allowed by the contract: a note, not a violation.
     assert json.loads(response.headers[NOTES_HEADER]) == [
-        "response: 'extra' is not in the spec but was sent in 1 of 1 answers"]
+        'response: "extra" is not in the spec but was sent in 1 of 1 answers']
 
 
 def test_unreachable_upstream_answers_502_in_the_spec_error_shape() -> None:
