@@ -4,13 +4,18 @@
 (:mod:`contract_tests.pytest_plugin`, ``pytest --t2i-base-url URL``) both run
 :func:`run_suite` with a :class:`Settings` and get a :class:`Report` whose
 results are keyed by the check names in :data:`CHECKS`. Request generation
-lives in :mod:`contract_tests.generation` and is public: the drift tools import
-it. This package imports ``spec`` and nothing else of the toolkit's.
+(:mod:`contract_tests.generation`), the client (:class:`Client`), polling
+(:func:`follow`), image loading (:func:`load_outputs`) and the single-answer
+verdicts (:mod:`contract_tests.checks`) are public: ``t2i drift`` runs on them.
+This package imports ``spec`` and nothing else of the toolkit's.
 """
 from __future__ import annotations
 
+from . import checks
+from .client import NO_JSON, Client, Exchange
 from .errors import ConfigError, ContractTestError, ServerUnreachable
 from .generation import (
+    DEFAULT_KEY,
     MALFORMED_BODIES,
     draw,
     edge_bodies,
@@ -20,23 +25,36 @@ from .generation import (
     minimal_body,
     valid_bodies,
 )
+from .images import LoadedImage, load_outputs
+from .polling import Polled, follow
 from .report import CHECKS, Report
-from .settings import Settings
+from .settings import DEFAULT_MAX_RETRY_WAIT, DEFAULT_RETRIES, Settings
 from .suite import run_suite
 
 __all__ = [
     "CHECKS",
+    "DEFAULT_KEY",
+    "DEFAULT_MAX_RETRY_WAIT",
+    "DEFAULT_RETRIES",
     "MALFORMED_BODIES",
+    "NO_JSON",
+    "Client",
     "ConfigError",
     "ContractTestError",
+    "Exchange",
+    "LoadedImage",
+    "Polled",
     "Report",
     "ServerUnreachable",
     "Settings",
+    "checks",
     "draw",
     "edge_bodies",
+    "follow",
     "invalid_bodies",
     "invalid_edge_bodies",
     "is_valid",
+    "load_outputs",
     "minimal_body",
     "run_suite",
     "valid_bodies",

@@ -20,18 +20,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from t2i_contract.contract_tests import checks
-from t2i_contract.contract_tests.client import NO_JSON, Client, Exchange
-from t2i_contract.contract_tests.generation import (
+from t2i_contract.contract_tests import (
     DEFAULT_KEY,
+    DEFAULT_MAX_RETRY_WAIT,
+    DEFAULT_RETRIES,
+    NO_JSON,
+    Client,
+    Exchange,
+    checks,
     draw,
+    follow,
     invalid_bodies,
+    load_outputs,
     minimal_body,
     valid_bodies,
 )
-from t2i_contract.contract_tests.images import load_outputs
-from t2i_contract.contract_tests.polling import follow
-from t2i_contract.contract_tests.settings import DEFAULT_MAX_RETRY_WAIT, DEFAULT_RETRIES
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
 
 from .errors import DocumentError, UpstreamError
