@@ -33,7 +33,7 @@ def test_a_webhook_interrupted_by_kill_9_is_sent_after_the_restart(tmp_path: Pat
             _wait_up(url)
             job = requests.post(url + "/api/v6/images/text2img", json=BODY | {"webhook": listener.url},
                                 timeout=30).json()
-            listener.wait(1)  # the delivery is under way, held open by the receiver
+            listener.wait(1, timeout=60)  # the delivery is under way, held open by the receiver
         finally:
             os.killpg(first.pid, signal.SIGKILL)
             first.communicate(timeout=30)

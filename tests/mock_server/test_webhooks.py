@@ -13,14 +13,14 @@ from tests.support import WebhookListener, wait_for
 
 
 def _status(mock: MockClient, job_id: int, word: str) -> str:
-    return wait_for(lambda: word in (s := mock.fetch(job_id).json()["webhook_status"]) and s)
+    return wait_for(lambda: word in (s := mock.fetch(job_id).json()["webhook_status"]) and s, timeout=60)
 
 
 def test_webhook_receives_the_completion_payload(mock: MockClient, body: dict[str, Any]) -> None:
     with WebhookListener() as listener:
         answer = mock.text2img(body | {"webhook": listener.url, "track_id": "order-17"}).json()
         assert answer["webhook_status"] == "pending"
-        payload = listener.wait(1)[0]["json"]
+        payload = listener.wait(1, timeout=60)[0]["json"]
     assert load_spec().responses.check_webhook(payload) == []
     assert payload["status"] == "success"
     assert payload["id"] == answer["id"]
@@ -40,7 +40,7 @@ def test_webhook_for_a_processing_job_fires_once_it_is_ready(make_mock: Callable
         assert answer["status"] == "processing"
         assert mock.runtime.webhooks.next_due() == clock.now() + 0.5  # due when the job is ready, not before
         clock.advance(0.5)
-        received = listener.wait(1)
+        received = listener.wait(1, timeout=60)
     assert received[0]["json"]["output"] == answer["future_links"]
     assert mock.fetch(answer["id"]).json()["status"] == "success"
 
@@ -51,9 +51,9 @@ def test_a_receiver_that_holds_the_delivery_does_not_hold_the_answer_or_other_we
     with WebhookListener(gate=threading.Event()) as stuck, WebhookListener() as listener:
         held = mock.text2img(body | {"webhook": stuck.url})
         assert held.status_code == 200  # answered although no delivery can finish yet
-        stuck.wait(1)  # the delivery is in progress, and stays so until the gate opens
+        stuck.wait(1, timeout=60)  # the delivery is in progress, and stays so until the gate opens
         mock.text2img(body | {"webhook": listener.url})
-        listener.wait(1)
+        listener.wait(1, timeout=60)
         assert mock.fetch(held.json()["id"]).json()["webhook_status"] == "pending"
         assert stuck.gate is not None
         stuck.gate.set()
@@ -68,10 +68,10 @@ def test_failed_deliveries_are_retried_with_backoff(make_mock: Callable[..., Moc
     with WebhookListener(status_codes=[500, 500]) as listener:
         answer = mock.text2img(body | {"webhook": listener.url}).json()
         assert _status(mock, answer["id"], "retrying") == "retrying after attempt 1 of 3: HTTP 500"
-        assert wait_for(lambda: webhooks.next_due()) == clock.now() + 0.2
+        assert wait_for(lambda: webhooks.next_due(), timeout=60) == clock.now() + 0.2
         clock.advance(0.2)
         assert _status(mock, answer["id"], "attempt 2") == "retrying after attempt 2 of 3: HTTP 500"
-        assert wait_for(lambda: webhooks.next_due()) == clock.now() + 0.4  # doubled
+        assert wait_for(lambda: webhooks.next_due(), timeout=60) == clock.now() + 0.4  # doubled
         clock.advance(0.4)
         status = _status(mock, answer["id"], "delivered")
     assert [r["json"]["id"] for r in listener.received] == [answer["id"]] * 3
@@ -86,6 +86,7 @@ def test_three_failures_are_reported_in_webhook_status(make_mock: Callable[..., 
         answer = mock.text2img(body | {"webhook": listener.url}).json()
         for attempt in (1, 2):
             _status(mock, answer["id"], f"attempt {attempt} ")
+            wait_for(lambda: mock.runtime.webhooks.next_due(), timeout=60)  # the retry is queued (after its status)
             clock.advance(1.0)
         status = _status(mock, answer["id"], "failed")
         assert mock.runtime.webhooks.next_due() is None  # no fourth attempt is scheduled
@@ -120,7 +121,7 @@ def test_webhooks_left_pending_by_a_stopped_mock_are_sent_by_the_next_one_on_the
         second = make_mock(db_path=db, clock=clock)
         assert second.runtime.webhooks.next_due() == pytest.approx(clock.now() + 5)  # when the job is ready
         clock.advance(5)
-        assert listener.wait(1)[0]["json"]["id"] == job["id"]
+        assert listener.wait(1, timeout=60)[0]["json"]["id"] == job["id"]
         assert _status(second, job["id"], "delivered") == "delivered (HTTP 200 on attempt 1 of 3)"
 
 

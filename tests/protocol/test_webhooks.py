@@ -61,11 +61,11 @@ def test_retries_back_off_on_the_clock_and_stop_at_the_attempts() -> None:
     start = clock.now()
     sender.schedule(7)
     try:
-        wait_for(lambda: sender.next_due() == start + 1.0)
+        wait_for(lambda: sender.next_due() == start + 1.0, timeout=60)
         clock.advance(1.0)
-        wait_for(lambda: sender.next_due() == start + 3.0)  # 1 s, then doubled
+        wait_for(lambda: sender.next_due() == start + 3.0, timeout=60)  # 1 s, then doubled
         clock.advance(2.0)
-        wait_for(lambda: len(source.statuses) == 3)
+        wait_for(lambda: len(source.statuses) == 3, timeout=60)
     finally:
         sender.close()
     assert posts == [start, start + 1.0, start + 3.0]
@@ -81,7 +81,7 @@ def test_a_network_error_is_named_and_nothing_is_recorded_after_close() -> None:
 
     sender = WebhookSender(source, attempts=2, backoff=1.0, timeout=5.0, clock=clock, post=post)
     sender.schedule(1)
-    wait_for(lambda: source.statuses)
+    wait_for(lambda: source.statuses, timeout=60)
     sender.close()
     clock.advance(10.0)
     assert source.statuses == [retrying(1, 2, "ConnectionError")]  # left unsettled for the next start
