@@ -73,13 +73,14 @@ def make_tiny_model_command(settings: TinyModelSettings) -> None:
     No download: everything is built from configs with random weights, in seconds.
     """
     _require_backend()
-    from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, TINY_IP_ADAPTERS, make_tiny_model
+    from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, make_tiny_model, tiny_ip_adapters
 
     tiny = make_tiny_model(settings.directory, seed=settings.seed)
     click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} in {tiny.models_dir}, and {tiny.model_id} as one "
                f"file: {tiny.single_file_id}")
     click.echo(f"LoRAs {', '.join(lora for loras in TINY_FAMILY_LORAS.values() for lora in loras)} in {tiny.loras_dir}")
     click.echo(f"VAE {tiny.vae_id} in {tiny.vaes_dir}")
-    click.echo(f"IP-Adapters {', '.join(TINY_IP_ADAPTERS.values())} in {tiny.ip_adapters_dir}")
+    adapters = [adapter for ids in tiny_ip_adapters().values() for adapter in ids]
+    click.echo(f"IP-Adapters {', '.join(adapters)} in {tiny.ip_adapters_dir}")
     click.echo(f"serve it: t2i serve --models {tiny.models_dir} --loras {tiny.loras_dir} --vaes {tiny.vaes_dir} "
                f"--ip-adapters {tiny.ip_adapters_dir}")

@@ -15,7 +15,8 @@ the way ``t2i serve`` expects its folders::
     DIR/loras/tiny-sdxl-*.safetensors    SDXL: peft (both text encoders), kohya (``lora_te2_``), peft (UNet)
     DIR/loras/tiny-flux-*.safetensors    FLUX: peft (ai-toolkit), kohya, XLabs
     DIR/vaes/tiny-vae/         a second random VAE, for the request's ``vae`` field
-    DIR/ip-adapters/ip-adapter_sd15/, ip-adapter_sdxl/   tiny IP-Adapters with image encoders
+    DIR/ip-adapters/<id>/      a tiny IP-Adapter with its image encoder for every id of the
+                               spec's IpAdapterId enum (SD 1.5 and SDXL, plain and plus)
 
 SD shapes follow diffusers' own fast tests (small UNet, VAE and CLIP text model), except
 that the VAE has four blocks so its scale factor is 8 as in real SD models (a 256x256
@@ -36,8 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_IP_ADAPTERS", "TINY_LORAS", "TINY_MODEL_ID",
-           "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model"]
+__all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_LORAS", "TINY_MODEL_ID",
+           "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model", "tiny_ip_adapters"]
 
 TINY_MODEL_ID = "tiny-sd"
 TINY_SINGLE_FILE_ID = "tiny-sd-single"
@@ -46,7 +47,6 @@ TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
 TINY_FAMILY_MODELS = {"sd1": "tiny-sd", "sdxl": "tiny-sdxl", "flux": "tiny-flux", "flux-schnell": "tiny-flux-schnell"}
 TINY_FAMILY_LORAS = {"sd1": TINY_LORAS, "sdxl": ("tiny-sdxl-style", "tiny-sdxl-kohya", "tiny-sdxl-detail"),
                      "flux": ("tiny-flux-peft", "tiny-flux-kohya", "tiny-flux-xlabs")}
-TINY_IP_ADAPTERS = {"sd1": "ip-adapter_sd15", "sdxl": "ip-adapter_sdxl"}
 
 TEXT_HIDDEN = 32
 LORA_RANK = 4
@@ -180,6 +180,19 @@ def _kohya_lora(unet: Any, seed: int, scale: float) -> dict[str, Any]:
     return tensors
 
 
+def tiny_ip_adapters() -> dict[str, tuple[str, ...]]:
+    """The spec's ``IpAdapterId`` enum by family: the tiny set has an adapter for every id."""
+    from t2i_contract.spec import load_spec
+
+    from .ip_adapter import adapter_family
+
+    groups: dict[str, tuple[str, ...]] = {}
+    for adapter_id in load_spec().schema("IpAdapterId")["enum"]:
+        family = adapter_family(adapter_id) or "unknown"
+        groups[family] = groups.get(family, ()) + (adapter_id,)
+    return groups
+
+
 def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     """Write the tiny models of every family, VAE, LoRAs and IP-Adapters under ``root``."""
     import torch
@@ -223,10 +236,13 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     write_lora(_peft_lora(unet, None, seed + 11, 0.5), tiny.loras_dir / f"{detail}.safetensors", "sd1")
     # no metadata: its family is told by the width of its cross-attention keys
     save_file(_kohya_lora(unet, seed + 12, 0.5), str(tiny.loras_dir / f"{kohya}.safetensors"))
-    make_tiny_ip_adapter(unet, tiny.ip_adapters_dir / TINY_IP_ADAPTERS["sd1"], seed + 13)
+    adapters = tiny_ip_adapters()
+    for offset, adapter_id in enumerate(adapters["sd1"]):
+        make_tiny_ip_adapter(unet, tiny.ip_adapters_dir / adapter_id, seed + 13 + offset)
 
     sdxl_unet = make_tiny_sdxl(tiny.models_dir / TINY_FAMILY_MODELS["sdxl"], tiny.loras_dir, seed + 100)
-    make_tiny_ip_adapter(sdxl_unet, tiny.ip_adapters_dir / TINY_IP_ADAPTERS["sdxl"], seed + 113)
+    for offset, adapter_id in enumerate(adapters["sdxl"]):
+        make_tiny_ip_adapter(sdxl_unet, tiny.ip_adapters_dir / adapter_id, seed + 113 + offset)
     make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux"], tiny.loras_dir, seed + 200)
     make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux-schnell"], None, seed + 300, schnell=True)
     return tiny

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from t2i_contract.reference_backend.ip_adapter import adapter_family
-from t2i_contract.reference_backend.tiny import TINY_IP_ADAPTERS
+from t2i_contract.reference_backend.tiny import tiny_ip_adapters
 from tests.support import ServerThread
 
 from .support import differ, pixels, serve_process
@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 
 VISIBLE = 1.0
 COLOURS = {"red.png": (220, 30, 30), "blue.png": (20, 40, 230)}
-CASES = [("tiny-sd", TINY_IP_ADAPTERS["sd1"]), ("tiny-sdxl", TINY_IP_ADAPTERS["sdxl"])]
+CASES = [("tiny-sd" if family == "sd1" else "tiny-sdxl", adapter) for family, ids in tiny_ip_adapters().items()
+         for adapter in ids]
 
 
 def _png(colour: tuple[int, int, int]) -> bytes:
@@ -60,7 +61,7 @@ def generate(server: Server, model: str, **fields: Any) -> np.ndarray:
     return pixels(server, model_id=model, num_inference_steps=2, **fields)[0]
 
 
-@pytest.mark.parametrize(("model", "adapter"), CASES, ids=["sd15", "sdxl"])
+@pytest.mark.parametrize(("model", "adapter"), CASES, ids=[adapter for _, adapter in CASES])
 def test_image_and_scale_change_the_output_and_leaving_it_out_restores_the_base(
         tiny_server: Server, images_url: str, model: str, adapter: str) -> None:
     base = generate(tiny_server, model)
@@ -76,7 +77,7 @@ def test_image_and_scale_change_the_output_and_leaving_it_out_restores_the_base(
     assert differ(generate(tiny_server, model), base) == 0.0, "the adapter is unloaded for a request without it"
 
 
-@pytest.mark.parametrize(("model", "adapter"), CASES, ids=["sd15", "sdxl"])
+@pytest.mark.parametrize(("model", "adapter"), CASES, ids=[adapter for _, adapter in CASES])
 def test_meta_names_the_adapter_and_its_scale(tiny_server: Server, images_url: str, model: str,
                                               adapter: str) -> None:
     body = tiny_server.text2img(model_id=model, num_inference_steps=2, ip_adapter_id=adapter,
@@ -97,15 +98,38 @@ def test_ip_adapter_works_with_a_lora_and_highres_fix(tiny_server: Server, image
                                      "tiny-sdxl is SDXL"),
     ("tiny-flux", "ip-adapter_sdxl", "IP-Adapter ip-adapter_sdxl cannot run on model tiny-flux (FLUX.1)"),
     ("tiny-flux-schnell", "ip-adapter_sd15", "IP-Adapter ip-adapter_sd15 cannot run on model tiny-flux-schnell"),
-    ("tiny-sd", "ip-adapter-plus-face_sd15", "IP-Adapter ip-adapter-plus-face_sd15 is not installed here"),
-], ids=["sdxl-on-sd", "sd15-on-sdxl", "on-flux", "on-flux-schnell", "missing"])
-def test_wrong_family_or_missing_adapter_is_a_400_naming_it(tiny_server: Server, images_url: str, model: str,
+], ids=["sdxl-on-sd", "sd15-on-sdxl", "on-flux", "on-flux-schnell"])
+def test_an_adapter_of_another_family_is_a_400_naming_it(tiny_server: Server, images_url: str, model: str,
                                                              adapter: str, message: str) -> None:
     response = tiny_server.text2img(model_id=model, ip_adapter_id=adapter, ip_adapter_image=f"{images_url}/red.png")
     assert response.status_code == 400
     body = response.json()
     assert body["errors"][0]["field"] == "ip_adapter_id" and body["errors"][0]["value"] == adapter
     assert body["message"].startswith(message)
+
+
+@pytest.mark.parametrize(("folder", "message"), [
+    ("none", "IP-Adapter ip-adapter_sd15 is not available: this server was started without an IP-Adapter folder"),
+    ("empty", "IP-Adapter ip-adapter_sd15 is not installed here"),
+    ("no-encoder", "IP-Adapter ip-adapter_sd15 is not installed here"),
+], ids=["no-folder", "empty-folder", "without-image-encoder"])
+def test_a_missing_adapter_is_a_400_naming_it(tiny: TinyModel, tmp_path: Path, folder: str, message: str) -> None:
+    import shutil
+
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
+    from t2i_contract.reference_backend.errors import UnsupportedError
+    from t2i_contract.spec import parse_text2img
+
+    if folder == "no-encoder":
+        shutil.copytree(tiny.ip_adapters_dir / "ip-adapter_sd15", tmp_path / "ip-adapter_sd15",
+                        ignore=shutil.ignore_patterns("image_encoder"))
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, ip_adapters_dir=None if folder == "none" else tmp_path)
+    request = parse_text2img({"key": "k", "model_id": "tiny-sd", "prompt": "p", "ip_adapter_id": "ip-adapter_sd15",
+                              "ip_adapter_image": "https://example.com/face.png"})
+    with pytest.raises(UnsupportedError) as caught:
+        generator.check(request)
+    assert caught.value.status == 400 and caught.value.field == "ip_adapter_id"
+    assert caught.value.message.startswith(message)
 
 
 @pytest.mark.parametrize("name", ["text.txt", "missing.png"])
