@@ -1,0 +1,127 @@
+"""The verdict on one fuzzed exchange, and the documented list of known disagreements.
+
+Each answer is judged three ways:
+
+* no 5xx, and the answer conforms to the spec (schemathesis' response checks: status
+  code, content type, headers and body schema);
+* acceptance: a body is valid or invalid only when the spec's own parser says so
+  (``parse_text2img`` / ``parse_fetch``), because the contract is wider and narrower
+  than its JSON Schema: ``"512"`` is a valid width on the wire (``x-t2i-coercions``), and
+  two LoRA lists of different lengths are invalid although each field is. So a server
+  must accept what the parser accepts and refuse what it refuses, whatever schemathesis
+  meant the case to be; an "accepted" fetch is a 200 or a 404 (the id is unknown, but
+  the request was read);
+* what is left over is a :class:`Problem`, unless :data:`KNOWN` explains it.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_text2img
+
+__all__ = ["KNOWN", "Known", "Problem", "judge"]
+
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
+
+
+@dataclass(frozen=True)
+class Known:
+    """A disagreement the suite tolerates: where it shows, and why it is not a bug."""
+
+    server: str  # "mock", "backend" or "*"
+    what: str  # the problem's kind: "refused-valid", "accepted-invalid" or a schemathesis failure title
+    field: str  # the field the server's error names ("" for any)
+    why: str
+
+
+KNOWN: tuple[Known, ...] = (
+    Known("backend", "refused-valid", "scheduler",
+          "the spec lets a server refuse the schedulers that are not samplers (spec.non_sampler_schedulers) and "
+          "any scheduler its model family cannot run; the tiny SD model refuses those"),
+    Known("backend", "refused-valid", "model_id",
+          "a model the backend does not hold is a 400/404 naming model_id; the spec cannot know a server's assets"),
+    Known("backend", "refused-valid", "lora_model",
+          "a LoRA the backend does not hold is refused naming lora_model (server assets again)"),
+    Known("backend", "refused-valid", "vae", "a VAE the backend does not hold is refused naming vae"),
+    Known("backend", "refused-valid", "ip_adapter_id",
+          "an IP-Adapter the backend does not hold is refused naming ip_adapter_id"),
+    Known("backend", "refused-valid", "ip_adapter_image",
+          "IP-Adapter fields without an adapter, or an image the adapter cannot read, are refused"),
+    Known("*", "refused-valid", "lora_strength",
+          "the two-field LoRA count rule: schemathesis draws lora_model and lora_strength independently, and "
+          "a strength list whose length differs from the LoRA list is refused by the spec's x-t2i-list rule "
+          "(the parser catches most; this covers a server that names lora_strength where the parser names lora_model)"),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    server: str
+    operation: str
+    what: str
+    field: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.server} {self.operation}] {self.what} ({self.field or '-'}): {self.detail}"
+
+
+def _valid(operation: str, body: Any, path_id: Any) -> bool:
+    spec = load_spec()
+    try:
+        if operation == "text2img":
+            parse_text2img(body, spec)
+        else:
+            parse_fetch(body, None if path_id is None else str(path_id), spec)
+    except RequestError:
+        return False
+    return True
+
+
+def _error_fields(response: Any) -> list[str]:
+    try:
+        payload = response.json()
+    except ValueError:
+        return []
+    errors = payload.get("errors") if isinstance(payload, dict) else None
+    if not isinstance(errors, list):
+        return []
+    return [str(e.get("field", "")) for e in errors if isinstance(e, dict)]
+
+
+def _known(problem: Problem) -> bool:
+    return any(k.server in ("*", problem.server) and k.what == problem.what and k.field in ("", problem.field)
+               for k in KNOWN)
+
+
+def judge(server: str, operation: str, case: Any, response: Any, *, path_id: Any = None,
+          validate: Callable[..., None] | None = None) -> list[Problem]:
+    """Problems with one answer that :data:`KNOWN` does not explain."""
+    problems: list[Problem] = []
+    summary = f"{response.status_code} for {case.body!r:.300} -> {response.text[:300]!r}"
+    try:
+        (validate or case.validate_response)(response, checks=CHECKS)
+    except BaseExceptionGroup as group:
+        problems += [Problem(server, operation, getattr(f, "title", type(f).__name__), "", f"{f}\n{summary}")
+                     for f in group.exceptions]
+    except AssertionError as failure:
+        problems.append(Problem(server, operation, getattr(failure, "title", "check"), "", f"{failure}\n{summary}"))
+    valid = _valid(operation, case.body, path_id)
+    status = response.status_code
+    accepted = status < 300 or (operation != "text2img" and status == 404)
+    if status < 500 and valid and not accepted:
+        problems += [Problem(server, operation, "refused-valid", field, summary)
+                     for field in (_error_fields(response) or [""])][:1]
+    elif status < 500 and accepted and not valid:
+        problems.append(Problem(server, operation, "accepted-invalid", "", summary))
+    return [p for p in problems if not _known(p)]

@@ -1,0 +1,104 @@
+"""Schemathesis against a real mock and a real backend on the tiny model, positive and negative.
+
+Every operation of the spec's API (text2img and both fetch forms) is fuzzed through
+schemathesis' Python API (``as_strategy`` per operation and generation mode), with a
+fixed, derandomised budget per server and phase (:data:`BUDGET`), so CI sees the same
+cases on every run. Before a case is sent, its key becomes the server's key (else every
+answer would be a 401) and every URL a server would contact is rewritten to the loopback
+receiver (:func:`~tests.fuzz.loopback.rewrite`). For the backend's positive phase the
+body is also made cheap (256x256, one step, one sample, no upscale, the tiny model, no
+asset fields), because every accepted body runs on the model; its negative phase runs on
+a backend that checks bodies against the tiny model but never runs a job.
+
+Nothing stops at the first failure: every problem :func:`~tests.fuzz.judge.judge` finds
+is collected, and the test fails listing all of them. Known disagreements are listed,
+with their reasons, in :data:`tests.fuzz.judge.KNOWN`.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import requests
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from schemathesis import GenerationMode
+
+from t2i_contract.spec import load_spec
+
+from .conftest import KEY
+from .judge import Problem, judge
+from .loopback import LoopbackGuard, Receiver, rewrite
+
+BUDGET = 200
+"""Cases per server and phase: 2 x 200 per server, 800 in all."""
+OPERATIONS = ("text2img", "fetchById", "fetch")
+TINY_MODEL = "tiny-sd"
+ASSET_FIELDS = ("vae", "lora_model", "lora_strength", "ip_adapter_id", "ip_adapter_scale", "ip_adapter_image",
+                "scheduler", "use_karras_sigmas", "algorithm_type", "clip_skip")
+CHEAP = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 1, "upscale": False,
+         "highres_fix": False, "model_id": TINY_MODEL}
+TIMEOUT = 120.0  # per call: a guard against a hung server, never a claim about speed
+
+
+def _strategy(mode: GenerationMode) -> st.SearchStrategy[tuple[str, Any]]:
+    spec = load_spec()
+    schema = schemathesis.openapi.from_dict(spec.document)
+    return st.one_of([
+        schema[spec.operation(operation_id)[0]]["POST"].as_strategy(generation_mode=mode).map(
+            lambda case, name=operation_id: (name, case))
+        for operation_id in OPERATIONS])
+
+
+def _prepare(body: Any, receiver: Receiver, cheap: bool) -> Any:
+    body = rewrite(body, receiver)
+    if isinstance(body, dict):
+        if isinstance(body.get("key"), str):
+            body["key"] = KEY
+        if cheap:
+            body = {k: v for k, v in body.items() if k not in ASSET_FIELDS} | CHEAP
+    return body
+
+
+def _run(url: str, server: str, mode: GenerationMode, receiver: Receiver) -> tuple[list[Problem], dict[int, int]]:
+    problems: list[Problem] = []
+    statuses: dict[int, int] = {}
+    cheap = server == "backend" and mode is GenerationMode.POSITIVE
+    session = requests.Session()
+
+    @settings(max_examples=BUDGET, derandomize=True, database=None, deadline=None,
+              phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+    @given(drawn=_strategy(mode))
+    def send(drawn: tuple[str, Any]) -> None:
+        operation, case = drawn
+        case.body = _prepare(case.body, receiver, cheap)
+        response = case.call(base_url=url, session=session, timeout=TIMEOUT)
+        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+        path_id = (case.path_parameters or {}).get("id") if operation == "fetchById" else None
+        problems.extend(judge(server, operation, case, response, path_id=path_id))
+
+    try:
+        send()
+    finally:
+        session.close()
+    return problems, statuses
+
+
+def _verdict(problems: list[Problem], statuses: dict[int, int], guard: LoopbackGuard) -> None:
+    assert sum(statuses.values()) == BUDGET, f"the budget was not spent: {statuses}"
+    assert not guard.refused, f"a server tried to leave loopback: {guard.refused}"
+    assert not problems, f"{len(problems)} problems (statuses {statuses}):\n" + "\n\n".join(map(str, problems[:30]))
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
+def test_the_mock_gives_no_5xx_and_conforms(fuzz_mock: str, receiver: Receiver, guard: LoopbackGuard,
+                                            mode: GenerationMode) -> None:
+    _verdict(*_run(fuzz_mock, "mock", mode, receiver), guard)
+
+
+@pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
+def test_the_backend_gives_no_5xx_and_conforms(request: pytest.FixtureRequest, receiver: Receiver,
+                                               guard: LoopbackGuard, mode: GenerationMode) -> None:
+    url: str = request.getfixturevalue("fuzz_backend" if mode is GenerationMode.POSITIVE else "fuzz_backend_held")
+    _verdict(*_run(url, "backend", mode, receiver), guard)
