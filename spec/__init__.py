@@ -1,4 +1,4 @@
-"""The contract of the Multi LoRA text-to-image API.
+"""The contract of the community-models image API (v6).
 
 The OpenAPI document (``text2img.yaml``) and everything derived from it: loading,
 wire coercion, fast validation, the typed normalised request and response
@@ -20,15 +20,34 @@ from .errors import (
 )
 from .facts import RequestField
 from .loader import SPEC_PATH, Spec, load_spec
-from .request import FetchRequest, Text2ImgRequest, parse_fetch, parse_text2img
+from .request import (
+    PARSERS,
+    FetchRequest,
+    GenerationRequest,
+    Img2ImgRequest,
+    InpaintRequest,
+    ModelReloadRequest,
+    Text2ImgRequest,
+    parse_fetch,
+    parse_img2img,
+    parse_inpaint,
+    parse_model_reload,
+    parse_request,
+    parse_text2img,
+)
 from .responses import ResponseChecker
 
 __all__ = [
+    "PARSERS",
     "SPEC_PATH",
     "BodyError",
     "Document",
     "DocumentError",
     "FetchRequest",
+    "GenerationRequest",
+    "Img2ImgRequest",
+    "InpaintRequest",
+    "ModelReloadRequest",
     "Problem",
     "RequestError",
     "RequestField",
@@ -43,6 +62,10 @@ __all__ = [
     "escape_pointer",
     "load_spec",
     "parse_fetch",
+    "parse_img2img",
+    "parse_inpaint",
+    "parse_model_reload",
+    "parse_request",
     "parse_json_body",
     "parse_text2img",
     "read_document",

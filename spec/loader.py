@@ -78,9 +78,35 @@ class Spec(Document):
         _, _, operation = self.operation(operation_id)
         body = self.resolve(operation.get("requestBody", {}))
         try:
-            return self.resolve(body["content"]["application/json"]["schema"])
+            schema = body["content"]["application/json"]["schema"]
         except (KeyError, TypeError):
             raise SpecLoadError(f"{operation_id} has no application/json request body") from None
+        return self.flatten(schema)
+
+    def flatten(self, schema: Any) -> dict[str, Any]:
+        """An object schema with ``$ref`` resolved and ``allOf`` merged into one.
+
+        Request bodies share their common fields through ``allOf`` (one
+        ``ImageGenerationParams`` for every generation operation); validators
+        and tools see the merged object: every branch's properties (a later
+        branch's property wins) and the union of their ``required`` lists.
+        """
+        schema = self.resolve(schema)
+        if not isinstance(schema, dict) or "allOf" not in schema:
+            return schema
+        merged = {k: v for k, v in schema.items() if k != "allOf"}
+        properties = dict(merged.get("properties") or {})
+        required = list(merged.get("required") or ())
+        for branch in schema["allOf"]:
+            part = self.flatten(branch)
+            if part.get("type", "object") != "object":
+                raise SpecLoadError(f"allOf merges object schemas only, got type {part.get('type')!r}")
+            properties.update(part.get("properties") or {})
+            required += [name for name in part.get("required") or () if name not in required]
+        merged.update(type="object", properties=properties)
+        if required:
+            merged["required"] = required
+        return merged
 
     # -- compiled helpers ------------------------------------------------
     def validator(self, operation_id: str) -> BodyValidator:

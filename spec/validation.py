@@ -165,9 +165,20 @@ def _constraint_checks(name: str, schema: Mapping[str, Any]) -> list[tuple[Check
 class BodyValidator:
     """Checks, coerces and fills defaults for one flat JSON request body."""
 
-    def __init__(self, fields: Mapping[str, FieldRule], required: tuple[str, ...]) -> None:
+    def __init__(self, fields: Mapping[str, FieldRule], required: tuple[str, ...], *,
+                 null_is_absent: bool = False) -> None:
         self.fields = dict(fields)
         self.required = required
+        #: ``x-t2i-null-means-absent``: a null for an optional field that does not take null is "not sent".
+        self.null_is_absent = null_is_absent
+        self._optional = frozenset(fields) - frozenset(required)
+        #: Deprecated second names (``x-t2i-alias-of``): alias -> the field it fills when that one is absent.
+        self.aliases: dict[str, str] = {
+            name: rule.schema["x-t2i-alias-of"] for name, rule in self.fields.items() if rule.schema.get("x-t2i-alias-of")
+        }
+        unknown = {target for target in self.aliases.values() if target not in self.fields}
+        if unknown:
+            raise SpecLoadError(f"x-t2i-alias-of names fields that do not exist: {sorted(unknown)}")
         #: Fields holding comma-separated lists (``x-t2i-list``), with their list settings.
         self.list_fields: dict[str, Mapping[str, Any]] = {
             name: rule.schema["x-t2i-list"] for name, rule in self.fields.items() if rule.schema.get("x-t2i-list")
@@ -201,7 +212,7 @@ class BodyValidator:
         undefined = [name for name in required if name not in fields]
         if undefined:
             raise SpecLoadError(f"required properties {undefined} are not defined")
-        return cls(fields, required)
+        return cls(fields, required, null_is_absent=bool(spec.document.get("x-t2i-null-means-absent")))
 
     @staticmethod
     def compile_field(spec: Spec, name: str, prop: Mapping[str, Any], coercions: Coercions) -> FieldRule:
@@ -240,6 +251,8 @@ class BodyValidator:
             if rule is None:
                 continue
             if not rule.accepts(value):
+                if value is None and self.null_is_absent and name in self._optional:
+                    continue
                 try:
                     coerced = rule.coerce(value) if rule.coerce is not None and type(value) is str else MISSING
                 except TooManyDigits as exc:
@@ -259,8 +272,14 @@ class BodyValidator:
         return values, problems
 
     def complete(self, values: dict[str, Any]) -> dict[str, Any]:
-        """Fill defaults for absent fields and apply ``x-t2i-clamp-maximum`` caps, in place."""
+        """Apply aliases, fill defaults for absent fields and apply ``x-t2i-clamp-maximum`` caps, in place."""
+        for alias, target in self.aliases.items():
+            if alias in values:
+                value = values.pop(alias)
+                values.setdefault(target, value)
         for name, rule in self.fields.items():
+            if name in self.aliases:
+                continue
             if name not in values:
                 if rule.default is not MISSING:
                     values[name] = rule.default

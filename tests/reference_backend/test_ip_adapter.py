@@ -164,3 +164,14 @@ def test_t2i_serve_takes_ip_adapters_from_its_flag_and_fetches_under_its_url_pol
         answer = requests.post(f"{server.url}/api/v6/images/text2img", json=body, timeout=60).json()
     assert answer["status"] == "success", answer
     assert answer["meta"]["ip_adapter"] == {"id": "ip-adapter_sd15", "scale": 1.0}
+
+
+@pytest.mark.parametrize(("model", "lora"), [("tiny-sd", "tiny-style"), ("tiny-sdxl", "tiny-sdxl-style")])
+def test_loras_give_the_same_image_after_an_adapter_came_and_went(tiny_server: Server, images_url: str, model: str,
+                                                                   lora: str) -> None:
+    before = generate(tiny_server, model, lora_model=lora)
+    adapter = "ip-adapter_sd15" if model == "tiny-sd" else "ip-adapter_sdxl"
+    with_both = generate(tiny_server, model, lora_model=lora, ip_adapter_id=adapter,
+                         ip_adapter_image=f"{images_url}/red.png")
+    assert differ(with_both, before) > VISIBLE
+    assert differ(generate(tiny_server, model, lora_model=lora), before) == 0.0

@@ -47,6 +47,9 @@ def test_document_loads_in_schemathesis_with_every_operation() -> None:
     assert labels == [
         "POST /api/v6/images/fetch",
         "POST /api/v6/images/fetch/{id}",
+        "POST /api/v6/images/img2img",
+        "POST /api/v6/images/inpaint",
+        "POST /api/v6/images/model_reload",
         "POST /api/v6/images/text2img",
     ]
 

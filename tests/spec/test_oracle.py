@@ -5,8 +5,9 @@ forms clients send (digit strings, "yes"/"no"), wrong types, out-of-range and
 off-grid numbers, unknown enum values, nulls, missing required fields and unknown
 extra fields. For every body, the expected verdict is openapi-core's
 ``unmarshal_request`` on the body after the documented coercions
-(``x-t2i-coercions``), combined with the one documented cross-field rule (the
-LoRA strength count). The fast path must agree on every single body.
+(``x-t2i-coercions``, and a null for an optional field without a null value
+dropped: ``x-t2i-null-means-absent``), combined with the one documented
+cross-field rule (the LoRA strength count). The fast path must agree on every single body.
 """
 from __future__ import annotations
 
@@ -113,9 +114,16 @@ def bodies(draw: st.DrawFn) -> dict[str, Any]:
     return body
 
 
+def _absent_null(name: str, value: Any) -> bool:
+    """``x-t2i-null-means-absent``: null for an optional field whose schema has no null is not sent."""
+    if value is not None or name not in VALIDATOR.fields or name in VALIDATOR.required:
+        return False
+    return "null" not in VALIDATOR.fields[name].json_types and bool(SPEC.document.get("x-t2i-null-means-absent"))
+
+
 def _coerced(body: dict[str, Any]) -> dict[str, Any]:
     return {k: COERCIONS.apply(v, VALIDATOR.fields[k].json_types) if k in VALIDATOR.fields else v
-            for k, v in body.items()}
+            for k, v in body.items() if not _absent_null(k, v)}
 
 
 def _strength_count_ok(coerced: dict[str, Any]) -> bool:
