@@ -18,6 +18,7 @@ entries. Per family:
   schnell has none. A ``negative_prompt`` runs true classifier-free guidance with
   ``true_cfg_scale = guidance_scale`` (two transformer passes per step), which needs
   a scale above 1. ``clip_skip`` does not apply: FLUX takes only CLIP's pooled output.
+  The T5 prompt length is 512 tokens for dev and 256 for schnell, as they were trained.
 """
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ if TYPE_CHECKING:
 
 __all__ = ["api_clip_skip_to_diffusers", "encode_clip", "pipeline_arguments"]
 
-FLUX_MAX_SEQUENCE = 512
+FLUX_MAX_SEQUENCE = {"dev": 512, "schnell": 256}
+"""T5 tokens per prompt, as each variant was trained (diffusers' FLUX docs use 256 for schnell)."""
 
 
 def api_clip_skip_to_diffusers(clip_skip: int) -> int | None:
@@ -111,7 +113,8 @@ def _flux(pipe: Any, request: Text2ImgRequest, variant: str) -> tuple[dict[str, 
     notes = [f"clip_skip: FLUX uses only CLIP's pooled output and T5's last layer, so no layer can be skipped; "
              f"clip_skip {request.clip_skip} was not applied"]
     kwargs: dict[str, Any] = {"prompt": request.prompt,
-                              "max_sequence_length": min(FLUX_MAX_SEQUENCE, pipe.tokenizer_2.model_max_length)}
+                              "max_sequence_length": min(FLUX_MAX_SEQUENCE.get(variant, 512),
+                                                         pipe.tokenizer_2.model_max_length)}
     info: dict[str, Any] = {"variant": variant}
     if variant == "dev":
         kwargs["guidance_scale"] = request.guidance_scale
