@@ -73,5 +73,5 @@ def test_output_size_applies_the_documented_upscale_factor(document: dict) -> No
     spec = load_spec()
     assert spec.output_size(256, 512, upscale=False) == (256, 512)
     assert spec.output_size(256, 512, upscale=True) == (512, 1024)
-    document["components"]["schemas"]["Text2ImgRequest"]["properties"]["upscale"]["x-t2i-scale"] = 4
+    document["components"]["schemas"]["Text2ImgRequest"]["allOf"][1]["properties"]["upscale"]["x-t2i-scale"] = 4
     assert Spec(document).output_size(256, 512, upscale=True) == (1024, 2048)

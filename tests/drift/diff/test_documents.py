@@ -31,7 +31,7 @@ def test_renamed_path_parameter_is_the_same_endpoint() -> None:
 def test_vendor_fragment_to_our_spec_names_the_tightened_request_fields() -> None:
     findings = diff_paths(VENDOR, SPEC_PATH)
     narrowed = {f.path for f in findings if f.rule == "request-range-narrowed"}
-    assert "/components/schemas/Text2ImgRequest/properties/width/minimum" in narrowed
+    assert "/components/schemas/ImageGenerationParams/properties/width/minimum" in narrowed
     assert not any(f.rule == "endpoint-removed" for f in findings)
     steps = [f for f in findings if f.rule == "default-changed" and "num_inference_steps" in f.path]
     assert steps and "31 -> 20" in steps[0].message
