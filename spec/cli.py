@@ -19,11 +19,12 @@ import click
 from .body import parse_json_body
 from .errors import RequestError, SpecError
 from .options import setting, settings_command
-from .request import parse_text2img
+from .request import PARSERS, parse_request
 
-__all__ = ["ValidateSettings", "main", "validate_command"]
+__all__ = ["ValidateSettings", "detect_operation", "main", "validate_command"]
 
 ENTRY_POINT_GROUP = "t2i.commands"
+AUTO_OPERATION = "auto"
 
 
 class PluginGroup(click.Group):
@@ -82,23 +83,39 @@ class ValidateSettings:
 
     body: Path = setting(type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), argument=True,
                          help="The JSON request body to validate, or - for stdin.")
+    operation: str = setting(AUTO_OPERATION, type=click.Choice([AUTO_OPERATION, *PARSERS]),
+                             help="The operation the body is for (its operationId). auto: inpaint when the body "
+                                  "has mask_image, img2img when it has init_image, text2img otherwise.")
+
+
+def detect_operation(body: object) -> str:
+    """The operation a body is most likely for, from the input images it carries (``--operation auto``)."""
+    if isinstance(body, dict):
+        if "mask_image" in body:
+            return "inpaint"
+        if "init_image" in body:
+            return "img2img"
+    return "text2img"
 
 
 @settings_command("validate", ValidateSettings)
 def validate_command(settings: ValidateSettings) -> None:
-    """Validate a text2img request body (a JSON file, or - for stdin).
+    """Validate a request body (a JSON file, or - for stdin) for one operation.
 
-    Prints the normalised request as JSON and exits 0, or prints the error body
+    The operation is --operation, or guessed from the body (see its help). Prints the normalised request as JSON and exits 0, or prints the error body
     the API would answer with and exits 1. A file that cannot be read exits 2.
     """
     body = settings.body
     raw = sys.stdin.buffer.read() if str(body) == "-" else _read(body)
     try:
-        request = parse_text2img(parse_json_body(raw))
+        body = parse_json_body(raw)
+        operation = detect_operation(body) if settings.operation == AUTO_OPERATION else settings.operation
+        request = parse_request(operation, body)
     except RequestError as exc:
         click.echo(json.dumps(exc.to_body(), indent=2))
         sys.exit(1)
-    normalised = request.to_meta() | {"key": request.key, "extra": dict(request.extra)}
+    fields = request.to_meta() if hasattr(request, "to_meta") else {"model_id": request.model_id}
+    normalised = {"operation": operation} | fields | {"key": request.key, "extra": dict(request.extra)}
     click.echo(json.dumps(normalised, indent=2))
 
 

@@ -79,3 +79,48 @@ def test_a_subcommand_that_cannot_be_imported_is_reported_not_crashed() -> None:
     invoked = runner.invoke(group, ["ghost", "--anything"])
     assert invoked.exit_code == 1 and "`t2i ghost` is unavailable here" in invoked.output
     assert invoked.exception is None or isinstance(invoked.exception, SystemExit)
+
+
+@pytest.mark.parametrize(("example", "operation", "flag"), [
+    ("upstream-example.json", "text2img", "text2img"),
+    ("upstream-img2img.json", "img2img", "img2img"),
+    ("upstream-inpaint.json", "inpaint", "inpaint"),
+    ("upstream-img2img.json", "img2img", "auto"),
+    ("upstream-inpaint.json", "inpaint", "auto"),
+], ids=["text2img", "img2img", "inpaint", "img2img-detected", "inpaint-detected"])
+def test_validate_accepts_each_vendor_example_with_its_operation(repo_root: Path, example: str, operation: str,
+                                                                 flag: str) -> None:
+    result = run("validate", "--operation", flag, str(repo_root / "examples" / example))
+    assert result.returncode == 0, result.stdout + result.stderr
+    normalised = json.loads(result.stdout)
+    assert normalised["operation"] == operation
+    assert normalised["samples"] == 1 and normalised["num_inference_steps"] == 20  # "31" and "21" capped at 20
+    if operation != "text2img":
+        assert normalised["init_image"].startswith("https://example.com/images/")
+        assert normalised["strength"] == 0.7
+        assert normalised["negative_prompt"] is None  # null means absent (D22)
+    assert "steps" not in normalised["extra"]  # the alias of D19 is read, not left over
+
+
+def test_validate_refuses_the_inpaint_example_as_text2img_naming_the_field(repo_root: Path) -> None:
+    body = json.loads((repo_root / "examples" / "upstream-inpaint.json").read_text())
+    del body["prompt"]
+    assert run("validate", "--operation", "inpaint", "-", stdin=json.dumps(body)).returncode == 0
+    result = run("validate", "--operation", "text2img", "-", stdin=json.dumps(body))
+    assert result.returncode == 1
+    assert json.loads(result.stdout)["errors"][0]["field"] == "prompt"
+
+
+def test_validate_checks_a_model_reload_body() -> None:
+    good = run("validate", "--operation", "modelReload", "-", stdin=json.dumps({"key": "k", "model_id": "m"}))
+    assert good.returncode == 0, good.stdout
+    assert json.loads(good.stdout) == {"operation": "modelReload", "model_id": "m", "key": "k", "extra": {}}
+    bad = run("validate", "--operation", "modelReload", "-", stdin=json.dumps({"key": "k"}))
+    assert bad.returncode == 1
+    assert json.loads(bad.stdout)["errors"][0]["field"] == "model_id"
+
+
+def test_validate_refuses_an_unknown_operation_as_a_usage_error() -> None:
+    result = run("validate", "--operation", "upscale", "-", stdin="{}")
+    assert result.returncode == 2
+    assert "upscale" in result.stderr
