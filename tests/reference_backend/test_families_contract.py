@@ -28,7 +28,7 @@ def test_t2i_test_passes_on_each_family(tiny: TinyModel, tmp_path: Path, family:
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),
                        keys="suite-key", data=str(tmp_path / "data"), allow_private_urls="1") as server:
         result = subprocess.run(
-            [sys.executable, "-c", "from spec.cli import run; run()", "test", "--base-url", server.url,
+            [sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "test", "--base-url", server.url,
              "--key", "suite-key", "--profile", "cheap", "--model-id", TINY_FAMILY_MODELS[family], *loras,
              "--max-examples", "3", "--seed", "20261124"],
             cwd=ROOT, capture_output=True, text=True, timeout=400,

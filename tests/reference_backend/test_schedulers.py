@@ -84,3 +84,10 @@ def test_built_scheduler_carries_the_settings() -> None:
     assert choice.scheduler.config.use_karras_sigmas is True
     pndm = build_scheduler("PNDMScheduler", config, use_karras_sigmas=False, algorithm_type="none")
     assert isinstance(pndm.scheduler, PNDMScheduler) and pndm.scheduler.config.skip_prk_steps is True
+
+
+def test_the_schedulers_refused_everywhere_are_the_specs_non_samplers() -> None:
+    """The names are the contract's fact (``x-t2i-non-samplers``); only the reasons are the backend's words."""
+    from t2i_contract.spec import load_spec
+
+    assert set(REFUSED) == load_spec().non_sampler_schedulers
