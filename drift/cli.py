@@ -8,21 +8,26 @@ something does, 2 when a document or server cannot be read or an option is unusa
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterable, Sequence
 
 import click
 
 from t2i_contract.spec.options import settings_command
+from t2i_contract.spec.reports import write_outputs
 
 from .errors import DriftError
-from .findings import DIFF_LABELS, Finding, exit_code, render
+from .findings import DIFF_LABELS, Finding, exit_code, to_run
 from .settings import DiffSettings, DriftSettings, LintSettings, ProxySettings, ReportSettings
 
 __all__ = ["diff_command", "drift_command", "lint_command", "proxy_command"]
 
 
-def _finish(findings: list[Finding], report: ReportSettings, labels: dict[str, str] | None = None) -> None:
-    click.echo(render(findings, report.format, labels))
+def _finish(command: str, findings: list[Finding], report: ReportSettings, rules: Iterable[object],
+            spec_files: Sequence[Path], labels: dict[str, str] | None = None) -> None:
+    run = to_run(findings, tool=f"t2i {command}", rules=rules, spec_files=spec_files,  # type: ignore[arg-type]
+                 labels=labels)
+    write_outputs(run, report.format, report.output)
     sys.exit(exit_code(findings, report.fail_on))
 
 
@@ -49,7 +54,8 @@ def lint_command(settings: LintSettings, report: ReportSettings) -> None:
         for item in RULES.values():
             click.echo(f"{item.id:34} {item.level:5}  {item.summary}")
         return
-    _finish(_guarded(lambda: lint_path(settings.spec or SPEC_PATH)), report)
+    path = settings.spec or SPEC_PATH
+    _finish("lint", _guarded(lambda: lint_path(path)), report, RULES.values(), [path])
 
 
 @settings_command("diff", DiffSettings, ReportSettings, context_settings={"show_default": True})
@@ -68,7 +74,7 @@ def diff_command(settings: DiffSettings, report: ReportSettings) -> None:
     old, new = settings.old, settings.new
     if old is None or new is None:
         raise click.UsageError("diff needs two documents, OLD and NEW")
-    _finish(_guarded(lambda: diff_paths(old, new)), report, DIFF_LABELS)
+    _finish("diff", _guarded(lambda: diff_paths(old, new)), report, DIFF_RULES.values(), [new, old], DIFF_LABELS)
 
 
 @settings_command("drift", DriftSettings, ReportSettings, context_settings={"show_default": True})
@@ -79,9 +85,13 @@ def drift_command(settings: DriftSettings, report: ReportSettings) -> None:
     unknown enum values, type mismatches, undocumented statuses and defaults the
     server does not apply. Exits 1 on any finding at --fail-on or above.
     """
-    from .live import run_drift
+    from t2i_contract.spec import SPEC_PATH
 
-    _finish(_guarded(lambda: run_drift(settings)), report)
+    from .live import run_drift
+    from .observe import DRIFT_RULES
+
+    _finish("drift", _guarded(lambda: run_drift(settings)), report, DRIFT_RULES.values(),
+            [settings.spec_path or SPEC_PATH])
 
 
 @settings_command("proxy", ProxySettings, context_settings={"show_default": True})

@@ -4,15 +4,18 @@ A :class:`Finding` names a stable ``rule`` id, a ``level`` (``error``, ``warn`` 
 ``info``), a ``path`` (a JSON pointer into the spec the finding is about) and a
 human ``message``. JSON output is ``{"findings": [...]}``; text output is one line
 per finding. ``exit_code`` turns a list of findings and a ``--fail-on`` level into
-the process's exit status.
+the process's exit status. :func:`to_run` hands findings to the shared renderer
+(:mod:`spec.reports`) for the CI formats (github, sarif, junit, markdown).
 """
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from typing import Iterable, Literal
+from pathlib import Path
+from typing import Iterable, Literal, Protocol, Sequence
 
 from t2i_contract.spec import escape_pointer
+from t2i_contract.spec.reports import Entry, RuleMeta, Run
 
 __all__ = [
     "DIFF_LABELS",
@@ -25,6 +28,7 @@ __all__ = [
     "render",
     "show_json",
     "sort_findings",
+    "to_run",
 ]
 
 Level = Literal["error", "warn", "info"]
@@ -94,3 +98,19 @@ def render(findings: Iterable[Finding], fmt: str = "text", labels: dict[str, str
 def exit_code(findings: Iterable[Finding], fail_on: Level = "error") -> int:
     """1 if any finding is at ``fail_on`` or more severe, else 0."""
     return 1 if any(f.at_least(fail_on) for f in findings) else 0
+
+
+class _Rule(Protocol):
+    id: str
+    level: str
+    summary: str
+
+
+def to_run(findings: Iterable[Finding], *, tool: str, rules: Iterable[_Rule], spec_files: Sequence[Path],
+           labels: dict[str, str] | None = None) -> Run:
+    """Findings as a :class:`~spec.reports.Run` of ``tool``, located in ``spec_files`` (first match wins)."""
+    ordered = sort_findings(findings)
+    return Run(tool=tool, rules=[RuleMeta(r.id, r.level, r.summary) for r in rules],
+               entries=[Entry(f.rule, f.level, f.message, f.path) for f in ordered],
+               text=render(ordered, "text", labels), json=json.loads(render(ordered, "json")),
+               spec_files=list(spec_files))

@@ -17,6 +17,7 @@ import click
 from t2i_contract.contract_tests.generation import PROFILES
 from t2i_contract.contract_tests.settings import DEFAULT_PROFILE, DEFAULT_TIMEOUT
 from t2i_contract.spec.options import setting
+from t2i_contract.spec.reports import FORMATS, format_setting, output_setting
 
 from .findings import Level, normalise_level
 
@@ -26,8 +27,6 @@ __all__ = [
     "DiffSettings", "DriftSettings", "LintSettings", "ProxySettings", "ReportSettings",
 ]
 
-FORMATS = ("text", "json")
-DEFAULT_FORMAT = "text"
 DEFAULT_FAIL_ON: Level = "error"
 
 _SPEC_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -37,7 +36,8 @@ _SPEC_FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 class ReportSettings:
     """How findings are printed and which of them fail the run."""
 
-    format: str = setting(DEFAULT_FORMAT, type=click.Choice(FORMATS), help="Output format.")
+    format: str = format_setting()
+    output: tuple[tuple[str, Path], ...] = output_setting()
     fail_on: Level = setting(DEFAULT_FAIL_ON, parse=normalise_level, metavar="error|warn|info",
                              help="Exit 1 when a finding is at this level or more severe (any case; ERR and "
                                   "WARNING are read as error and warn).")

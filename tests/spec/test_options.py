@@ -97,6 +97,7 @@ def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
         "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
         "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
         "key": ("secret", "secret"),
+        "output": ("sarif=x.sarif", (("sarif", Path("x.sarif")),)),
     }
     if option.name in special:
         raw, expected = special[option.name]
