@@ -31,7 +31,8 @@ __all__ = [
     "INSTALL_HINT",
 ]
 
-INSTALL_HINT = "pip install 't2i-contract[backend]'"
+#: The distribution is installed from its checkout, not from an index: say how, where it is.
+INSTALL_HINT = "pip install -e '.[backend]' in the t2i-contract checkout (make test does it)"
 _NO_VALUE: Any = object()
 
 

@@ -37,7 +37,7 @@ def test_missing_backend_packages_say_how_to_install(monkeypatch: pytest.MonkeyP
     for command, args in ((make_tiny_model_command, [str(tmp_path)]), (serve_command, ["--models", str(tmp_path)])):
         result = CliRunner().invoke(command, args)
         assert result.exit_code == 1
-        assert "needs peft" in result.output and "pip install 't2i-contract[backend]'" in result.output
+        assert "needs peft" in result.output and "pip install -e '.[backend]'" in result.output
 
 
 def test_serve_refuses_a_cuda_device_that_is_not_there(tiny: TinyModel, tmp_path: Path) -> None:
