@@ -131,6 +131,9 @@ class MockConfig:
                                                    "the mock posts to them (your receiver usually runs on your own "
                                                    "machine); link-local and metadata addresses are always refused "
                                                    "unless in --url-allow.")
+    models: tuple[str, ...] = setting((), parse=parse_keys, metavar="ID,ID",
+                                      help="Comma-separated model ids. When set, any other model_id gets 404 "
+                                           "'Model not found: <id>' from every operation.")
     url_allow: tuple[str, ...] = setting((), parse=parse_keys, metavar="HOST|CIDR,...",
                                          help="Hosts or address ranges a webhook may always be posted to.")
     db_path: Path | None = setting(None, flag="db", type=click.Path(dir_okay=False, path_type=Path),

@@ -7,6 +7,14 @@ direction, a pattern (stripes, rings, checks or dots) and its scale. The prompt,
 seed and sample number are drawn in, so a person looking at a client's screen can
 tell which request an image answers. Same inputs, same bytes.
 
+img2img and inpaint start from the request's init image, kept (as PNG base64) in
+the job's ``meta`` under :data:`INPUTS_KEY`, which no answer shows. img2img
+posterises and tints it, lays the pattern over it and blends the result with the
+original by ``strength`` (0 gives the init image back, 1 the full change), so a
+developer sees their own picture, changed. inpaint paints the same over the white
+part of ``mask_image`` and keeps every pixel where the mask is black exactly as
+the init image has it (a grey mask pixel blends the two by its value).
+
 Rendering a 512x512 picture takes a few milliseconds; :class:`ImageCache` keeps the
 most recent ones so that fetching the same URL twice does not render twice.
 """
@@ -21,15 +29,19 @@ import threading
 from collections import OrderedDict
 from typing import Any, Mapping
 
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-__all__ = ["ImageCache", "image_size", "render_png", "render_png_base64"]
+__all__ = ["INPUTS_KEY", "ImageCache", "client_meta", "encode_inputs", "image_size", "render_png",
+           "render_png_base64"]
+
+INPUTS_KEY = "_inputs"
+"""Where a stored job's ``meta`` keeps its decoded input images; :func:`client_meta` drops it."""
 
 # The request fields that change what a real model would draw.
 _PICTURE_FIELDS = (
     "model_id", "prompt", "negative_prompt", "seed", "width", "height", "num_inference_steps",
     "guidance_scale", "scheduler", "lora_model", "lora_strength", "clip_skip", "vae",
-    "use_karras_sigmas", "algorithm_type", "upscale", "highres_fix",
+    "use_karras_sigmas", "algorithm_type", "upscale", "highres_fix", "strength", "init_image", "mask_image",
 )
 _PATTERNS = ("stripes", "rings", "checks", "dots")
 
@@ -94,16 +106,51 @@ def _draw_caption(image: Image.Image, meta: Mapping[str, Any], index: int, sampl
         y += int(size * 1.25)
 
 
-def render_png(meta: Mapping[str, Any], index: int) -> bytes:
-    """The PNG for sample ``index`` of the request ``meta`` (a ``Text2ImgRequest.to_meta()``)."""
-    d = _digest(meta, index)
+def encode_inputs(inputs: Mapping[str, Image.Image]) -> dict[str, str]:
+    """Input images as PNG base64, to keep in a stored job's ``meta`` under :data:`INPUTS_KEY`."""
+    encoded = {}
+    for name, image in inputs.items():
+        out = io.BytesIO()
+        image.save(out, format="PNG", compress_level=1)
+        encoded[name] = base64.b64encode(out.getvalue()).decode("ascii")
+    return encoded
+
+
+def client_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
+    """``meta`` as answers show it: without the stored input images."""
+    return {name: value for name, value in meta.items() if name != INPUTS_KEY}
+
+
+def _decode(text: str) -> Image.Image:
+    return Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB")
+
+
+def _picture(meta: Mapping[str, Any], d: bytes) -> Image.Image:
     size = image_size(meta)
     first, second = (d[0], d[1], d[2]), (d[3], d[4], d[5])
     mask = Image.linear_gradient("L").rotate(d[6] * 360 / 256).resize(size)
     image = Image.composite(Image.new("RGB", size, first), Image.new("RGB", size, second), mask)
     accent = (255 - d[12], 255 - d[13], 255 - d[14])
     _draw_pattern(ImageDraw.Draw(image), size, d, accent)
+    return image
+
+
+def _derived(init: Image.Image, meta: Mapping[str, Any], d: bytes) -> Image.Image:
+    """``init`` posterised, tinted and patterned, blended with itself by ``strength``."""
+    changed = Image.blend(ImageOps.posterize(init, 2), Image.new("RGB", init.size, (d[0], d[1], d[2])), 0.4)
+    _draw_pattern(ImageDraw.Draw(changed), init.size, d, (255 - d[12], 255 - d[13], 255 - d[14]))
+    return Image.blend(init, changed, float(meta.get("strength", 0.7)))
+
+
+def render_png(meta: Mapping[str, Any], index: int) -> bytes:
+    """The PNG for sample ``index`` of the request ``meta`` (a request's ``to_meta()``, inputs kept)."""
+    d = _digest(meta, index)
+    inputs = meta.get(INPUTS_KEY) or {}
+    init = _decode(inputs["init_image"]) if "init_image" in inputs else None
+    image = _picture(meta, d) if init is None else _derived(init, meta, d)
     _draw_caption(image, meta, index, int(meta.get("samples") or 1))
+    if init is not None and "mask_image" in inputs:
+        image = Image.composite(image, init, _decode(inputs["mask_image"]).convert("L"))
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)
     return out.getvalue()

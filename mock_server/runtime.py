@@ -27,10 +27,10 @@ from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Ser
 from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
-from t2i_contract.spec import FetchRequest, Spec, Text2ImgRequest, load_spec
+from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
 
 from .config import MockConfig
-from .images import ImageCache
+from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .store import Job, JobStore, temporary_folder
 
 __all__ = ["SEED_LIMIT", "TIP", "MockRuntime", "image_path"]
@@ -141,9 +141,19 @@ class MockRuntime(Service):
             return config.eta
         return 0.0
 
-    def submit(self, call: Call, request: Text2ImgRequest) -> JobView:
-        """Store a job (with its journal entry) and schedule its webhook; a 429 past ``--max-queued``."""
+    def check_model(self, model_id: str) -> None:
+        """A 404 for a model outside ``--models`` (when that list is set)."""
+        if self.config.models and model_id not in self.config.models:
+            raise NotFound(f"Model not found: {model_id}", field="model_id", value=model_id)
+
+    def submit(self, call: Call, request: GenerationRequest) -> JobView:
+        """Store a job (with its journal entry) and schedule its webhook; a 429 past ``--max-queued``.
+
+        An img2img or inpaint job keeps its input images (``call.inputs``) in its stored
+        ``meta``, so any worker can draw its pictures; answers never show them.
+        """
         config = self.config
+        self.check_model(request.model_id)
         meta = request.to_meta()
         if meta["seed"] is None:
             meta["seed"] = random.randint(0, SEED_LIMIT)
@@ -151,6 +161,8 @@ class MockRuntime(Service):
         entry["raw"] = call.raw.decode("utf-8", "replace")
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200
+        if call.inputs:
+            meta[INPUTS_KEY] = encode_inputs(call.inputs)
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,
                                  max_pending=config.max_queued)
@@ -171,16 +183,27 @@ class MockRuntime(Service):
             raise NotFound.generation(request.request_id)
         return self.view(job, self.clock.now())
 
+    def reload_model(self, call: Call, request: ModelReloadRequest) -> dict[str, Any]:
+        """Always loaded; ``Prefer: status=processing`` (``eta=N``) answers ``processing`` once, for clients' reload path."""
+        self.check_model(request.model_id)
+        call.state["journal"]["normalised"] = {"key": request.key, "model_id": request.model_id}
+        if call.prefs.status == "processing":
+            eta = self.config.eta if call.prefs.eta is None else call.prefs.eta
+            return {"status": PROCESSING, "message": f"Model {request.model_id} is loading; call model_reload "
+                    "again to see it ready", "eta": eta}
+        return {"status": SUCCESS, "message": f"Model {request.model_id} is loaded"}
+
     # -- answers -------------------------------------------------------------------------
     def view(self, job: Job, now: float) -> JobView:
-        meta = job.meta
+        meta = client_meta(job.meta)
         samples = int(meta.get("samples") or 1)
         links = [job.base_url + image_path(job.id, i) for i in range(samples)]
         ready = job.ready(now)
 
         def output() -> list[str]:
             if meta.get("base64"):
-                return [base64.b64encode(self.images.get(job.id, i, meta)).decode("ascii") for i in range(samples)]
+                return [base64.b64encode(self.images.get(job.id, i, job.meta)).decode("ascii")
+                        for i in range(samples)]
             return links
 
         return JobView(

@@ -8,7 +8,15 @@ from a WSGI ``environ`` to an :class:`Answer` and never raises, so the mock's WS
 fast path and the Flask routes answer alike by construction:
 
     service.begin -> Prefer -> forced error -> Content-Type, size -> JSON -> key
-    -> spec validation -> service.submit / fetch / operation -> payload -> service.finish
+    -> spec validation (``spec.PARSERS``) -> input images -> service.submit / fetch
+    / reload_model / operation -> payload -> service.finish
+
+Every generation operation (text2img, img2img, inpaint) takes the same path to
+``service.submit``. The input images of img2img and inpaint are loaded here, once,
+under the server's URL policy, before the service stores anything: a refused,
+unreachable, non-image, out-of-size or mismatched input is a 400 naming its
+field. They travel on ``Call.inputs``, and the request's ``width`` and ``height``
+become the init image's size, the size of the output (DECISIONS D20).
 
 :func:`install` puts it on a Flask app: one route per operation, and the one error
 handler (``errors.error_answer``) for everything else the app serves, so a 404, a
@@ -16,6 +24,7 @@ handler (``errors.error_answer``) for everything else the app serves, so a 404, 
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,23 +32,31 @@ from typing import Any, Callable
 from flask import Flask, Response, request
 from werkzeug.wsgi import get_current_url
 
-from t2i_contract.spec import Spec, ValidationError, parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import PARSERS, GenerationRequest, Spec, ValidationError, parse_fetch, parse_json_body
+from t2i_contract.spec.errors import show_value
 
 from .errors import ForcedError, RequestRejected, error_answer
+from .inputs import load_input_images
+from .outbound_errors import BadDimensions
 from .intake import BodyLimits, KeyRing, read_body
 from .payloads import FAILED, answer
 from .prefer import parse_prefer
 from .service import Call, Service
 from .urls import UrlPolicy
 
-__all__ = ["Answer", "Pipeline", "Route", "install", "json_bytes"]
+__all__ = ["INIT_MAX_SIDE", "INIT_MIN_SIDE", "INPUT_FIELDS", "Answer", "Pipeline", "Route", "install",
+           "json_bytes"]
 
 PIPELINE_EXTENSION = "t2i_pipeline"
 
-# How each operation's validated body reaches the service. An operation not listed
-# is validated against its schema and handed to Service.operation as a dict.
-_GENERATIONS = {"text2img": parse_text2img}
+# An operation with a parser in spec.PARSERS reaches the service typed (generations
+# through submit, modelReload through reload_model); the fetch forms through fetch;
+# any other is validated against its schema and handed to Service.operation as a dict.
 _FETCHES = frozenset({"fetch", "fetchById"})
+INPUT_FIELDS = ("init_image", "mask_image")
+"""The input images the pipeline loads for the service (in this order; the first failing one is named)."""
+INIT_MIN_SIDE, INIT_MAX_SIDE = 64, 2048
+"""The sides an init image may have (DECISIONS D20): it sets the output size."""
 
 
 def json_bytes(body: Any) -> bytes:
@@ -141,12 +158,14 @@ class Pipeline:
         call.raw = read_body(call.environ, self.limits.of(operation_id))
         call.body = body = parse_json_body(call.raw)
         self.keys.check(body)
-        parse = _GENERATIONS.get(operation_id)
+        parse = PARSERS.get(operation_id)
         if parse is not None:
             request = parse(body, self.spec)
-            webhook = getattr(request, "webhook", None)
-            if webhook and self.url_policy is not None:
-                self.url_policy.check(webhook, field="webhook")
+            if not isinstance(request, GenerationRequest):
+                return Answer(200, service.reload_model(call, request))
+            if request.webhook and self.url_policy is not None:
+                self.url_policy.check(request.webhook, field="webhook")
+            request = self._load_inputs(call, request)
             view = service.submit(call, request)
             status = view.error_status if view.state == FAILED else 200
             return Answer(status, answer(view, self.base_path))
@@ -158,6 +177,21 @@ class Pipeline:
             raise ValidationError(problems)
         status, payload = service.operation(call, values)
         return Answer(status, payload)
+
+    def _load_inputs(self, call: Call, request: GenerationRequest) -> GenerationRequest:
+        """Load the request's input images onto ``call.inputs``; the request sized as its init image."""
+        values = {name: getattr(request, name) for name in INPUT_FIELDS if hasattr(request, name)}
+        if not values:
+            return request
+        policy = self.url_policy or UrlPolicy()
+        call.inputs = load_input_images(values, policy=policy, mask=("mask_image", "init_image"))
+        init = call.inputs["init_image"]
+        width, height = init.size
+        if not (INIT_MIN_SIDE <= width <= INIT_MAX_SIDE and INIT_MIN_SIDE <= height <= INIT_MAX_SIDE):
+            raise BadDimensions("init_image", values["init_image"],
+                                f"init_image {show_value(values['init_image'])} is {width}x{height}; each side "
+                                f"must be {INIT_MIN_SIDE} to {INIT_MAX_SIDE} pixels (it sets the output size)")
+        return dataclasses.replace(request, width=width, height=height)
 
     def _force(self, operation_id: str, code: int) -> None:
         if code not in self._statuses[operation_id]:

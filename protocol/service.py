@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from t2i_contract.spec import FetchRequest
+from t2i_contract.spec import FetchRequest, ModelReloadRequest
 
 from .errors import NotFound
 from .payloads import JobView
@@ -25,8 +25,9 @@ class Call:
     """One API call on its way through the pipeline.
 
     ``base_url`` is where the client reached the server (links are built on it);
-    ``raw`` the body once read; ``state`` is the service's own per-call data (the
-    mock keeps its journal entry there).
+    ``raw`` the body once read; ``inputs`` the request's input images (``init_image``,
+    ``mask_image``), loaded and checked by the pipeline before ``submit``; ``state`` is
+    the service's own per-call data (the mock keeps its journal entry there).
     """
 
     operation_id: str
@@ -35,6 +36,7 @@ class Call:
     prefs: Preferences = NO_PREFERENCES
     raw: bytes = b""
     body: dict[str, Any] | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 
 
@@ -54,6 +56,11 @@ class Service:
     def fetch(self, call: Call, request: FetchRequest) -> JobView:
         """The generation ``request.request_id`` as ``request.key`` may see it, or :class:`NotFound`."""
         raise NotImplementedError
+
+    def reload_model(self, call: Call, request: ModelReloadRequest) -> dict[str, Any]:
+        """Load ``request.model_id`` (again); a ``ModelReloadResponse`` body (status, message, eta?)."""
+        raise NotFound(f"Not found: this server does not implement {call.operation_id}",
+                       field="", value=call.operation_id, rule="operation")
 
     def operation(self, call: Call, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Any other operation of the spec, its body validated: (status, JSON body)."""
