@@ -14,8 +14,11 @@ Violations come back to the client in ``X-T2I-Contract-Violations`` (a count)
 and ``X-T2I-Contract-Report`` (a JSON list of messages, ASCII, cut to 4 KB), and
 go to the ``drift.proxy`` log as one line per call. Fields the spec does not
 list (which the contract allows) are named in ``X-T2I-Contract-Notes``, not
-counted as violations. Answers are passed through
-as they are: image URLs in them still point at the upstream server.
+counted as violations. Answers are passed through as they are, but for their
+links: image URLs and ``fetch_result`` under the upstream are rewritten to the
+proxy (:mod:`drift.relink`), so downloads go through it too and are checked
+(a 200, a decodable image, the size ``meta`` promises). Hop-by-hop headers and
+the upstream's ``Server`` and ``Date`` (the proxy's server sends its own) are dropped.
 """
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from t2i_contract.spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
 
 from .observe import Observer
+from .relink import Relinker
 from .settings import ProxySettings
 
 __all__ = ["NOTES_HEADER", "REPORT_HEADER", "VIOLATIONS_HEADER", "ProxySettings", "create_app"]
@@ -41,6 +45,8 @@ _REPORT_LIMIT = 4096
 # Hop-by-hop headers (RFC 9110 7.6.1) and those requests recomputes after decoding the body.
 _SKIP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te", "trailer",
                    "transfer-encoding", "upgrade", "host", "content-length", "content-encoding"})
+# Sent by the proxy's own server: the upstream's copies would be duplicates.
+_SKIP_ANSWER = _SKIP | {"server", "date"}
 log = logging.getLogger(__name__)
 
 
@@ -95,11 +101,21 @@ def _report(problems: list[str]) -> str:
     return text
 
 
+def _relinked(relinker: Relinker, content: bytes, proxy_base: str) -> bytes:
+    """``content`` with its upstream links pointing at the proxy (unchanged when it has none)."""
+    try:
+        body = json.loads(content)
+    except ValueError:
+        return content
+    return json.dumps(body).encode() if relinker.rewrite(body, proxy_base) else content
+
+
 def create_app(config: ProxySettings | None = None) -> Flask:
     """Build the proxy app for ``config.upstream`` (default: the mock on 127.0.0.1:4010)."""
     settings = config or ProxySettings()
     checker = _Checker()
     upstream = settings.upstream.rstrip("/")
+    relinker = Relinker(checker.spec, upstream)
     http = requests.Session()
     app = Flask(__name__)
 
@@ -131,14 +147,18 @@ def create_app(config: ProxySettings | None = None) -> Flask:
         answer = http.request(request.method, target, data=raw, headers=headers, timeout=settings.timeout,
                               allow_redirects=False)
         notes: list[str] = []
+        content = answer.content
+        image = request.method == "GET" and relinker.knows(route)
         if operation is not None:
             content_type = answer.headers.get("Content-Type", "")
-            problems += checker.response_problems(operation[0], answer.status_code, content_type, answer.content)
-            notes = checker.response_notes(operation[1], answer.status_code, answer.content,
-                                           f"{request.method} {route}")
-        response = Response(answer.content, status=answer.status_code,
-                            headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in _SKIP])
-        if operation is not None or problems:
+            problems += checker.response_problems(operation[0], answer.status_code, content_type, content)
+            notes = checker.response_notes(operation[1], answer.status_code, content, f"{request.method} {route}")
+            content = _relinked(relinker, content, request.host_url.rstrip("/") + request.script_root)
+        elif image:
+            problems += relinker.image_problems(route, answer.status_code, content)
+        response = Response(content, status=answer.status_code,
+                            headers=[(k, v) for k, v in answer.headers.items() if k.lower() not in _SKIP_ANSWER])
+        if operation is not None or problems or image:
             response.headers[VIOLATIONS_HEADER] = str(len(problems))
             response.headers[REPORT_HEADER] = _report(problems)
             response.headers[NOTES_HEADER] = _report(notes)

@@ -12,6 +12,8 @@ import pytest
 import requests
 
 from t2i_contract.drift.proxy import NOTES_HEADER, REPORT_HEADER, VIOLATIONS_HEADER, ProxySettings, create_app
+from t2i_contract.drift.relink import Relinker
+from t2i_contract.spec import load_spec
 from tests.support import ServerThread, free_port, wait_for
 
 TEXT2IMG = "/api/v6/images/text2img"
@@ -32,9 +34,63 @@ def test_conforming_call_passes_through_with_zero_violations(proxy_url: str, moc
     response = requests.post(proxy_url + TEXT2IMG, json=BODY, headers={"Prefer": "status=success"}, timeout=10)
     assert response.status_code == 200 and response.json()["status"] == "success"
     assert response.headers[VIOLATIONS_HEADER] == "0" and _report(response) == []
-    # The answer is the mock's own: its image URL serves a real PNG from the mock.
+    # The answer is the mock's own, but its image URLs lead through the proxy, which checks the download.
+    answer = response.json()
+    assert all(url.startswith(proxy_url + "/") for url in answer["output"] + answer.get("proxy_links", []))
+    image = requests.get(answer["output"][0], timeout=10)
+    assert image.status_code == 200 and image.content.startswith(b"\x89PNG")
+    assert image.headers[VIOLATIONS_HEADER] == "0", _report(image)
+    assert requests.get(answer["output"][0].replace(proxy_url, mock_url), timeout=10).content == image.content
+
+
+def test_the_upstream_server_and_date_headers_are_not_repeated(proxy_url: str) -> None:
+    response = requests.post(proxy_url + TEXT2IMG, json=BODY, headers={"Prefer": "status=success"}, timeout=10)
     image = requests.get(response.json()["output"][0], timeout=10)
-    assert image.content.startswith(b"\x89PNG") and response.json()["output"][0].startswith(mock_url)
+    for answer in (response, image):
+        for name in ("Server", "Date"):
+            assert len(answer.raw.headers.getlist(name)) == 1, (name, answer.raw.headers.getlist(name))
+        assert "Transfer-Encoding" not in answer.headers or "Content-Length" not in answer.headers
+
+
+def test_processing_links_lead_through_the_proxy(proxy_url: str) -> None:
+    started = requests.post(proxy_url + TEXT2IMG, json=BODY | {"samples": 2},
+                            headers={"Prefer": "status=processing, eta=0.05"}, timeout=10).json()
+    assert started["status"] == "processing"
+    links = started["future_links"] + [started["fetch_result"]]
+    assert len(links) == 3 and all(link.startswith(proxy_url + "/") for link in links)
+    done = wait_for(lambda: (lambda a: a if a["status"] == "success" else None)(
+        requests.post(started["fetch_result"], json={"key": "k"}, timeout=10).json()))
+    for url in started["future_links"]:
+        image = requests.get(url, timeout=10)
+        assert image.headers[VIOLATIONS_HEADER] == "0", _report(image)
+    assert done["output"][0].startswith(proxy_url + "/")
+
+
+def test_an_image_of_another_size_than_meta_promises_is_a_violation(drifting_server: Callable[..., str]) -> None:
+    def bigger_meta(path: str, code: int, body: Any) -> tuple[int, Any]:
+        if isinstance(body, dict) and isinstance(body.get("meta"), dict):
+            body["meta"]["width"] = 512
+        return code, body
+
+    upstream = drifting_server(response_change=bigger_meta)
+    with ServerThread(create_app(ProxySettings(upstream=upstream))) as proxy:
+        answer = requests.post(proxy.url + TEXT2IMG, json=BODY, headers={"Prefer": "status=success"},
+                               timeout=10).json()
+        image = requests.get(answer["output"][0], timeout=10)
+    assert image.headers[VIOLATIONS_HEADER] == "1"
+    assert _report(image)[0].endswith("is 256x256, meta promises 512x256")
+
+
+def test_relinker_checks_decoding_and_leaves_other_hosts_alone() -> None:
+    relinker = Relinker(load_spec(), "http://up:1/base")
+    answer = {"output": ["http://up:1/base/i/a.png", "https://cdn.example/b.png"], "fetch_result": "http://up:1/x",
+              "meta": {"width": 8, "height": 8, "upscale": False}}
+    assert relinker.rewrite(answer, "http://proxy:2")
+    assert answer["output"] == ["http://proxy:2/i/a.png", "https://cdn.example/b.png"]
+    assert answer["fetch_result"] == "http://up:1/x"  # not under the upstream's base path
+    assert relinker.knows("/i/a.png") and not relinker.knows("/b.png")
+    assert relinker.image_problems("/i/a.png", 200, b"not a png")[0].startswith("image: GET /i/a.png is not a")
+    assert relinker.image_problems("/i/a.png", 404, b"") == ["image: GET /i/a.png answered HTTP 404"]
 
 
 def test_processing_then_both_fetch_forms_are_checked(proxy_url: str) -> None:
