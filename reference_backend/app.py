@@ -2,7 +2,8 @@
 
 ``create_app(config=None, *, generator=None, clock=None)`` builds everything: the
 SQLite job store and image folder under ``config.data_dir``, the generator
-(diffusers unless a test injects one) and the worker threads. The API operations,
+(diffusers unless a test injects one) and the worker threads; with ``config.queue``,
+an API process of the distributed mode instead (``distributed/api.py``). The API operations,
 their intake (Content-Type, body limits, the constant-time key check), ``Prefer``,
 answers and the one error handler come from the protocol layer
 (:func:`t2i_contract.protocol.install`) over :class:`~reference_backend.service.JobService`.
@@ -41,13 +42,18 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     """Build the app and start its workers; ``app.extensions[EXTENSION]`` is the JobService."""
     config = config or BackendConfig()
     clock = clock or SystemClock()
-    if generator is None:
-        from .diffusion import DiffusersGenerator
+    if config.queue:
+        from .distributed.api import queue_service
 
-        generator = DiffusersGenerator.from_config(config)
-    data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-backend-"))
-    service = JobService(config, generator, JobStore(data_dir / "jobs.sqlite3", clock),
-                         ImageStore(data_dir / "images"), clock)
+        service: JobService = queue_service(config, clock)
+    else:
+        if generator is None:
+            from .diffusion import DiffusersGenerator
+
+            generator = DiffusersGenerator.from_config(config)
+        data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-backend-"))
+        service = JobService(config, generator, JobStore(data_dir / "jobs.sqlite3", clock),
+                             ImageStore(data_dir / "images"), clock)
     pipeline = Pipeline(load_spec(), service, keys=KeyRing(config.keys), public_url=config.public_url,
                         url_policy=service.url_policy)
 

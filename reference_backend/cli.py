@@ -1,17 +1,14 @@
 """``t2i serve`` and ``t2i make-tiny-model``.
 
 Their options are the fields of :class:`BackendConfig` and :class:`TinyModelSettings`,
-each also read from ``T2I_SERVE_<OPTION>`` (``T2I_SERVE_PORT``, ...). The server is werkzeug's threaded
-WSGI server in one process, on purpose: the loaded pipelines, their LoRA cache and
-the worker threads live in that process's memory, and the HTTP threads only parse
-requests and wait on the job store. Several processes (gunicorn workers) would
-each load every model and run their own workers against one SQLite file.
+each also read from ``T2I_SERVE_<OPTION>`` (``T2I_SERVE_PORT``, ...). ``t2i serve`` runs on
+granian (``serving.py``): one process in embedded mode, on purpose (the loaded pipelines
+and worker threads live in its memory); with ``--queue``, an API process of the
+distributed mode that loads no model, any number of them beside ``t2i worker`` processes.
 """
 from __future__ import annotations
 
 import logging
-import signal
-import sys
 
 import click
 
@@ -40,30 +37,25 @@ def serve_command(config: BackendConfig) -> None:
 
         t2i serve --models DIR/models --loras DIR/loras --vaes DIR/vaes
     """
-    if config.models_dir is None:
-        raise click.UsageError("t2i serve needs --models DIR (or T2I_SERVE_MODELS)")
-    _require_backend()
-    from werkzeug.serving import make_server
-
-    from .app import EXTENSION, create_app
+    if config.models_dir is None and not config.queue:
+        raise click.UsageError("t2i serve needs --models DIR (or T2I_SERVE_MODELS), or --queue URL to run an API "
+                               "process of the distributed mode")
+    if config.queue and config.data_dir is None:
+        raise click.UsageError("t2i serve --queue needs --data DIR (or T2I_SERVE_DATA): the images folder it shares "
+                               "with the t2i worker processes")
+    if not config.queue:
+        _require_backend()
+    from .serving import preflight, serve
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        app = create_app(config)
+        preflight(config)
     except (BackendError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    server = make_server(config.host, config.port, app, threaded=True)
-    service = app.extensions[EXTENSION]
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # unwinds serve_forever into the finally below
-    click.echo(f"t2i reference backend on http://{config.host}:{server.server_port}/ "
-               f"(models: {config.models_dir}, keys: {len(config.keys) or 'any'})", err=True)
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-        service.stop()
+    mode = f"queue: {config.queue}" if config.queue else f"models: {config.models_dir}"
+    click.echo(f"t2i reference backend on http://{config.host}:{config.port}/ "
+               f"({mode}, keys: {len(config.keys) or 'any'})", err=True)
+    serve(config)
 
 
 @settings_command("make-tiny-model", TinyModelSettings, context_settings={"show_default": True})

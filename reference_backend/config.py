@@ -65,6 +65,11 @@ class BackendConfig:
     data_dir: Path | None = setting(None, flag="data", type=click.Path(file_okay=False, path_type=Path),
                                     default_text="a new temporary folder",
                                     help="Where the SQLite job store and the images live.")
+    queue: str | None = setting(None, metavar="redis://HOST:PORT/DB",
+                                default_text="none: one process, SQLite, in-process workers",
+                                help="Distributed mode: accept, validate and queue jobs on this Redis for t2i worker "
+                                     "processes; load no model. --data must then be a folder every API process "
+                                     "and worker shares (the images).")
     keys: tuple[str, ...] = setting((), parse=split_commas, metavar="KEY,KEY",
                                     help="Comma-separated API keys to accept; without it any non-empty key is "
                                          "accepted.")

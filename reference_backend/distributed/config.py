@@ -1,0 +1,82 @@
+"""Settings of ``t2i worker``: the queue, how the worker is known, and the generation settings it shares with
+``t2i serve``.
+
+The generation fields (models, LoRAs, device, webhook delivery, ...) are
+:class:`~reference_backend.config.BackendConfig`'s own fields, taken over with their
+help and default by :func:`_same`, so each is stated once; ``T2I_WORKER_<FLAG>``
+reads them here as ``T2I_SERVE_<FLAG>`` does there.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from t2i_contract.spec.options import setting, split_commas
+
+from ..config import BackendConfig
+from .broker import DEFAULT_HEARTBEAT_TIMEOUT
+
+__all__ = ["DEFAULT_AFFINITY_WAIT", "WorkerSettings"]
+
+DEFAULT_AFFINITY_WAIT = 5.0
+_BACKEND_FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
+
+
+def _same(name: str) -> Any:
+    """BackendConfig's field ``name``: its default, help and flag."""
+    original = _BACKEND_FIELDS[name]
+    return dataclasses.field(default=original.default, metadata=original.metadata)
+
+
+def _default_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@dataclass(kw_only=True)
+class WorkerSettings:
+    """Everything one generation worker process needs."""
+
+    queue: str | None = setting(None, help="Redis URL of the queue and job store shared with the t2i serve --queue "
+                                  "processes, e.g. redis://127.0.0.1:6379/0. Required.")
+    name: str = setting("", default_text="HOST-PID",
+                        help="How this worker is known in meta.worker and the registry; unique per worker.")
+    heartbeat_timeout: float = setting(DEFAULT_HEARTBEAT_TIMEOUT, type=click.FloatRange(min=1),
+                                       help="Seconds without a heartbeat after which a worker counts as dead and "
+                                            "its unfinished job goes to another worker.")
+    affinity: bool = setting(True, help="Leave a job to a live worker that has its model and LoRAs loaded, "
+                                        "for up to --affinity-wait seconds.")
+    affinity_wait: float = setting(DEFAULT_AFFINITY_WAIT, type=click.FloatRange(0),
+                                   help="Seconds a job is left for a worker with its model loaded before any "
+                                        "free worker takes it.")
+    models_dir: Path | None = _same("models_dir")
+    loras_dir: Path | None = _same("loras_dir")
+    vaes_dir: Path | None = _same("vaes_dir")
+    ip_adapters_dir: Path | None = _same("ip_adapters_dir")
+    data_dir: Path | None = _same("data_dir")
+    device: str = _same("device")
+    dtype: str = _same("dtype")
+    workers: int = _same("workers")
+    temp_ttl: float = _same("temp_ttl")
+    webhook_retries: int = _same("webhook_retries")
+    webhook_backoff: float = _same("webhook_backoff")
+    webhook_timeout: float = _same("webhook_timeout")
+    allow_private_urls: bool = _same("allow_private_urls")
+    url_allow: tuple[str, ...] = _same("url_allow")
+    max_loaded_models: int = _same("max_loaded_models")
+    max_loras: int = _same("max_loras")
+    torch_threads: int | None = _same("torch_threads")
+
+    def __post_init__(self) -> None:
+        self.name = self.name or _default_name()
+        if isinstance(self.url_allow, str):
+            self.url_allow = split_commas(self.url_allow)
+
+    def backend_config(self) -> BackendConfig:
+        shared = {name: getattr(self, name) for name in _BACKEND_FIELDS if hasattr(self, name)}
+        return BackendConfig(**shared)

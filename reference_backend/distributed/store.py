@@ -1,0 +1,219 @@
+"""The distributed job store: the embedded store's jobs, in Redis, shared by every API and worker process.
+
+:class:`RedisJobStore` answers the same questions as the SQLite
+:class:`~reference_backend.jobs.JobStore` (``add``, ``get``, ``succeed``, ``fail``,
+``work_until``, ...), so :class:`~reference_backend.service.JobService` runs on
+either. A job is one hash ``<ns>:job:<id>`` with the SQLite row's columns (lists
+and dicts as JSON). Beside it, a few indexes keep every question one round trip:
+
+- ``<ns>:unfinished``: a sorted set of queued and running job ids (score = id), and
+  ``<ns>:cost``: their costs, so ``work_until`` (the ETA) sums the queue in Lua;
+- ``<ns>:waiting:<key hash>``: the unfinished jobs of one key, for ``--max-queued``:
+  the count and the insert are one Lua script, so the limit holds across every API
+  process (Redis runs a script atomically);
+- ``<ns>:running``: started_at per running job; ``<ns>:pace``: the last 20 seconds
+  per unit of cost; ``<ns>:expiring``: temp jobs by expiry time.
+
+``claim`` is a compare-and-set in Lua: a worker takes a job that is queued, or one
+left running by a worker that is no longer alive (the caller says which), and no
+two workers can both win.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from t2i_contract.protocol import Clock, SystemClock
+from t2i_contract.protocol.webhooks import NONE, unsettled
+
+from ..jobs import FAILED, QUEUED, SUCCESS, Job, JobStore, hash_key, job_cost, request_to_json
+
+__all__ = ["DEFAULT_NAMESPACE", "RedisJobStore"]
+
+DEFAULT_NAMESPACE = "t2i"
+PACE_SAMPLES = 20
+
+_ADD = """
+local ns, key_hash, limit = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local waiting = ns .. ':waiting:' .. key_hash
+if limit > 0 and redis.call('scard', waiting) >= limit then return 0 end
+local id = redis.call('incr', ns .. ':next_id')
+redis.call('hset', ns .. ':job:' .. id, 'id', id, 'state', ARGV[3], 'key_hash', key_hash, 'request', ARGV[4],
+           'seed', ARGV[5], 'cost', ARGV[6], 'created_at', ARGV[7], 'base_url', ARGV[8], 'webhook_status', ARGV[9])
+redis.call('sadd', waiting, id)
+redis.call('zadd', ns .. ':unfinished', id, id)
+redis.call('hset', ns .. ':cost', id, ARGV[6])
+return id
+"""
+
+_CLAIM = """
+local ns, id, worker, now, dead = KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local job = ns .. ':job:' .. id
+local state = redis.call('hget', job, 'state')
+local owner = redis.call('hget', job, 'worker')
+if state == 'queued' or (state == 'running' and (owner == dead or owner == worker)) then
+  redis.call('hset', job, 'state', 'running', 'worker', worker, 'started_at', now)
+  redis.call('zadd', ns .. ':running', now, id)
+  return 1
+end
+return 0
+"""
+
+_FINISH = """
+local ns, id = KEYS[1], ARGV[1]
+local job = ns .. ':job:' .. id
+local state = redis.call('hget', job, 'state')
+if state == false or state == 'success' or state == 'failed' then return 0 end
+for i = 2, #ARGV, 2 do redis.call('hset', job, ARGV[i], ARGV[i + 1]) end
+redis.call('srem', ns .. ':waiting:' .. redis.call('hget', job, 'key_hash'), id)
+redis.call('zrem', ns .. ':unfinished', id)
+redis.call('hdel', ns .. ':cost', id)
+redis.call('zrem', ns .. ':running', id)
+return 1
+"""
+
+_WORK_UNTIL = """
+local ns, id = KEYS[1], ARGV[1]
+local ids = redis.call('zrangebyscore', ns .. ':unfinished', '-inf', id)
+local total = 0
+for _, each in ipairs(ids) do total = total + tonumber(redis.call('hget', ns .. ':cost', each) or '0') end
+return tostring(total)
+"""
+
+_NULLABLE = ("started_at", "finished_at", "generation_time", "error", "error_status", "expires_at")
+
+
+def _float(value: str | None) -> float | None:
+    return float(value) if value not in (None, "") else None
+
+
+class RedisJobStore:
+    """Jobs in Redis. Safe to share between threads and processes (redis-py pools its connections)."""
+
+    def __init__(self, client: Any, clock: Clock | None = None, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.client = client
+        self.clock = clock or SystemClock()
+        self.ns = namespace
+        self._add = client.register_script(_ADD)
+        self._claim = client.register_script(_CLAIM)
+        self._finish = client.register_script(_FINISH)
+        self._work_until = client.register_script(_WORK_UNTIL)
+
+    @classmethod
+    def from_url(cls, url: str, clock: Clock | None = None) -> RedisJobStore:
+        import redis
+
+        return cls(redis.Redis.from_url(url, decode_responses=True, health_check_interval=10), clock)
+
+    def close(self) -> None:
+        self.client.close()
+
+    def _key(self, job_id: int) -> str:
+        return f"{self.ns}:job:{job_id}"
+
+    @staticmethod
+    def _decode(row: dict[str, str]) -> Job:
+        """The hash as the SQLite store's typed row, decoded by that store: one decoder for both."""
+        typed: dict[str, Any] = {name: row.get(name) or None for name in _NULLABLE}
+        typed |= {"id": int(row["id"]), "state": row["state"], "key_hash": row["key_hash"], "request": row["request"],
+                  "seed": int(row["seed"]), "cost": float(row["cost"]), "created_at": float(row["created_at"]),
+                  "images": row.get("images") or "[]", "nsfw": row.get("nsfw") or "[]", "info": row.get("info") or "{}",
+                  "webhook_status": row.get("webhook_status") or NONE, "base_url": row.get("base_url", "")}
+        for name in ("started_at", "finished_at", "generation_time", "expires_at"):
+            typed[name] = _float(typed[name])
+        typed["error_status"] = int(typed["error_status"]) if typed["error_status"] else None
+        return JobStore._decode(typed)  # type: ignore[arg-type]
+
+    # -- life cycle -----------------------------------------------------------------
+    def add(self, request: Any, key: str, seed: int, base_url: str, webhook_status: str = NONE,
+            max_waiting: int = 0, inputs: Any = None) -> int | None:
+        """Store a queued job; its id, or None when ``key`` already has ``max_waiting`` unfinished jobs."""
+        stored = request_to_json(request) if inputs is None else request_to_json(request, inputs)
+        job_id = int(self._add(keys=[self.ns], args=[
+            hash_key(key), max_waiting, QUEUED, stored, seed, job_cost(request), self.clock.now(),
+            base_url, webhook_status]))
+        return job_id or None
+
+    def claim(self, job_id: int, worker: str, dead_owner: str = "") -> bool:
+        """Mark ``job_id`` running on ``worker`` if it is queued (or was running on ``dead_owner``)."""
+        return bool(self._claim(keys=[self.ns], args=[job_id, worker, self.clock.now(), dead_owner or "\0"]))
+
+    def owner(self, job_id: int) -> str:
+        """The worker that runs (or ran) the job; empty before one took it."""
+        return self.client.hget(self._key(job_id), "worker") or ""
+
+    def mark_affinity_wait(self, job_id: int) -> float:
+        """When the job was first held back for a worker with its model loaded (set once, then read)."""
+        self.client.hsetnx(self._key(job_id), "affinity_since", self.clock.now())
+        return float(self.client.hget(self._key(job_id), "affinity_since"))
+
+    def _finish_job(self, job_id: int, values: dict[str, Any]) -> bool:
+        args: list[Any] = [job_id]
+        for name, value in values.items():
+            args += [name, "" if value is None else value]
+        return bool(self._finish(keys=[self.ns], args=args))
+
+    def succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
+                generation_time: float, expires_at: float | None) -> None:
+        if self._finish_job(job_id, {"state": SUCCESS, "finished_at": self.clock.now(), "images": json.dumps(images),
+                                     "nsfw": json.dumps(nsfw), "info": json.dumps(info),
+                                     "generation_time": generation_time, "expires_at": expires_at}):
+            cost = float(self.client.hget(self._key(job_id), "cost") or 0)
+            pipe = self.client.pipeline()
+            if cost > 0:
+                pipe.lpush(f"{self.ns}:pace", generation_time / cost).ltrim(f"{self.ns}:pace", 0, PACE_SAMPLES - 1)
+            if expires_at is not None:
+                pipe.zadd(f"{self.ns}:expiring", {str(job_id): expires_at})
+            pipe.execute()
+
+    def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
+        self._finish_job(job_id, {"state": FAILED, "finished_at": self.clock.now(), "error": message,
+                                  "error_status": status, "info": json.dumps(body or {})})
+
+    def set_webhook_status(self, job_id: int, status: str) -> None:
+        self.client.hset(self._key(job_id), "webhook_status", status)
+
+    def recover(self) -> int:
+        """Nothing to do: the queue redelivers the messages of a dead worker (see the broker module)."""
+        return 0
+
+    # -- queries ----------------------------------------------------------------------
+    def get(self, job_id: int) -> Job | None:
+        row = self.client.hgetall(self._key(job_id))
+        return self._decode(row) if row else None
+
+    def waiting(self, key: str | None = None) -> int:
+        if key is None:
+            return int(self.client.zcard(f"{self.ns}:unfinished"))
+        return int(self.client.scard(f"{self.ns}:waiting:{hash_key(key)}"))
+
+    def work_until(self, job_id: int) -> float:
+        return float(self._work_until(keys=[self.ns], args=[job_id]))
+
+    def claimed_elapsed(self, now: float) -> float:
+        return sum(now - started for _, started in self.client.zrange(f"{self.ns}:running", 0, -1, withscores=True))
+
+    def seconds_per_cost(self, last: int = PACE_SAMPLES) -> float | None:
+        samples = [float(v) for v in self.client.lrange(f"{self.ns}:pace", 0, last - 1)]
+        return sum(samples) / len(samples) if samples else None
+
+    def undelivered_webhooks(self) -> list[Job]:
+        """Finished jobs whose webhook is unsettled. Their queue messages are still unacknowledged (a worker
+        acknowledges only once the webhook settled), so the queue, not a restart, resumes them."""
+        return []
+
+    def unsettled_webhook(self, job_id: int) -> bool:
+        job = self.get(job_id)
+        return job is not None and job.finished and unsettled(job.webhook_status)
+
+    def expired(self, now: float) -> list[Job]:
+        ids = self.client.zrangebyscore(f"{self.ns}:expiring", "-inf", now)
+        return [job for job in (self.get(int(i)) for i in ids) if job is not None and job.images]
+
+    def clear_images(self, job_id: int) -> None:
+        self.client.hset(self._key(job_id), "images", "[]")
+        self.client.zrem(f"{self.ns}:expiring", str(job_id))
+
+    def __repr__(self) -> str:
+        return f"RedisJobStore(namespace={self.ns!r})"
+

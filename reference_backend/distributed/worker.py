@@ -1,0 +1,218 @@
+"""``t2i worker``: one generation worker process of the distributed mode.
+
+A :class:`GenerationWorker` is the embedded :class:`~reference_backend.service.JobService`
+(generate, upscale, save the PNGs, record the result, send the webhook) fed by
+Dramatiq instead of its own threads. For each message (a job id) :meth:`handle`:
+
+1. drops it when the job is finished, after settling a webhook a dead worker left
+   unsent (the spec lets a webhook arrive more than once);
+2. leaves it for later when another live worker runs it (a duplicate message);
+3. with affinity on, hands it back to the queue for a little while when another
+   live worker has its model (and LoRAs) loaded and this one has not, for at most
+   ``affinity_wait`` seconds from the first hand-back, so one hot model cannot
+   starve the rest;
+4. claims it (atomically, in Redis), runs it, and waits for its webhook to settle
+   before returning, so the message is acknowledged only once nothing of the job is
+   left to do. A worker killed before that has its message redelivered by Dramatiq
+   after ``heartbeat_timeout``; the next worker runs the job again under the same
+   image names, so no duplicate image is ever listed.
+
+A heartbeat thread republishes the worker in the registry (models, LoRAs, what is
+loaded, how busy) every third of ``heartbeat_timeout`` and sweeps expired temp images.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from t2i_contract.protocol import SystemClock
+
+from ..generator import GenerationResult, Generator
+from ..jobs import RUNNING, Job
+from ..service import JobService
+from ..storage import ImageStore
+from .broker import declare_actor, make_broker, send
+from .config import WorkerSettings
+from .registry import WorkerInfo, WorkerRegistry
+from .store import RedisJobStore
+
+__all__ = ["GenerationWorker", "TaggingGenerator", "list_ids"]
+
+log = logging.getLogger(__name__)
+AFFINITY_RETRY = 0.25
+"""Seconds a job handed back for affinity waits before it is offered again."""
+DUPLICATE_RETRY = 2.0
+WEBHOOK_POLL = 0.1
+
+
+def list_ids(folder: Path | None, *, files: bool) -> list[str]:
+    """Model ids (folders and single files) or LoRA ids (``*.safetensors``) in a folder."""
+    if folder is None or not folder.is_dir():
+        return []
+    ids = []
+    for path in sorted(folder.iterdir()):
+        if path.suffix == ".safetensors":
+            ids.append(path.stem)
+        elif not files and path.is_dir() and path.suffix != ".config":
+            ids.append(path.name)
+    return ids
+
+
+def loaded_models(generator: Generator) -> dict[str, list[str]]:
+    """model id -> loaded LoRA ids, read from the diffusers generator's pipeline cache."""
+    models = getattr(generator, "_models", {})
+    return {model_id: list(getattr(loaded, "adapters", {})) for model_id, loaded in list(models.items())}
+
+
+class TaggingGenerator(Generator):
+    """Adds ``worker`` (who ran it) and ``model_load`` (whether its model had to be loaded) to a result's info."""
+
+    def __init__(self, inner: Generator, name: str) -> None:
+        self.inner = inner
+        self.name = name
+
+    def check(self, request: Any) -> None:
+        self.inner.check(request)
+
+    def generate(self, request: Any, seed: int) -> GenerationResult:
+        cold = request.model_id not in loaded_models(self.inner)
+        result = self.inner.generate(request, seed)
+        result.info = {**result.info, "worker": self.name, "model_load": cold}
+        return result
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def _level(loaded: dict[str, list[str]], job: Job) -> int:
+    """2: model and every LoRA loaded; 1: the model; 0: neither."""
+    request = job.request
+    if request.model_id not in loaded:
+        return 0
+    return 2 if set(request.lora_model) <= set(loaded[request.model_id]) else 1
+
+
+class GenerationWorker:
+    def __init__(self, settings: WorkerSettings, generator: Generator) -> None:
+        self.settings = settings
+        self.name = settings.name
+        if not settings.queue:
+            raise ValueError("a worker needs queue: the Redis URL its API processes queue jobs on")
+        config = settings.backend_config()
+        self.store = RedisJobStore.from_url(settings.queue)
+        self.registry = WorkerRegistry(self.store.client, self.store.ns)
+        self.generator = generator
+        if config.data_dir is None:
+            raise ValueError("a worker needs data_dir: the images folder it shares with the API processes")
+        self.service = JobService(config, TaggingGenerator(generator, self.name), self.store,  # type: ignore[arg-type]
+                                  ImageStore(config.data_dir.resolve() / "images"), SystemClock())
+        self.broker = make_broker(settings.queue, settings.heartbeat_timeout)
+        declare_actor(self.broker, self.handle)
+        self.models = list_ids(settings.models_dir, files=False)
+        self.loras = list_ids(settings.loras_dir, files=True)
+        self._busy = 0
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._worker: Any = None
+        self._heart: threading.Thread | None = None
+
+    # -- registry -------------------------------------------------------------------------
+    def publish(self) -> None:
+        with self._lock:
+            busy = self._busy
+        info = WorkerInfo(self.name, self.models, self.loras, loaded_models(self.generator), busy,
+                          self.settings.workers)
+        self.registry.publish(info, self.settings.heartbeat_timeout)
+
+    def _beat(self) -> None:
+        while not self._stopping.wait(self.settings.heartbeat_timeout / 3):
+            try:
+                self.publish()
+                self.service._sweep()
+            except Exception:  # Redis restarting: the next beat tries again
+                log.warning("heartbeat of worker %s failed; retrying", self.name, exc_info=True)
+
+    # -- life cycle ------------------------------------------------------------------------
+    def start(self) -> None:
+        from dramatiq import Worker
+
+        self.publish()
+        self._heart = threading.Thread(target=self._beat, name="t2i-heartbeat", daemon=True)
+        self._heart.start()
+        self._worker = Worker(self.broker, worker_threads=self.settings.workers, worker_timeout=250)
+        self._worker.queue_prefetch = self.settings.workers  # hold no job another worker could start now
+        self._worker.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        if self._worker is not None:
+            self._worker.stop(timeout=int(timeout * 1000))
+        try:
+            self.registry.withdraw(self.name)
+        except Exception:
+            log.warning("could not withdraw worker %s from the registry", self.name)
+        self.service.stop()
+        self.broker.close()
+
+    # -- one message ---------------------------------------------------------------------------
+    def handle(self, job_id: int) -> None:
+        job = self.store.get(job_id)
+        if job is None:
+            log.warning("message for unknown job %s dropped", job_id)
+            return
+        if job.finished:
+            self._settle_webhook(job, resume=True)
+            return
+        owner = self.store.owner(job_id)
+        if job.state == RUNNING and owner != self.name and self.registry.alive(owner):
+            send(self.broker, job_id, delay=DUPLICATE_RETRY)  # kept until that worker finishes or dies
+            return
+        if self.settings.affinity and self._leave_to_another(job):
+            send(self.broker, job_id, delay=AFFINITY_RETRY)
+            return
+        if not self.store.claim(job_id, self.name, dead_owner=owner if job.state == RUNNING else ""):
+            send(self.broker, job_id, delay=DUPLICATE_RETRY)  # taken meanwhile: look again later
+            return
+        if job.state == RUNNING:
+            log.info("job %s was left running by dead worker %s; running it again", job_id, owner)
+        with self._lock:
+            self._busy += 1
+        self._publish_quietly()
+        try:
+            claimed = self.store.get(job_id)
+            assert claimed is not None
+            self.service._run(claimed)
+        finally:
+            with self._lock:
+                self._busy -= 1
+            self._publish_quietly()
+        finished = self.store.get(job_id)
+        if finished is not None:
+            self._settle_webhook(finished, resume=False)
+
+    def _publish_quietly(self) -> None:
+        try:
+            self.publish()
+        except Exception:
+            log.warning("could not publish worker %s", self.name, exc_info=True)
+
+    def _leave_to_another(self, job: Job) -> bool:
+        mine = _level(loaded_models(self.generator), job)
+        if mine == 2:
+            return False
+        others = [w for w in self.registry.live() if w.name != self.name]
+        if max((_level(w.loaded, job) for w in others), default=0) <= mine:
+            return False
+        since = self.store.mark_affinity_wait(job.id)
+        return self.store.clock.now() - since < self.settings.affinity_wait
+
+    def _settle_webhook(self, job: Job, *, resume: bool) -> None:
+        """Wait until the job's webhook is delivered or given up; ``resume`` one a dead worker left unsettled."""
+        if not self.store.unsettled_webhook(job.id):
+            return
+        if resume:
+            self.service.webhooks.resume(job.id, job.webhook_status)
+        while self.store.unsettled_webhook(job.id) and not self._stopping.wait(WEBHOOK_POLL):
+            pass
