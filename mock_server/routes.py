@@ -1,57 +1,121 @@
 """The mock's own routes, beside the API operations the protocol layer routes.
 
-    GET    /generations/<id>/<n>.png     sample n of a ready generation (also under /proxy)
-    GET    /__mock/requests              the request journal, oldest first
-    DELETE /__mock/requests              clear it
+    GET    /generations/<token>-<n>.png  sample n of a ready generation (also under /proxy)
+    GET    /__mock/requests              the request journal, oldest first (filters below)
+    DELETE /__mock/requests              clear it, and give its space back
     GET    /__mock/health                liveness, for start-up scripts
 
-The API operations themselves (text2img, both fetch forms, and any operation the
-spec adds) are routed by :func:`t2i_contract.protocol.install`.
+Images are named by the job's token (128 random bits, ``protocol.ownership``), never
+by its id, so a job id grants nothing.
+
+The ``/__mock/`` endpoints are for the developer running the mock, not for web pages:
+they never answer another origin (no ``Access-Control-Allow-*`` header, so a browser
+refuses a cross-origin read and the preflight of a cross-origin DELETE), and with
+``--keys`` every one but ``health`` needs one of the keys, sent as
+``Authorization: Bearer <key>``, ``X-API-Key: <key>`` or ``?key=<key>``. The API's own
+CORS stays open: browser clients call the mock.
+
+``GET /__mock/requests`` takes ``limit`` (at most N entries), ``since`` (entries after
+that ``seq``), ``path`` (paths starting with it) and ``status`` (``404`` or ``4xx``).
 """
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 
-from t2i_contract.protocol import NotFound, json_bytes
+from t2i_contract.protocol import AuthError, KeyRing, NotFound, RequestRejected, json_bytes
+from t2i_contract.protocol.ownership import parse_image_name
 
+from .journal import JournalQuery
 from .runtime import MockRuntime
 
-__all__ = ["register_routes"]
+__all__ = ["ADMIN_PREFIX", "register_routes"]
+
+ADMIN_PREFIX = "/__mock/"
+OPEN_ADMIN_PATHS = frozenset({"/__mock/health"})
 
 
 def _json(body: object) -> Response:
     return Response(json_bytes(body), mimetype="application/json")
 
 
+def _offered_keys() -> list[str]:
+    """Every key the admin request carries, wherever a client puts one."""
+    offered = [request.headers.get("X-API-Key", ""), request.args.get("key", "")]
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    offered.append(credentials.strip() if scheme.lower() == "bearer" else scheme)
+    return [key for key in offered if key]
+
+
+def _int_arg(name: str, low: int) -> int | None:
+    text = request.args.get(name)
+    if text is None:
+        return None
+    if not text.isdigit() or int(text) < low or len(text) > 18:
+        raise RequestRejected(name, "type", f"{name} must be a whole number of {low} or more, got {text!r}", text)
+    return int(text)
+
+
+def journal_query() -> JournalQuery:
+    """The journal filters of this request, or a 400 naming the one that is wrong."""
+    status = request.args.get("status")
+    if status is not None and not (len(status) == 3 and status[0] in "12345"
+                                   and (status[1:].isdigit() or status[1:] == "xx")):
+        raise RequestRejected("status", "pattern", f"status must be a status (404) or a class (4xx), got {status!r}",
+                              status)
+    return JournalQuery(limit=_int_arg("limit", 0), since=_int_arg("since", 0) or 0,
+                        path=request.args.get("path") or None, status=status)
+
+
 def register_routes(app: Flask, mock: MockRuntime) -> None:
     store = mock.store
+    keys = KeyRing(mock.config.keys)
 
-    def image(job_id: int, index: int) -> Response:
-        job = store.get_job(job_id)
-        if job is None:
-            raise NotFound.generation(job_id)
+    @app.before_request
+    def guard_admin() -> None:
+        path = request.path
+        if not path.startswith(ADMIN_PREFIX) or path in OPEN_ADMIN_PATHS or request.method == "OPTIONS":
+            return
+        if keys and not any(keys.matches(key) for key in _offered_keys()):
+            raise AuthError()
+
+    @app.after_request
+    def same_origin_admin(response: Response) -> Response:
+        # registered before the app's CORS hook, so it runs after it and has the last word
+        if request.path.startswith(ADMIN_PREFIX):
+            for name in [n for n in response.headers.keys() if n.lower().startswith("access-control-")]:
+                del response.headers[name]
+            if request.method == "OPTIONS" and request.headers.get("Origin"):
+                response.status_code = 403
+        return response
+
+    def image(name: str) -> Response:
+        parsed = parse_image_name(name)
+        job = store.job_by_token(parsed[0]) if parsed else None
+        if job is None or parsed is None:
+            raise NotFound(f"Not found: no generation has an image named {name!r}", field="", value=name)
+        index = parsed[1]
         now = mock.clock.now()
         if not job.ready(now):
-            raise NotFound.generation(job_id, f"its images are not ready yet (eta {job.eta(now)} s)", rule="ready")
+            raise NotFound.generation(job.id, f"its images are not ready yet (eta {job.eta(now)} s)", rule="ready")
         if index >= int(job.meta.get("samples") or 1):
-            raise NotFound.generation(job_id, f"it has {job.meta.get('samples')} images, numbered from 0",
+            raise NotFound.generation(job.id, f"it has {job.meta.get('samples')} images, numbered from 0",
                                       rule="index")
         png = mock.images.get(job.id, index, job.meta)
         response = Response(png, mimetype="image/png")
         response.headers["Cache-Control"] = "public, max-age=3600, immutable"
         return response
 
-    @app.get("/generations/<int:job_id>/<int:index>.png")
-    def generation_image(job_id: int, index: int) -> Response:
-        return image(job_id, index)
+    @app.get("/generations/<name>")
+    def generation_image(name: str) -> Response:
+        return image(name)
 
-    @app.get("/proxy/generations/<int:job_id>/<int:index>.png")
-    def proxy_image(job_id: int, index: int) -> Response:
-        return image(job_id, index)
+    @app.get("/proxy/generations/<name>")
+    def proxy_image(name: str) -> Response:
+        return image(name)
 
     @app.get("/__mock/requests")
     def journal() -> Response:
-        return _json({"requests": store.journal()})
+        return _json({"requests": store.journal(journal_query())})
 
     @app.delete("/__mock/requests")
     def clear_journal() -> Response:

@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 
 from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
 from t2i_contract.protocol.outbound import json_poster
+from t2i_contract.protocol.ownership import KeyHasher, image_name
 from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
@@ -42,8 +43,9 @@ TIP = "This is a mock: images are deterministic placeholders drawn from the requ
 _SKIP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
 
 
-def image_path(job_id: int, index: int, proxy: bool = False) -> str:
-    return f"{'/proxy' if proxy else ''}/generations/{job_id}/{index}.png"
+def image_path(token: str, index: int, proxy: bool = False) -> str:
+    """Where sample ``index`` of the job whose images are named ``token`` is served (never by job id)."""
+    return f"{'/proxy' if proxy else ''}/generations/{image_name(token, index)}"
 
 
 def journal_entry(environ: dict[str, Any], now: float) -> dict[str, Any]:
@@ -71,6 +73,7 @@ class MockRuntime(Service):
         self.images = images
         self.clock = clock
         self.owned_folder = owned_folder
+        self.owners = KeyHasher(store.secret)
         self._resume_lock: BinaryIO | None = None
         # a developer's webhook receiver usually runs on their own machine: private targets are allowed
         self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
@@ -87,7 +90,7 @@ class MockRuntime(Service):
             config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
         assert config.db_path is not None
         store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
-                         max_jobs=config.max_jobs, clock=clock)
+                         max_jobs=config.max_jobs, clock=clock, keys=tuple(config.keys))
         runtime = cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
         if folder is None:  # a store the user keeps (--db): deliveries a stopped mock left unsettled go out now
             runtime.resume_webhooks()
@@ -124,8 +127,7 @@ class MockRuntime(Service):
         if entry is None or call.state.get("stored"):
             return
         entry["status"] = status
-        if call.raw:
-            entry["raw"] = call.raw.decode("utf-8", "replace")
+        entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         try:
             self.store.record(entry)
         except Exception:  # the journal must never break an answer
@@ -158,14 +160,15 @@ class MockRuntime(Service):
         if meta["seed"] is None:
             meta["seed"] = random.randint(0, SEED_LIMIT)
         entry = call.state["journal"]
-        entry["raw"] = call.raw.decode("utf-8", "replace")
+        entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200
         if call.inputs:
             meta[INPUTS_KEY] = encode_inputs(call.inputs)
+        owner = self.owners.digest(request.key) if config.keys else None  # protocol.ownership: keyed digest
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,
-                                 max_pending=config.max_queued)
+                                 max_pending=config.max_queued, owner=owner)
         if job is None:
             assert config.max_queued is not None
             raise QueueFull(config.max_queued, config.retry_after)
@@ -179,7 +182,7 @@ class MockRuntime(Service):
         entry["normalised"] = {"key": request.key, "request_id": request.request_id}
         entry["job_id"] = request.request_id
         job = self.store.get_job(request.request_id)
-        if job is None:
+        if job is None or not self.owners.owns(job.owner, request.key, enforced=bool(self.config.keys)):
             raise NotFound.generation(request.request_id)
         return self.view(job, self.clock.now())
 
@@ -197,7 +200,7 @@ class MockRuntime(Service):
     def view(self, job: Job, now: float) -> JobView:
         meta = client_meta(job.meta)
         samples = int(meta.get("samples") or 1)
-        links = [job.base_url + image_path(job.id, i) for i in range(samples)]
+        links = [job.base_url + image_path(job.token, i) for i in range(samples)]
         ready = job.ready(now)
 
         def output() -> list[str]:
@@ -210,7 +213,7 @@ class MockRuntime(Service):
             id=job.id, state=SUCCESS if ready else PROCESSING, meta=meta, links=links, fetch_base=job.base_url,
             tip=TIP, webhook_status=job.webhook_status, track_id=job.track_id, eta=job.eta(now),
             generation_time=self.generation_time(job), output=output,
-            proxy_links=[job.base_url + image_path(job.id, i, proxy=True) for i in range(samples)],
+            proxy_links=[job.base_url + image_path(job.token, i, proxy=True) for i in range(samples)],
         )
 
     @staticmethod

@@ -30,7 +30,11 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from t2i_contract.protocol import Clock, SystemClock, initial_status
+from t2i_contract.protocol.ownership import image_token, new_secret
 from t2i_contract.protocol.webhooks import PENDING, RETRYING_PREFIX
+
+from . import journal as journal_table
+from .journal import JournalQuery, Redactor
 
 __all__ = ["Job", "JobStore", "temporary_folder"]
 
@@ -44,15 +48,17 @@ CREATE TABLE IF NOT EXISTS jobs (
     meta TEXT NOT NULL,
     webhook TEXT,
     track_id TEXT,
-    webhook_status TEXT NOT NULL
+    webhook_status TEXT NOT NULL,
+    owner TEXT,
+    token TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (ready_at);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
-CREATE TABLE IF NOT EXISTS journal (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    entry TEXT NOT NULL
-);
+CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
+# Columns added since the first layout, for stores kept with --db across versions.
+_ADDED_COLUMNS = (("owner", "TEXT"), ("token", "TEXT"))
+_JOB_COLUMNS = "id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status, owner, token"
 # Ids start here so they look like the hosted API's (eight digits) and never collide
 # with small integers a client might hard-code.
 FIRST_ID = 10_000_000
@@ -80,6 +86,13 @@ class Job:
     webhook: str | None
     track_id: str | None
     webhook_status: str
+    owner: str | None = None  # keyed digest of the key that made it (protocol.ownership), with --keys
+    token: str = ""  # the unguessable name of its images (protocol.ownership.image_token)
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> Job:
+        return cls(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8], row[9],
+                   row[10])
 
     def ready(self, now: float) -> bool:
         return now >= self.ready_at
@@ -92,12 +105,15 @@ class JobStore:
     """SQLite-backed jobs and journal; one instance per app, usable from any thread."""
 
     def __init__(self, path: Path, ttl: float, journal_limit: int, max_jobs: int = 100_000,
-                 clock: Clock | None = None) -> None:
+                 clock: Clock | None = None, keys: tuple[str, ...] = (),
+                 journal_bytes: int = journal_table.MAX_BYTES) -> None:
         self.path = Path(path)
         self.clock = clock or SystemClock()
         self.ttl = ttl
         self.journal_limit = journal_limit
         self.max_jobs = max_jobs
+        self.journal_bytes = journal_bytes
+        self.redactor = Redactor(keys)
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
         self._pid = os.getpid()
@@ -108,12 +124,30 @@ class JobStore:
         self._next_sweep = 0.0
         self._sweep_every = min(SWEEP_EVERY, ttl / 4)
         with self._conn(write=True) as db:
+            self._incremental_vacuum(db)
             db.executescript(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in columns:
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            db.execute("UPDATE jobs SET token = lower(hex(randomblob(16))) WHERE token IS NULL")
+            db.execute("CREATE INDEX IF NOT EXISTS jobs_token ON jobs (token)")
+            journal_table.migrate(db)
             db.execute(
                 "INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'jobs', ? "
                 "WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'jobs')",
                 (FIRST_ID,),
             )
+            db.execute("INSERT OR IGNORE INTO store_secret (id, secret) VALUES (1, ?)", (new_secret(),))
+            self.secret: str = db.execute("SELECT secret FROM store_secret WHERE id = 1").fetchone()[0]
+
+    @staticmethod
+    def _incremental_vacuum(db: sqlite3.Connection) -> None:
+        """Make the file one that can give freed pages back (a new file at once; an old one by one VACUUM)."""
+        if db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        db.execute("VACUUM")  # even a new file: WAL mode has already written its first page
 
     # -- connections -------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -121,6 +155,10 @@ class JobStore:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=OFF")
         db.execute("PRAGMA busy_timeout=30000")
+        # checkpoint the WAL every MiB and cut it back to that after: a burst of big journal
+        # entries must not leave a WAL file of many MB behind
+        db.execute("PRAGMA wal_autocheckpoint=256")
+        db.execute("PRAGMA journal_size_limit=1048576")
         return db
 
     @contextlib.contextmanager
@@ -182,7 +220,7 @@ class JobStore:
     # -- jobs ----------------------------------------------------------------
     def add_job(self, *, meta: dict[str, Any], base_url: str, delay: float, webhook: str | None,
                 track_id: str | None, journal: dict[str, Any] | None = None,
-                max_pending: int | None = None) -> Job | None:
+                max_pending: int | None = None, owner: str | None = None) -> Job | None:
         """Store a new job (and its journal entry, in the same transaction); return it with its id.
 
         With ``max_pending``, a job that would wait (``delay > 0``) is refused, and None
@@ -191,6 +229,7 @@ class JobStore:
         """
         now = self.clock.now()
         status = initial_status(webhook)
+        token = image_token()
         with self._conn(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -201,9 +240,9 @@ class JobStore:
                         return None
                 cursor = db.execute(
                     "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
-                    "webhook_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    "webhook_status, owner, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (now, now + delay, now + delay + self.ttl, base_url, json.dumps(meta), webhook, track_id,
-                     status),
+                     status, owner, token),
                 )
                 job_id = int(cursor.lastrowid or 0)
                 # Trim as we go: one row out per row in keeps the store at max_jobs without
@@ -217,20 +256,24 @@ class JobStore:
                 db.execute("ROLLBACK")
                 raise
             self._maybe_sweep(db, now)
-        return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status)
+        return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status,
+                   owner, token)
 
     def get_job(self, job_id: int) -> Job | None:
         """The job, or None when it never existed or has expired."""
         if not 0 <= job_id <= SQLITE_MAX_INT:  # the spec sets no maximum; SQLite integers stop here
             return None
         with self._conn() as db:
-            row = db.execute(
-                "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "
-                "FROM jobs WHERE id = ? AND expires_at > ?", (job_id, self.clock.now()),
-            ).fetchone()
-        if row is None:
-            return None
-        return Job(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8])
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND expires_at > ?",
+                             (job_id, self.clock.now())).fetchone()
+        return None if row is None else Job.from_row(row)
+
+    def job_by_token(self, token: str) -> Job | None:
+        """The live job whose images are named ``token``, or None."""
+        with self._conn() as db:
+            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE token = ? AND expires_at > ?",
+                             (token, self.clock.now())).fetchone()
+        return None if row is None else Job.from_row(row)
 
     def pending_count(self) -> int:
         with self._conn() as db:
@@ -244,32 +287,31 @@ class JobStore:
         """Live jobs whose webhook was pending or between retries when the last process stopped."""
         with self._conn() as db:
             rows = db.execute(
-                "SELECT id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status "
-                "FROM jobs WHERE webhook IS NOT NULL AND expires_at > ? AND (webhook_status = ? OR "
-                "webhook_status LIKE ?) ORDER BY id", (self.clock.now(), PENDING, RETRYING_PREFIX + "%"),
+                f"SELECT {_JOB_COLUMNS} FROM jobs WHERE webhook IS NOT NULL AND expires_at > ? AND "
+                "(webhook_status = ? OR webhook_status LIKE ?) ORDER BY id",
+                (self.clock.now(), PENDING, RETRYING_PREFIX + "%"),
             ).fetchall()
-        return [Job(r[0], r[1], r[2], r[3], r[4], json.loads(r[5]), r[6], r[7], r[8]) for r in rows]
+        return [Job.from_row(r) for r in rows]
 
     # -- journal -----------------------------------------------------------
     def _journal_insert(self, db: sqlite3.Connection, entry: dict[str, Any]) -> None:
-        cursor = db.execute("INSERT INTO journal (entry) VALUES (?)", (json.dumps(entry, default=str),))
-        db.execute("DELETE FROM journal WHERE seq <= ?", (int(cursor.lastrowid or 0) - self.journal_limit,))
+        journal_table.insert(db, entry, self.redactor, limit=self.journal_limit, max_bytes=self.journal_bytes)
 
     def record(self, entry: dict[str, Any]) -> None:
-        """Append one request to the journal."""
+        """Append one request to the journal (redacted and cut as ``journal.py`` says; ``body`` as bytes)."""
         with self._conn(write=True) as db:
             self._journal_insert(db, entry)
             self._maybe_sweep(db, self.clock.now())
 
-    def journal(self) -> list[dict[str, Any]]:
-        """Every journal entry still kept, oldest first."""
+    def journal(self, query: JournalQuery | None = None) -> list[dict[str, Any]]:
+        """The journal entries still kept that match ``query`` (all by default), oldest first."""
         with self._conn() as db:
-            rows = db.execute("SELECT seq, entry FROM journal ORDER BY seq").fetchall()
-        return [{"seq": seq, **json.loads(entry)} for seq, entry in rows]
+            return journal_table.select(db, query or JournalQuery())
 
     def clear_journal(self) -> int:
+        """Delete every journal entry and give the space back to the file system; how many."""
         with self._conn(write=True) as db:
-            return int(db.execute("DELETE FROM journal").rowcount)
+            return journal_table.clear(db)
 
     # -- expiry ------------------------------------------------------------
     def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:

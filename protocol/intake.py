@@ -94,6 +94,17 @@ class KeyRing:
     def __repr__(self) -> str:
         return f"KeyRing({len(self._keys)} keys)"
 
+    def matches(self, key: str) -> bool:
+        """Whether ``key`` is one of the keys, compared in constant time against every one."""
+        try:
+            supplied = key.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate is no one's key
+            return False
+        matched = False
+        for known in self._keys:
+            matched |= hmac.compare_digest(supplied, known)
+        return matched
+
     def check(self, body: Mapping[str, Any]) -> None:
         """With keys set, refuse a missing or unknown ``key`` with the hosted API's 401.
 
@@ -102,14 +113,5 @@ class KeyRing:
         if not self._keys:
             return
         key = body.get("key")
-        if not isinstance(key, str) or not key:
-            raise AuthError()
-        try:
-            supplied = key.encode("utf-8")
-        except UnicodeEncodeError:  # a lone surrogate is no one's key
-            raise AuthError() from None
-        matched = False
-        for known in self._keys:
-            matched |= hmac.compare_digest(supplied, known)
-        if not matched:
+        if not isinstance(key, str) or not key or not self.matches(key):
             raise AuthError()

@@ -22,10 +22,10 @@ def test_journal_lists_requests_raw_and_normalised_newest_last(make_mock: Callab
     assert first["normalised"]["width"] == 512
     assert first["normalised"]["lora_strength"] == [0.45, 0.55]
     assert first["normalised"]["seed"] == answer["meta"]["seed"]
-    assert first["normalised"]["key"] == "your_api_key"
+    assert first["normalised"]["key"] == "[redacted]" and "your_api_key" not in first["raw"]
     assert first["headers"]["X-Requested-With"] == "my-client"
     assert (first["status"], first["job_id"]) == (200, answer["id"])
-    assert second["normalised"] == {"key": "any-key", "request_id": answer["id"]}
+    assert second["normalised"] == {"key": "[redacted]", "request_id": answer["id"]}
     assert third["status"] == 400 and "normalised" not in third
     assert entries[0]["seq"] < entries[1]["seq"] < entries[2]["seq"]
 

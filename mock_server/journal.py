@@ -1,0 +1,189 @@
+"""The mock's request journal: what it keeps of each API call, redacted and bounded, in SQLite.
+
+An entry is kept in the journal table of the mock's store (``store.py``) as one row:
+when, method, path, answer status and its size in bytes are columns (indexed, so
+``GET /__mock/requests?path=...&status=...`` stays fast on a full journal); the
+rest of the entry is JSON, and the body is a BLOB.
+
+What an entry keeps, and what it never keeps:
+
+- **No key.** ``Authorization``, ``X-Api-Key``, ``Cookie`` and ``Proxy-Authorization``
+  values, a ``key`` query parameter, the ``key`` member of the body (also in a body
+  that is not valid JSON, and one cut short), the normalised ``key``, and every one
+  of the mock's ``--keys`` wherever it appears are replaced by ``[redacted]``
+  before anything is stored, so neither a GET nor the file on disk holds a key.
+- **A bounded prefix of the body**: at most :data:`BODY_PREFIX` bytes, with the
+  body's true ``size`` and ``truncated``. It is stored as bytes and shown as text
+  (``raw``) when it is UTF-8, else as ``raw_base64``: invalid bytes cost 4/3 of a
+  byte to show and one to store, never the six of U+FFFD escapes.
+- **A bounded whole**: at most ``journal_limit`` entries and :data:`MAX_BYTES`
+  bytes in all (the oldest go first); a trigger keeps the running byte count.
+  ``DELETE`` removes every entry and gives the pages back to the file system
+  (incremental vacuum, then a WAL truncate).
+"""
+from __future__ import annotations
+
+import base64
+import json
+import re
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterable
+from urllib.parse import parse_qsl, urlencode
+
+__all__ = ["BODY_PREFIX", "MAX_BYTES", "REDACTED", "SCHEMA", "JournalQuery", "Redactor", "clear", "insert",
+           "select"]
+
+BODY_PREFIX = 16 * 1024
+"""Bytes of a request body an entry keeps. An API call's JSON is a few hundred bytes; a
+base64 input image is cut, which is what the journal is for (seeing the call), not storage."""
+MAX_BYTES = 16 * 1024 * 1024
+"""Bytes all entries may take together (their JSON plus their bodies)."""
+REDACTED = "[redacted]"
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
+_KEY_MEMBER = re.compile(rb'("key"\s*:\s*")((?:[^"\\]|\\.)*)("|\\?$)', re.DOTALL)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS journal (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    path TEXT NOT NULL DEFAULT '',
+    status INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    entry TEXT NOT NULL,
+    body BLOB
+);
+CREATE INDEX IF NOT EXISTS journal_path ON journal (path, seq);
+CREATE INDEX IF NOT EXISTS journal_status ON journal (status, seq);
+CREATE TABLE IF NOT EXISTS journal_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO journal_size (id, bytes) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS journal_in AFTER INSERT ON journal
+    BEGIN UPDATE journal_size SET bytes = bytes + NEW.bytes WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS journal_out AFTER DELETE ON journal
+    BEGIN UPDATE journal_size SET bytes = bytes - OLD.bytes WHERE id = 1; END;
+"""
+_COLUMNS = ("seq", "path", "status", "bytes", "entry", "body")
+
+
+def migrate(db: sqlite3.Connection) -> None:
+    """Create the journal; a journal of an older layout (one JSON column) is dropped, not converted."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(journal)")}
+    if columns and not set(_COLUMNS) <= columns:
+        db.execute("DROP TABLE journal")
+    db.executescript(SCHEMA)
+
+
+class Redactor:
+    """Replaces keys in what a journal entry keeps: secret headers, ``key`` members and known keys."""
+
+    def __init__(self, keys: Iterable[str] = ()) -> None:
+        known = {k.encode("utf-8", "surrogatepass") for k in keys if k}
+        self._known = sorted(known, key=len, reverse=True)  # a key inside a longer one goes after it
+        self._known_text = [k.decode("utf-8", "surrogatepass") for k in self._known]
+
+    def text(self, value: str) -> str:
+        for key in self._known_text:
+            value = value.replace(key, REDACTED)
+        return value
+
+    def body(self, raw: bytes) -> bytes:
+        """The body with every ``key`` member's value and every known key replaced."""
+        raw = _KEY_MEMBER.sub(lambda m: m.group(1) + REDACTED.encode() + m.group(3), raw)
+        for key in self._known:
+            raw = raw.replace(key, REDACTED.encode())
+        return raw
+
+    def headers(self, headers: dict[str, str]) -> dict[str, str]:
+        return {name: REDACTED if name.lower() in SECRET_HEADERS else self.text(value)
+                for name, value in headers.items()}
+
+    def query(self, query: str) -> str:
+        if not query:
+            return query
+        pairs = parse_qsl(query, keep_blank_values=True)
+        return self.text(urlencode([(n, REDACTED if n.lower() == "key" else v) for n, v in pairs]))
+
+    def longest(self) -> int:
+        return len(self._known[0]) if self._known else 0
+
+
+def _show_body(prefix: bytes, truncated: bool) -> dict[str, Any]:
+    """``raw`` when the kept bytes are UTF-8 (a character cut by the prefix dropped), else ``raw_base64``."""
+    try:
+        return {"raw": prefix.decode("utf-8")}
+    except UnicodeDecodeError as exc:
+        if truncated and exc.start >= len(prefix) - 3 and exc.reason == "unexpected end of data":
+            return {"raw": prefix[:exc.start].decode("utf-8")}
+        return {"raw_base64": base64.b64encode(prefix).decode("ascii")}
+
+
+def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *, limit: int,
+           max_bytes: int = MAX_BYTES) -> int:
+    """Store one entry, redacted and cut; trim the journal to ``limit`` entries and ``max_bytes``; its seq."""
+    entry = dict(entry)
+    raw = entry.pop("body", b"") or b""
+    # redact a little past the prefix, so a key cut by the prefix is still found whole
+    window = redactor.body(raw[:BODY_PREFIX + redactor.longest() + 64])
+    prefix = window[:BODY_PREFIX]
+    entry["size"] = len(raw)
+    entry["truncated"] = len(raw) > BODY_PREFIX or len(window) > BODY_PREFIX
+    entry["headers"] = redactor.headers(entry.get("headers") or {})
+    entry["query"] = redactor.query(entry.get("query") or "")
+    normalised = entry.get("normalised")
+    if isinstance(normalised, dict) and "key" in normalised:
+        entry["normalised"] = {**normalised, "key": REDACTED}
+    text = redactor.text(json.dumps(entry, default=str))
+    path, status = str(entry.get("path", "")), int(entry.get("status") or 0)
+    cursor = db.execute("INSERT INTO journal (path, status, bytes, entry, body) VALUES (?, ?, ?, ?, ?)",
+                        (path, status, len(text) + len(prefix), text, prefix))
+    seq = int(cursor.lastrowid or 0)
+    db.execute("DELETE FROM journal WHERE seq <= ?", (seq - limit,))
+    while db.execute("SELECT bytes FROM journal_size WHERE id = 1").fetchone()[0] > max_bytes:
+        db.execute("DELETE FROM journal WHERE seq = (SELECT MIN(seq) FROM journal) AND seq < ?", (seq,))
+        if db.execute("SELECT changes()").fetchone()[0] == 0:
+            break  # only the new entry is left
+    return seq
+
+
+@dataclass(frozen=True)
+class JournalQuery:
+    """Filters of ``GET /__mock/requests``: entries after ``since``, oldest first, at most ``limit``.
+
+    ``path`` keeps entries whose path starts with it; ``status`` an exact status (``404``)
+    or a class (``4xx``).
+    """
+
+    limit: int | None = None
+    since: int = 0
+    path: str | None = None
+    status: str | None = None
+
+
+def select(db: sqlite3.Connection, query: JournalQuery) -> list[dict[str, Any]]:
+    sql, args = ["SELECT seq, entry, body FROM journal WHERE seq > ?"], [query.since]
+    if query.path:
+        sql.append("AND path >= ? AND path < ?")
+        args += [query.path, query.path + "\U0010ffff"]
+    if query.status:
+        if query.status.endswith("xx"):
+            low = int(query.status[0]) * 100
+            sql.append("AND status >= ? AND status < ?")
+            args += [low, low + 100]
+        else:
+            sql.append("AND status = ?")
+            args.append(int(query.status))
+    sql.append("ORDER BY seq LIMIT ?")
+    args.append(-1 if query.limit is None else query.limit)
+    rows = db.execute(" ".join(sql), args).fetchall()
+    shown = []
+    for seq, text, body in rows:
+        entry = json.loads(text)
+        shown.append({"seq": seq, **entry, **_show_body(bytes(body or b""), bool(entry.get("truncated")))})
+    return shown
+
+
+def clear(db: sqlite3.Connection) -> int:
+    """Delete every entry and hand the freed pages back (the caller holds the write lock); how many."""
+    gone = int(db.execute("DELETE FROM journal").rowcount)
+    db.executescript("PRAGMA incremental_vacuum;")  # one page per step: sqlite3_exec steps it to the end
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+    return gone
