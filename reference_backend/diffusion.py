@@ -24,6 +24,13 @@ runs the base model's attention.
 ``from_pipe`` so it shares every module, refines each half-size image at the
 requested size.
 
+**img2img and inpaint** (``operations.py``): the family's img2img or inpaint
+pipeline, made with ``from_pipe`` per request after LoRAs, scheduler, VAE and
+IP-Adapter are set, so they apply as in text2img; inpaint pastes the unmasked
+region back. An inpainting checkpoint (9-channel UNet) runs inpaint only.
+
+**model_reload**: :meth:`DiffusersGenerator.load` drops the model and loads it again.
+
 **seed**: one ``torch.Generator`` seeded with the request's seed drives the whole
 batch of ``samples`` images, made in one call (``num_images_per_prompt``).
 """
@@ -44,13 +51,16 @@ from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
 from .ip_adapter import ImageCache, adapter_scale, apply_ip_adapter, check_ip_fields
 from .loras import apply_loras, check_lora_family
+from .operations import check_operation, run_from_init
 from .runners import api_clip_skip_to_diffusers, pipeline_arguments
 from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
 
 if TYPE_CHECKING:
     from t2i_contract.protocol.urls import UrlPolicy
-    from t2i_contract.spec import Text2ImgRequest
+    from PIL.Image import Image
+
+    from t2i_contract.spec import GenerationRequest
 
     from .config import BackendConfig
 
@@ -82,6 +92,7 @@ class _ModelInfo:
     family: Family
     variant: str
     cross_attention_dim: int | None
+    in_channels: int | None = None
 
 
 @dataclass
@@ -158,11 +169,12 @@ class DiffusersGenerator(Generator):
 
             family, variant = detect_family(path)
             unet = (path if path.is_dir() else path.with_suffix(".config")) / "unet" / "config.json"
-            width = json.loads(unet.read_text()).get("cross_attention_dim") if unet.is_file() else None
-            info = self._infos[key] = _ModelInfo(family, variant, width)
+            config = json.loads(unet.read_text()) if unet.is_file() else {}
+            info = self._infos[key] = _ModelInfo(family, variant, config.get("cross_attention_dim"),
+                                                 config.get("in_channels"))
         return info
 
-    def _check_vae(self, request: Text2ImgRequest, model: Path, info: _ModelInfo) -> None:
+    def _check_vae(self, request: GenerationRequest, model: Path, info: _ModelInfo) -> None:
         """A 400 when the named VAE's latents are not the model's (channels; FLUX's shift) — from the configs."""
         import json
 
@@ -180,9 +192,19 @@ class DiffusersGenerator(Generator):
                 f"the model's own VAE {own.get('latent_channels')} and {own.get('shift_factor')}",
                 field="vae", value=vae_id, rule="family")
 
-    def check(self, request: Text2ImgRequest) -> None:
+    def check_model(self, model_id: str) -> None:
+        resolve_model(self.models_dir, model_id)
+
+    def load(self, model_id: str) -> None:
+        resolve_model(self.models_dir, model_id)
+        with self._lock:
+            self._models.pop(model_id, None)
+        self._model(model_id)
+
+    def check(self, request: GenerationRequest) -> None:
         model = resolve_model(self.models_dir, request.model_id)
         info = self._info(model)
+        check_operation(request, info.in_channels, info.family.title, info.family.pipelines)
         seen: set[str] = set()
         for lora_id in request.lora_model:
             path = resolve_lora(self.loras_dir, lora_id)
@@ -194,7 +216,7 @@ class DiffusersGenerator(Generator):
         if request.vae is not None:
             self._check_vae(request, model, info)
         multiple = info.family.size_multiple
-        for name in ("width", "height"):
+        for name in ("width", "height") if request.OPERATION == "text2img" else ():  # else resized (operations)
             if getattr(request, name) % multiple:
                 raise UnsupportedError(
                     f"{name} must be a multiple of {multiple} for {info.family.title} models, got "
@@ -275,7 +297,8 @@ class DiffusersGenerator(Generator):
         return vae
 
     # -- generation ---------------------------------------------------------------
-    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+    def generate(self, request: GenerationRequest, seed: int,
+                 inputs: dict[str, Image] | None = None) -> GenerationResult:
         import torch
 
         from t2i_contract.spec import RequestError
@@ -306,7 +329,13 @@ class DiffusersGenerator(Generator):
                 if adapter is not None:
                     kwargs["ip_adapter_image"] = self._images.get(request.ip_adapter_image or "")
                     info["ip_adapter"] = {"id": adapter.name, "scale": adapter_scale(request)}
-                images, pipelines = self._run(loaded, request, seed, kwargs, choice)
+                if request.OPERATION == "text2img":
+                    images, pipelines = self._run(loaded, request, seed, kwargs, choice)
+                else:
+                    common = {"num_inference_steps": request.num_inference_steps, "output_type": "pil",
+                              "generator": torch.Generator(device="cpu").manual_seed(seed)}
+                    images, pipelines = run_from_init(pipe, family.pipelines[request.OPERATION], request,
+                                                      inputs or {}, kwargs, common, family.size_multiple, notes)
             except BackendError:
                 raise
             except Exception as exc:
@@ -318,7 +347,7 @@ class DiffusersGenerator(Generator):
                  "scheduler_settings": choice.settings, "device": self.device, "dtype": self.dtype_name}
         return GenerationResult(images, nsfw, choice.notes + notes + safety_notes, info)
 
-    def _run(self, loaded: _LoadedModel, request: Text2ImgRequest, seed: int, kwargs: dict[str, Any],
+    def _run(self, loaded: _LoadedModel, request: Any, seed: int, kwargs: dict[str, Any],
              choice: Any) -> tuple[list[Any], str]:
         import torch
 

@@ -37,7 +37,7 @@ class Family:
     name: str
     title: str
     pipelines: dict[str, str]
-    """task -> diffusers pipeline class name (``text2img``, ``img2img``, later ``inpaint``)."""
+    """operation -> diffusers pipeline class name (``text2img``, ``img2img``, ``inpaint``)."""
     cross_attention_dim: int | None = None
     """The UNet's text width in the released base model, for telling LoRAs apart by shape."""
     size_multiple: int = 8
@@ -48,16 +48,19 @@ class Family:
 
 
 FAMILIES: dict[str, Family] = {f.name: f for f in (
-    Family("sd1", "SD 1.x", {"text2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline"},
-           cross_attention_dim=768),
-    Family("sd2", "SD 2.x", {"text2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline"},
-           cross_attention_dim=1024),
+    Family("sd1", "SD 1.x", {"text2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
+                             "inpaint": "StableDiffusionInpaintPipeline"}, cross_attention_dim=768),
+    Family("sd2", "SD 2.x", {"text2img": "StableDiffusionPipeline", "img2img": "StableDiffusionImg2ImgPipeline",
+                             "inpaint": "StableDiffusionInpaintPipeline"}, cross_attention_dim=1024),
     Family("sdxl", "SDXL (Pony included)",
-           {"text2img": "StableDiffusionXLPipeline", "img2img": "StableDiffusionXLImg2ImgPipeline"},
-           cross_attention_dim=2048),
-    Family("flux", "FLUX.1", {"text2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline"}, size_multiple=16),
+           {"text2img": "StableDiffusionXLPipeline", "img2img": "StableDiffusionXLImg2ImgPipeline",
+            "inpaint": "StableDiffusionXLInpaintPipeline"}, cross_attention_dim=2048),
+    Family("flux", "FLUX.1", {"text2img": "FluxPipeline", "img2img": "FluxImg2ImgPipeline",
+                              "inpaint": "FluxInpaintPipeline"}, size_multiple=16),
 )}
-_BY_PIPELINE = {"StableDiffusionXLPipeline": "sdxl", "FluxPipeline": "flux"}
+_BY_PIPELINE = {"StableDiffusionXLPipeline": "sdxl", "StableDiffusionXLInpaintPipeline": "sdxl",
+                "FluxPipeline": "flux"}
+_SD_PIPELINES = ("StableDiffusionPipeline", "StableDiffusionInpaintPipeline")
 
 
 def _sd_family(cross_attention_dim: int | None) -> Family:
@@ -92,7 +95,7 @@ def _detect(path: Path) -> tuple[Family, str]:
             config = json.loads((path / "transformer" / "config.json").read_text())
             variant = "dev" if config.get("guidance_embeds") else "schnell"
         return family, variant
-    if pipeline == "StableDiffusionPipeline":
+    if pipeline in _SD_PIPELINES:
         unet = path / "unet" / "config.json"
         width = json.loads(unet.read_text()).get("cross_attention_dim") if unet.is_file() else None
         return _sd_family(width), ""

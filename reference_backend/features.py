@@ -43,7 +43,7 @@ def field_notes(request: Text2ImgRequest) -> list[str]:
     notes = []
     if request.enhance_prompt:
         notes.append("enhance_prompt: this backend has no prompt enhancer; the prompt was used as sent")
-    if request.multi_lingual:
+    if getattr(request, "multi_lingual", False):  # text2img only
         notes.append("multi_lingual: this backend has no translator; the prompt was used as sent")
     return notes
 

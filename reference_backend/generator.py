@@ -20,7 +20,7 @@ from .safety import SafetyClassifier, check_images
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from t2i_contract.spec import Text2ImgRequest
+    from t2i_contract.spec import GenerationRequest
 
 __all__ = ["FakeGenerator", "GenerationResult", "Generator"]
 
@@ -42,10 +42,19 @@ class GenerationResult:
 class Generator:
     """Makes the images for a valid request. Subclasses implement :meth:`generate`."""
 
-    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+    def generate(self, request: GenerationRequest, seed: int,
+                 inputs: dict[str, Image] | None = None) -> GenerationResult:
+        """The images for ``request``; ``inputs`` are img2img/inpaint's loaded ``init_image``/``mask_image``."""
         raise NotImplementedError
 
-    def check(self, request: Text2ImgRequest) -> None:
+    def check_model(self, model_id: str) -> None:
+        """Raise a NotFoundError unless ``model_id`` names a model this generator has."""
+
+    def load(self, model_id: str) -> None:
+        """Load ``model_id`` (again) into memory, for model_reload; blocks until it is loaded."""
+        self.check_model(model_id)
+
+    def check(self, request: GenerationRequest) -> None:
         """Raise a BackendError now for a request that cannot run (unknown model, ...).
 
         Called before a request is queued, so that such requests get their error at
@@ -73,14 +82,18 @@ class FakeGenerator(Generator):
         self.gate = gate
         self.classifier = classifier
         self.fail_prompt = fail_prompt
-        self.calls: list[tuple[Text2ImgRequest, int]] = []
+        self.calls: list[tuple[GenerationRequest, int]] = []
 
-    def check(self, request: Text2ImgRequest) -> None:
-        if request.model_id not in self.models:
-            raise NotFoundError(f"Model not found: {request.model_id}", field="model_id",
-                                value=request.model_id, rule="exists")
+    def check_model(self, model_id: str) -> None:
+        if model_id not in self.models:
+            raise NotFoundError(f"Model not found: {model_id}", field="model_id", value=model_id, rule="exists")
 
-    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+    def check(self, request: GenerationRequest) -> None:
+        self.check_model(request.model_id)
+
+    def generate(self, request: GenerationRequest, seed: int,
+                 inputs: dict[str, Image] | None = None) -> GenerationResult:
+        """Gradients; from an init image, the gradient blended over it by ``strength`` (inpaint: masked part only)."""
         from PIL import Image
 
         self.check(request)
@@ -99,6 +112,11 @@ class FakeGenerator(Generator):
             start, end = digest[:3], digest[3:6]
             row = Image.linear_gradient("L").resize((request.width, request.height))
             image = Image.merge("RGB", [row.point(lambda v, a=a, b=b: a + (b - a) * v // 255) for a, b in zip(start, end)])
+            if inputs and "init_image" in inputs:
+                init = inputs["init_image"].convert("RGB")
+                image = Image.blend(init, image, getattr(request, "strength", 1.0))
+                if "mask_image" in inputs:
+                    image = Image.composite(image, init, inputs["mask_image"].convert("L"))
             images.append(image)
         images, nsfw, notes = check_images(images, request, self.classifier)
         return GenerationResult(images, nsfw, notes)

@@ -18,13 +18,15 @@ import hashlib
 import json
 import sqlite3
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from t2i_contract.protocol import Clock, SystemClock
 from t2i_contract.protocol.webhooks import NONE, PENDING, RETRYING_PREFIX
-from t2i_contract.spec import Text2ImgRequest
+from t2i_contract.spec import GenerationRequest
+
+from .operations import request_json, stored_request
 
 __all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore", "hash_key"]
 
@@ -59,20 +61,18 @@ def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def job_cost(request: Text2ImgRequest) -> float:
+def job_cost(request: GenerationRequest) -> float:
     """Work in units of one 512x512 image with 20 steps; the ETA scales with it."""
-    passes = 2 if request.highres_fix else 1
+    passes = 2 if getattr(request, "highres_fix", False) else 1
     return request.width * request.height * request.num_inference_steps * request.samples * passes / (512 * 512 * 20)
 
 
-def request_to_json(request: Text2ImgRequest) -> str:
-    return json.dumps({"meta": request.to_meta(), "extra": dict(request.extra)})
+def request_to_json(request: GenerationRequest, inputs: Any = None) -> str:
+    return request_json(request, inputs)
 
 
-def request_from_json(text: str) -> Text2ImgRequest:
-    data = json.loads(text)
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in data["meta"].items()}
-    return Text2ImgRequest(key="", **values, extra=data["extra"])
+def request_from_json(text: str) -> GenerationRequest:
+    return stored_request(text)[0]
 
 
 @dataclass(frozen=True)
@@ -82,7 +82,7 @@ class Job:
     id: int
     state: str
     key_hash: str
-    request: Text2ImgRequest
+    request: GenerationRequest
     seed: int
     cost: float
     created_at: float
@@ -97,6 +97,8 @@ class Job:
     expires_at: float | None
     webhook_status: str
     base_url: str
+    inputs: dict[str, str] = field(default_factory=dict)
+    """img2img/inpaint input images as PNG base64 (``operations.decode_inputs``)."""
 
     @property
     def finished(self) -> bool:
@@ -132,8 +134,9 @@ class JobStore:
 
     @staticmethod
     def _decode(row: sqlite3.Row) -> Job:
+        request, inputs = stored_request(row["request"])
         return Job(
-            id=row["id"], state=row["state"], key_hash=row["key_hash"], request=request_from_json(row["request"]),
+            id=row["id"], state=row["state"], key_hash=row["key_hash"], request=request, inputs=inputs,
             seed=row["seed"], cost=row["cost"], created_at=row["created_at"], started_at=row["started_at"],
             finished_at=row["finished_at"], generation_time=row["generation_time"],
             images=json.loads(row["images"]), nsfw=json.loads(row["nsfw"]), info=json.loads(row["info"]),
@@ -142,8 +145,8 @@ class JobStore:
         )
 
     # -- life cycle -------------------------------------------------------------
-    def add(self, request: Text2ImgRequest, key: str, seed: int, base_url: str, webhook_status: str = NONE,
-            max_waiting: int = 0) -> int | None:
+    def add(self, request: GenerationRequest, key: str, seed: int, base_url: str, webhook_status: str = NONE,
+            max_waiting: int = 0, inputs: Any = None) -> int | None:
         """Store a queued job; its id. With ``max_waiting``, None instead when that key already has that
         many jobs queued or running: the count and the insert are one transaction, so concurrent
         requests cannot overshoot the limit."""
@@ -160,8 +163,8 @@ class JobStore:
                 cursor = self._db.execute(
                     "INSERT INTO jobs (state, key_hash, request, seed, cost, created_at, base_url, webhook_status) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    (QUEUED, key_hash, request_to_json(request), seed, job_cost(request), self.clock.now(), base_url,
-                     webhook_status),
+                    (QUEUED, key_hash, request_to_json(request, inputs), seed, job_cost(request), self.clock.now(),
+                     base_url, webhook_status),
                 )
                 self._db.execute("COMMIT")
             except BaseException:

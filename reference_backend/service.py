@@ -21,6 +21,7 @@ import logging
 import secrets
 import threading
 import time
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any
 
 from t2i_contract.protocol import (
@@ -44,10 +45,11 @@ from t2i_contract.protocol.urls import UrlPolicy
 from .errors import BackendError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
 from .jobs import FAILED, SUCCESS, Job, JobStore, hash_key
+from .operations import decode_inputs
 from .storage import ImageStore
 
 if TYPE_CHECKING:
-    from t2i_contract.spec import FetchRequest, Text2ImgRequest
+    from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest
 
     from .config import BackendConfig
     from .generator import Generator
@@ -83,6 +85,8 @@ class JobService(Service):
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
         self._last_sweep = 0.0
+        self._reloads: dict[str, tuple[Future[float], float]] = {}
+        self._load_seconds: dict[str, float] = {}
 
     # -- life cycle -----------------------------------------------------------------
     def start(self) -> None:
@@ -107,8 +111,8 @@ class JobService(Service):
         self.generator.close()
 
     # -- the protocol seam ----------------------------------------------------------------
-    def submit(self, call: Call, request: Text2ImgRequest) -> JobView:
-        job = self.enqueue(request, call.base_url)
+    def submit(self, call: Call, request: GenerationRequest) -> JobView:
+        job = self.enqueue(request, call.base_url, call.inputs)
         if not call.prefs.wants_async:
             job = self.wait(job.id, self.config.sync_timeout)
         return self.view(job, call.base_url)
@@ -139,12 +143,12 @@ class JobService(Service):
         )
 
     # -- accepting --------------------------------------------------------------------
-    def enqueue(self, request: Text2ImgRequest, base_url: str) -> Job:
+    def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, Any] | None = None) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
         seed = request.seed if request.seed is not None else secrets.randbelow(SEED_LIMIT)
         job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url,
-                                initial_status(request.webhook), max_waiting=limit)
+                                initial_status(request.webhook), max_waiting=limit, inputs=inputs)
         if job_id is None:
             raise QueueFull(limit, self.config.retry_after)
         with self._changed:
@@ -205,11 +209,13 @@ class JobService(Service):
         request = job.request
         started = time.perf_counter()
         try:
-            result = self.generator.generate(request, job.seed)
+            # inputs only when there are some: generators written for text2img take (request, seed)
+            inputs = (decode_inputs(job.inputs),) if job.inputs else ()
+            result = self.generator.generate(request, job.seed, *inputs)
             images = result.images
             info: dict[str, Any] = dict(result.info)
             notes = field_notes(request) + list(result.notes)
-            if request.upscale:
+            if getattr(request, "upscale", False):
                 images = upscale(images)
                 info["upscaler"] = f"Pillow {UPSCALE_RESAMPLER} {UPSCALE_FACTOR}x"
             if self._stopping.is_set():
@@ -232,6 +238,50 @@ class JobService(Service):
             self._changed.notify_all()
         if request.webhook:
             self.webhooks.schedule(job.id)
+
+    # -- model_reload ----------------------------------------------------------------
+    def reload_model(self, call: Call, request: ModelReloadRequest) -> dict[str, Any]:
+        """Load the model again, in the background; wait up to ``sync_timeout`` for it (unless respond-async).
+
+        A reload in progress is waited on, not started again; its outcome is reported
+        once, to the next call, so a client that got ``processing`` sees ``success``.
+        """
+        model_id = request.model_id
+        self.generator.check_model(model_id)
+        with self._changed:
+            future, started = self._reloads.get(model_id) or (None, 0.0)
+            if future is None:
+                future, started = Future(), time.monotonic()
+                self._reloads[model_id] = (future, started)
+                threading.Thread(target=self._reload, args=(model_id, future), name=f"t2i-reload-{model_id}",
+                                 daemon=True).start()
+        if not call.prefs.wants_async:
+            try:
+                future.exception(timeout=self.config.sync_timeout)
+            except TimeoutError:
+                pass
+        if not future.done():
+            expected = self._load_seconds.get(model_id, DEFAULT_ETA)
+            return {"status": PROCESSING, "message": f"Model {model_id} is loading; call model_reload again to "
+                    "see it ready", "eta": round(max(expected - (time.monotonic() - started), MIN_ETA), 2)}
+        with self._changed:
+            self._reloads.pop(model_id, None)
+        error = future.exception()
+        if error is not None:  # documented as an answer: status "error", in words
+            return {"status": "error", "message": getattr(error, "message", None) or str(error)}
+        return {"status": SUCCESS, "message": f"Model {model_id} is loaded ({future.result():.2f} s)"}
+
+    def _reload(self, model_id: str, future: Future[float]) -> None:
+        started = time.perf_counter()
+        try:
+            self.generator.load(model_id)
+        except Exception as exc:
+            if not isinstance(exc, BackendError):
+                log.exception("reloading model %s failed", model_id)
+            future.set_exception(exc)
+            return
+        self._load_seconds[model_id] = elapsed = time.perf_counter() - started
+        future.set_result(elapsed)
 
     # -- webhooks (protocol.WebhookSource) -----------------------------------------------
     def webhook_target(self, job_id: int) -> tuple[str, dict[str, Any]] | None:

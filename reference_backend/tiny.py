@@ -6,6 +6,8 @@ the way ``t2i serve`` expects its folders::
     DIR/models/tiny-sd/        SD 1.5 shape: unet, vae, text_encoder, tokenizer, scheduler
     DIR/models/tiny-sd-single.safetensors  the same weights as one LDM-layout file, with
     DIR/models/tiny-sd-single.config/      the configs diffusers needs to load it offline
+    DIR/models/tiny-sd-inpaint/  an SD 1.5 inpainting checkpoint: the same parts, its UNet taking 9
+                               channels (latents, mask, masked-image latents)
     DIR/models/tiny-sdxl/      SDXL shape (two text encoders, size conditioning)
     DIR/models/tiny-flux/      FLUX.1-dev shape (CLIP + T5, distilled guidance)
     DIR/models/tiny-flux-schnell/  FLUX.1-schnell shape (no guidance input)
@@ -37,11 +39,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_LORAS", "TINY_MODEL_ID",
+__all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_INPAINT_MODEL_ID", "TINY_LORAS", "TINY_MODEL_ID",
            "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model", "tiny_ip_adapters"]
 
 TINY_MODEL_ID = "tiny-sd"
 TINY_SINGLE_FILE_ID = "tiny-sd-single"
+TINY_INPAINT_MODEL_ID = "tiny-sd-inpaint"
 TINY_VAE_ID = "tiny-vae"
 TINY_LORAS = ("tiny-style", "tiny-detail", "tiny-kohya")
 TINY_FAMILY_MODELS = {"sd1": "tiny-sd", "sdxl": "tiny-sdxl", "flux": "tiny-flux", "flux-schnell": "tiny-flux-schnell"}
@@ -61,6 +64,7 @@ class TinyModel:
     root: Path
     model_id: str = TINY_MODEL_ID
     single_file_id: str = TINY_SINGLE_FILE_ID
+    inpaint_model_id: str = TINY_INPAINT_MODEL_ID
     vae_id: str = TINY_VAE_ID
     lora_ids: tuple[str, ...] = TINY_LORAS
 
@@ -196,7 +200,7 @@ def tiny_ip_adapters() -> dict[str, tuple[str, ...]]:
 def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     """Write the tiny models of every family, VAE, LoRAs and IP-Adapters under ``root``."""
     import torch
-    from diffusers import DDIMScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from diffusers import DDIMScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline, UNet2DConditionModel
     from safetensors.torch import save_file
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
@@ -228,6 +232,12 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     )
     pipe.save_pretrained(str(model_dir), safe_serialization=True)
     write_single_file(model_dir, tiny.models_dir / f"{tiny.single_file_id}.safetensors")
+    torch.manual_seed(seed + 4)
+    StableDiffusionInpaintPipeline(
+        unet=UNet2DConditionModel(**{**_unet_config(), "in_channels": 9}), vae=pipe.vae, text_encoder=text_encoder,
+        tokenizer=tokenizer, scheduler=scheduler, safety_checker=None, feature_extractor=None,
+        requires_safety_checker=False,
+    ).save_pretrained(str(tiny.models_dir / tiny.inpaint_model_id), safe_serialization=True)
     _vae(seed + 3).save_pretrained(str(tiny.vaes_dir / tiny.vae_id), safe_serialization=True)
 
     tiny.loras_dir.mkdir(parents=True, exist_ok=True)

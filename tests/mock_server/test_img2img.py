@@ -2,32 +2,18 @@
 inpaint keeps every unmasked pixel exactly, model_reload answers as documented, ``--models`` limits ids."""
 from __future__ import annotations
 
-import base64
 import io
+from functools import partial
 from typing import Any, Callable
 
 import pytest
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageStat
 
+from tests.input_images import half_mask, png_base64
+from tests.input_images import photo as any_photo
 from tests.mock_server.conftest import MockClient, conforms
 
-
-def png_base64(image: Image.Image) -> str:
-    out = io.BytesIO()
-    image.save(out, format="PNG")
-    return base64.b64encode(out.getvalue()).decode("ascii")
-
-
-def photo(size: tuple[int, int] = (96, 80), colour: tuple[int, int, int] = (30, 140, 200)) -> Image.Image:
-    image = Image.new("RGB", size, colour)
-    ImageDraw.Draw(image).ellipse([10, 10, size[0] - 10, size[1] - 10], fill=(240, 200, 40))
-    return image
-
-
-def left_half_mask(size: tuple[int, int]) -> Image.Image:
-    mask = Image.new("L", size, 0)
-    ImageDraw.Draw(mask).rectangle([0, 0, size[0] // 2 - 1, size[1] - 1], fill=255)
-    return mask
+photo = partial(any_photo, (96, 80))
 
 
 def result(client: MockClient, operation: str, body: dict[str, Any]) -> list[Image.Image]:
@@ -65,7 +51,7 @@ def test_img2img_answers_are_deterministic(mock: MockClient) -> None:
 
 def test_inpaint_keeps_unmasked_pixels_exactly_and_paints_the_masked_ones(mock: MockClient) -> None:
     init = photo()
-    mask = left_half_mask(init.size)
+    mask = half_mask(init.size, right=False)
     out = result(mock, "inpaint", {**img2img_body(init), "mask_image": png_base64(mask), "samples": 2})
     for image in out:
         assert image.size == init.size

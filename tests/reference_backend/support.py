@@ -31,11 +31,17 @@ class KeepOpen(Generator):
     def __init__(self, inner: Generator) -> None:
         self.inner = inner
 
-    def generate(self, request: Any, seed: int) -> Any:
-        return self.inner.generate(request, seed)
+    def generate(self, request: Any, seed: int, *inputs: Any) -> Any:
+        return self.inner.generate(request, seed, *inputs)
 
     def check(self, request: Any) -> None:
         self.inner.check(request)
+
+    def check_model(self, model_id: str) -> None:
+        self.inner.check_model(model_id)
+
+    def load(self, model_id: str) -> None:
+        self.inner.load(model_id)
 
 
 class Server:

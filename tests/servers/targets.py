@@ -168,11 +168,17 @@ class Gated(Generator):
     def check(self, request: Text2ImgRequest) -> None:
         self.inner.check(request)
 
-    def generate(self, request: Text2ImgRequest, seed: int) -> GenerationResult:
+    def generate(self, request: Text2ImgRequest, seed: int, *inputs: Any) -> GenerationResult:
         self.gate.wait()
         if request.prompt == FAIL_PROMPT:
             raise RuntimeError("the generator broke, as the test asked")
-        return self.inner.generate(request, seed)
+        return self.inner.generate(request, seed, *inputs)
+
+    def check_model(self, model_id: str) -> None:
+        self.inner.check_model(model_id)
+
+    def load(self, model_id: str) -> None:
+        self.inner.load(model_id)
 
     def close(self) -> None:
         """The session's generator outlives this server."""
