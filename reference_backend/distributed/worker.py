@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 AFFINITY_RETRY = 0.25
 """Seconds a job handed back for affinity waits before it is offered again."""
 DUPLICATE_RETRY = 2.0
+REDIS_RETRY = 1.0
 WEBHOOK_POLL = 0.1
 
 
@@ -158,6 +159,24 @@ class GenerationWorker:
 
     # -- one message ---------------------------------------------------------------------------
     def handle(self, job_id: int) -> None:
+        """Dramatiq's actor. While Redis is away (restarting), wait and try again: never let the message fail."""
+        import redis
+
+        while not self._stopping.is_set():
+            try:
+                self._handle(job_id)
+                return
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                log.warning("job %s: Redis is away (%s); trying again in %gs", job_id, exc, REDIS_RETRY)
+                self._stopping.wait(REDIS_RETRY)
+
+    def _later(self, job_id: int, seconds: float) -> None:
+        """Offer the job again after ``seconds`` (at once when stopping). Waits here rather than in Dramatiq's
+        delay queue: a delayed message is held in one worker's memory, and a Redis restart would strand it."""
+        self._stopping.wait(seconds)
+        send(self.broker, job_id)
+
+    def _handle(self, job_id: int) -> None:
         job = self.store.get(job_id)
         if job is None:
             log.warning("message for unknown job %s dropped", job_id)
@@ -167,15 +186,15 @@ class GenerationWorker:
             return
         owner = self.store.owner(job_id)
         if job.state == RUNNING and owner != self.name and self.registry.alive(owner):
-            send(self.broker, job_id, delay=DUPLICATE_RETRY)  # kept until that worker finishes or dies
+            self._later(job_id, DUPLICATE_RETRY)  # kept until that worker finishes or dies
             return
         if self.settings.affinity and self._leave_to_another(job):
-            send(self.broker, job_id, delay=AFFINITY_RETRY)
+            self._later(job_id, AFFINITY_RETRY)
             return
         if not self.store.claim(job_id, self.name, dead_owner=owner if job.state == RUNNING else ""):
-            send(self.broker, job_id, delay=DUPLICATE_RETRY)  # taken meanwhile: look again later
+            self._later(job_id, DUPLICATE_RETRY)  # taken meanwhile: look again later
             return
-        if job.state == RUNNING:
+        if job.state == RUNNING and owner != self.name:
             log.info("job %s was left running by dead worker %s; running it again", job_id, owner)
         with self._lock:
             self._busy += 1
@@ -189,8 +208,10 @@ class GenerationWorker:
                 self._busy -= 1
             self._publish_quietly()
         finished = self.store.get(job_id)
-        if finished is not None:
-            self._settle_webhook(finished, resume=False)
+        if finished is None or not finished.finished:
+            send(self.broker, job_id)  # stopped mid-generation: the job is still ours and running; hand it on
+            return
+        self._settle_webhook(finished, resume=False)
 
     def _publish_quietly(self) -> None:
         try:
@@ -209,10 +230,21 @@ class GenerationWorker:
         return self.store.clock.now() - since < self.settings.affinity_wait
 
     def _settle_webhook(self, job: Job, *, resume: bool) -> None:
-        """Wait until the job's webhook is delivered or given up; ``resume`` one a dead worker left unsettled."""
-        if not self.store.unsettled_webhook(job.id):
-            return
-        if resume:
-            self.service.webhooks.resume(job.id, job.webhook_status)
-        while self.store.unsettled_webhook(job.id) and not self._stopping.wait(WEBHOOK_POLL):
-            pass
+        """Wait until the job's webhook is delivered or given up; ``resume`` one a dead worker left unsettled.
+
+        The message is acknowledged only after this, so a worker killed meanwhile leaves the delivery to the
+        next one. A status still unsettled past every attempt's time (its write lost to a Redis restart) is
+        resumed once more, as is one left when this worker stops: the spec lets a webhook arrive twice."""
+        config = self.service.config
+        patience = ((config.webhook_retries + 1) * (config.webhook_timeout + 1)
+                    + config.webhook_backoff * 2 ** (config.webhook_retries + 1))
+        while self.store.unsettled_webhook(job.id):
+            if resume:
+                current = self.store.get(job.id)
+                self.service.webhooks.resume(job.id, current.webhook_status if current else job.webhook_status)
+            resume = True
+            deadline = self.store.clock.now() + patience
+            while self.store.unsettled_webhook(job.id) and self.store.clock.now() < deadline:
+                if self._stopping.wait(WEBHOOK_POLL):
+                    send(self.broker, job.id)  # stopping: the next worker settles it
+                    return

@@ -1,0 +1,189 @@
+"""Real processes for the distributed mode's tests: a Redis server, API processes and workers.
+
+:class:`RedisServer` runs ``redis-server`` (installed by ``scripts/install-test-services.sh``)
+on a free loopback port with AOF persistence, ``appendfsync always``, in a temporary
+folder; it can be killed and restarted on the same port and files. :class:`Cluster`
+starts ``t2i serve --queue`` and ``t2i worker`` as their own processes, exactly as a
+user runs them, and stops whatever is still running when the block ends.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import redis
+import requests
+
+from tests.reference_backend.support import API, ROOT
+from tests.support import free_port, wait_for
+
+T2I = [sys.executable, "-c", "from t2i_contract.spec.cli import run; run()"]
+STARTUP = 120.0
+"""Seconds a process may take to answer: a worker imports torch on two busy cores."""
+
+
+class RedisServer:
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        assert binary, "redis-server is missing: run scripts/install-test-services.sh (make test does)"
+        self.process = subprocess.Popen(
+            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
+             "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(self._answers, timeout=30, interval=0.05)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis(port=self.port, socket_connect_timeout=1).ping())
+        except redis.ConnectionError:
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL: whatever AOF already has on disk is all that survives."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(30)
+            self.process = None
+
+    def client(self) -> redis.Redis:
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+
+@dataclass
+class Process:
+    name: str
+    process: subprocess.Popen[str]
+    log: Path
+    url: str = ""
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+
+@dataclass
+class Cluster:
+    redis: RedisServer
+    tiny: Any
+    folder: Path
+    heartbeat_timeout: float = 3.0
+    processes: list[Process] = field(default_factory=list)
+
+    @property
+    def data(self) -> Path:
+        return self.folder / "shared"
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        log = self.folder / f"{name}.log"
+        handle = log.open("w")
+        process = subprocess.Popen(T2I + args, cwd=ROOT, env=os.environ | env, stdout=handle,
+                                   stderr=subprocess.STDOUT, text=True)
+        running = Process(name, process, log)
+        self.processes.append(running)
+        return running
+
+    def api(self, name: str = "api", **settings: str) -> Process:
+        port = free_port()
+        env = {"T2I_SERVE_PORT": str(port), "T2I_SERVE_QUEUE": self.redis.url, "T2I_SERVE_DATA": str(self.data),
+               "T2I_SERVE_SYNC_TIMEOUT": "60", "T2I_SERVE_ALLOW_PRIVATE_URLS": "true"}
+        env |= {f"T2I_SERVE_{key.upper()}": value for key, value in settings.items()}
+        running = self._spawn(name, ["serve"], env)
+        running.url = f"http://127.0.0.1:{port}"
+        wait_for(lambda: _answers(running), timeout=STARTUP, interval=0.1)
+        return running
+
+    def worker(self, name: str, *, wait: bool = True, **settings: str) -> Process:
+        env = {"T2I_WORKER_QUEUE": self.redis.url, "T2I_WORKER_DATA": str(self.data), "T2I_WORKER_NAME": name,
+               "T2I_WORKER_MODELS": str(self.tiny.models_dir), "T2I_WORKER_LORAS": str(self.tiny.loras_dir),
+               "T2I_WORKER_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout), "T2I_WORKER_THREADS": "1",
+               "T2I_WORKER_WEBHOOK_BACKOFF": "0.05", "T2I_WORKER_ALLOW_PRIVATE_URLS": "true"}
+        env |= {f"T2I_WORKER_{key.upper()}": value for key, value in settings.items()}
+        running = self._spawn(name, ["worker"], env)
+        if wait:
+            wait_for(lambda: self._registered(running), timeout=STARTUP, interval=0.1)
+        return running
+
+    def _registered(self, running: Process) -> bool:
+        if not running.alive():
+            raise AssertionError(f"{running.name} exited with {running.process.returncode}: {running.output()}")
+        try:
+            return bool(self.redis.client().exists(f"t2i:worker:{running.name}"))
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        for running in self.processes:
+            if running.alive():
+                running.process.send_signal(signal.SIGTERM)
+        for running in self.processes:
+            try:
+                running.process.wait(30)
+            except subprocess.TimeoutExpired:
+                running.process.kill()
+                running.process.wait(30)
+
+
+def _answers(running: Process) -> bool:
+    if not running.alive():
+        raise AssertionError(f"{running.name} exited with {running.process.returncode}: {running.output()}")
+    try:
+        return requests.get(running.url + "/", timeout=1).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@contextmanager
+def cluster(tiny: Any, folder: Path, **options: Any) -> Iterator[Cluster]:
+    """A Redis server and room for API processes and workers; everything stopped at the end."""
+    server = RedisServer(folder).start()
+    running = Cluster(server, tiny, folder, **options)
+    try:
+        yield running
+    finally:
+        running.stop()
+        server.kill()
+
+
+def submit(api: Process, body: dict[str, Any], *, asynchronous: bool = True) -> dict[str, Any]:
+    headers = {"Prefer": "respond-async"} if asynchronous else {}
+    response = requests.post(f"{api.url}{API}/text2img", json=body, headers=headers, timeout=120)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def fetch(api: Process, job_id: int, key: str) -> dict[str, Any]:
+    response = requests.post(f"{api.url}{API}/fetch/{job_id}", json={"key": key}, timeout=30)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def finished(apis: list[Process], ids: list[int], key: str) -> dict[int, dict[str, Any]]:
+    """Every job's final answer, fetched round-robin from the API processes (any of them sees every job)."""
+    results: dict[int, dict[str, Any]] = {}
+
+    def poll() -> bool:
+        for index, job_id in enumerate(ids):
+            if job_id not in results:
+                body = fetch(apis[index % len(apis)], job_id, key)
+                if body["status"] != "processing":
+                    results[job_id] = body
+        return len(results) == len(ids)
+
+    wait_for(poll, timeout=300, interval=0.2)
+    return results
