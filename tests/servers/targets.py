@@ -105,13 +105,18 @@ def _serving(kind: str, app: Any, failing: tuple[dict[str, Any], dict[str, str]]
 
 
 @contextmanager
-def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = False) -> Iterator[Target]:
-    """The mock with a key, fast webhook retries and, with ``hold``, jobs that stay pending."""
+def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = False,
+               url_allow: tuple[str, ...] = ()) -> Iterator[Target]:
+    """The mock with a key, fast webhook retries and, with ``hold``, jobs that stay pending.
+
+    With ``url_allow``, private addresses are refused except those (as for every ``url_allow``
+    below): the strict URL policy, with the tests' loopback servers let through.
+    """
     from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
 
     config = MockConfig(db_path=data_dir / "mock.sqlite3", keys=(KEY,), webhook_backoff=BACKOFF,
                         webhook_timeout=WEBHOOK_TIMEOUT, eta=HOLD_ETA if hold else PROCESSING_ETA,
-                        max_queued=max_queued)
+                        max_queued=max_queued, deny_private_urls=bool(url_allow), url_allow=url_allow)
     app = create_app(config)
     try:
         with _serving("mock", app, ({}, {"Prefer": "code=500"})) as target:  # the mock's documented way
@@ -121,7 +126,8 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
 
 
 @contextmanager
-def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: bool = False) -> Iterator[Target]:
+def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: bool = False,
+                       url_allow: tuple[str, ...] = ()) -> Iterator[Target]:
     """``t2i mock`` in its own process, on its default WSGI server, with the settings of :func:`serve_mock`."""
     port = free_port()
     flags = ["--port", str(port), "--db", str(data_dir / "mock.sqlite3"), "--keys", KEY,
@@ -129,6 +135,8 @@ def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: b
              "--eta", str(HOLD_ETA if hold else PROCESSING_ETA)]
     if max_queued is not None:
         flags += ["--max-queued", str(max_queued)]
+    if url_allow:
+        flags += ["--deny-private-urls", "--url-allow", ",".join(url_allow)]
     log = data_dir / "mock.log"
     with log.open("w") as out:
         process = subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "mock",
@@ -186,7 +194,7 @@ class Gated(Generator):
 
 @contextmanager
 def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | None = None,
-                  hold: bool = False) -> Iterator[Target]:
+                  hold: bool = False, url_allow: tuple[str, ...] = ()) -> Iterator[Target]:
     """The backend on ``generator`` with a key and fast webhook retries; with ``hold``, no job runs."""
     from t2i_contract.reference_backend import BackendConfig, create_app
     from t2i_contract.reference_backend.app import EXTENSION
@@ -195,8 +203,8 @@ def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | Non
     if not hold:
         gate.set()
     config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, webhook_timeout=WEBHOOK_TIMEOUT,
-                           max_queued=max_queued or 0,
-                           allow_private_urls=True)  # the webhook receiver listens on loopback
+                           max_queued=max_queued or 0, url_allow=url_allow,
+                           allow_private_urls=not url_allow)  # the webhook receiver listens on loopback
     app = create_app(config, generator=Gated(generator, gate))
     try:
         with _serving("backend", app, ({"prompt": FAIL_PROMPT}, {})) as target:
