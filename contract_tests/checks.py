@@ -21,8 +21,12 @@ __all__ = [
     "default_departures",
     "defaults",
     "image_size",
+    "img2img_size",
+    "inpaint_preserves",
+    "input_refused",
     "invalid_rejected",
     "meta_echo",
+    "model_reload",
     "no_server_error",
     "sample_count",
     "valid_accepted",
@@ -164,3 +168,71 @@ def defaults(spec: Spec, request: Text2ImgRequest, result: Mapping[str, Any],
     """A body of only the required fields: one image of the default size, defaults in meta."""
     sent = {item.name for item in spec.request_fields("text2img") if item.required}
     return [problem for _, problem in default_departures(spec, dict.fromkeys(sent), request, result, images)]
+
+
+# -- img2img, inpaint and model_reload ------------------------------------------------
+def img2img_size(init: tuple[int, int], images: Iterable[LoadedImage]) -> list[str]:
+    """img2img and inpaint: every output has the init image's size (the spec's D20)."""
+    found = []
+    for image in images:
+        if image.problem:
+            found.append(image.problem)
+        elif image.size != init:
+            size = image.size or (0, 0)
+            found.append(f"output[{image.index}] is {size[0]}x{size[1]}, but init_image is {init[0]}x{init[1]}")
+    return found
+
+
+def inpaint_preserves(init: tuple[tuple[int, int], bytes], mask: tuple[tuple[int, int], bytes],
+                      images: Iterable[LoadedImage]) -> list[str]:
+    """Every pixel the mask leaves black (0) is the init image's pixel, exactly, in every output.
+
+    ``init`` is the size and RGBA bytes of the init image, ``mask`` the size and one
+    byte per pixel of the mask. An image of another size is ``init_size``'s business.
+    """
+    (width, height), expected = init
+    kept = [i for i, value in enumerate(mask[1]) if value == 0]
+    found = []
+    for image in images:
+        if image.problem or image.size != (width, height) or not image.rgba:
+            continue
+        changed = [i for i in kept if image.rgba[4 * i:4 * i + 3] != expected[4 * i:4 * i + 3]]
+        if changed:
+            first = changed[0]
+            found.append(f"output[{image.index}] changed {len(changed)} of the {len(kept)} pixels the mask keeps "
+                         f"(black), first at x={first % width}, y={first // width}: "
+                         f"{tuple(image.rgba[4 * first:4 * first + 3])} instead of "
+                         f"{tuple(expected[4 * first:4 * first + 3])}")
+    return found
+
+
+def input_refused(exchange: Exchange, field: str) -> list[str]:
+    """An unusable input image: a 4xx in the error shape naming ``field``, never a 5xx or an acceptance."""
+    if not exchange.answered:
+        return []  # no_server_error reports it
+    if exchange.status >= 500:
+        return [f"HTTP {exchange.status} for an unusable {field}: a bad input is the client's error, a 4xx"]
+    if not 400 <= exchange.status < 500:
+        return [f"HTTP {exchange.status} with status {exchange.branch!r} for an unusable {field}"]
+    errors = exchange.json.get("errors") if isinstance(exchange.json, dict) else None
+    named = isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") == field for e in errors)
+    message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
+    if not named and not (isinstance(message, str) and field in message):
+        return [f"HTTP {exchange.status}, but the answer does not name {field}"]
+    return []
+
+
+def model_reload(exchange: Exchange) -> list[str]:
+    """A model_reload answer: 200 with ``status`` success or processing and a ``message``.
+
+    The shape itself is ``conformance``'s; this says whether the reload was done or is under way.
+    """
+    if not exchange.answered or exchange.status >= 500:
+        return []
+    if exchange.status != 200 or exchange.branch not in _ACCEPTED:
+        message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
+        return [f"HTTP {exchange.status} with status {exchange.branch!r} for a reload of a model the server has"
+                + (f": {message}" if message else "")]
+    if not isinstance(exchange.json.get("message"), str):
+        return [f"answer {exchange.branch!r} without a message string"]
+    return []

@@ -22,8 +22,15 @@ Public API (the drift tools import it too):
     field missing, LoRA lists of different lengths), mixed with schemathesis'
     negative bodies.
 
+Every function takes ``operation`` (an operationId: ``text2img``, the default,
+``img2img`` or ``inpaint``) and ``inputs``, the values the run gives the
+operation's required input images (``init_image``, ``mask_image``: URLs of the
+suite's own image server, or base64; see :mod:`contract_tests.inputs`). Input
+images are asset fields: generated bodies never invent one, so no server is
+sent to fetch a URL the suite does not serve.
+
 Per-property values come from :mod:`contract_tests.values`. Both strategies
-use ``spec.parse_text2img`` as the oracle: because of the wire leniency
+use ``spec.parse_request(operation, ...)`` as the oracle: because of the wire leniency
 a schema-violating value can still be valid (``"512"`` for an integer), so a
 body is only "valid" or "invalid" when the spec's own validator says so.
 
@@ -43,7 +50,7 @@ import hypothesis.strategies as st
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import seed as hypothesis_seed
 
-from t2i_contract.spec import RequestError, Spec, parse_text2img
+from t2i_contract.spec import RequestError, Spec, parse_request
 
 from .values import rule_breakers, value_strategy, violation_strategy, with_wire_form
 
@@ -56,6 +63,7 @@ __all__ = [
     "default_model_id",
     "draw",
     "edge_bodies",
+    "input_fields",
     "invalid_bodies",
     "invalid_edge_bodies",
     "is_valid",
@@ -88,13 +96,27 @@ MALFORMED_BODIES: tuple[bytes, ...] = (
 )
 
 
-def is_valid(body: Any, spec: Spec) -> bool:
-    """The oracle: does the spec's own validator accept ``body``?"""
+Inputs = Mapping[str, str]
+
+
+def is_valid(body: Any, spec: Spec, operation: str = "text2img") -> bool:
+    """The oracle: does the spec's own validator accept ``body`` for ``operation``?"""
     try:
-        parse_text2img(body, spec)
+        parse_request(operation, body, spec)
     except RequestError:
         return False
     return True
+
+
+def input_fields(spec: Spec, operation: str) -> list[str]:
+    """The operation's input-image fields (``x-t2i-input-image``) that it requires."""
+    return [item.name for item in spec.request_fields(operation)
+            if item.required and item.schema.get("x-t2i-input-image")]
+
+
+def _asset_fields(spec: Spec, operation: str) -> frozenset[str]:
+    return _ASSET_FIELDS | {item.name for item in spec.request_fields(operation)
+                            if item.schema.get("x-t2i-input-image")}
 
 
 def default_model_id(spec: Spec) -> str:
@@ -109,9 +131,11 @@ def default_model_id(spec: Spec) -> str:
 
 
 def minimal_body(spec: Spec, *, model_id: str | None = None, key: str = DEFAULT_KEY,
-                 prompt: str = "a lighthouse on a cliff at dawn") -> dict[str, Any]:
-    """Only the required fields."""
-    return {"key": key, "model_id": model_id or default_model_id(spec), "prompt": prompt}
+                 prompt: str = "a lighthouse on a cliff at dawn", operation: str = "text2img",
+                 inputs: Inputs | None = None) -> dict[str, Any]:
+    """The required fields, and a prompt (required by text2img only, sent to every generation)."""
+    body = {"key": key, "model_id": model_id or default_model_id(spec), "prompt": prompt}
+    return body | {name: (inputs or {})[name] for name in input_fields(spec, operation)}
 
 
 def _lora_fields(loras: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
@@ -139,22 +163,25 @@ def _lora_fields(loras: Sequence[str]) -> st.SearchStrategy[dict[str, Any]]:
     return pick()
 
 
-def _properties(spec: Spec) -> dict[str, Mapping[str, Any]]:
-    return {item.name: item.schema for item in spec.request_fields("text2img")}
+def _properties(spec: Spec, operation: str = "text2img") -> dict[str, Mapping[str, Any]]:
+    return {item.name: item.schema for item in spec.request_fields(operation)}
 
 
-def _required(spec: Spec) -> list[str]:
-    return [item.name for item in spec.request_fields("text2img") if item.required]
+def _required(spec: Spec, operation: str = "text2img") -> list[str]:
+    return [item.name for item in spec.request_fields(operation) if item.required]
 
 
 def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[str],
-                      key: str) -> st.SearchStrategy[dict[str, Any]]:
+                      key: str, operation: str = "text2img",
+                      inputs: Inputs | None = None) -> st.SearchStrategy[dict[str, Any]]:
     # In the cheap profile the size-and-cost fields are always sent, so no default can exceed them.
     required: dict[str, st.SearchStrategy[Any]] = {"key": st.just(key), "model_id": st.just(model_id),
                                                    "prompt": _TEXT}
+    required |= {name: st.just((inputs or {})[name]) for name in input_fields(spec, operation)}
     optional: dict[str, st.SearchStrategy[Any]] = {}
-    for name, schema in _properties(spec).items():
-        if name in _ASSET_FIELDS or name in ("prompt",):
+    assets = _asset_fields(spec, operation)
+    for name, schema in _properties(spec, operation).items():
+        if name in assets or name in ("prompt",):
             continue
         if profile == "cheap" and name in _CHEAP:
             wire: Callable[[Any], Any] = (lambda v: "no") if name in ("upscale", "highres_fix") else str
@@ -169,44 +196,48 @@ def _own_valid_bodies(spec: Spec, profile: str, model_id: str, loras: Sequence[s
     return st.builds(lambda body, lora: body | lora, base, _lora_fields(loras))
 
 
-def _schemathesis_bodies(spec: Spec, positive: bool) -> st.SearchStrategy[Any]:
+def _schemathesis_bodies(spec: Spec, positive: bool, operation: str = "text2img") -> st.SearchStrategy[Any]:
     import schemathesis
     from schemathesis import GenerationMode
 
-    operation = schemathesis.openapi.from_dict(spec.document)[spec.operation("text2img")[0]]["POST"]
+    api_operation = schemathesis.openapi.from_dict(spec.document)[spec.operation(operation)[0]]["POST"]
     mode = GenerationMode.POSITIVE if positive else GenerationMode.NEGATIVE
-    return operation.as_strategy(generation_mode=mode).map(lambda case: case.body)
+    return api_operation.as_strategy(generation_mode=mode).map(lambda case: case.body)
 
 
-def _fit(spec: Spec, body: Any, profile: str, model_id: str, loras: Sequence[str], key: str,
-         lora: dict[str, Any]) -> Any:
+def _fit(spec: Spec, body: Any, profile: str, model_id: str, key: str, lora: dict[str, Any],
+         operation: str = "text2img", inputs: Inputs | None = None) -> Any:
     """Point a schemathesis body at the server's own assets and the profile's limits."""
     if not isinstance(body, dict):
         return body
-    body = {k: v for k, v in body.items() if k not in _ASSET_FIELDS} | lora
+    body = {k: v for k, v in body.items() if k not in _asset_fields(spec, operation)} | lora
     body.update(key=key, model_id=model_id)
+    body.update({name: (inputs or {})[name] for name in input_fields(spec, operation)})
     if body.get("scheduler") in spec.non_sampler_schedulers:
         body.pop("scheduler")
     if profile == "cheap":
-        body.update(width=256, height=256, upscale=False, highres_fix=False)
-        body["samples"], body["num_inference_steps"] = 1, 2
+        cheap = {"width": 256, "height": 256, "upscale": False, "highres_fix": False, "samples": 1,
+                 "num_inference_steps": 2}
+        body.update({k: v for k, v in cheap.items() if k in _properties(spec, operation)})
     return body
 
 
 def valid_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = None,
-                 loras: Sequence[str] = (), key: str = "") -> st.SearchStrategy[dict[str, Any]]:
+                 loras: Sequence[str] = (), key: str = "", operation: str = "text2img",
+                 inputs: Inputs | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """Bodies a server must accept (see the module docstring)."""
     if profile not in PROFILES:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
     model_id = model_id or default_model_id(spec)
     key = key or DEFAULT_KEY
     loras = tuple(loras)
-    from_schemathesis = st.builds(lambda body, lora: _fit(spec, body, profile, model_id, loras, key, lora),
-                                  _schemathesis_bodies(spec, positive=True), _lora_fields(loras))
+    from_schemathesis = st.builds(
+        lambda body, lora: _fit(spec, body, profile, model_id, key, lora, operation, inputs),
+        _schemathesis_bodies(spec, True, operation), _lora_fields(loras))
     return st.one_of(
-        _own_valid_bodies(spec, profile, model_id, loras, key),
+        _own_valid_bodies(spec, profile, model_id, loras, key, operation, inputs),
         from_schemathesis.filter(lambda b: isinstance(b, dict) and not _has_surrogates(b)),
-    ).filter(lambda body: is_valid(body, spec))
+    ).filter(lambda body: is_valid(body, spec, operation))
 
 
 def _has_surrogates(value: Any) -> bool:
@@ -219,13 +250,15 @@ def _has_surrogates(value: Any) -> bool:
     return False
 
 
-def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> st.SearchStrategy[dict[str, Any]]:
+def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "", operation: str = "text2img",
+                   inputs: Inputs | None = None) -> st.SearchStrategy[dict[str, Any]]:
     """JSON-object bodies a server must reject (see the module docstring)."""
     model_id = model_id or default_model_id(spec)
     key = key or DEFAULT_KEY
-    properties = _properties(spec)
-    required = _required(spec)
-    base = _own_valid_bodies(spec, "cheap", model_id, (), key)
+    properties = _properties(spec, operation)
+    required = _required(spec, operation)
+    base = _own_valid_bodies(spec, "cheap", model_id, (), key, operation, inputs)
+    images = {item.name for item in spec.request_fields(operation) if item.schema.get("x-t2i-input-image")}
 
     @st.composite
     def broken(draw_: Callable[..., Any]) -> dict[str, Any]:
@@ -243,21 +276,36 @@ def invalid_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") ->
     def point_at_server(body: Any) -> Any:
         if isinstance(body, dict) and isinstance(body.get("key"), str) and body["key"]:
             body = body | {"key": key}
+        if isinstance(body, dict):  # an input URL schemathesis made up could point anywhere: use the suite's
+            body = dict(body)
+            for name in images & body.keys():
+                if isinstance(body[name], str) and "://" in body[name]:
+                    if name in (inputs or {}):
+                        body[name] = (inputs or {})[name]
+                    else:
+                        del body[name]
         return body
 
-    from_schemathesis = _schemathesis_bodies(spec, positive=False).map(point_at_server)
+    from_schemathesis = _schemathesis_bodies(spec, False, operation).map(point_at_server)
     return st.one_of(broken(), from_schemathesis.filter(lambda b: isinstance(b, dict))).filter(
-        lambda body: not is_valid(body, spec))
+        lambda body: not is_valid(body, spec, operation))
 
 
 # -- explicit boundaries and drawing -------------------------------------------------
 def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = None,
-                loras: Sequence[str] = (), key: str = "") -> list[dict[str, Any]]:
+                loras: Sequence[str] = (), key: str = "", operation: str = "text2img",
+                inputs: Inputs | None = None) -> list[dict[str, Any]]:
     """Boundary bodies every run sends, whatever hypothesis draws."""
-    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="edge case")
+    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="edge case", operation=operation,
+                        inputs=inputs)
     lora = {"lora_model": ",".join(loras), "lora_strength": "1"} if loras else {}
-    props = _properties(spec)
-    if profile == "cheap":
+    props = _properties(spec, operation)
+    if "strength" in props:  # img2img and inpaint: the output size is the init image's, strength is the range
+        strength = props["strength"]
+        steps = 1 if profile == "cheap" else 30
+        bodies = [base | {"samples": 2, "num_inference_steps": steps, "strength": strength["maximum"]} | lora,
+                  base | {"num_inference_steps": "2", "strength": str(strength["minimum"]), "base64": "yes"}]
+    elif profile == "cheap":
         bodies = [base | {"width": 256, "height": 256, "samples": 2, "num_inference_steps": 1} | lora]
     else:
         width, height, samples = props["width"], props["height"], props["samples"]
@@ -267,18 +315,19 @@ def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = No
             base | {"width": width["minimum"], "height": height["maximum"], "upscale": True, "samples": "2"},
             base | {"width": str(width["minimum"]), "height": height["minimum"], "base64": "yes"},
         ]
-    return [body for body in bodies if is_valid(body, spec)]
+    return [body for body in bodies if is_valid(body, spec, operation)]
 
 
-def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "") -> list[dict[str, Any]]:
+def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "", operation: str = "text2img",
+                        inputs: Inputs | None = None) -> list[dict[str, Any]]:
     """Every rule of every field broken once, on an otherwise valid cheap body, plus each required field missing."""
-    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case") | {
-        "width": 256, "height": 256, "num_inference_steps": 2}
-    bodies = [{k: v for k, v in base.items() if k != name} for name in _required(spec)]
-    for name, schema in _properties(spec).items():
+    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case",
+                        operation=operation, inputs=inputs) | {"width": 256, "height": 256, "num_inference_steps": 2}
+    bodies = [{k: v for k, v in base.items() if k != name} for name in _required(spec, operation)]
+    for name, schema in _properties(spec, operation).items():
         bodies += [base | {name: value} for value in rule_breakers(schema)]
     bodies.append(base | {"lora_model": "lora-a,lora-b", "lora_strength": "0.5,0.5,0.5"})
-    return [body for body in bodies if not is_valid(body, spec)]
+    return [body for body in bodies if not is_valid(body, spec, operation)]
 
 
 def draw(strategy: st.SearchStrategy[Any], count: int, *, seed: int) -> list[Any]:

@@ -2,7 +2,8 @@
 
 An item is an image URL, or a base64 PNG (optionally as a ``data:`` URL) when the
 request set ``base64``. :func:`load_outputs` returns one :class:`LoadedImage` per
-item with either the decoded size and a pixel fingerprint, or why it failed.
+item with either the decoded size, a pixel fingerprint and the RGBA pixels (for
+``inpaint_preserves``), or why it failed.
 """
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import binascii
 import hashlib
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from PIL import Image
@@ -32,10 +33,11 @@ class LoadedImage:
     size: tuple[int, int] | None = None
     fingerprint: str = ""
     problem: str = ""
+    rgba: bytes = field(default=b"", repr=False, compare=False)
 
 
-def decode_image(data: bytes) -> tuple[tuple[int, int], str]:
-    """(width, height) and a SHA-256 of the RGBA pixels; raises ValueError if not an image."""
+def decode_image(data: bytes) -> tuple[tuple[int, int], str, bytes]:
+    """(width, height), a SHA-256 of the RGBA pixels and the pixels; raises ValueError if not an image."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -44,7 +46,7 @@ def decode_image(data: bytes) -> tuple[tuple[int, int], str]:
                     raise ValueError(f"image of {image.width}x{image.height} is implausibly large")
                 image.load()
                 pixels = image.convert("RGBA").tobytes()
-                return image.size, hashlib.sha256(pixels).hexdigest()
+                return image.size, hashlib.sha256(pixels).hexdigest(), pixels
     except (OSError, Image.DecompressionBombError, SyntaxError) as exc:
         raise ValueError(f"not a decodable image ({exc})") from None
 
@@ -72,10 +74,10 @@ def _load_one(client: Client, index: int, item: Any, as_base64: bool) -> LoadedI
     else:
         return LoadedImage(index, _short(item), problem=f"output[{index}] is not an http(s) URL: {_short(item)!r}")
     try:
-        size, fingerprint = decode_image(data)
+        size, fingerprint, pixels = decode_image(data)
     except ValueError as exc:
         return LoadedImage(index, _short(item), problem=f"output[{index}] is {exc}")
-    return LoadedImage(index, _short(item), size, fingerprint)
+    return LoadedImage(index, _short(item), size, fingerprint, rgba=pixels)
 
 
 def load_outputs(client: Client, output: Any, *, as_base64: bool) -> list[LoadedImage]:

@@ -10,12 +10,12 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Self
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-__all__ = ["Delivery", "WebhookReceiver"]
+__all__ = ["Delivery", "QuietHandler", "SuiteServer", "WebhookReceiver"]
 
 
 @dataclass(frozen=True)
@@ -25,21 +25,44 @@ class Delivery:
     raw: str
 
 
-class _QuietHandler(WSGIRequestHandler):
+class QuietHandler(WSGIRequestHandler):
     """No access log: the suite's report is its only output."""
 
     def log_request(self, *args: Any, **kwargs: Any) -> None:
         pass
 
 
-class WebhookReceiver:
+class SuiteServer:
+    """A threaded WSGI server of the suite's own on ``host`` and a free port; use as a context manager.
+
+    ``root`` is its URL (``http://127.0.0.1:PORT``, brackets around an IPv6 host);
+    subclasses answer in ``_wsgi``.
+    """
+
+    def __init__(self, host: str, name: str) -> None:
+        self._server = make_server(host, 0, self._wsgi, threaded=True, request_handler=QuietHandler)
+        self.root = f"http://{f'[{host}]' if ':' in host else host}:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name=name)
+
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+class WebhookReceiver(SuiteServer):
     """Records webhook deliveries; use as a context manager."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
-        self._server = make_server(host, 0, self._wsgi, threaded=True, request_handler=_QuietHandler)
-        self.url = f"http://{host}:{self._server.server_port}/hook"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
-                                        name="t2i-webhook-receiver")
+        super().__init__(host, "t2i-webhook-receiver")
+        self.url = f"{self.root}/hook"
         self._deliveries: list[Delivery] = []
         self._arrived = threading.Condition()
 
@@ -72,12 +95,3 @@ class WebhookReceiver:
                 if left <= 0:
                     return None
                 self._arrived.wait(left)
-
-    def __enter__(self) -> WebhookReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)

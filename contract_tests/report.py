@@ -32,6 +32,14 @@ CHECKS: dict[str, str] = {
     "meta_echo": "meta echoes the request's normalised parameters and the seed used",
     "defaults": "a body with only key, model_id and prompt gives one 512x512 image and default meta",
     "auth": "a wrong key gets a 401 in the error shape",
+    "implemented": "every operation of the spec is served: a valid body never gets a 404 naming the operation "
+                   "(--skip implemented tests only the operations the server has)",
+    "img2img_size": "img2img and inpaint outputs decode as images of the init image's size, not width x height",
+    "inpaint_preserves": "inpaint keeps every pixel the mask leaves black exactly (this toolkit's reading, not the "
+                         "vendor's promise: --skip it for a server that blends)",
+    "input_refused": "an unreachable, missing or non-image init_image or mask_image gets a 4xx naming the field, "
+                     "never a 5xx or a success",
+    "model_reload": "model_reload answers success, or processing and then success when called again, with a message",
 }
 MAX_SHOWN_FAILURES = 3
 

@@ -36,6 +36,8 @@ DEFAULT_FETCH_MARGIN = 10.0
 DEFAULT_WEBHOOK_TIMEOUT = 15.0
 DEFAULT_WEBHOOK_HOST = "127.0.0.1"
 DEFAULT_RETRIES = 3
+DEFAULT_INPUT_IMAGES = "auto"
+INPUT_IMAGE_FORMS = ("auto", "url", "base64")
 DEFAULT_MAX_RETRY_WAIT = 10.0
 
 
@@ -69,6 +71,10 @@ class Settings:
     webhook_host: str = setting(DEFAULT_WEBHOOK_HOST,
                                 help="Address the suite's webhook receiver binds to and advertises; the server "
                                      "must reach it.")
+    input_images: str = setting(DEFAULT_INPUT_IMAGES, type=click.Choice(INPUT_IMAGE_FORMS),
+                                help="How img2img and inpaint get their input images: url (from an image server "
+                                     "the suite runs on --webhook-host, which the server must reach), base64, or "
+                                     "auto (url, and base64 once the server refuses or cannot reach the URL).")
     retries: int = setting(DEFAULT_RETRIES, type=click.IntRange(min=0),
                            help="Times a 429 or 503 answer is retried, after its retry_after.")
     max_retry_wait: float = setting(DEFAULT_MAX_RETRY_WAIT, type=click.FloatRange(min=0),

@@ -13,7 +13,13 @@
    server that ignores the header and answers at once leaves the check skipped
    unless another answer was ``processing``);
 6. ``webhook``: a body whose ``webhook`` points at a receiver the suite runs;
-7. ``auth``: when a key is configured, a wrong key.
+7. ``auth``: when a key is configured, a wrong key;
+8. img2img, inpaint and model_reload (:mod:`contract_tests.operations`): the
+   same valid, invalid and processing bodies with input images the suite
+   serves, judged also by ``img2img_size``, ``inpaint_preserves``,
+   ``input_refused`` and ``model_reload``. An operation the server answers
+   with a 404 naming it fails ``implemented`` and is not tested further
+   (``--skip implemented`` tests only what the server has).
 
 ``conformance`` and ``no_server_error`` judge every answer. The first failure
 of each single-request check is minimised: optional fields are dropped one at
@@ -27,7 +33,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from t2i_contract.spec import Spec, Text2ImgRequest, load_spec, parse_text2img
+from t2i_contract.spec import GenerationRequest, Spec, load_spec, parse_request
 
 from . import checks
 from .client import Client, Exchange
@@ -46,6 +52,7 @@ from .generation import (
 )
 from .images import LoadedImage, load_outputs
 from .listener import WebhookReceiver
+from .operations import run_image_operations
 from .polling import follow
 from .report import CHECKS, Report
 from .settings import Settings
@@ -95,13 +102,14 @@ class _Run:
         out.judge("conformance", checks.conformance(self.spec, exchange), exchange)
         out.judge("no_server_error", checks.no_server_error(exchange), exchange)
 
-    def send(self, body: Any, out: Outcome, headers: dict[str, str] | None = None) -> Exchange:
-        exchange = self.client.text2img(body, headers)
+    def send(self, body: Any, out: Outcome, headers: dict[str, str] | None = None,
+             operation: str = "text2img") -> Exchange:
+        exchange = self.client.post(operation, self.client.url_for(operation), body=body, headers=headers)
         out.exchange = exchange
         self.answer_checks(exchange, out)
         return exchange
 
-    def resolve(self, exchange: Exchange, request: Text2ImgRequest, out: Outcome) -> dict[str, Any] | None:
+    def resolve(self, exchange: Exchange, request: GenerationRequest, out: Outcome) -> dict[str, Any] | None:
         """The success payload, polling fetch when the answer was processing (the lifecycle check)."""
         if not 200 <= exchange.status < 300 or exchange.branch not in ("success", "processing"):
             return None
@@ -124,7 +132,7 @@ class _Run:
         self.judge_completion(polled.result, first.get("id"), request, future, out)
         return polled.result.json
 
-    def judge_completion(self, poll: Exchange, generation_id: Any, request: Text2ImgRequest,
+    def judge_completion(self, poll: Exchange, generation_id: Any, request: GenerationRequest,
                          future: Any, out: Outcome) -> None:
         result, problems = poll.json, []
         if result.get("id") != generation_id:
@@ -139,10 +147,11 @@ class _Run:
         out.judge("lifecycle", problems, poll)
 
     def evaluate_valid(self, body: dict[str, Any], *, headers: dict[str, str] | None = None,
-                       result_checks: bool = True) -> Outcome:
+                       result_checks: bool = True, operation: str = "text2img") -> Outcome:
+        """Send a valid body; judge the answer, its result and (text2img) the image size."""
         out = Outcome()
-        request = parse_text2img(body, self.spec)
-        exchange = self.send(body, out, headers)
+        request = parse_request(operation, body, self.spec)
+        exchange = self.send(body, out, headers, operation)
         out.judge("valid_accepted", checks.valid_accepted(exchange), exchange)
         self.valid_sent += 1
         self.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
@@ -151,13 +160,19 @@ class _Run:
             out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
             if result_checks:
                 out.judge("sample_count", checks.sample_count(request, out.result), exchange)
+            if result_checks and operation == "text2img":
                 out.judge("image_size", checks.image_size(self.spec, request, out.images), exchange)
-            out.judge("meta_echo", checks.meta_echo(self.spec, request, body, out.result), exchange)
+            # Input images are not asked back (a base64 init image in every meta would be megabytes), nor the
+            # width and height img2img and inpaint take from the init image (DECISIONS D20).
+            echoed = body if operation == "text2img" else {
+                k: v for k, v in body.items() if k not in ("init_image", "mask_image", "width", "height")}
+            out.judge("meta_echo", checks.meta_echo(self.spec, request, echoed, out.result), exchange)
         return out
 
-    def evaluate_invalid(self, body: Any) -> Outcome:
+    def evaluate_invalid(self, body: Any, operation: str = "text2img") -> Outcome:
         out = Outcome()
-        exchange = self.client.text2img_raw(body) if isinstance(body, bytes) else self.send(body, out)
+        exchange = self.client.post(operation, self.client.url_for(operation), raw=body) \
+            if isinstance(body, bytes) else self.send(body, out, operation=operation)
         if isinstance(body, bytes):
             out.exchange = exchange
             self.answer_checks(exchange, out)
@@ -165,7 +180,8 @@ class _Run:
         return out
 
     def record(self, out: Outcome, expected: dict[str, str] | None = None, context: str = "",
-               retry: Callable[[dict[str, Any]], Outcome] | None = None, body: Any = None) -> None:
+               retry: Callable[[dict[str, Any]], Outcome] | None = None, body: Any = None,
+               operation: str = "text2img") -> None:
         for check, times in out.exercised.items():
             problems = out.found.get(check) or []
             if not problems:
@@ -174,31 +190,31 @@ class _Run:
             exchange = problems[0][1]
             if retry is not None and isinstance(body, dict) and check not in self.minimised:
                 self.minimised.add(check)
-                exchange = self.minimise(body, check, retry) or exchange
+                exchange = self.minimise(body, check, retry, operation) or exchange
             where = context
-            if exchange is not None and out.exchange is not None and exchange.operation != "text2img":
+            if exchange is not None and out.exchange is not None and exchange.operation != out.exchange.operation:
                 where = "; ".join(filter(None, [context, "the generation was started by: " + out.exchange.curl()]))
             for problem, _ in problems:
                 self.report.fail(check, (expected or {}).get(check, CHECKS[check]), problem, exchange, where)
             self.report.exercised(check, max(times - len(problems), 0))  # the judgments that passed
 
-    def minimise(self, body: dict[str, Any], check: str, retry: Callable[[dict[str, Any]], Outcome]) -> \
-            Exchange | None:
+    def minimise(self, body: dict[str, Any], check: str, retry: Callable[[dict[str, Any]], Outcome],
+                 operation: str = "text2img") -> Exchange | None:
         """Drop optional fields while ``check`` still fails; the smallest failing exchange.
 
         A candidate must stay on the same side of the oracle (valid or invalid) as ``body``.
         """
-        required = {item.name for item in self.spec.request_fields("text2img") if item.required}
+        required = {item.name for item in self.spec.request_fields(operation) if item.required}
         if self.settings.profile == "cheap":
             required |= CHEAP_FIELDS  # dropping them would fall back to costlier defaults
-        validity = is_valid(body, self.spec)
+        validity = is_valid(body, self.spec, operation)
         smallest: Exchange | None = None
         budget = MINIMISE_BUDGET
         for name in [k for k in body if k not in required]:
             if budget <= 0:
                 break
             candidate = {k: v for k, v in body.items() if k != name}
-            if is_valid(candidate, self.spec) != validity:
+            if is_valid(candidate, self.spec, operation) != validity:
                 continue
             budget -= 1
             attempt = retry(candidate)
@@ -209,7 +225,7 @@ class _Run:
     # -- the scenarios -------------------------------------------------------------
     def defaults(self) -> None:
         body = self.body()
-        request = parse_text2img(body, self.spec)
+        request = parse_request("text2img", body, self.spec)
         out = self.evaluate_valid(body, result_checks=False)
         if out.exchange is not None and not out.exchange.answered:
             raise ServerUnreachable(self.settings.base_url, out.exchange.error or "no answer")
@@ -339,6 +355,8 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
         ("lifecycle", "a request that asks for a processing answer", run.lifecycle),
         ("webhook", "a request with a webhook to the suite's receiver", run.webhook),
         ("auth", "a wrong key", run.auth),
+        ("", "img2img, inpaint and model_reload, with input images the suite serves",
+         lambda: run_image_operations(run)),
         ("", "", run.anything_accepted),
     ]
     try:

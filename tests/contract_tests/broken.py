@@ -8,6 +8,7 @@ exactly one check, and where a breakage is visible to a second check by nature
 """
 from __future__ import annotations
 
+import base64
 import io
 import json
 import random
@@ -15,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
 from PIL import Image
+
+from t2i_contract.contract_tests.inputs import INIT_SIZE, MASK_BOX, init_png, mask_png
 
 __all__ = ["BREAKAGES", "Breakage", "BrokenServer"]
 
@@ -187,9 +190,91 @@ def _crash_on_malformed_body(path: str, sent: Json, status: int, answer: Json) -
         if sent is None and status == 400 else (status, answer)
 
 
+# -- img2img, inpaint and model_reload ---------------------------------------------------
+def _is_image_operation(path: str) -> bool:
+    return path.endswith(("/img2img", "/inpaint"))
+
+
+def _edit_init_sized(png: bytes, edit: Callable[[Image.Image], Image.Image]) -> bytes:
+    """Apply ``edit`` to an output of the suite's init size (text2img never makes one: 192 < 256)."""
+    with Image.open(io.BytesIO(png)) as image:
+        if image.size != INIT_SIZE:
+            return png
+        edited = edit(image.convert("RGB"))
+    buffer = io.BytesIO()
+    edited.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _square_outputs(png: bytes) -> bytes:
+    """Answer width x height (256x256 here), not the init image's size."""
+    return _edit_init_sized(png, lambda image: image.resize((INIT_SIZE[0], INIT_SIZE[0])))
+
+
+def _paint_one_kept_pixel(png: bytes) -> bytes:
+    """Change one pixel the mask keeps (its top-left corner is black), as a blending inpainter would."""
+    def paint(image: Image.Image) -> Image.Image:
+        assert MASK_BOX[0] > 0 and MASK_BOX[1] > 0
+        red, green, blue = image.getpixel((0, 0))
+        image.putpixel((0, 0), (255 - red, green, blue))
+        return image
+    return _edit_init_sized(png, paint)
+
+
+_USABLE = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+           for name, png in (("init_image", init_png()), ("mask_image", mask_png()))}
+
+
+def _usable_inputs(path: str, sent: Json) -> Json:
+    """Swap the suite's unusable inputs for usable ones, so the server accepts what it must refuse."""
+    if not _is_image_operation(path):
+        return sent
+    for name in ("init_image", "mask_image"):
+        value = sent.get(name)
+        if not isinstance(value, str):
+            continue
+        if value.startswith("data:") and len(value) < 200:  # the base64 of a few bytes of text
+            sent[name] = _USABLE[name]
+        for bad, good in (("missing.png", "init.png"), ("not-an-image.png", "init.png"),
+                          ("other-size.png", "mask.png")):
+            if value.endswith("/" + bad):
+                sent[name] = value[:-len(bad)] + (good if name == "init_image" else "mask.png")
+    return sent
+
+
+def _crash_on_bad_input(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    input_problem = isinstance(errors, list) and any(
+        isinstance(e, dict) and e.get("field") in ("init_image", "mask_image")
+        and e.get("rule") not in ("required", "pattern", "minLength", "type") for e in errors)
+    if _is_image_operation(path) and status == 400 and input_problem:
+        return 500, {"status": "error", "message": "Internal server error. Please try again."}
+    return status, answer
+
+
+def _no_img2img(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    if path.endswith("/img2img"):
+        message = "Not found: this server does not implement img2img"
+        return 404, {"status": "error", "message": message,
+                     "errors": [{"field": "", "rule": "operation", "message": message, "value": "img2img"}]}
+    return status, answer
+
+
+def _reload_fails(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    if path.endswith("/model_reload") and status == 200:
+        return 200, {"status": "error", "message": "the model could not be loaded"}
+    return status, answer
+
+
+def _reload_never_ends(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    if path.endswith("/model_reload") and status == 200:
+        return 200, {"status": "processing", "message": "the model is loading", "eta": 1}
+    return status, answer
+
+
 BREAKAGES: tuple[Breakage, ...] = (
     Breakage("one-sample-short", frozenset({"sample_count"}), on_response=_one_sample_short),
-    Breakage("half-size-images", frozenset({"image_size", "defaults"}), on_image=_half_size),
+    Breakage("half-size-images", frozenset({"image_size", "defaults", "img2img_size"}), on_image=_half_size),
     Breakage("no-status-on-errors", frozenset({"conformance"}), on_response=_no_status_on_errors),
     Breakage("500-for-width-1024", frozenset({"no_server_error"}), on_response=_crash_on_width_1024),
     Breakage("unknown-scheduler-accepted", frozenset({"invalid_rejected"}), on_request=_accept_unknown_scheduler),
@@ -201,4 +286,12 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage("wire-booleans-rejected", frozenset({"valid_accepted"}), on_response=_reject_wire_booleans),
     Breakage("auth-not-enforced", frozenset({"auth"}), on_request=_any_key_works, needs_key=True),
     Breakage("500-for-malformed-body", frozenset({"no_server_error"}), on_response=_crash_on_malformed_body),
+    Breakage("img2img-sized-by-width-height", frozenset({"img2img_size"}), on_image=_square_outputs),
+    Breakage("inpaint-changes-a-kept-pixel", frozenset({"inpaint_preserves"}), on_image=_paint_one_kept_pixel),
+    Breakage("unusable-inputs-accepted", frozenset({"input_refused"}), on_request=_usable_inputs),
+    Breakage("500-for-unusable-input", frozenset({"input_refused", "no_server_error"}),
+              on_response=_crash_on_bad_input),
+    Breakage("img2img-not-implemented", frozenset({"implemented"}), on_response=_no_img2img),
+    Breakage("model-reload-fails", frozenset({"model_reload"}), on_response=_reload_fails),
+    Breakage("model-reload-never-ends", frozenset({"model_reload"}), on_response=_reload_never_ends),
 )

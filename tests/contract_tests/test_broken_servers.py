@@ -44,7 +44,7 @@ def test_lifecycle_failure_names_the_request_that_started_the_generation(
 def test_a_server_that_is_always_busy_fails_valid_accepted(
         mock_app: Flask, fast_settings: Callable[..., Settings]) -> None:
     def always_busy(path: str, sent: object, status: int, answer: dict) -> tuple[int, dict]:
-        if path.endswith("/text2img") and status == 200:
+        if path.endswith(("/text2img", "/img2img", "/inpaint")) and status == 200:
             return 429, {"status": "error", "message": "Rate limit exceeded.", "retry_after": 0}
         return status, answer
 

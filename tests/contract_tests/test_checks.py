@@ -145,7 +145,8 @@ def png(width: int, height: int, colour: str = "red") -> bytes:
 
 
 def test_decode_image_fingerprints_pixels_not_bytes() -> None:
-    size, red = decode_image(png(8, 4))
+    size, red, pixels = decode_image(png(8, 4))
+    assert pixels[:4] == bytes((255, 0, 0, 255))
     assert size == (8, 4)
     assert decode_image(png(8, 4, "blue"))[1] != red
     buffer = io.BytesIO()

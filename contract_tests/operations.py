@@ -1,0 +1,228 @@
+"""The suite's scenarios for img2img, inpaint and model_reload.
+
+:func:`run_image_operations` starts the suite's image server
+(:class:`~contract_tests.inputs.InputImageServer`, on the webhook host) and, for
+each of img2img and inpaint the spec has:
+
+1. probes the operation with one cheap valid body. A 404 naming the operation
+   (or no route for it) fails ``implemented`` and nothing more is sent to it.
+   With ``--input-images auto``, a 4xx naming an input field (the server's URL
+   policy refusing loopback, or a server that cannot reach the suite) switches
+   the run to base64 inputs, and the report says so;
+2. sends the edge bodies and generated valid bodies, judged as text2img's are
+   (``valid_accepted``, ``sample_count``, ``meta_echo``, ``lifecycle`` when
+   processing) and by ``img2img_size`` and, for inpaint, ``inpaint_preserves``;
+3. one body with ``Prefer: status=processing`` for the lifecycle through fetch;
+4. every rule broken once, generated invalid bodies and malformed bodies
+   (``invalid_rejected``);
+5. ``input_refused``: each input field as a missing URL, a URL whose bytes are
+   not an image, a URL where nothing listens, base64 that is not an image and,
+   for a mask, an image of another size.
+
+Then ``model_reload``: a reload of the run's model (answer ``success``, or
+``processing`` and ``success`` on a later call), the same with the processing
+preference, and bodies breaking its rules.
+"""
+from __future__ import annotations
+
+import base64
+import time
+from typing import TYPE_CHECKING, Any
+
+from t2i_contract.spec import SpecError
+
+from . import checks
+from .client import Exchange
+from .generation import (
+    MALFORMED_BODIES,
+    draw,
+    edge_bodies,
+    input_fields,
+    invalid_bodies,
+    invalid_edge_bodies,
+    is_valid,
+    valid_bodies,
+)
+from .inputs import NOT_AN_IMAGE, InputImages, InputImageServer, closed_port_url
+from .report import CHECKS
+from .values import rule_breakers
+
+if TYPE_CHECKING:
+    from .suite import Outcome, _Run
+
+__all__ = ["GENERATION_OPERATIONS", "RELOAD_OPERATION", "run_image_operations", "unimplemented"]
+
+GENERATION_OPERATIONS = ("img2img", "inpaint")
+RELOAD_OPERATION = "modelReload"
+PROCESSING_PREFERENCE = "status=processing, eta=1"
+
+
+def unimplemented(exchange: Exchange, operation: str, route: str) -> bool:
+    """Is this a 404 saying the server has no such operation (not, say, an unknown model)?"""
+    if exchange.status != 404 or not isinstance(exchange.json, dict):
+        return exchange.status in (404, 405) and not isinstance(exchange.json, dict)
+    message = str(exchange.json.get("message", ""))
+    errors = exchange.json.get("errors")
+    rules = {e.get("rule") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+    return operation in message or route in message or bool(rules & {"operation", "route"})
+
+
+def _has(run: _Run, operation: str) -> bool:
+    try:
+        run.spec.operation(operation)
+    except SpecError:
+        return False
+    return True
+
+
+class _ImageOperations:
+    def __init__(self, run: _Run, server: InputImageServer) -> None:
+        self.run, self.server = run, server
+        form = run.settings.input_images
+        self.images: InputImages = server.images.as_form("base64" if form == "base64" else "url")
+        self.init = self.images.rgba("init.png")
+        self.mask = self.images.mask()
+
+    # -- helpers -------------------------------------------------------------------
+    def inputs(self, operation: str) -> dict[str, str]:
+        return self.images.fields(operation, input_fields(self.run.spec, operation))
+
+    def probe_body(self, operation: str, **fields: Any) -> dict[str, Any]:
+        body = self.run.probe_body(**self.inputs(operation)) | fields
+        return {k: v for k, v in body.items() if k in {f.name for f in self.run.spec.request_fields(operation)}}
+
+    def evaluate(self, body: dict[str, Any], operation: str, headers: dict[str, str] | None = None) -> Outcome:
+        out = self.run.evaluate_valid(body, headers=headers, operation=operation)
+        if out.result is not None and out.images:
+            out.judge("img2img_size", checks.img2img_size(self.init[0], out.images), out.exchange)
+            if operation == "inpaint":
+                out.judge("inpaint_preserves", checks.inpaint_preserves(self.init, self.mask, out.images),
+                          out.exchange)
+        return out
+
+    def missing(self, operation: str, exchange: Exchange) -> bool:
+        """Fail ``implemented`` (and say so) when ``exchange`` shows the server lacks ``operation``."""
+        route = self.run.spec.operation(operation)[0]
+        if not unimplemented(exchange, operation, route):
+            self.run.report.exercised("implemented")
+            return False
+        self.run.report.fail("implemented", CHECKS["implemented"],
+                             f"the server does not implement {operation} ({route}); nothing more was sent to it",
+                             exchange)
+        self.run.report.notes.append(f"{operation}: not implemented by the server, its checks were not run")
+        return True
+
+    def available(self, operation: str) -> bool:
+        """Probe ``operation``; switch to base64 inputs when the server refuses the suite's URLs (auto)."""
+        from .suite import Outcome
+
+        out = Outcome()
+        exchange = self.run.send(self.probe_body(operation, prompt="probe"), out, operation=operation)
+        self.run.record(out)
+        if self.missing(operation, exchange):
+            return False
+        refused = _names_input(exchange, input_fields(self.run.spec, operation))
+        if refused and self.images.form == "url" and self.run.settings.input_images == "auto":
+            self.images = self.images.as_form("base64")
+            self.run.report.notes.append(
+                f"{operation} refused the suite's image URL ({exchange.response_summary()[:200]}); input images "
+                "are sent as base64 from here on (--input-images url to insist, --webhook-host to move the server)")
+        return True
+
+    # -- the scenarios ---------------------------------------------------------------
+    def generation(self, operation: str) -> None:
+        run, settings = self.run, self.run.settings
+        if not self.available(operation):
+            return
+        inputs = self.inputs(operation)
+        common = {"model_id": run.model_id, "key": run.key, "operation": operation, "inputs": inputs}
+        bodies = edge_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common)
+        bodies += draw(valid_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common),
+                       settings.max_examples, seed=run.seed)
+        retry = lambda b: self.evaluate(b, operation)  # noqa: E731 - the minimiser's retry
+        for body in bodies:
+            run.record(self.evaluate(body, operation), retry=retry, body=body, operation=operation)
+        if "lifecycle" not in settings.skip:
+            body = self.probe_body(operation, prompt="lifecycle probe", samples=2)
+            run.record(self.evaluate(body, operation, {"Prefer": PROCESSING_PREFERENCE}),
+                       context=f"{operation} requested with the header Prefer: {PROCESSING_PREFERENCE}")
+        invalid: list[Any] = invalid_edge_bodies(run.spec, **common)
+        invalid += draw(invalid_bodies(run.spec, **common), settings.max_examples, seed=run.seed)
+        for body in invalid + list(MALFORMED_BODIES):
+            run.record(run.evaluate_invalid(body, operation), retry=lambda b: run.evaluate_invalid(b, operation),
+                       body=body, operation=operation)
+        if "input_refused" not in settings.skip:
+            self.refusals(operation)
+
+    def refusals(self, operation: str) -> None:
+        from .suite import Outcome
+
+        not_image = "data:image/png;base64," + base64.b64encode(NOT_AN_IMAGE).decode("ascii")
+        cases = [("base64 that is not an image", not_image)]
+        if self.images.form == "url":
+            cases += [("a URL that answers 404", f"{self.server.url}/missing.png"),
+                      ("a URL whose bytes are not an image", f"{self.server.url}/not-an-image.png"),
+                      ("a URL where nothing listens", closed_port_url(self.run.settings.webhook_host))]
+        for field in input_fields(self.run.spec, operation):
+            field_cases = list(cases)
+            if field == "mask_image":
+                field_cases.append(("a mask of another size than init_image", self.images.value("other-size.png")))
+            for what, value in field_cases:
+                out = Outcome()
+                exchange = self.run.send(self.probe_body(operation, **{field: value}), out, operation=operation)
+                out.judge("input_refused", checks.input_refused(exchange, field), exchange)
+                self.run.record(out, context=f"{operation} with {field} {what}")
+
+    def model_reload(self) -> None:
+        from .suite import Outcome
+
+        run = self.run
+        body = {"key": run.key, "model_id": run.model_id}
+        for headers in (None, {"Prefer": PROCESSING_PREFERENCE}):
+            out = Outcome()
+            exchange = run.send(body, out, headers, RELOAD_OPERATION)
+            if headers is None and self.missing(RELOAD_OPERATION, exchange):
+                run.record(out)
+                return
+            out.judge("model_reload", checks.model_reload(exchange), exchange)
+            if exchange.branch == "processing" and exchange.status == 200:
+                out.judge("model_reload", self.reload_finishes(body, exchange, out), exchange)
+            run.record(out, context="" if headers is None else f"requested with Prefer: {PROCESSING_PREFERENCE}")
+        props = {item.name: item.schema for item in run.spec.request_fields(RELOAD_OPERATION)}
+        invalid: list[Any] = [{k: v for k, v in body.items() if k != name} for name in body]
+        invalid += [body | {name: value} for name, schema in props.items() for value in rule_breakers(schema)]
+        for broken in invalid + list(MALFORMED_BODIES):
+            if isinstance(broken, dict) and is_valid(broken, run.spec, RELOAD_OPERATION):
+                continue
+            run.record(run.evaluate_invalid(broken, RELOAD_OPERATION), context="model_reload")
+
+    def reload_finishes(self, body: dict[str, Any], first: Exchange, out: Outcome) -> list[str]:
+        """Call model_reload again until it is no longer processing, within its eta plus the fetch margin."""
+        eta = first.json.get("eta")
+        eta = float(eta) if isinstance(eta, (int, float)) and not isinstance(eta, bool) else 1.0
+        deadline = time.monotonic() + eta + self.run.settings.fetch_margin
+        while True:
+            time.sleep(min(max(eta / 5, 0.1), 2.0))  # the server's own eta paces the calls, as fetch's does
+            again = self.run.send(body, out, operation=RELOAD_OPERATION)
+            if again.branch != "processing":
+                return [f"a later call: {p}" for p in checks.model_reload(again)]
+            if time.monotonic() > deadline:
+                return [f"still processing after eta {eta:g}s + {self.run.settings.fetch_margin:g}s margin"]
+
+
+def _names_input(exchange: Exchange, fields: list[str]) -> bool:
+    if not 400 <= exchange.status < 500 or not isinstance(exchange.json, dict):
+        return False
+    errors = exchange.json.get("errors")
+    return isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") in fields for e in errors)
+
+
+def run_image_operations(run: _Run) -> None:
+    """Every scenario above, against ``run``'s server (see the module docstring)."""
+    with InputImageServer(run.settings.webhook_host) as server:
+        operations = _ImageOperations(run, server)
+        for operation in GENERATION_OPERATIONS:
+            if _has(run, operation):
+                operations.generation(operation)
+        if _has(run, RELOAD_OPERATION) and "model_reload" not in run.settings.skip:
+            operations.model_reload()
