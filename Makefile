@@ -26,5 +26,7 @@ $(BIN)/.installed: pyproject.toml | $(BIN)/python
 run: $(BIN)/.installed-core
 	$(BIN)/t2i mock --host $(HOST) --port $(PORT)
 
+# the system programs some tests drive (chromium, chromedriver, redis-server), installed when missing
 test: $(BIN)/.installed
+	sh scripts/install-test-services.sh
 	$(BIN)/python -m pytest

@@ -17,6 +17,7 @@ from t2i_contract.protocol import BodyLimits, Clock, KeyRing, Pipeline, install
 
 from .config import MockConfig
 from .fastpath import FastPath
+from .page import register_page
 from .routes import register_routes
 from .runtime import MockRuntime
 
@@ -45,6 +46,7 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     app.extensions[EXTENSION] = mock
     install(app, pipeline)
     register_routes(app, mock)
+    register_page(app, mock)  # GET / and /__mock/behaviour
     # shows which worker answered; tests prove cross-worker state with it
     headers = {"X-T2I-Mock-Worker": str(os.getpid()), **CORS_HEADERS}
     app.wsgi_app = FastPath(app.wsgi_app, pipeline, headers, enabled=config.fast_path)  # type: ignore[method-assign]

@@ -30,6 +30,7 @@ from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
 
+from .behaviour import BehaviourFile
 from .config import MockConfig
 from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .store import Job, JobStore, temporary_folder
@@ -75,6 +76,7 @@ class MockRuntime(Service):
         self.owned_folder = owned_folder
         self.owners = KeyHasher(store.secret)
         self._resume_lock: BinaryIO | None = None
+        self.behaviour = BehaviourFile(store.path)
         # a developer's webhook receiver usually runs on their own machine: private targets are allowed
         self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout)
@@ -117,8 +119,11 @@ class MockRuntime(Service):
 
     # -- the journal -----------------------------------------------------------------
     def begin(self, call: Call) -> None:
-        call.state["journal"] = journal_entry(call.environ, self.clock.now())
-        low, high = self.config.latency
+        call.state["journal"] = entry = journal_entry(call.environ, self.clock.now())
+        behaviour = self.behaviour.current()  # set with POST /__mock/behaviour, applied as Prefer is
+        if behaviour.active and (applied := behaviour.apply(call.environ, call.operation_id, self.spec)):
+            entry["behaviour"] = applied
+        low, high = behaviour.latency or self.config.latency
         if high > 0:
             time.sleep(random.uniform(low, high) / 1000.0)  # the simulated --latency, not a wait for anything
 

@@ -1,0 +1,90 @@
+"""``/__mock/behaviour``: the mock's behaviour for the next calls, set over HTTP without a restart.
+
+Each test starts its own mock (``make_mock``): the behaviour is state every worker shares.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from t2i_contract.mock_server.behaviour import Behaviour, BehaviourFile
+
+from .conftest import MockClient
+
+BEHAVIOUR = "/__mock/behaviour"
+EVIL = "https://evil.example"
+
+
+def test_processing_set_over_http_applies_to_the_next_text2img(make_mock: Callable[..., MockClient],
+                                                               body: dict[str, Any]) -> None:
+    mock = make_mock()
+    assert mock.text2img(body).json()["status"] == "success"
+    shown = mock.post(BEHAVIOUR, {"status": "processing", "eta": 3})
+    assert shown.status_code == 200 and shown.json()["prefer"] == "status=processing, eta=3"
+    answer = mock.text2img(body).json()
+    assert answer["status"] == "processing" and answer["eta"] == 3, answer
+    assert mock.http.delete(mock.url + BEHAVIOUR).json()["active"] is False
+    assert mock.text2img(body).json()["status"] == "success"
+
+
+def test_a_clients_own_prefer_wins_over_the_behaviour(make_mock: Callable[..., MockClient],
+                                                      body: dict[str, Any]) -> None:
+    mock = make_mock()
+    mock.post(BEHAVIOUR, {"status": "processing", "eta": 5})
+    assert mock.text2img(body, headers={"Prefer": "status=success"}).json()["status"] == "success"
+
+
+def test_a_forced_code_applies_only_where_the_operation_documents_it(make_mock: Callable[..., MockClient],
+                                                                     body: dict[str, Any]) -> None:
+    mock = make_mock()
+    job = mock.text2img(body).json()["id"]
+    assert mock.post(BEHAVIOUR, {"code": 402}).status_code == 200
+    assert mock.text2img(body).status_code == 402
+    assert mock.fetch(job).status_code == 200, "fetch does not document 402: it must answer as usual"
+    journal = mock.get("/__mock/requests").json()["requests"]
+    assert [e.get("behaviour") for e in journal if e["path"].endswith("/text2img")][-1] == "code=402"
+
+
+@pytest.mark.parametrize(("field", "value"), [("status", "done"), ("eta", -1), ("eta", "3"), ("code", 418),
+                                              ("code", 200), ("latency", "fast"), ("colour", "red")],
+                         ids=["status", "eta-negative", "eta-string", "code-undocumented", "code-success",
+                              "latency", "unknown-field"])
+def test_a_bad_behaviour_is_a_400_naming_the_field(make_mock: Callable[..., MockClient],
+                                                   field: str, value: Any) -> None:
+    mock = make_mock()
+    answer = mock.post(BEHAVIOUR, {field: value})
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["errors"][0]["field"] == field and repr(value) in answer.json()["message"]
+    assert mock.get(BEHAVIOUR).json()["active"] is False
+
+
+def test_with_keys_the_behaviour_needs_one(make_mock: Callable[..., MockClient]) -> None:
+    mock = make_mock(keys=("admin-key-123",))
+    assert mock.post(BEHAVIOUR, {"code": 503}).status_code == 401
+    assert mock.post(BEHAVIOUR, {"code": 503}, headers={"Authorization": "Bearer wrong"}).status_code == 401
+    assert mock.post(BEHAVIOUR, {"code": 503}, headers={"Authorization": "Bearer admin-key-123"}).status_code == 200
+    assert mock.get(BEHAVIOUR + "?key=admin-key-123").json()["code"] == 503
+
+
+def test_another_origin_cannot_read_or_set_it(make_mock: Callable[..., MockClient]) -> None:
+    mock = make_mock()
+    refused = mock.post(BEHAVIOUR, {"code": 503}, headers={"Origin": EVIL})
+    assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "Origin"
+    assert mock.post(BEHAVIOUR, data="status=processing",
+                     headers={"Origin": EVIL, "Content-Type": "text/plain"}).status_code == 403
+    assert mock.http.get(mock.url + BEHAVIOUR, headers={"Origin": EVIL}).status_code == 403
+    assert mock.get(BEHAVIOUR).json()["active"] is False
+    assert mock.post(BEHAVIOUR, {"code": 503}, headers={"Origin": mock.url}).status_code == 200
+
+
+def test_every_worker_on_the_store_sees_a_change(tmp_path: Path) -> None:
+    writer, reader = BehaviourFile(tmp_path / "m.sqlite3"), BehaviourFile(tmp_path / "m.sqlite3")
+    assert reader.current() == Behaviour()
+    writer.set(Behaviour(status="processing", eta=2.0))
+    assert reader.current() == Behaviour(status="processing", eta=2.0)
+    writer.set(Behaviour(code=503))
+    assert reader.current() == Behaviour(code=503)
+    writer.set(Behaviour())
+    assert reader.current() == Behaviour() and not writer.path.exists()
