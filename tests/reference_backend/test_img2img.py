@@ -97,3 +97,16 @@ def test_model_reload_of_an_unknown_model_is_a_404(tiny_server: Server) -> None:
     response = tiny_server.post(f"{API}/model_reload", {"key": KEY, "model_id": "no-such-model"})
     assert response.status_code == 404
     assert response.json()["errors"][0]["field"] == "model_id"
+
+
+@pytest.mark.parametrize("fields", [{"lora_model": "tiny-style", "lora_strength": 1.0}, {"vae": "tiny-vae"},
+                                    {"scheduler": "EulerDiscreteScheduler"}, {"seed": 6}],
+                         ids=["lora", "vae", "scheduler", "seed"])
+@pytest.mark.parametrize("operation", ["img2img", "inpaint"])
+def test_loras_vae_scheduler_and_seed_apply_as_in_text2img(tiny_server: Server, operation: str,
+                                                           fields: dict[str, Any]) -> None:
+    init = photo()
+    extra = {"mask_image": png_base64(half_mask(init.size))} if operation == "inpaint" else {}
+    plain = run(tiny_server, operation, init, strength=1.0, **extra)[0]
+    changed = run(tiny_server, operation, init, strength=1.0, **extra, **fields)[0]
+    assert differ(plain[:, 48:], changed[:, 48:]) > 0.5
