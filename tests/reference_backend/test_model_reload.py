@@ -47,6 +47,16 @@ def conforms(body: dict[str, object]) -> None:
     assert load_spec().responses.check("modelReload", 200, body) == []
 
 
+def settled(server: Server, model_id: str) -> dict[str, object]:
+    """model_reload called until it no longer answers processing (polled, generous deadline)."""
+
+    def reported() -> dict[str, object] | None:
+        body = server.post(RELOAD, {"key": KEY, "model_id": model_id}).json()
+        return body if body["status"] != "processing" else None
+
+    return wait_for(reported, 60.0)
+
+
 def test_a_load_longer_than_the_sync_wait_is_processing_then_success(slow: tuple[Server, SlowLoads]) -> None:
     server, generator = slow
     first = server.post(RELOAD, {"key": KEY, "model_id": "fake-model"}).json()
@@ -56,12 +66,7 @@ def test_a_load_longer_than_the_sync_wait_is_processing_then_success(slow: tuple
     assert again["status"] == "processing"
     assert generator.loads == ["fake-model"]  # a load in progress is not started twice
     generator.gate.set()
-
-    def reported() -> dict[str, object] | None:
-        body = server.post(RELOAD, {"key": KEY, "model_id": "fake-model"}).json()
-        return body if body["status"] != "processing" else None
-
-    final = wait_for(reported, 60.0)
+    final = settled(server, "fake-model")
     assert final["status"] == "success" and "fake-model" in str(final["message"])
     conforms(final)
     assert generator.loads == ["fake-model"]
@@ -69,11 +74,7 @@ def test_a_load_longer_than_the_sync_wait_is_processing_then_success(slow: tuple
 
 def test_a_load_that_fails_is_an_error_answer_saying_why(slow: tuple[Server, SlowLoads]) -> None:
     server, _ = slow
-    def reported() -> dict[str, object] | None:
-        body = server.post(RELOAD, {"key": KEY, "model_id": "broken"}).json()
-        return body if body["status"] != "processing" else None
-
-    final = wait_for(reported, 60.0)
+    final = settled(server, "broken")
     assert final["status"] == "error" and "not readable" in str(final["message"])
     conforms(final)
 
