@@ -103,8 +103,9 @@ class Pipeline:
     ``forced_errors`` lets ``Prefer: code=N`` force any status the operation documents
     (the mock); without it the preference is ignored, as RFC 7240 allows.
     ``public_url`` replaces the URL the client came in on as the base of every link.
-    ``url_policy`` checks a request's ``webhook`` at submission: a URL it refuses is a
-    400 naming the field, the host and the flag that would allow it.
+    ``url_policy`` checks a request's ``webhook`` at submission and fetches its input
+    images: a URL it refuses is a 400 naming the field, the host and the flag that
+    would allow it (without one, :class:`UrlPolicy`'s defaults apply to the inputs).
     """
 
     def __init__(self, spec: Spec, service: Service, *, keys: KeyRing | None = None,
