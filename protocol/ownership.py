@@ -7,11 +7,17 @@
 - :meth:`KeyHasher.owns` is the fetch rule: with keys configured, a job belongs to
   the key that made it; any other key, valid or not, gets the same answer as an
   unknown id. Without keys every caller is anonymous and sees every job.
-- :func:`image_token` names a job's images: 128 random bits (32 hex characters),
-  as the hosted API's CDN links are, so knowing or guessing a job id grants
-  nothing. Sample ``n`` is the file :func:`image_name` ``<token>-<n>.png`` on both
-  servers; :func:`parse_image_name` checks a served name against that pattern
-  before anything is looked up.
+- A job's images are named by a token of 128 bits (32 hex characters), as the
+  hosted API's CDN links are, so knowing or guessing a job id grants nothing.
+  Sample ``n`` is the file :func:`image_name` ``<token>-<n>.png`` on both servers;
+  :func:`parse_image_name` checks a served name against that pattern before
+  anything is looked up. The mock draws a random token per job and stores it
+  (:func:`image_token`); the backend, whose jobs live in SQLite or in Redis and whose
+  images are written by other processes, derives it from the job id with
+  :class:`ImageNames`: a keyed permutation of 128-bit blocks (a four-round Feistel
+  network over HMAC-SHA256, Luby-Rackoff), so the token of a job can be computed
+  before its images exist, the job of a token is read back without any lookup
+  table, and without the secret neither can be predicted.
 """
 from __future__ import annotations
 
@@ -20,8 +26,8 @@ import hmac
 import re
 import secrets
 
-__all__ = ["IMAGE_NAME", "SECRET_BYTES", "TOKEN_BYTES", "KeyHasher", "image_name", "image_token", "new_secret",
-           "parse_image_name"]
+__all__ = ["IMAGE_NAME", "SECRET_BYTES", "TOKEN_BYTES", "ImageNames", "KeyHasher", "image_name", "image_token",
+           "new_secret", "parse_image_name"]
 
 TOKEN_BYTES = 16
 """Random bytes in an image token: 128 bits."""
@@ -48,6 +54,54 @@ def parse_image_name(name: str) -> tuple[str, int] | None:
 def new_secret() -> str:
     """A fresh per-store secret for :class:`KeyHasher`, as hex to keep in a store."""
     return secrets.token_hex(SECRET_BYTES)
+
+
+class ImageNames:
+    """Tokens for job ids under a secret, and back: ``job_of(token(n)) == n``; a forged token gives None."""
+
+    ROUNDS = 4
+    __slots__ = ("_secret",)
+
+    def __init__(self, secret: str) -> None:
+        if len(secret) < 2 * 16:
+            raise ValueError("an image-name secret needs at least 128 bits (32 hex characters)")
+        self._secret = bytes.fromhex(secret)
+
+    def __repr__(self) -> str:
+        return "ImageNames(<secret>)"
+
+    def _round(self, number: int, half: bytes) -> bytes:
+        return hmac.new(self._secret, bytes([number]) + half, hashlib.sha256).digest()[:TOKEN_BYTES // 2]
+
+    @staticmethod
+    def _xor(a: bytes, b: bytes) -> bytes:
+        return bytes(x ^ y for x, y in zip(a, b))
+
+    def token(self, job_id: int) -> str:
+        """The token of a job id (0 <= id < 2**64)."""
+        left, right = bytes(TOKEN_BYTES // 2), job_id.to_bytes(TOKEN_BYTES // 2, "big")
+        for number in range(self.ROUNDS):
+            left, right = right, self._xor(left, self._round(number, right))
+        return (left + right).hex()
+
+    def job_of(self, token: str) -> int | None:
+        """The job id a token was made for, or None when no job id gives this token."""
+        if not IMAGE_NAME.fullmatch(token + "-0.png"):
+            return None
+        block = bytes.fromhex(token)
+        left, right = block[:TOKEN_BYTES // 2], block[TOKEN_BYTES // 2:]
+        for number in reversed(range(self.ROUNDS)):
+            left, right = self._xor(right, self._round(number, left)), left
+        return int.from_bytes(right, "big") if left == bytes(TOKEN_BYTES // 2) else None
+
+    def name(self, job_id: int, index: int) -> str:
+        return image_name(self.token(job_id), index)
+
+    def job_of_name(self, name: str) -> tuple[int, int] | None:
+        """``(job id, index)`` of a served image name, or None when it is not one of ours."""
+        parsed = parse_image_name(name)
+        job_id = self.job_of(parsed[0]) if parsed else None
+        return None if job_id is None or parsed is None else (job_id, parsed[1])
 
 
 class KeyHasher:

@@ -9,8 +9,8 @@ answers and the one error handler come from the protocol layer
 (:func:`t2i_contract.protocol.install`) over :class:`~reference_backend.service.JobService`.
 This module adds only what the backend serves besides the API:
 
-- ``GET /images/<job>-<n>.png``: the generated images;
-- ``GET /``: a small page with a form, to try the server from a browser.
+- ``GET /images/<token>-<n>.png``: the generated images (``storage.py`` names them);
+- ``GET /`` and ``GET /models``: a page to try the server from a browser, and the ids it holds (``page.py``).
 
 A client that sends ``Prefer: respond-async`` (or the mock's ``Prefer:
 status=processing``) gets ``processing`` at once, whatever ``sync_timeout`` says.
@@ -28,7 +28,7 @@ from t2i_contract.spec import load_spec
 from .config import BackendConfig
 from .generator import Generator
 from .jobs import JobStore
-from .page import index_html
+from .page import register_page
 from .service import JobService
 from .storage import ImageStore
 
@@ -64,20 +64,18 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     @app.get("/images/<name>")
     def image(name: str) -> Response:
         missing = NotFound(f"Image not found: {name}", field="", value=name)
-        path = service.images.path(name)
-        if path is None:
+        found = service.images.job_of(name)  # the job is read from the name's token, never from a job id
+        path = service.images.path(name) if found else None
+        if found is None or path is None:
             raise missing
-        job = service.store.get(int(name.split("-", 1)[0]))
+        job = service.store.get(found[0])
         if job is None or name not in job.images:
             raise missing
         service.get(job.id, "", check_owner=False)  # raises once a temp image has expired
         return send_file(path, mimetype="image/png", max_age=0 if job.expires_at else 3600)
 
-    page = index_html(pipeline.base_path)
-
-    @app.get("/")
-    def index() -> Response:
-        return Response(page, mimetype="text/html")
+    text2img = next(route.path for route in pipeline.routes if route.operation_id == "text2img")
+    register_page(app, pipeline.spec, text2img, config)  # GET / (a form with every field) and GET /models
 
     service.start()
     return app

@@ -7,14 +7,15 @@ answer, a restart loses nothing: :meth:`JobStore.recover` puts jobs that were
 the new workers, and finished jobs stay fetchable.
 
 The request is stored as the normalised ``meta`` JSON plus unknown fields, never
-with its API key; only a SHA-256 of the key is kept, so fetch can check that the
-caller is the one who started the generation. One connection is shared by all
+with its API key; only a keyed digest of the key is kept (HMAC-SHA256 under a secret
+made once per store and kept in it, :class:`~t2i_contract.protocol.ownership.KeyHasher`),
+so fetch can check that the caller is the one who started the generation, and a
+copied file cannot be checked against guessed keys elsewhere. One connection is shared by all
 threads behind a lock (SQLite serialises writers anyway); the file uses WAL so
 readers in other processes are not blocked.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -23,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from t2i_contract.protocol import Clock, SystemClock
+from t2i_contract.protocol.ownership import KeyHasher, new_secret
 from t2i_contract.protocol.webhooks import NONE, PENDING, RETRYING_PREFIX
 from t2i_contract.spec import GenerationRequest
 
 from .operations import request_json, stored_request
 
-__all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore", "hash_key"]
+__all__ = ["FAILED", "QUEUED", "RUNNING", "SUCCESS", "Job", "JobStore"]
 
 QUEUED, RUNNING, SUCCESS, FAILED = "queued", "running", "success", "failed"
 
@@ -54,11 +56,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     webhook_status TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
+CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
-
-
-def hash_key(key: str) -> str:
-    return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
 def job_cost(request: GenerationRequest) -> float:
@@ -119,6 +118,13 @@ class JobStore:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO store_secret (id, secret) VALUES (1, ?)", (new_secret(),))
+            secret = self._db.execute("SELECT secret FROM store_secret WHERE id = 1").fetchone()[0]
+        self._owners = KeyHasher(secret)
+
+    def key_digest(self, key: str) -> str:
+        """What the store keeps of ``key``: its HMAC under this store's secret."""
+        return self._owners.digest(key)
 
     def close(self) -> None:
         with self._lock:
@@ -150,7 +156,7 @@ class JobStore:
         """Store a queued job; its id. With ``max_waiting``, None instead when that key already has that
         many jobs queued or running: the count and the insert are one transaction, so concurrent
         requests cannot overshoot the limit."""
-        key_hash = hash_key(key)
+        key_hash = self.key_digest(key)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -213,7 +219,7 @@ class JobStore:
             row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?)", (QUEUED, RUNNING))
         else:
             row = self._one("SELECT COUNT(*) FROM jobs WHERE state IN (?, ?) AND key_hash = ?",
-                            (QUEUED, RUNNING, hash_key(key)))
+                            (QUEUED, RUNNING, self.key_digest(key)))
         return int(row[0]) if row is not None else 0
 
     def work_until(self, job_id: int) -> float:

@@ -17,6 +17,7 @@ retries keeps that status and is sent again after the next start.
 """
 from __future__ import annotations
 
+import hmac
 import logging
 import secrets
 import threading
@@ -44,7 +45,7 @@ from t2i_contract.protocol.urls import UrlPolicy
 
 from .errors import BackendError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
-from .jobs import FAILED, SUCCESS, Job, JobStore, hash_key
+from .jobs import FAILED, SUCCESS, Job, JobStore
 from .operations import decode_inputs
 from .storage import ImageStore
 
@@ -124,7 +125,7 @@ class JobService(Service):
     def view(self, job: Job, base_url: str) -> JobView:
         """What a client may see of ``job``, links built on ``base_url``."""
         request = job.request
-        names = job.images or [ImageStore.name(job.id, index) for index in range(request.samples)]
+        names = job.images or [self.images.name(job.id, index) for index in range(request.samples)]
         links = [f"{base_url}/images/{name}" for name in names]
         state = {SUCCESS: "success", FAILED: VIEW_FAILED}.get(job.state, PROCESSING)
         meta = request.to_meta() | {"seed": job.seed}
@@ -159,7 +160,7 @@ class JobService(Service):
 
     def get(self, job_id: int, key: str, check_owner: bool) -> Job:
         job = self.store.get(job_id)
-        if job is None or (check_owner and job.key_hash != hash_key(key)):
+        if job is None or (check_owner and not hmac.compare_digest(job.key_hash, self.store.key_digest(key))):
             raise NotFound.generation(job_id)
         if job.expires_at is not None and job.expires_at <= self.clock.now():
             raise NotFound.generation(job_id, f"its images have expired: temp images are kept for "

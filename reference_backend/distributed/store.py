@@ -24,9 +24,10 @@ import json
 from typing import Any
 
 from t2i_contract.protocol import Clock, SystemClock
+from t2i_contract.protocol.ownership import KeyHasher, new_secret
 from t2i_contract.protocol.webhooks import NONE, unsettled
 
-from ..jobs import FAILED, QUEUED, SUCCESS, Job, JobStore, hash_key, job_cost, request_to_json
+from ..jobs import FAILED, QUEUED, SUCCESS, Job, JobStore, job_cost, request_to_json
 
 __all__ = ["DEFAULT_NAMESPACE", "RedisJobStore"]
 
@@ -98,6 +99,14 @@ class RedisJobStore:
         self._claim = client.register_script(_CLAIM)
         self._finish = client.register_script(_FINISH)
         self._work_until = client.register_script(_WORK_UNTIL)
+        self._owners: KeyHasher | None = None
+
+    def key_digest(self, key: str) -> str:
+        """What the store keeps of ``key``: its HMAC under a secret made once per namespace (``<ns>:secret``)."""
+        if self._owners is None:
+            self.client.set(f"{self.ns}:secret", new_secret(), nx=True)
+            self._owners = KeyHasher(self.client.get(f"{self.ns}:secret"))
+        return self._owners.digest(key)
 
     @classmethod
     def from_url(cls, url: str, clock: Clock | None = None) -> RedisJobStore:
@@ -130,7 +139,7 @@ class RedisJobStore:
         """Store a queued job; its id, or None when ``key`` already has ``max_waiting`` unfinished jobs."""
         stored = request_to_json(request) if inputs is None else request_to_json(request, inputs)
         job_id = int(self._add(keys=[self.ns], args=[
-            hash_key(key), max_waiting, QUEUED, stored, seed, job_cost(request), self.clock.now(),
+            self.key_digest(key), max_waiting, QUEUED, stored, seed, job_cost(request), self.clock.now(),
             base_url, webhook_status]))
         return job_id or None
 
@@ -185,7 +194,7 @@ class RedisJobStore:
     def waiting(self, key: str | None = None) -> int:
         if key is None:
             return int(self.client.zcard(f"{self.ns}:unfinished"))
-        return int(self.client.scard(f"{self.ns}:waiting:{hash_key(key)}"))
+        return int(self.client.scard(f"{self.ns}:waiting:{self.key_digest(key)}"))
 
     def work_until(self, job_id: int) -> float:
         return float(self._work_until(keys=[self.ns], args=[job_id]))

@@ -162,7 +162,7 @@ def test_temp_images_expire(tmp_path: Path) -> None:
         gone = server.fetch(job_id)
         assert gone.status_code == 404 and "expired" in conforms("fetchById", gone)["message"]
         assert requests.get(url, timeout=10).status_code == 404
-        wait_for(lambda: not (tmp_path / "images" / f"{job_id}-0.png").exists(), timeout=5)
+        wait_for(lambda: not (tmp_path / "images" / url.rsplit("/", 1)[-1]).exists(), timeout=5)
         assert server.fetch(keep["id"]).json()["status"] == "success"
 
 

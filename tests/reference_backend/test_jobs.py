@@ -1,13 +1,14 @@
 """The SQLite job store: order, atomic claims, recovery, and requests stored without their key."""
 from __future__ import annotations
 
+import hashlib
 import sqlite3
 import threading
 from typing import TYPE_CHECKING
 
 import pytest
 
-from t2i_contract.reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, hash_key, job_cost
+from t2i_contract.reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS, JobStore, job_cost
 from t2i_contract.spec import parse_text2img
 
 from .support import text2img_body
@@ -50,9 +51,22 @@ def test_request_round_trips_without_the_key(tmp_path: Path) -> None:
     job = store.get(job_id)
     assert job.request.loras == (("a", 0.5), ("b", 0.6))
     assert job.request.extra == {"unknown_field": [1, 2]}
-    assert job.request.key == "" and job.key_hash == hash_key("secret-key")
+    assert job.request.key == "" and job.key_hash == store.key_digest("secret-key")
     raw = sqlite3.connect(tmp_path / "jobs.sqlite3").execute("SELECT * FROM jobs").fetchall()
     assert "secret-key" not in repr(raw)
+    assert hashlib.sha256(b"secret-key").hexdigest() not in repr(raw), "an unkeyed hash can be checked offline"
+
+
+def test_key_digests_are_keyed_per_store_and_kept_across_opens(tmp_path: Path) -> None:
+    first, other = JobStore(tmp_path / "a.sqlite3"), JobStore(tmp_path / "b.sqlite3")
+    digest, elsewhere, another = first.key_digest("k"), other.key_digest("k"), first.key_digest("k2")
+    first.close()
+    other.close()
+    again = JobStore(tmp_path / "a.sqlite3")
+    reopened = again.key_digest("k")
+    again.close()
+    assert digest != elsewhere and digest != another
+    assert reopened == digest
 
 
 def test_recover_requeues_running_jobs(tmp_path: Path) -> None:
