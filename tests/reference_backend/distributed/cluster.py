@@ -91,9 +91,9 @@ class Cluster:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
         log = self.folder / f"{name}.log"
-        handle = log.open("w")
-        process = subprocess.Popen(T2I + args, cwd=ROOT, env=os.environ | env, stdout=handle,
-                                   stderr=subprocess.STDOUT, text=True)
+        with log.open("w") as handle:  # the child keeps its own copy of the descriptor
+            process = subprocess.Popen(T2I + args, cwd=ROOT, env=os.environ | env, stdout=handle,
+                                       stderr=subprocess.STDOUT, text=True)
         running = Process(name, process, log)
         self.processes.append(running)
         return running
