@@ -286,3 +286,56 @@ def content_malformed(document: Document) -> Iterator[tuple[str, str]]:
             if not isinstance(entry, dict):
                 yield (f"{container}/content/{escape_pointer(media)}",
                        f"media type {media!r} must be an object, got {type(entry).__name__}")
+
+
+_RETURNED_IDS = ("id", "request_id")  # request fields that carry back an id an answer gave
+
+
+def _body_schemas(document: Document, container: str) -> Iterator[str]:
+    """Pointers of the JSON schemas of a request body or response, ``oneOf``/``anyOf`` branches included."""
+    node = document.get(container)
+    content = node.get("content") if isinstance(node, dict) else None
+    for media, entry in content.items() if isinstance(content, dict) else ():
+        if "json" not in str(media) or not isinstance(entry, dict) or "schema" not in entry:
+            continue
+        pointer = document.follow(f"{container}/content/{escape_pointer(media)}/schema")
+        yield pointer
+        for keyword in ("oneOf", "anyOf"):
+            for index, _ in enumerate(document.view(pointer).get(keyword) or []):
+                yield document.follow(f"{document.view(pointer).origin[keyword]}/{keyword}/{index}")
+
+
+def _compatible(sent: set[str], given: set[str]) -> bool:
+    return bool(sent & given) or ("number" in sent and "integer" in given)
+
+
+@rule("id-type-mismatch", "warn")
+def id_type_mismatch(document: Document) -> Iterator[tuple[str, str]]:
+    """A request field that sends back an answer's ``id`` (``id``, ``request_id``) with another type."""
+    given: dict[str, set[str]] = {}
+    requests: list[str] = []
+    for _, _, operation in document.operation_pointers():
+        if document.has(f"{operation}/requestBody"):
+            requests += _body_schemas(document, document.follow(f"{operation}/requestBody"))
+        responses = document.get(operation).get("responses")
+        for code in responses if isinstance(responses, dict) else ():
+            for schema in _body_schemas(document, document.follow(f"{operation}/responses/{escape_pointer(code)}")):
+                prop = document.view(schema).properties.get("id")
+                if prop is not None and document.view(prop).types() - {"null"}:
+                    given[prop] = document.view(prop).types() - {"null"}
+    answered = set().union(*given.values()) if given else set()
+    if not answered:
+        return
+    where = sorted(given)[0]
+    for schema in dict.fromkeys(requests):
+        view = document.view(schema)
+        for name in _RETURNED_IDS:
+            prop = view.properties.get(name)
+            if prop is None:
+                continue
+            sent = document.view(prop).types() - {"null"}
+            if sent and not _compatible(sent, answered):
+                yield document.view(prop).at("type"), (
+                    f"{name} is typed {' or '.join(sorted(sent))}, but the id the answers give is "
+                    f"{' or '.join(sorted(answered))} ({where}): a client sends back the id it was given"
+                )

@@ -50,6 +50,13 @@ def _response_examples(value: Any) -> Document:
     return document(paths=paths)
 
 
+def _fetch_by(request_id: dict[str, Any]) -> Document:
+    """A generation answering an integer id (in a oneOf branch) and a fetch sending it back as ``request_id``."""
+    answer = {"oneOf": [{"type": "object", "properties": {"id": {"type": "integer"}}}, {"type": "string"}]}
+    return document(paths={"/gen": operation({"type": "object"}, {"200": answer}),
+                           "/fetch": operation({"type": "object", "properties": {"request_id": request_id}})})
+
+
 # rule id -> (broken document, pointer of the finding, fixed document)
 CASES: dict[str, tuple[Document, str, Document]] = {
     "default-type-mismatch": (
@@ -135,6 +142,10 @@ CASES: dict[str, tuple[Document, str, Document]] = {
         schema_doc(Samples={"type": "integer", "minimum": 1, "maximum": 4, "description": "Between 1 and 8 images."}),
         f"{S}/Samples",
         schema_doc(Samples={"type": "integer", "minimum": 1, "maximum": 4, "description": "Between 1 and 4 images."})),
+    "id-type-mismatch": (
+        _fetch_by({"type": "string"}), "/paths/~1fetch/post/requestBody/content/application~1json/schema/properties"
+                                       "/request_id/type",
+        _fetch_by({"type": ["integer", "null"]})),
 }
 
 
