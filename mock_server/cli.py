@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import socket
 
 import click
 
+from t2i_contract.protocol.ports import PortTaken, check_free
 from t2i_contract.spec.options import settings_command
 
 from .config import MockConfig
@@ -29,7 +29,10 @@ def command(config: MockConfig) -> None:
     from .serving import serve
     from .store import JobStore, temporary_folder
 
-    _check_free(config.host, config.port)
+    try:
+        check_free(config.host, config.port)  # granian would answer with a page of Rust panic
+    except PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
     folder = None
     if config.db_path is None:
         folder = temporary_folder()
@@ -43,14 +46,3 @@ def command(config: MockConfig) -> None:
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-
-
-def _check_free(host: str, port: int) -> None:
-    """Say so in one line when the address is taken: granian would answer with a page of Rust panic."""
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as exc:
-        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None

@@ -8,10 +8,15 @@ distributed mode that loads no model, any number of them beside ``t2i worker`` p
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
+import shutil
+import tempfile
+from pathlib import Path
 
 import click
 
+from t2i_contract.protocol.ports import PortTaken, check_free
 from t2i_contract.spec.options import settings_command
 
 from .config import BackendConfig, TinyModelSettings
@@ -43,6 +48,10 @@ def serve_command(config: BackendConfig) -> None:
     if config.queue and config.data_dir is None:
         raise click.UsageError("t2i serve --queue needs --data DIR (or T2I_SERVE_DATA): the images folder it shares "
                                "with the t2i worker processes")
+    try:
+        check_free(config.host, config.port)  # before any model is looked at: granian would start anyway
+    except PortTaken as exc:
+        raise click.ClickException(str(exc)) from None
     if not config.queue:
         _require_backend()
     from .serving import preflight, serve
@@ -55,7 +64,15 @@ def serve_command(config: BackendConfig) -> None:
     mode = f"queue: {config.queue}" if config.queue else f"models: {config.models_dir}"
     click.echo(f"t2i reference backend on http://{config.host}:{config.port}/ "
                f"({mode}, keys: {len(config.keys) or 'any'})", err=True)
-    serve(config)
+    temporary = None
+    if config.data_dir is None:  # made here, where SIGTERM ends serve(), so it is removed on every exit
+        temporary = Path(tempfile.mkdtemp(prefix="t2i-backend-"))
+        config = dataclasses.replace(config, data_dir=temporary)
+    try:
+        serve(config)
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 @settings_command("make-tiny-model", TinyModelSettings, context_settings={"show_default": True})

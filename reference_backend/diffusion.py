@@ -195,6 +195,9 @@ class DiffusersGenerator(Generator):
     def check_model(self, model_id: str) -> None:
         resolve_model(self.models_dir, model_id)
 
+    def prepare(self, model_id: str) -> None:
+        self._model(model_id)
+
     def load(self, model_id: str) -> None:
         resolve_model(self.models_dir, model_id)
         with self._lock:
@@ -338,6 +341,9 @@ class DiffusersGenerator(Generator):
                                                       inputs or {}, kwargs, common, family.size_multiple, notes)
             except BackendError:
                 raise
+            except UnicodeError as exc:  # a prompt the tokenizer cannot encode: the request's fault, not ours
+                raise UnsupportedError(f"prompt cannot be encoded by the tokenizer of {request.model_id}: {exc}",
+                                       field="prompt", value=request.prompt, rule="encodable") from exc
             except Exception as exc:
                 raise GenerationError(f"generation failed: {exc}") from exc
             finally:

@@ -50,6 +50,13 @@ class Generator:
     def check_model(self, model_id: str) -> None:
         """Raise a NotFoundError unless ``model_id`` names a model this generator has."""
 
+    def prepare(self, model_id: str) -> None:
+        """Have ``model_id`` loaded before a generation is timed (loading it if it is not); default: nothing.
+
+        The service times a generation after this returns, so a cold start's model load
+        is not taken for the pace its ETAs are computed from.
+        """
+
     def load(self, model_id: str) -> None:
         """Load ``model_id`` (again) into memory, for model_reload; blocks until it is loaded."""
         self.check_model(model_id)

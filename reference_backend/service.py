@@ -210,6 +210,8 @@ class JobService(Service):
         request = job.request
         started = time.perf_counter()
         try:
+            self.generator.prepare(request.model_id)  # a model's load is not generation pace (ETAs): timed apart
+            started = time.perf_counter()
             # inputs only when there are some: generators written for text2img take (request, seed)
             inputs = (decode_inputs(job.inputs),) if job.inputs else ()
             result = self.generator.generate(request, job.seed, *inputs)
