@@ -3,8 +3,9 @@
 ``create_app(config)`` builds a Flask app that forwards every call to
 ``config.upstream`` unchanged and, for the spec's operations, checks both sides:
 
-* the request, with the spec's own parser (``parse_text2img`` / ``parse_fetch``),
-  so the verdict is exactly what a server built on this toolkit would say;
+* the request, with the spec's own parser (``parse_request`` for text2img,
+  img2img, inpaint and model_reload, ``parse_fetch`` for both fetch forms), so
+  the verdict is exactly what a server built on this toolkit would say;
 * the response, with the spec's response validator
   (``spec.responses.check_answer``): a documented status, a documented media
   type, a body that fits the schema. That is the contract suite's
@@ -30,7 +31,8 @@ import requests
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
 
-from t2i_contract.spec import RequestError, error_body, load_spec, parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import PARSERS, RequestError, error_body, load_spec, parse_fetch, parse_json_body, \
+    parse_request
 
 from .observe import Observer
 from .relink import Relinker
@@ -70,8 +72,8 @@ class _Checker:
     def request_problems(self, op_id: str, raw: bytes, path_id: str | None) -> list[str]:
         try:
             body = parse_json_body(raw)
-            if op_id == "text2img":
-                parse_text2img(body, self.spec)
+            if op_id in PARSERS:
+                parse_request(op_id, body, self.spec)
             elif op_id in ("fetch", "fetchById"):
                 parse_fetch(body, path_id=path_id, spec=self.spec)
         except RequestError as exc:
