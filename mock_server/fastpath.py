@@ -3,7 +3,7 @@
 Flask's request context, URL map and ``after_request`` machinery cost about as
 much as the rest of the request put together (validation, SQLite, JSON), so the
 app's ``wsgi_app`` is wrapped in :class:`FastPath`. It answers a POST to a path
-without parameters (text2img, fetch) by calling the very same
+without parameters (text2img, img2img, inpaint, fetch, model_reload) by calling the very same
 :meth:`~t2i_contract.protocol.Pipeline.handle` as the Flask route, errors
 included, and writes the :class:`~t2i_contract.protocol.Answer` with the same
 headers the app's ``after_request`` adds. Everything else goes to Flask.
