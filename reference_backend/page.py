@@ -1,73 +1,86 @@
-"""The HTML page served at ``/``: a form that calls text2img and shows the images.
+"""The backend's page at ``/``, and ``GET /models``: what the server holds.
 
-It uses only the public API (fetch() from the browser, polling fetch_result while
-the answer is ``processing``), so it doubles as a worked example of a client.
+    GET /         a form with every field of the text2img request, read from the spec
+    GET /models   {"models": [...], "loras": [...], "vaes": [...]}: the ids this server can use
+
+The form is built in the browser from ``spec.request_fields("text2img")`` (name,
+type, enum, default, range, description), so a field the spec adds appears without
+touching this module; enums become menus, booleans a default/true/false menu, and
+``model_id``, ``lora_model`` and ``vae`` offer the ids of ``GET /models``. Only the
+fields the user fills are sent, so the spec's defaults apply to the rest.
+
+The page asks for an asynchronous answer (``Prefer: respond-async``, the user can
+untick it) and polls ``fetch_result`` while the answer is ``processing``, showing
+the ``eta`` and a progress bar estimated from it; then the images. It uses only the
+public API, so it doubles as a worked example of a client. It is plain HTML
+(``static/page.html``), served by the app, with nothing fetched from elsewhere.
 """
 from __future__ import annotations
 
-__all__ = ["index_html"]
+import json
+from pathlib import Path
+from typing import Any
 
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>t2i reference backend</title>
-<style>
- body { font-family: sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
- label { display: block; margin: .4rem 0; }
- input[type=text] { width: 30rem; }
- #images img { margin: .5rem .5rem 0 0; border: 1px solid #ccc; }
- pre { background: #f4f4f4; padding: .5rem; overflow-x: auto; }
-</style>
-</head>
-<body>
-<h1>t2i reference backend</h1>
-<p>Generate an image through <code>POST __BASE_PATH__/text2img</code>.</p>
-<form id="form">
- <label>API key <input type="text" name="key" value="local-key"></label>
- <label>Model id <input type="text" name="model_id" value="tiny-sd"></label>
- <label>Prompt <input type="text" name="prompt" value="a lighthouse at dusk"></label>
- <label>LoRAs (comma-separated) <input type="text" name="lora_model" value=""></label>
- <label>LoRA strengths <input type="text" name="lora_strength" value=""></label>
- <label>Width <input type="number" name="width" value="256" step="8" min="256" max="1024"></label>
- <label>Height <input type="number" name="height" value="256" step="8" min="256" max="1024"></label>
- <label>Steps <input type="number" name="num_inference_steps" value="4" min="1" max="20"></label>
- <label>Seed <input type="text" name="seed" value=""></label>
- <button type="submit">Generate</button>
-</form>
-<div id="images"></div>
-<pre id="answer"></pre>
-<script>
-const form = document.getElementById("form");
-const show = (answer) => {
-  document.getElementById("answer").textContent = JSON.stringify(answer, null, 2);
-  const box = document.getElementById("images");
-  box.innerHTML = "";
-  for (const url of (answer.status === "success" ? answer.output : [])) {
-    const img = document.createElement("img"); img.src = url; box.appendChild(img);
-  }
-};
-form.addEventListener("submit", async (event) => {
-  event.preventDefault();
-  const body = {};
-  for (const [name, value] of new FormData(form)) { if (value !== "") body[name] = value; }
-  body.enhance_prompt = false;
-  let answer = await (await fetch("__BASE_PATH__/text2img", {method: "POST",
-      headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)})).json();
-  show(answer);
-  while (answer.status === "processing") {
-    await new Promise((done) => setTimeout(done, 1000));
-    answer = await (await fetch(answer.fetch_result, {method: "POST",
-        headers: {"Content-Type": "application/json"}, body: JSON.stringify({key: body.key})})).json();
-    show(answer);
-  }
-});
-</script>
-</body>
-</html>
-"""
+from flask import Flask, Response
+
+from t2i_contract.protocol import json_bytes
+from t2i_contract.spec import Spec
+
+from .ids import SAFE_ID, WEIGHTS_SUFFIX
+
+__all__ = ["available", "page_fields", "register_page"]
+
+PAGE = Path(__file__).with_name("static") / "page.html"
+# The few keywords of a field's schema the form uses.
+_KEYWORDS = ("type", "enum", "minimum", "maximum", "description", "deprecated", "x-t2i-clamp-maximum")
+# Values that make the first click give a picture quickly on the tiny models; the rest is the spec's default.
+SUGGESTED = {"key": "local-key", "prompt": "a lighthouse at dusk", "width": 256, "height": 256,
+             "num_inference_steps": 4}
 
 
-def index_html(base_path: str) -> str:
-    """The page, calling the API under the spec's ``base_path``."""
-    return _PAGE.replace("__BASE_PATH__", base_path)
+def page_fields(spec: Spec) -> list[dict[str, Any]]:
+    """Every field of the text2img request as the form shows it."""
+    fields = []
+    for field in spec.request_fields("text2img"):
+        schema = {name: field.schema[name] for name in _KEYWORDS if name in field.schema}
+        types = schema.get("type", "string")
+        schema["type"] = next((t for t in ([types] if isinstance(types, str) else types) if t != "null"), "string")
+        fields.append({"name": field.name, "required": field.required,
+                       "default": field.default if field.has_default else None, **schema})
+    return fields
+
+
+def _ids(folder: Path | None, kind: str) -> list[str]:
+    """The ids in one asset folder that ``ids.resolve_*`` would accept."""
+    if folder is None or not folder.is_dir():
+        return []
+    found = set()
+    for path in folder.iterdir():
+        if kind != "vae" and path.is_file() and path.name.endswith(WEIGHTS_SUFFIX):
+            found.add(path.name[: -len(WEIGHTS_SUFFIX)])
+        elif kind == "model" and (path / "model_index.json").is_file() and not path.name.endswith(".config"):
+            found.add(path.name)
+        elif kind == "vae" and (path / "config.json").is_file():
+            found.add(path.name)
+    return sorted(name for name in found if SAFE_ID.fullmatch(name) and ".." not in name)
+
+
+def available(config: Any) -> dict[str, list[str]]:
+    """The model, LoRA and VAE ids a backend with this config holds."""
+    return {"models": _ids(config.models_dir, "model"), "loras": _ids(config.loras_dir, "lora"),
+            "vaes": _ids(config.vaes_dir, "vae")}
+
+
+def register_page(app: Flask, spec: Spec, text2img_path: str, config: Any) -> None:
+    page_config = {"fields": page_fields(spec), "suggested": SUGGESTED, "text2img": text2img_path}
+    # "</script>" in a description cannot end the script early: "<" is escaped in the JSON
+    html = PAGE.read_text("utf-8").replace("__CONFIG__", json.dumps(page_config).replace("<", "\\u003c"))
+
+    @app.get("/")
+    def index() -> Response:
+        return Response(html, mimetype="text/html", headers={"Cache-Control": "no-store"})
+
+    @app.get("/models")
+    def models() -> Response:
+        return Response(json_bytes(available(config)), mimetype="application/json",
+                        headers={"Cache-Control": "no-store"})
