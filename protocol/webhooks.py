@@ -11,7 +11,13 @@ The vocabulary is written into the spec (``WebhookStatus``: its ``pattern`` and
 
 :class:`WebhookSender` owns one scheduler thread (started on first use, so it is
 born inside each server worker, never before a fork) and a small pool of delivery
-threads, so one slow receiver does not hold up the others. Deliveries are due at a
+threads, so one slow receiver does not hold up the others. Two things keep slow or
+hostile receivers from starving the rest: every attempt has one total deadline
+(connect plus the whole answer, ``outbound.json_poster``), and at most ``per_host``
+deliveries to one host run at once (a quarter of the pool by default); the others
+for that host wait in its own line, which frees the thread at once, so receivers
+on one host that never answer hold at most ``per_host`` threads, for at most the
+deadline each. Deliveries are due at a
 time on an injected :class:`~t2i_contract.protocol.clock.Clock`; a failed attempt
 is retried after ``backoff``, ``2 * backoff``, ... up to ``attempts`` tries in all.
 Every post goes through the URL policy (``outbound.json_poster``). The server supplies a :class:`WebhookSource`: where to post for a job and what,
@@ -25,8 +31,10 @@ import heapq
 import itertools
 import logging
 import threading
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Protocol
+from urllib.parse import urlsplit
 
 from .clock import Clock, SystemClock
 from .outbound import json_poster
@@ -91,7 +99,7 @@ Servers pass ``outbound.json_poster(policy)``: the URL policy, one total deadlin
 class WebhookSender:
     def __init__(self, source: WebhookSource, *, attempts: int, backoff: float, timeout: float,
                  clock: Clock | None = None, post: PostFunction | None = None,
-                 threads: int = DEFAULT_THREADS) -> None:
+                 threads: int = DEFAULT_THREADS, per_host: int | None = None) -> None:
         if attempts < 1:
             raise ValueError(f"webhook attempts must be 1 or more, got {attempts}")
         self.source = source
@@ -101,6 +109,10 @@ class WebhookSender:
         self.clock = clock or SystemClock()
         self.post = post or json_poster(UrlPolicy(deadline=timeout), user_agent=USER_AGENT)
         self.threads = threads
+        self.per_host = per_host or max(1, threads // 4)
+        self._active: dict[str, int] = {}  # deliveries running, per host
+        self._waiting: dict[str, deque[tuple[int, int]]] = {}  # (job, attempt) held back, per host
+        self._hosts = threading.Lock()
         self._queue: list[tuple[float, int, int, int]] = []
         self._order = itertools.count()
         self._cv = threading.Condition()
@@ -170,6 +182,34 @@ class WebhookSender:
         if target is None:
             return
         url, payload = target
+        host = (urlsplit(url).hostname or "").lower()
+        with self._hosts:
+            if self._active.get(host, 0) >= self.per_host:  # wait in the host's own line, not in a thread
+                self._waiting.setdefault(host, deque()).append((job_id, attempt))
+                return
+            self._active[host] = self._active.get(host, 0) + 1
+        try:
+            self._attempt(job_id, attempt, url, payload)
+        finally:
+            self._release(host)
+
+    def _release(self, host: str) -> None:
+        """One delivery to ``host`` ended: start the next one waiting for it, if any."""
+        with self._hosts:
+            self._active[host] -= 1
+            if not self._active[host]:
+                del self._active[host]
+            line = self._waiting.get(host)
+            following = line.popleft() if line else None
+            if line is not None and not line:
+                del self._waiting[host]
+        if following is not None and self._pool is not None and not self._stopped:
+            try:
+                self._pool.submit(self._deliver_safely, *following)
+            except RuntimeError:  # the pool was shut down meanwhile: its status stays unsettled
+                pass
+
+    def _attempt(self, job_id: int, attempt: int, url: str, payload: dict[str, Any]) -> None:
         try:
             code = self.post(url, payload, self.timeout)
             outcome, ok = f"HTTP {code}", 200 <= code < 300
