@@ -4,7 +4,7 @@ from __future__ import annotations
 import base64
 import json
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -22,7 +22,7 @@ def _entry(path: str = "/api/v6/images/text2img", status: int = 200, body: bytes
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> JobStore:
+def store(tmp_path: Path) -> Iterator[JobStore]:
     made = JobStore(tmp_path / "j.sqlite3", ttl=60, journal_limit=1000, keys=(KEY,))
     yield made
     made.close()
