@@ -12,8 +12,9 @@ import sys
 
 import click
 
-from t2i_contract.spec import SpecError
+from t2i_contract.spec import SpecError, load_spec
 from t2i_contract.spec.options import settings_command
+from t2i_contract.spec.reports import write_outputs
 
 from .errors import ConfigError, ServerUnreachable
 from .settings import CliOutput, Settings
@@ -34,12 +35,11 @@ def command(settings: Settings, output: CliOutput) -> None:
     """
     progress = (lambda line: click.echo(line, err=True)) if output.verbose else None
     try:
-        report = run_suite(settings, progress=progress)
+        spec = load_spec(settings.spec_path)
+        report = run_suite(settings, spec, progress=progress)
     except (ServerUnreachable, SpecError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
-    click.echo(report.render_text())
-    if output.junit is not None:
-        report.write_junit(output.junit)
-        click.echo(f"JUnit XML written to {output.junit}")
+    outputs = list(output.output) + ([("junit", output.junit)] if output.junit is not None else [])
+    write_outputs(report.to_run(spec.path, spec.responses.operation_pointer), output.format, outputs)
     sys.exit(0 if report.ok else 1)

@@ -4,22 +4,26 @@ An exchange remembers what was sent and what came back, so a failure can show
 the response seen and a curl command that reproduces the request
 (:meth:`Exchange.curl`, with the API key written as ``$T2I_KEY``). The client
 retries documented back-pressure answers (429, 503) a few times, honouring
-``retry_after``; everything else is returned as it came.
+``retry_after``; everything else is returned as it came. Extra ``headers``
+(``t2i test -H``) go with every request, image downloads included. One client
+may be used from several threads (``--workers``): each thread has its own
+connection pool. :func:`wait_until_answering` is ``--wait``.
 """
 from __future__ import annotations
 
 import json
 import shlex
+import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable, Mapping
 from urllib.parse import urlsplit
 
 import requests
 
 from t2i_contract.spec import Spec
 
-__all__ = ["BACKPRESSURE", "Client", "Exchange", "NO_JSON"]
+__all__ = ["BACKPRESSURE", "Client", "Exchange", "NO_JSON", "wait_until_answering"]
 
 # Answers that mean "busy, ask again after retry_after", not a verdict on the request.
 BACKPRESSURE = frozenset({429, 503})
@@ -100,18 +104,35 @@ class Client:
     """Talks to one server; ``base_url`` is its root (``https://modelslab.com`` or ``.../api``)."""
 
     def __init__(self, spec: Spec, base_url: str, *, key: str, timeout: float, retries: int,
-                 max_retry_wait: float) -> None:
+                 max_retry_wait: float, headers: Mapping[str, str] | None = None) -> None:
         self.spec = spec
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.timeout = timeout
         self.retries = retries
         self.max_retry_wait = max_retry_wait
-        self.session = requests.Session()
+        self.headers = dict(headers or {})
         self.sent = 0
+        self._lock = threading.Lock()
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+
+    @property
+    def session(self) -> requests.Session:
+        """This thread's session (requests' sessions are not meant to be shared between threads)."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers.update(self.headers)
+            with self._lock:
+                self._sessions.append(session)
+        return session
 
     def close(self) -> None:
-        self.session.close()
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
 
     def url_for(self, operation_id: str, **params: Any) -> str:
         """The operation's URL: its route from the spec, minus the leading segments ``base_url`` already ends with."""
@@ -150,7 +171,7 @@ class Client:
 
     def _send(self, operation: str | None, url: str, body: Any, raw: bytes | None,
               headers: dict[str, str]) -> Exchange:
-        exchange = Exchange("POST", url, operation, body=body, raw=raw, headers=headers, key=self.key)
+        exchange = Exchange("POST", url, operation, body=body, raw=raw, headers=self.headers | headers, key=self.key)
         data = raw if raw is not None else json.dumps(body, ensure_ascii=True).encode()
         started = time.monotonic()
         try:
@@ -168,7 +189,8 @@ class Client:
             except ValueError:
                 exchange.json = NO_JSON
         exchange.elapsed = time.monotonic() - started
-        self.sent += 1
+        with self._lock:
+            self.sent += 1
         return exchange
 
     def get_bytes(self, url: str) -> tuple[int, bytes, str]:
@@ -178,3 +200,24 @@ class Client:
         except requests.RequestException as exc:
             return 0, b"", f"{type(exc).__name__}: {exc}"
         return response.status_code, response.content, ""
+
+
+def wait_until_answering(url: str, seconds: float, *, clock: Callable[[], float] = time.monotonic,
+                         pause: Callable[[float], None] = time.sleep, timeout: float = 5.0,
+                         headers: Mapping[str, str] | None = None) -> str | None:
+    """Poll ``url`` until any HTTP answer comes (a 404 counts: something listens) or ``seconds`` pass.
+
+    Returns None once it answers, else the last connection error. One try when ``seconds`` is 0.
+    """
+    deadline = clock() + seconds
+    with requests.Session() as session:
+        session.headers.update(headers or {})
+        while True:
+            try:
+                session.get(url, timeout=timeout, allow_redirects=False)
+                return None
+            except requests.RequestException as exc:
+                error = f"{type(exc).__name__}: {exc}"
+            if clock() >= deadline:
+                return error
+            pause(min(0.5, max(deadline - clock(), 0.0)))

@@ -4,11 +4,16 @@ Both the contract suite (its ``lifecycle`` check) and ``t2i drift`` poll with
 :func:`follow`: it alternates the two fetch forms (``fetch/{id}`` and ``fetch``
 with ``request_id``), waits a fifth of the announced ``eta`` between polls
 (0.2-2 s), and gives up ``margin`` seconds after the ``eta``. Every answer is
-handed to ``on_answer`` (the caller's checks or observer) as it comes.
+handed to ``on_answer`` (the caller's checks or observer) as it comes. A caller
+following several generations passes one ``stalled`` event: the first generation
+to run past its eta and margin sets it, and every other follow stops at its next
+processing answer (``abandoned``), so a server whose jobs never finish costs one
+wait, not one per request.
 """
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -27,13 +32,15 @@ class Polled:
 
     ``result`` is the success answer, or None; ``problems`` pairs each lifecycle
     problem with the answer that shows it; ``timed_out`` says the generation was
-    still processing at the deadline.
+    still processing at the deadline; ``abandoned`` that another one was, so this
+    one was not waited for.
     """
 
     last: Exchange | None = None
     result: Exchange | None = None
     problems: list[tuple[str, Exchange]] = field(default_factory=list)
     timed_out: bool = False
+    abandoned: bool = False
 
 
 def announced_eta(answer: Any) -> float:
@@ -49,7 +56,8 @@ def _ok(exchange: Exchange, branch: str) -> bool:
 
 def follow(client: Client, started: Exchange, *, margin: float,
            on_answer: Callable[[Exchange], None] = lambda exchange: None,
-           clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep) -> Polled:
+           clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep,
+           stalled: threading.Event | None = None) -> Polled:
     """Poll the generation that ``started`` (a processing answer) announced, until it is done."""
     generation_id = started.json.get("id")
     eta = announced_eta(started.json)
@@ -69,9 +77,14 @@ def follow(client: Client, started: Exchange, *, margin: float,
             return polled
         if poll.json.get("id") != generation_id:
             polled.problems.append((f"fetch of {generation_id} answered id {poll.json.get('id')!r}", poll))
+        if stalled is not None and stalled.is_set():
+            polled.abandoned = True
+            return polled
         if clock() > deadline:
             polled.problems.append((f"generation {generation_id} still processing after eta {eta:g}s "
                                     f"+ {margin:g}s margin", poll))
             polled.timed_out = True
+            if stalled is not None:
+                stalled.set()
             return polled
         pause(min(max(eta / 5, 0.2), 2.0))

@@ -1,18 +1,25 @@
-"""Findings of one run, grouped by check, as text for people and JUnit XML for CI.
+"""Findings of one run, grouped by check, as text for people and in every CI format.
 
 Each check has a stable name (:data:`CHECKS`). A check that found nothing wrong
 passes if it was exercised at least once, and is skipped (with the reason) if
 the server never gave it anything to look at, such as ``lifecycle`` against a
 server that always answers at once. Each failure carries the expectation, the
-response seen and a curl reproducer.
+response seen and a curl reproducer; each check keeps the time measured on its
+behalf (the HTTP exchanges it judged, and the waits for fetch and webhook).
+:meth:`Report.to_run` hands the report to the shared renderer
+(:mod:`spec.reports`): JUnit (one test case per check, with its time), JSON,
+GitHub annotations, SARIF and Markdown, failures located at their operation in
+the spec.
 """
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
+
+from t2i_contract.spec import SpecError
+from t2i_contract.spec.reports import Case, Entry, RuleMeta, Run, render
 
 if TYPE_CHECKING:
     from .client import Exchange
@@ -52,6 +59,7 @@ class Failure:
     response: str = ""
     reproducer: str = ""
     context: str = ""
+    operation: str | None = None
 
     def render(self, index: int) -> str:
         lines = [f"  [{index}] expected: {self.expected}", f"      seen:     {self.seen}"]
@@ -70,12 +78,22 @@ class CheckResult:
     exercised: int = 0
     failures: list[Failure] = field(default_factory=list)
     skip_reason: str = ""
+    seconds: float = 0.0
 
     @property
     def outcome(self) -> str:
         if self.failures:
             return "FAIL"
         return "PASS" if self.exercised else "SKIP"
+
+
+def _pointer(operation_pointer: Callable[[str], str] | None, operation: str | None) -> str:
+    if operation_pointer is None or operation is None:
+        return ""
+    try:
+        return operation_pointer(operation)
+    except SpecError:  # an operation the spec at hand does not have
+        return ""
 
 
 class Report:
@@ -91,11 +109,16 @@ class Report:
     def exercised(self, check: str, times: int = 1) -> None:
         self.results[check].exercised += times
 
+    def timed(self, check: str, seconds: float) -> None:
+        """Add time measured on ``check``'s behalf."""
+        self.results[check].seconds += seconds
+
     def fail(self, check: str, expected: str, seen: str, exchange: Exchange | None = None,
              context: str = "") -> Failure:
         failure = Failure(check, expected, seen,
                           exchange.response_summary() if exchange is not None else "",
-                          exchange.curl() if exchange is not None else "", context)
+                          exchange.curl() if exchange is not None else "", context,
+                          exchange.operation if exchange is not None else None)
         self.results[check].failures.append(failure)
         self.results[check].exercised += 1
         return failure
@@ -139,29 +162,37 @@ class Report:
                      + ("" if self.ok else f"; rerun with --seed {self.seed}"))
         return "\n".join(lines)
 
-    def to_junit(self) -> ET.ElementTree:
-        suite = ET.Element("testsuite", {
-            "name": "t2i-contract", "tests": str(len(self.results)), "failures": str(len(self.failed)),
-            "errors": "0", "skipped": str(sum(r.outcome == "SKIP" for r in self.results.values())),
-            "time": f"{self.duration:.3f}",
-        })
-        properties = ET.SubElement(suite, "properties")
-        for name, value in (("base_url", self.base_url), ("profile", self.profile), ("seed", str(self.seed))):
-            ET.SubElement(properties, "property", {"name": name, "value": value})
+    def to_dict(self) -> dict[str, Any]:
+        """The report as JSON: the run's settings, then each check's outcome, count, time and failures."""
+        return {"base_url": self.base_url, "profile": self.profile, "seed": self.seed,
+                "max_examples": self.max_examples, "seconds": round(self.duration, 3), "ok": self.ok,
+                "checks": {name: {"outcome": r.outcome, "exercised": r.exercised, "seconds": round(r.seconds, 3),
+                                  "skip_reason": r.skip_reason, "failures": [asdict(f) for f in r.failures]}
+                           for name, r in self.results.items()},
+                "notes": list(self.notes)}
+
+    def to_run(self, spec_path: Path | None = None,
+               operation_pointer: Callable[[str], str] | None = None) -> Run:
+        """The report for :func:`spec.reports.render`; failures point at their operation in ``spec_path``."""
+        entries = []
+        for name in self.failed:
+            for failure in self.results[name].failures:
+                pointer = _pointer(operation_pointer, failure.operation)
+                detail = "\n".join(filter(None, [failure.response and f"response: {failure.response}",
+                                                 failure.context and f"context: {failure.context}",
+                                                 failure.reproducer and f"reproduce: {failure.reproducer}"]))
+                entries.append(Entry(name, "error", f"{failure.seen} (expected: {failure.expected})", pointer,
+                                     detail))
+        cases = []
         for name, result in self.results.items():
-            case = ET.SubElement(suite, "testcase", {"classname": "t2i.contract", "name": name, "time": "0"})
-            if result.failures:
-                failure = ET.SubElement(case, "failure", {
-                    "message": f"{len(result.failures)} failure(s): {result.failures[0].expected}",
-                    "type": name})
-                failure.text = "\n\n".join(f.render(i) for i, f in enumerate(result.failures, 1))
-            elif result.outcome == "SKIP":
-                ET.SubElement(case, "skipped", {"message": result.skip_reason})
-        root = ET.Element("testsuites")
-        root.append(suite)
-        return ET.ElementTree(root)
+            text = "\n\n".join(f.render(i) for i, f in enumerate(result.failures, 1))
+            message = f"{len(result.failures)} failure(s): {result.failures[0].expected}" if result.failures \
+                else result.skip_reason
+            cases.append(Case(name, {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}[result.outcome],
+                              result.seconds, message, text))
+        return Run(tool="t2i test", rules=[RuleMeta(name, "error", summary) for name, summary in CHECKS.items()],
+                   entries=entries, text=self.render_text(), json=self.to_dict(),
+                   spec_files=[spec_path] if spec_path else [], cases=cases, seconds=self.duration)
 
     def write_junit(self, path: Path) -> None:
-        tree = self.to_junit()
-        ET.indent(tree)
-        tree.write(path, encoding="utf-8", xml_declaration=True)
+        path.write_text(render(self.to_run(), "junit") + "\n", encoding="utf-8")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import click
 
 from t2i_contract.spec.options import setting
+from t2i_contract.spec.reports import format_setting, output_setting
 
 from .errors import ConfigError
 from .generation import DEFAULT_KEY, PROFILES
@@ -25,6 +26,8 @@ __all__ = [
     "DEFAULT_TIMEOUT",
     "DEFAULT_WEBHOOK_HOST",
     "DEFAULT_WEBHOOK_TIMEOUT",
+    "DEFAULT_WAIT",
+    "DEFAULT_WORKERS",
     "CliOutput",
     "Settings",
 ]
@@ -39,6 +42,29 @@ DEFAULT_RETRIES = 3
 DEFAULT_INPUT_IMAGES = "auto"
 INPUT_IMAGE_FORMS = ("auto", "url", "base64")
 DEFAULT_MAX_RETRY_WAIT = 10.0
+DEFAULT_WAIT = 0.0
+DEFAULT_WORKERS = 1
+
+
+def parse_header(text: str | tuple[str, str]) -> tuple[str, str]:
+    """``"X-Team: a b"`` -> ("X-Team", "a b"); the name must be an HTTP token."""
+    if isinstance(text, tuple):
+        return text
+    name, sep, value = str(text).partition(":")
+    name = name.strip()
+    if not sep or not name or any(c in name for c in ' \t"(),/;<=>?@[\\]{}'):
+        raise ValueError(f"a header must be NAME:VALUE, got {text!r}")
+    return name, value.strip()
+
+
+class _Header(click.ParamType):
+    name = "NAME:VALUE"
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
+        try:
+            return parse_header(value)  # type: ignore[arg-type]
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -82,6 +108,16 @@ class Settings:
     spec_path: Path | None = setting(None, flag="spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                      default_text="the bundled spec/text2img.yaml",
                                      help="The contract to hold the server to, e.g. a branch's spec.")
+    wait: float = setting(DEFAULT_WAIT, type=click.FloatRange(min=0),
+                          help="Seconds to wait for the server to answer at all before the run starts (for a "
+                               "server still starting, as in CI); 0 tries once.")
+    headers: tuple[tuple[str, str], ...] = setting((), flag="header", short="-H", type=_Header(),
+                                                   metavar="NAME:VALUE",
+                                                   help="An extra header sent with every request, image "
+                                                        "downloads included; repeat for several.")
+    workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(min=1),
+                           help="Requests in flight at once for the generated bodies; results are still "
+                                "reported per check, in the same order.")
     skip: frozenset[str] = setting(default_factory=frozenset, type=click.Choice(list(CHECKS)), metavar="CHECK",
                                    help="Leave a check out (its result shows as skipped); repeat for several. "
                                         "Checks: " + ", ".join(CHECKS) + ".")
@@ -97,10 +133,13 @@ class Settings:
             raise ConfigError("skip", sorted(unknown), "check names among " + ", ".join(CHECKS))
         if self.max_examples < 1:
             raise ConfigError("max_examples", self.max_examples, "at least 1")
+        if self.workers < 1:
+            raise ConfigError("workers", self.workers, "at least 1")
         object.__setattr__(self, "base_url", self.base_url.rstrip("/"))
         object.__setattr__(self, "key", self.key or None)
         object.__setattr__(self, "loras", tuple(self.loras))
         object.__setattr__(self, "skip", frozenset(self.skip))
+        object.__setattr__(self, "headers", tuple(parse_header(h) for h in self.headers))
 
     @property
     def request_key(self) -> str:
@@ -112,6 +151,9 @@ class Settings:
 class CliOutput:
     """Options only ``t2i test`` has: under pytest, ``--junitxml`` and ``-v`` do the same."""
 
+    format: str = format_setting()
+    output: tuple[tuple[str, Path], ...] = output_setting()
     junit: Path | None = setting(None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
-                                 help="Also write a JUnit XML report to this file, for CI.")
+                                 help="Also write a JUnit XML report to this file (the same as --output "
+                                      "junit=FILE).")
     verbose: bool = setting(False, short="-v", help="Say what is being sent, on stderr.")

@@ -21,6 +21,13 @@
    with a 404 naming it fails ``implemented`` and is not tested further
    (``--skip implemented`` tests only what the server has).
 
+Generated bodies go ``--workers`` at a time; their outcomes are recorded in
+order, so the report reads the same. Once one generation has run past its
+eta and margin (a ``lifecycle`` failure), the suite follows no further
+processing answer: a server whose jobs never finish costs one wait, not one
+per request. Each check keeps the time measured on its behalf (the exchanges
+it judged, the waits for fetch and webhook), which JUnit reports.
+
 ``conformance`` and ``no_server_error`` judge every answer. The first failure
 of each single-request check is minimised: optional fields are dropped one at
 a time while the same check still fails, so the curl reproducer is short.
@@ -28,15 +35,18 @@ a time while the same check still fails, so the curl reproducer is short.
 from __future__ import annotations
 
 import random
+import threading
+import time
 import uuid
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 from t2i_contract.spec import GenerationRequest, Spec, load_spec, parse_request
 
 from . import checks
-from .client import Client, Exchange
+from .client import Client, Exchange, wait_until_answering
 from .errors import ServerUnreachable
 from .generation import (
     CHEAP_FIELDS,
@@ -73,10 +83,15 @@ class Outcome:
     result: dict[str, Any] | None = None
     images: list[LoadedImage] = field(default_factory=list)
     exchange: Exchange | None = None
+    seconds: Counter[str] = field(default_factory=Counter)
+    timed: set[tuple[str, int]] = field(default_factory=set)
 
     def judge(self, check: str, problems: list[str], exchange: Exchange | None) -> None:
         self.exercised[check] += 1
         self.found[check].extend((p, exchange) for p in problems)
+        if exchange is not None and (check, id(exchange)) not in self.timed:
+            self.timed.add((check, id(exchange)))
+            self.seconds[check] += exchange.elapsed
 
 
 class _Run:
@@ -85,7 +100,11 @@ class _Run:
         self.key = settings.request_key
         self.model_id = settings.model_id or default_model_id(spec)
         self.client = Client(spec, settings.base_url, key=self.key, timeout=settings.timeout,
-                             retries=settings.retries, max_retry_wait=settings.max_retry_wait)
+                             retries=settings.retries, max_retry_wait=settings.max_retry_wait,
+                             headers=dict(settings.headers))
+        self.stalled = threading.Event()  # set once a generation ran past its eta and margin
+        self.unfollowed = 0
+        self.counting = threading.Lock()
         self.known_id: Any = None
         self.minimised: set[str] = set()
         self.valid_sent = self.valid_taken = 0
@@ -118,13 +137,22 @@ class _Run:
             self.known_id = first.get("id")
         if exchange.branch == "success":
             return first
+        if self.stalled.is_set():
+            with self.counting:
+                self.unfollowed += 1
+            return None
         out.exercised["lifecycle"] += 1
         future = first.get("future_links")
         if isinstance(future, list) and future and len(future) != request.samples:
             out.judge("lifecycle", [f"future_links has {len(future)} item(s) for samples={request.samples}"],
                       exchange)
+        started = time.monotonic()
         polled = follow(self.client, exchange, margin=self.settings.fetch_margin,
-                        on_answer=lambda poll: self.answer_checks(poll, out))
+                        on_answer=lambda poll: self.answer_checks(poll, out), stalled=self.stalled)
+        out.seconds["lifecycle"] += time.monotonic() - started
+        if polled.abandoned:
+            with self.counting:
+                self.unfollowed += 1
         for problem, poll in polled.problems:
             out.judge("lifecycle", [problem], poll)
         if polled.result is None:
@@ -153,8 +181,9 @@ class _Run:
         request = parse_request(operation, body, self.spec)
         exchange = self.send(body, out, headers, operation)
         out.judge("valid_accepted", checks.valid_accepted(exchange), exchange)
-        self.valid_sent += 1
-        self.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
+        with self.counting:
+            self.valid_sent += 1
+            self.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
         out.result = self.resolve(exchange, request, out)
         if out.result is not None:
             out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
@@ -186,15 +215,20 @@ class _Run:
             problems = out.found.get(check) or []
             if not problems:
                 self.report.exercised(check, times)
+                self.report.timed(check, out.seconds[check])
                 continue
-            exchange = problems[0][1]
+            self.report.timed(check, out.seconds[check])
+            smallest = None
             if retry is not None and isinstance(body, dict) and check not in self.minimised:
                 self.minimised.add(check)
-                exchange = self.minimise(body, check, retry, operation) or exchange
-            where = context
-            if exchange is not None and out.exchange is not None and exchange.operation != out.exchange.operation:
-                where = "; ".join(filter(None, [context, "the generation was started by: " + out.exchange.curl()]))
-            for problem, _ in problems:
+                smallest = self.minimise(body, check, retry, operation)
+            for index, (problem, exchange) in enumerate(problems):
+                exchange = (smallest if index == 0 else None) or exchange  # each failure shows its own answer
+                where = context
+                if exchange is not None and out.exchange is not None and \
+                        exchange.operation != out.exchange.operation:
+                    where = "; ".join(filter(None, [context, "the generation was started by: "
+                                                    + out.exchange.curl()]))
                 self.report.fail(check, (expected or {}).get(check, CHECKS[check]), problem, exchange, where)
             self.report.exercised(check, max(times - len(problems), 0))  # the judgments that passed
 
@@ -241,8 +275,16 @@ class _Run:
                              loras=settings.loras, key=self.key)
         bodies += draw(valid_bodies(self.spec, profile=settings.profile, model_id=self.model_id,
                                     loras=settings.loras, key=self.key), settings.max_examples, seed=self.seed)
-        for body in bodies:
-            self.record(self.evaluate_valid(body), retry=self.evaluate_valid, body=body)
+        for body, out in self.evaluated(self.evaluate_valid, bodies):
+            self.record(out, retry=self.evaluate_valid, body=body)
+
+    def evaluated(self, evaluate: Callable[[Any], Outcome], bodies: list[Any]) -> Iterator[tuple[Any, Outcome]]:
+        """Each body with its outcome, in the bodies' order, ``--workers`` requests in flight at once."""
+        if self.settings.workers == 1:
+            yield from ((body, evaluate(body)) for body in bodies)
+            return
+        with ThreadPoolExecutor(self.settings.workers, thread_name_prefix="t2i-test") as pool:
+            yield from zip(bodies, pool.map(evaluate, bodies))
 
     def anything_accepted(self) -> None:
         """Back-pressure answers are allowed, but a server that never accepts anything fails."""
@@ -254,8 +296,8 @@ class _Run:
         bodies: list[Any] = invalid_edge_bodies(self.spec, model_id=self.model_id, key=self.key)
         bodies += draw(invalid_bodies(self.spec, model_id=self.model_id, key=self.key),
                        self.settings.max_examples, seed=self.seed)
-        for body in bodies + list(MALFORMED_BODIES):
-            self.record(self.evaluate_invalid(body), retry=self.evaluate_invalid, body=body)
+        for body, out in self.evaluated(self.evaluate_invalid, bodies + list(MALFORMED_BODIES)):
+            self.record(out, retry=self.evaluate_invalid, body=body)
         for fetch in (self.client.fetch_by_id, self.client.fetch):
             out = Outcome()
             for generation_id in (UNKNOWN_ID, "not-an-id", "..%2F..%2Fetc%2Fpasswd"):
@@ -275,6 +317,8 @@ class _Run:
             self.report.skip("determinism", "a probe request did not give decodable images")
             return
         out = Outcome()
+        out.seconds["determinism"] = sum(run.exchange.elapsed for run in runs if run.exchange is not None)
+        out.timed |= {("determinism", id(run.exchange)) for run in runs}
         out.judge("determinism", [] if prints[0] == prints[1] else
                   [f"the same body with seed {seed} gave different images on two requests"], runs[1].exchange)
         out.judge("determinism", [] if prints[0] != prints[2] else
@@ -295,13 +339,17 @@ class _Run:
             out = self.evaluate_valid(body)
             self.record(out)
             if out.result is None:
-                self.report.skip("webhook", "the webhook probe was not accepted (see valid_accepted)")
+                self.report.skip("webhook", "the webhook probe's generation was not followed (see lifecycle)"
+                                 if self.stalled.is_set() else
+                                 "the webhook probe was not accepted (see valid_accepted)")
                 return
             generation_id = out.result.get("id")
+            waited = time.monotonic()
             delivery = receiver.wait_for(
                 lambda d: isinstance(d.payload, dict) and d.payload.get("track_id") == token,
                 self.settings.webhook_timeout)
         result = Outcome()
+        result.seconds["webhook"] = time.monotonic() - waited
         if delivery is None:
             result.judge("webhook", [f"no payload with track_id {token} reached {receiver.url}/{token} within "
                                      f"{self.settings.webhook_timeout:g}s"], out.exchange)
@@ -345,6 +393,10 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     spec = spec or load_spec(settings.spec_path)
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
+    if settings.wait:
+        error = wait_until_answering(settings.base_url, settings.wait, headers=dict(settings.headers))
+        if error is not None:
+            raise ServerUnreachable(settings.base_url, f"{error} (waited {settings.wait:g}s, --wait)")
     run = _Run(settings, spec, report, seed)
     scenarios: list[tuple[str, str, Callable[[], None]]] = [
         ("defaults", "a body with only the required fields", run.defaults),
@@ -372,5 +424,8 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
         report.results[check].failures.clear()
         report.results[check].exercised = 0
         report.skip(check, "skipped on request (--skip)")
+    if run.unfollowed:
+        report.notes.append(f"{run.unfollowed} processing answer(s) not followed: a generation had already run "
+                            "past its eta and margin (see lifecycle)")
     report.notes.append(f"{run.client.sent} requests sent")
     return report.finish()

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from flask import Flask
 
+from t2i_contract.contract_tests.report import CHECKS
 from tests.contract_tests.broken import BREAKAGES, BrokenServer
 from tests.support import ServerThread
 
@@ -28,8 +29,8 @@ def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
 
 
 def test_plugin_options_are_t2i_tests_options_but_its_output_ones(tmp_path: Path) -> None:
-    """The plugin and ``t2i test`` are made from the same Settings; only --junit and -v are the CLI's own
-    (pytest has --junitxml and -v)."""
+    """The plugin and ``t2i test`` are made from the same Settings; only the report options (--format,
+    --output, --junit) and -v are the CLI's own (pytest has --junitxml, -v and its own report plugins)."""
     from t2i_contract.contract_tests.cli import command
     from t2i_contract.contract_tests.settings import CliOutput
 
@@ -39,7 +40,7 @@ def test_plugin_options_are_t2i_tests_options_but_its_output_ones(tmp_path: Path
     cli_only = {f.name for f in dataclasses.fields(CliOutput)}
     cli = {p.opts[-1].removeprefix("--") for p in command.params if p.name not in cli_only}
     assert plugin == cli and len(cli) >= 14
-    assert {"junit", "verbose"} == cli_only
+    assert {"format", "output", "junit", "verbose"} == cli_only
 
 
 def test_plugin_refuses_a_bad_value_as_t2i_test_does(tmp_path: Path) -> None:
@@ -55,7 +56,7 @@ def test_plugin_adds_one_passing_item_per_check_against_the_mock(mock_url: str, 
     assert done.returncode == 0, done.stdout + done.stderr
     assert "t2i_contract[conformance] PASSED" in done.stdout
     assert "t2i_contract[auth] SKIPPED" in done.stdout
-    assert "11 passed, 1 skipped" in done.stdout
+    assert f"{len(CHECKS) - 1} passed, 1 skipped" in done.stdout
     assert 'name="t2i_contract[webhook]"' in (tmp_path / "j.xml").read_text()
 
 
@@ -66,7 +67,7 @@ def test_plugin_fails_the_item_of_the_broken_check(mock_app: Flask, tmp_path: Pa
     assert done.returncode == 1, done.stdout + done.stderr
     assert "t2i_contract[meta_echo] FAILED" in done.stdout
     assert "meta lacks prompt" in done.stdout and "reproduce: curl" in done.stdout
-    assert "10 passed, 1 skipped" in done.stdout or "1 failed, 10 passed, 1 skipped" in done.stdout
+    assert f"1 failed, {len(CHECKS) - 2} passed, 1 skipped" in done.stdout
 
 
 def test_plugin_items_can_be_selected_by_marker_and_keyword(mock_url: str, tmp_path: Path) -> None:
