@@ -49,9 +49,9 @@ class RegistryCheck(Generator):
         self.registry = registry
         self.files = files
 
-    def check(self, request: Any) -> None:
+    def check(self, request: Any, *inputs: Any) -> None:
         if self.files is not None:
-            self.files.check(request)
+            self.files.check(request, *inputs)
         live = self.registry.live()
         serving = [w for w in live if request.model_id in w.models]
         if not serving:
@@ -68,7 +68,7 @@ class RegistryCheck(Generator):
                 raise NotFoundError(f"LoRA not found: {lora_id} (no live worker serving {request.model_id} has it)",
                                     field="lora_model", value=lora_id, rule="exists")
 
-    def generate(self, request: Any, seed: int) -> Any:
+    def generate(self, request: Any, seed: int, *inputs: Any) -> Any:
         raise GenerationError("an API process of the distributed mode generates nothing; t2i worker does")
 
 

@@ -7,10 +7,10 @@ Dramatiq instead of its own threads. For each message (a job id) :meth:`handle`:
 1. drops it when the job is finished, after settling a webhook a dead worker left
    unsent (the spec lets a webhook arrive more than once);
 2. leaves it for later when another live worker runs it (a duplicate message);
-3. with affinity on, hands it back to the queue for a little while when another
-   live worker has its model (and LoRAs) loaded and this one has not, for at most
-   ``affinity_wait`` seconds from the first hand-back, so one hot model cannot
-   starve the rest;
+3. with affinity on, hands it back to the queue when another live worker has its
+   model (and LoRAs) loaded and this one has not, and stays out of the queue for
+   ``AFFINITY_HOLD`` so that worker gets it; for at most ``affinity_wait`` seconds
+   from the first hand-back, so one hot model cannot starve the rest;
 4. claims it (atomically, in Redis), runs it, and waits for its webhook to settle
    before returning, so the message is acknowledged only once nothing of the job is
    left to do. A worker killed before that has its message redelivered by Dramatiq
@@ -41,8 +41,8 @@ from .store import RedisJobStore
 __all__ = ["GenerationWorker", "TaggingGenerator", "list_ids"]
 
 log = logging.getLogger(__name__)
-AFFINITY_RETRY = 0.25
-"""Seconds a job handed back for affinity waits before it is offered again."""
+AFFINITY_HOLD = 0.5
+"""Seconds a worker that handed a job on for affinity stays out of the queue's way."""
 DUPLICATE_RETRY = 2.0
 REDIS_RETRY = 1.0
 WEBHOOK_POLL = 0.1
@@ -74,12 +74,12 @@ class TaggingGenerator(Generator):
         self.inner = inner
         self.name = name
 
-    def check(self, request: Any) -> None:
-        self.inner.check(request)
+    def check(self, request: Any, *inputs: Any) -> None:
+        self.inner.check(request, *inputs)
 
-    def generate(self, request: Any, seed: int) -> GenerationResult:
+    def generate(self, request: Any, seed: int, *inputs: Any) -> GenerationResult:
         cold = request.model_id not in loaded_models(self.inner)
-        result = self.inner.generate(request, seed)
+        result = self.inner.generate(request, seed, *inputs)
         result.info = {**result.info, "worker": self.name, "model_load": cold}
         return result
 
@@ -189,7 +189,10 @@ class GenerationWorker:
             self._later(job_id, DUPLICATE_RETRY)  # kept until that worker finishes or dies
             return
         if self.settings.affinity and self._leave_to_another(job):
-            self._later(job_id, AFFINITY_RETRY)
+            send(self.broker, job_id)
+            # hold this message a moment: this worker fetches nothing meanwhile, so an idle worker with the
+            # model loaded gets the job (Dramatiq's idle poll is worker_timeout, 250 ms)
+            self._stopping.wait(AFFINITY_HOLD)
             return
         if not self.store.claim(job_id, self.name, dead_owner=owner if job.state == RUNNING else ""):
             self._later(job_id, DUPLICATE_RETRY)  # taken meanwhile: look again later
