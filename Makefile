@@ -1,7 +1,8 @@
 # The two commands a newcomer needs: `make run` and `make test`.
 # Both build a local virtual environment (.venv) on first use:
 # - `make run` installs only what the mock needs (no torch), so it answers in seconds;
-# - `make test` adds the `backend` extra (torch, diffusers) and the test tools.
+# - `make test` adds the `backend` extra (torch, diffusers), the `queue` extra (dramatiq, redis: the
+#   backend's distributed mode) and the test tools.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -20,7 +21,7 @@ $(BIN)/.installed-core: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(BIN)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[backend,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[backend,queue,dev]'
 	touch $@ $(BIN)/.installed-core
 
 run: $(BIN)/.installed-core
