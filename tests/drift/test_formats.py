@@ -128,3 +128,23 @@ def test_several_formats_in_one_run(tmp_path: Path) -> None:
 def test_an_unknown_output_format_is_a_usage_error_naming_it(tmp_path: Path) -> None:
     result = CliRunner().invoke(lint_command, ["--output", f"pdf={tmp_path / 'x.pdf'}"])
     assert result.exit_code == 2 and "pdf=" in result.output
+
+
+def test_drift_reports_in_ci_formats_located_in_the_spec(drifting_server: Any, tmp_path: Path) -> None:
+    from t2i_contract.drift.cli import drift_command
+
+    def extra_field(path: str, code: int, body: Any) -> tuple[int, Any]:
+        return code, (body | {"surprise": 1}) if isinstance(body, dict) and body.get("status") == "success" else body
+
+    url = drifting_server(response_change=extra_field)
+    sarif = tmp_path / "drift.sarif"
+    result = _run(drift_command, ["--base-url", url, "--samples", "3", "--image-checks", "0", "--format", "github",
+                                  "--fail-on", "info", "--output", f"sarif={sarif}"])
+    assert result.exit_code == 1, result.output
+    matches = [ANNOTATION.match(line) for line in result.stdout.splitlines()]
+    assert matches and all(matches), result.stdout
+    assert any(m and m.group(2) and m.group(2).endswith("spec/text2img.yaml") and "surprise" in m.group(5)
+               for m in matches), result.stdout
+    assert sarif_problems(sarif.read_text()) == []
+    rules = {r["id"] for r in json.loads(sarif.read_text())["runs"][0]["tool"]["driver"]["rules"]}
+    assert "undocumented-field" in rules
