@@ -2,9 +2,10 @@
 """What the validating proxy costs per call: ``t2i proxy`` in front of ``t2i mock`` vs the mock alone.
 
 The peer is the same mock called directly, in the same run. One client sends the
-same valid text2img body sequentially (keep-alive session); rounds alternate
-which path goes first, and medians are compared, because this is a shared
-2-core machine. Also times ``t2i lint`` and ``t2i diff`` on the bundled spec and
+same valid text2img body sequentially (keep-alive session), then downloads its
+image as many times (through the proxy the link is the proxy's, and the PNG is
+decoded and measured on the way); rounds alternate which path goes first, and
+medians are compared, because this is a shared 2-core machine. Also times ``t2i lint`` and ``t2i diff`` on the bundled spec and
 the vendor page in-process.
 
 Run from the repository root:
@@ -64,6 +65,20 @@ def per_call_ms(url: str, calls: int) -> float:
     return statistics.median(latencies)
 
 
+def per_download_ms(url: str, calls: int) -> float:
+    """Median time to GET the image a text2img answer links to (the proxy's link when ``url`` is the proxy)."""
+    with requests.Session() as http:
+        image = http.post(url + "/api/v6/images/text2img", json=BODY, timeout=10).json()["output"][0]
+        assert image.startswith(url), image
+        latencies = []
+        for _ in range(calls):
+            start_at = time.perf_counter()
+            response = http.get(image, timeout=10)
+            latencies.append((time.perf_counter() - start_at) * 1000)
+            assert response.status_code == 200 and response.headers.get("X-T2I-Contract-Violations", "0") == "0"
+    return statistics.median(latencies)
+
+
 def time_ms(action, repeat: int = 20) -> float:  # type: ignore[no-untyped-def]
     samples = []
     for _ in range(repeat):
@@ -85,11 +100,12 @@ def main() -> None:
     try:
         wait_up(mock_url)
         wait_up(proxy_url)
-        direct, proxied = [], []
+        direct, proxied, direct_png, proxied_png = [], [], [], []
         for round_ in range(options.rounds):
-            order = [(direct, mock_url), (proxied, proxy_url)]
-            for sink, url in order if round_ % 2 == 0 else order[::-1]:
+            order = [(direct, direct_png, mock_url), (proxied, proxied_png, proxy_url)]
+            for sink, png_sink, url in order if round_ % 2 == 0 else order[::-1]:
                 sink.append(per_call_ms(url, options.calls))
+                png_sink.append(per_download_ms(url, options.calls))
     finally:
         for server in servers:
             server.terminate()
@@ -98,6 +114,10 @@ def main() -> None:
     print(f"text2img median latency, {options.calls} sequential calls x {options.rounds} rounds")
     print(f"  mock directly (peer): {d:.2f} ms")
     print(f"  through t2i proxy:    {p:.2f} ms  (ratio {p / d:.2f}x, +{p - d:.2f} ms per call)")
+    d, p = statistics.median(direct_png), statistics.median(proxied_png)
+    print(f"256x256 PNG download median latency, {options.calls} sequential downloads x {options.rounds} rounds")
+    print(f"  mock directly (peer): {d:.2f} ms")
+    print(f"  through t2i proxy:    {p:.2f} ms  (ratio {p / d:.2f}x, +{p - d:.2f} ms per download, checked)")
 
     sys.path.insert(0, str(ROOT))
     from t2i_contract.drift.diff import diff_documents
