@@ -59,6 +59,7 @@ def parse_header(text: str | tuple[str, str]) -> tuple[str, str]:
 
 class _Header(click.ParamType):
     name = "NAME:VALUE"
+    envvar_list_splitter = "\n"  # a value may hold spaces: one header per line in T2I_TEST_HEADER
 
     def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> object:
         try:
@@ -114,7 +115,8 @@ class Settings:
     headers: tuple[tuple[str, str], ...] = setting((), flag="header", short="-H", type=_Header(),
                                                    metavar="NAME:VALUE",
                                                    help="An extra header sent with every request, image "
-                                                        "downloads included; repeat for several.")
+                                                        "downloads included; repeat for several (one per line "
+                                                        "in the environment variable).")
     workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(min=1),
                            help="Requests in flight at once for the generated bodies; results are still "
                                 "reported per check, in the same order.")

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,7 +82,7 @@ class Run:
     spec_files: Sequence[Path] = ()
     cases: Sequence[Case] | None = None
     seconds: float = 0.0
-    _lines: list[SpecLines] = field(default_factory=list, repr=False)
+    _lines: list[SpecLines] = field(default_factory=list, init=False, repr=False)
 
     def locate(self, pointer: str) -> tuple[str, int] | None:
         """(file, line) of ``pointer``: the first spec file that holds all of it, else the deepest part held."""
@@ -106,7 +107,8 @@ class SpecLines:
         try:
             text = self.path.read_text(encoding="utf-8")
             if self.path.suffix.lower() in (".md", ".markdown"):
-                match = next((m for m in _FENCE.finditer(text) if "openapi" in m.group(2)), None)
+                match = next((m for m in _FENCE.finditer(text) if re.search(r"^openapi\s*:", m.group(2), re.M)),
+                             None)  # the block read_document reads
                 if match is None:
                     return
                 self.offset = text.count("\n", 0, match.start(2))

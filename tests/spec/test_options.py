@@ -98,6 +98,7 @@ def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
         "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
         "key": ("secret", "secret"),
         "output": ("sarif=x.sarif", (("sarif", Path("x.sarif")),)),
+        "headers": ("X-Team: a b\nX-Trace: 1", (("X-Team", "a b"), ("X-Trace", "1"))),
     }
     if option.name in special:
         raw, expected = special[option.name]
