@@ -5,8 +5,8 @@
     DELETE /__mock/requests              clear it, and give its space back
     GET    /__mock/health                liveness, for start-up scripts
 
-Images are named by the job's token (128 random bits, ``protocol.ownership``), never
-by its id, so a job id grants nothing.
+Images are named by the job's token (128 bits, ``protocol.ownership.ImageNames``),
+never by its id, so a job id grants nothing.
 
 The ``/__mock/`` endpoints are for the developer running the mock, not for web pages:
 they never answer another origin (no ``Access-Control-Allow-*`` header, so a browser
@@ -23,7 +23,6 @@ from __future__ import annotations
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import AuthError, KeyRing, NotFound, RequestRejected, json_bytes
-from t2i_contract.protocol.ownership import parse_image_name
 
 from .journal import JournalQuery
 from .runtime import MockRuntime
@@ -89,8 +88,8 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
         return response
 
     def image(name: str) -> Response:
-        parsed = parse_image_name(name)
-        job = store.job_by_token(parsed[0]) if parsed else None
+        parsed = mock.names.job_of_name(name)
+        job = store.get_job(parsed[0]) if parsed else None
         if job is None or parsed is None:
             raise NotFound(f"Not found: no generation has an image named {name!r}", field="", value=name)
         index = parsed[1]

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 
 from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
 from t2i_contract.protocol.outbound import json_poster
-from t2i_contract.protocol.ownership import KeyHasher, image_name
+from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
 from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
@@ -75,6 +75,7 @@ class MockRuntime(Service):
         self.clock = clock
         self.owned_folder = owned_folder
         self.owners = KeyHasher(store.secret)
+        self.names = ImageNames(store.secret)  # images under tokens derived from the job id: ids grant nothing
         self._resume_lock: BinaryIO | None = None
         self.behaviour = BehaviourFile(store.path)
         # a developer's webhook receiver usually runs on their own machine: private targets are allowed
@@ -205,7 +206,7 @@ class MockRuntime(Service):
     def view(self, job: Job, now: float) -> JobView:
         meta = client_meta(job.meta)
         samples = int(meta.get("samples") or 1)
-        links = [job.base_url + image_path(job.token, i) for i in range(samples)]
+        links = [job.base_url + image_path(self.names.token(job.id), i) for i in range(samples)]
         ready = job.ready(now)
 
         def output() -> list[str]:
@@ -218,7 +219,7 @@ class MockRuntime(Service):
             id=job.id, state=SUCCESS if ready else PROCESSING, meta=meta, links=links, fetch_base=job.base_url,
             tip=TIP, webhook_status=job.webhook_status, track_id=job.track_id, eta=job.eta(now),
             generation_time=self.generation_time(job), output=output,
-            proxy_links=[job.base_url + image_path(job.token, i, proxy=True) for i in range(samples)],
+            proxy_links=[job.base_url + image_path(self.names.token(job.id), i, proxy=True) for i in range(samples)],
         )
 
     @staticmethod

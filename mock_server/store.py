@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from t2i_contract.protocol import Clock, SystemClock, initial_status
-from t2i_contract.protocol.ownership import image_token, new_secret
+from t2i_contract.protocol.ownership import new_secret
 from t2i_contract.protocol.webhooks import PENDING, RETRYING_PREFIX
 
 from . import journal as journal_table
@@ -49,16 +49,15 @@ CREATE TABLE IF NOT EXISTS jobs (
     webhook TEXT,
     track_id TEXT,
     webhook_status TEXT NOT NULL,
-    owner TEXT,
-    token TEXT
+    owner TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (ready_at);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
 # Columns added since the first layout, for stores kept with --db across versions.
-_ADDED_COLUMNS = (("owner", "TEXT"), ("token", "TEXT"))
-_JOB_COLUMNS = "id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status, owner, token"
+_ADDED_COLUMNS = (("owner", "TEXT"),)
+_JOB_COLUMNS = "id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status, owner"
 # Ids start here so they look like the hosted API's (eight digits) and never collide
 # with small integers a client might hard-code.
 FIRST_ID = 10_000_000
@@ -87,12 +86,10 @@ class Job:
     track_id: str | None
     webhook_status: str
     owner: str | None = None  # keyed digest of the key that made it (protocol.ownership), with --keys
-    token: str = ""  # the unguessable name of its images (protocol.ownership.image_token)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Job:
-        return cls(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8], row[9],
-                   row[10])
+        return cls(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]), row[6], row[7], row[8], row[9])
 
     def ready(self, now: float) -> bool:
         return now >= self.ready_at
@@ -130,8 +127,6 @@ class JobStore:
             for name, kind in _ADDED_COLUMNS:
                 if name not in columns:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
-            db.execute("UPDATE jobs SET token = lower(hex(randomblob(16))) WHERE token IS NULL")
-            db.execute("CREATE INDEX IF NOT EXISTS jobs_token ON jobs (token)")
             journal_table.migrate(db)
             db.execute(
                 "INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'jobs', ? "
@@ -229,7 +224,6 @@ class JobStore:
         """
         now = self.clock.now()
         status = initial_status(webhook)
-        token = image_token()
         with self._conn(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -240,9 +234,9 @@ class JobStore:
                         return None
                 cursor = db.execute(
                     "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
-                    "webhook_status, owner, token) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "webhook_status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (now, now + delay, now + delay + self.ttl, base_url, json.dumps(meta), webhook, track_id,
-                     status, owner, token),
+                     status, owner),
                 )
                 job_id = int(cursor.lastrowid or 0)
                 # Trim as we go: one row out per row in keeps the store at max_jobs without
@@ -257,7 +251,7 @@ class JobStore:
                 raise
             self._maybe_sweep(db, now)
         return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status,
-                   owner, token)
+                   owner)
 
     def get_job(self, job_id: int) -> Job | None:
         """The job, or None when it never existed or has expired."""
@@ -266,13 +260,6 @@ class JobStore:
         with self._conn() as db:
             row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE id = ? AND expires_at > ?",
                              (job_id, self.clock.now())).fetchone()
-        return None if row is None else Job.from_row(row)
-
-    def job_by_token(self, token: str) -> Job | None:
-        """The live job whose images are named ``token``, or None."""
-        with self._conn() as db:
-            row = db.execute(f"SELECT {_JOB_COLUMNS} FROM jobs WHERE token = ? AND expires_at > ?",
-                             (token, self.clock.now())).fetchone()
         return None if row is None else Job.from_row(row)
 
     def pending_count(self) -> int:

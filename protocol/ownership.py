@@ -11,13 +11,13 @@
   hosted API's CDN links are, so knowing or guessing a job id grants nothing.
   Sample ``n`` is the file :func:`image_name` ``<token>-<n>.png`` on both servers;
   :func:`parse_image_name` checks a served name against that pattern before
-  anything is looked up. The mock draws a random token per job and stores it
-  (:func:`image_token`); the backend, whose jobs live in SQLite or in Redis and whose
-  images are written by other processes, derives it from the job id with
+  anything is looked up. Both servers derive the token from the job id with
   :class:`ImageNames`: a keyed permutation of 128-bit blocks (a four-round Feistel
-  network over HMAC-SHA256, Luby-Rackoff), so the token of a job can be computed
-  before its images exist, the job of a token is read back without any lookup
-  table, and without the secret neither can be predicted.
+  network over HMAC-SHA256, Luby-Rackoff), so the token of a job is known before
+  its images exist (``future_links``), the job of a token is read back without a
+  lookup table in whichever process serves it (the backend's jobs live in SQLite or
+  Redis, its images are written by worker processes), and without the secret
+  neither can be predicted.
 """
 from __future__ import annotations
 
@@ -26,18 +26,13 @@ import hmac
 import re
 import secrets
 
-__all__ = ["IMAGE_NAME", "SECRET_BYTES", "TOKEN_BYTES", "ImageNames", "KeyHasher", "image_name", "image_token",
-           "new_secret", "parse_image_name"]
+__all__ = ["IMAGE_NAME", "SECRET_BYTES", "TOKEN_BYTES", "ImageNames", "KeyHasher", "image_name", "new_secret",
+           "parse_image_name"]
 
 TOKEN_BYTES = 16
 """Random bytes in an image token: 128 bits."""
 SECRET_BYTES = 32
 IMAGE_NAME = re.compile(r"(?P<token>[0-9a-f]{%d})-(?P<index>[0-9]{1,3})\.png" % (2 * TOKEN_BYTES))
-
-
-def image_token() -> str:
-    """A fresh, unguessable name for a job's images (lower-case hex)."""
-    return secrets.token_hex(TOKEN_BYTES)
 
 
 def image_name(token: str, index: int) -> str:
@@ -65,7 +60,8 @@ class ImageNames:
     def __init__(self, secret: str) -> None:
         if len(secret) < 2 * 16:
             raise ValueError("an image-name secret needs at least 128 bits (32 hex characters)")
-        self._secret = bytes.fromhex(secret)
+        # a key of its own, so a store may hand the same secret to KeyHasher
+        self._secret = hmac.new(bytes.fromhex(secret), b"t2i image names", hashlib.sha256).digest()
 
     def __repr__(self) -> str:
         return "ImageNames(<secret>)"
