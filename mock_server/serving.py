@@ -7,8 +7,9 @@ Two servers, chosen with ``--server``:
   doubles the mock's throughput on two cores compared with gunicorn (see the
   README's performance section). Its workers are spawned from an import string,
   so the config travels to them as JSON in ``T2I_MOCK_SERVING_CONFIG`` and
-  :func:`granian_app` rebuilds it there. ``threads`` is granian's blocking-thread
-  count per worker (``MockConfig.worker_threads`` picks it when unset).
+  :func:`granian_app` rebuilds it there (``protocol/serving.py``, shared with ``t2i serve``).
+  ``threads`` is granian's blocking-thread count per worker (``MockConfig.worker_threads``
+  picks it when unset).
 - **gunicorn**: :class:`MockServer` is a gunicorn ``BaseApplication``: no config file, no command
   line parsing of its own. Each worker builds its own app with ``create_app(config)``
 after the fork (no ``preload``), so SQLite connections and the webhook thread are
@@ -22,14 +23,13 @@ per request, used for the benchmark (see the README's performance section).
 """
 from __future__ import annotations
 
-import dataclasses
-import json
 import os
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+
+from t2i_contract.protocol.serving import serve_granian, settings_from_env
 
 from .app import create_app
 from .config import MockConfig
@@ -69,37 +69,14 @@ class MockServer(BaseApplication):  # type: ignore[misc]
         return create_app(self.mock_config)
 
 
-def _config_to_env(config: MockConfig) -> str:
-    return json.dumps({k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()})
-
-
-def _config_from_env(text: str) -> MockConfig:
-    values = {name: tuple(value) if isinstance(value, list) else value for name, value in json.loads(text).items()}
-    values["db_path"] = Path(values["db_path"]) if values["db_path"] else None
-    return MockConfig(**values)
-
-
 def granian_app() -> Flask:
     """The app factory granian's workers call: the config comes from the serving process."""
-    return create_app(_config_from_env(os.environ[CONFIG_ENV]))
+    return create_app(settings_from_env(MockConfig, os.environ[CONFIG_ENV]))
 
 
 def _serve_granian(config: MockConfig, *, access_log: bool) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
-    os.environ[CONFIG_ENV] = _config_to_env(config)
-    Granian(
-        target=f"{__name__}:granian_app",
-        factory=True,
-        interface=Interfaces.WSGI,
-        address=config.host,
-        port=config.port,
-        workers=config.workers,
-        blocking_threads=config.worker_threads,
-        log_access=access_log,
-        websockets=False,
-    ).serve()
+    serve_granian(f"{__name__}:granian_app", env_name=CONFIG_ENV, settings=config, host=config.host,
+                  port=config.port, workers=config.workers, threads=config.worker_threads, access_log=access_log)
 
 
 def serve(config: MockConfig, *, access_log: bool = False) -> None:
