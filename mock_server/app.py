@@ -40,7 +40,8 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     """Build a mock server app; ``config`` defaults to :class:`MockConfig()`, ``clock`` to wall time."""
     config = config or MockConfig()
     mock = MockRuntime.build(config, clock)
-    pipeline = Pipeline(mock.spec, mock, keys=KeyRing(config.keys), limits=BodyLimits(config.max_body),
+    limits = BodyLimits.for_spec(mock.spec, config.max_body)  # room for the input images img2img/inpaint need
+    pipeline = Pipeline(mock.spec, mock, keys=KeyRing(config.keys), limits=limits,
                         forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy)
     app = Flask(__name__)
     app.extensions[EXTENSION] = mock

@@ -20,10 +20,14 @@ from werkzeug.wsgi import get_input_stream
 
 from .errors import AuthError, RequestRejected
 
-__all__ = ["DEFAULT_MAX_BODY", "BodyLimits", "KeyRing", "is_json", "read_body"]
+__all__ = ["DEFAULT_MAX_BODY", "INPUT_IMAGE_BYTES", "BodyLimits", "KeyRing", "is_json", "read_body"]
 
 DEFAULT_MAX_BODY = 1024 * 1024
 """Bytes a request body may have unless an operation says otherwise."""
+INPUT_IMAGE_BYTES = 6 * 1024 * 1024
+"""Room added for each input image an operation requires (``x-t2i-input-image`` in the spec): a
+1024x1024 PNG of a photograph is 1.5-3 MB, 4 MB in base64; so inpaint (init and mask) has room for
+two such PNGs."""
 _JSON_TYPES = frozenset({"application/json", ""})
 
 
@@ -51,6 +55,23 @@ class BodyLimits:
 
     def of(self, operation_id: str) -> int:
         return self.per_operation.get(operation_id, self.default)
+
+    @classmethod
+    def for_spec(cls, spec: Any, default: int = DEFAULT_MAX_BODY) -> BodyLimits:
+        """``default`` for every operation, plus :data:`INPUT_IMAGE_BYTES` per input image it requires.
+
+        An optional image (text2img's ``ip_adapter_image``) gets no room of its own: it is
+        usually a URL, and a base64 one must fit the default.
+        """
+        per_operation = {}
+        for operation_id, _, method, _ in spec.operations():
+            if method.lower() != "post":
+                continue
+            images = sum(1 for f in spec.request_fields(operation_id)
+                         if f.required and f.schema.get("x-t2i-input-image"))
+            if images:
+                per_operation[operation_id] = default + images * INPUT_IMAGE_BYTES
+        return cls(default, per_operation)
 
 
 def read_body(environ: dict[str, Any], limit: int) -> bytes:

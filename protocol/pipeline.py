@@ -114,7 +114,7 @@ class Pipeline:
         self.spec = spec
         self.service = service
         self.keys = keys or KeyRing()
-        self.limits = limits or BodyLimits()
+        self.limits = limits or BodyLimits.for_spec(spec)
         self.forced_errors = forced_errors
         self.retry_after = retry_after
         self.public_url = public_url.rstrip("/") if public_url else None

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 
 from t2i_contract.protocol import AuthError, BodyLimits, KeyRing, RequestRejected, is_json, read_body
+from t2i_contract.protocol.intake import INPUT_IMAGE_BYTES
+from t2i_contract.spec import load_spec
 
 
 def environ(body: bytes, content_type: str | None = "application/json", *, length: bool = True) -> dict[str, Any]:
@@ -48,6 +50,14 @@ def test_limits_are_per_operation() -> None:
     assert (limits.of("text2img"), limits.of("fetch")) == (10, 5)
     with pytest.raises(ValueError, match="fetch"):
         BodyLimits(per_operation={"fetch": 0})
+
+
+def test_operations_that_require_input_images_get_room_for_them() -> None:
+    limits = BodyLimits.for_spec(load_spec(), default=1000)
+    assert limits.of("text2img") == limits.of("fetch") == 1000  # ip_adapter_image is optional: no room
+    assert limits.of("img2img") == 1000 + INPUT_IMAGE_BYTES
+    assert limits.of("inpaint") == 1000 + 2 * INPUT_IMAGE_BYTES  # init and mask: two 1024x1024 PNGs fit
+    assert INPUT_IMAGE_BYTES > 4 * 1024 * 1024 * 4 // 3  # a 4 MiB PNG fits, in base64
 
 
 def test_keys_are_checked_and_never_shown() -> None:
