@@ -5,7 +5,7 @@ Each answer is judged three ways:
 * no 5xx, and the answer conforms to the spec (schemathesis' response checks: status
   code, content type, headers and body schema);
 * acceptance: a body is valid or invalid only when the spec's own parser says so
-  (``parse_text2img`` / ``parse_fetch``), because the contract is wider and narrower
+  (``parse_json_body`` on the bytes sent, then ``parse_text2img`` / ``parse_fetch``), because the contract is wider and narrower
   than its JSON Schema: ``"512"`` is a valid width on the wire (``x-t2i-coercions``), and
   two LoRA lists of different lengths are invalid although each field is. So a server
   must accept what the parser accepts and refuse what it refuses, whatever schemathesis
@@ -15,6 +15,7 @@ Each answer is judged three ways:
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -26,9 +27,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_text2img
+from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_json_body, parse_text2img
 
-__all__ = ["KNOWN", "Known", "Problem", "judge"]
+__all__ = ["KNOWN", "Known", "Problem", "judge", "wire"]
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance]
@@ -76,9 +77,19 @@ class Problem:
         return f"[{self.server} {self.operation}] {self.what} ({self.field or '-'}): {self.detail}"
 
 
-def _valid(operation: str, body: Any, path_id: Any) -> bool:
+def wire(body: Any) -> bytes:
+    """The bytes a fuzzed body is sent as: JSON with non-ASCII escaped (lone surrogates included);
+    a body schemathesis made as bytes (its negative phase does) goes as it is."""
+    if isinstance(body, (bytes, bytearray)):
+        return bytes(body)
+    return json.dumps(body).encode("ascii")
+
+
+def _valid(operation: str, raw: bytes, path_id: Any) -> bool:
+    """The spec's own verdict on the bytes sent; a parser that raises anything but a RequestError is a bug."""
     spec = load_spec()
     try:
+        body = parse_json_body(raw)
         if operation == "text2img":
             parse_text2img(body, spec)
         else:
@@ -104,11 +115,17 @@ def _known(problem: Problem) -> bool:
                for k in KNOWN)
 
 
-def judge(server: str, operation: str, case: Any, response: Any, *, path_id: Any = None,
-          validate: Callable[..., None] | None = None) -> list[Problem]:
-    """Problems with one answer that :data:`KNOWN` does not explain."""
+def judge(server: str, operation: str, case: Any, response: Any, *, body: Any = None, raw: bytes | None = None,
+          path_id: Any = None, key: str | None = None, validate: Callable[..., None] | None = None) -> list[Problem]:
+    """Problems with one answer that :data:`KNOWN` does not explain.
+
+    ``body`` is what was sent, when it is not ``case.body`` (schemathesis' case is left as drawn:
+    it re-hashes a changed body, and a lone surrogate breaks that); ``key`` is the server's key:
+    a valid body with another key is rightly a 401.
+    """
+    body = case.body if body is None else body
     problems: list[Problem] = []
-    summary = f"{response.status_code} for {case.body!r:.300} -> {response.text[:300]!r}"
+    summary = f"{response.status_code} for {body!r:.300} -> {response.text[:300]!r}"
     try:
         (validate or case.validate_response)(response, checks=CHECKS)
     except BaseExceptionGroup as group:
@@ -116,9 +133,14 @@ def judge(server: str, operation: str, case: Any, response: Any, *, path_id: Any
                      for f in group.exceptions]
     except AssertionError as failure:
         problems.append(Problem(server, operation, getattr(failure, "title", "check"), "", f"{failure}\n{summary}"))
-    valid = _valid(operation, case.body, path_id)
+    try:
+        valid = _valid(operation, wire(body) if raw is None else raw, path_id)
+    except Exception as exc:  # noqa: BLE001 - the oracle itself broke on this body
+        return problems + [Problem(server, operation, "oracle-crashed", "", f"{type(exc).__name__}: {exc}\n{summary}")]
     status = response.status_code
     accepted = status < 300 or (operation != "text2img" and status == 404)
+    if status == 401 and key is not None and not (isinstance(body, dict) and body.get("key") == key):
+        return [p for p in problems if not _known(p)]  # another key: refused before the body matters
     if status < 500 and valid and not accepted:
         problems += [Problem(server, operation, "refused-valid", field, summary)
                      for field in (_error_fields(response) or [""])][:1]

@@ -108,9 +108,11 @@ def _is_loopback(address: Any) -> bool:
     if not isinstance(address, tuple) or not address:
         return True  # a Unix socket path: not the network
     try:
-        return ipaddress.ip_address(str(address[0]).split("%")[0]).is_loopback
+        ip = ipaddress.ip_address(str(address[0]).split("%")[0])
     except ValueError:
         return False  # a name here means something connects without our resolver: refuse
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
 
 
 class LoopbackGuard:

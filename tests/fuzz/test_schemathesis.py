@@ -5,11 +5,14 @@ schemathesis' Python API (``as_strategy`` per operation and generation mode), wi
 fixed, derandomised budget per server and phase (:data:`BUDGET`), so CI sees the same
 cases on every run. Before a case is sent, its key becomes the server's key (else every
 answer would be a 401) and every URL a server would contact is rewritten to the loopback
-receiver (:func:`~tests.fuzz.loopback.rewrite`). For the backend's positive phase the
+receiver (:func:`~tests.fuzz.loopback.rewrite`); one case in three then has a field replaced by
+a hostile value schemathesis never draws (:data:`HOSTILE`). For the backend's positive phase the
 body is also made cheap (256x256, one step, one sample, no upscale, the tiny model, no
 asset fields), because every accepted body runs on the model; its negative phase runs on
 a backend that checks bodies against the tiny model but never runs a job.
 
+Bodies are sent as JSON text with every non-ASCII character escaped, as :func:`~tests.fuzz.judge.wire`
+writes them (a lone surrogate cannot be UTF-8 encoded, but ``"\\ud800"`` is valid JSON).
 Nothing stops at the first failure: every problem :func:`~tests.fuzz.judge.judge` finds
 is collected, and the test fails listing all of them. Known disagreements are listed,
 with their reasons, in :data:`tests.fuzz.judge.KNOWN`.
@@ -24,11 +27,12 @@ import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
+from schemathesis.core.transport import Response
 
 from t2i_contract.spec import load_spec
 
 from .conftest import KEY
-from .judge import Problem, judge
+from .judge import Problem, judge, wire
 from .loopback import LoopbackGuard, Receiver, rewrite
 
 BUDGET = 200
@@ -42,22 +46,46 @@ CHEAP = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 1, "u
 TIMEOUT = 120.0  # per call: a guard against a hung server, never a claim about speed
 
 
-def _strategy(mode: GenerationMode) -> st.SearchStrategy[tuple[str, Any]]:
+def _nested(depth: int) -> Any:
+    value: Any = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+HOSTILE = {
+    "lone-surrogate": "\ud800",
+    "5000-digits": "9" * 5000,
+    "nested-100": _nested(100),
+    "huge-float": 1e308,
+    "nul-and-newlines": "a\u0000b\r\nc",
+}
+"""Values schemathesis never draws (its strings have no surrogates) but a hostile client sends; the first
+three once broke both servers (issue 10, item 1). One may replace a field of a drawn body, after the key is set."""
+HOSTILE_FIELDS = ("key", "prompt", "negative_prompt", "track_id", "model_id", "width", "seed", "webhook",
+                  "lora_model", "request_id")
+
+
+def _strategy(mode: GenerationMode) -> st.SearchStrategy[tuple[str, Any, tuple[str, Any] | None]]:
     spec = load_spec()
     schema = schemathesis.openapi.from_dict(spec.document)
-    return st.one_of([
+    cases = st.one_of([
         schema[spec.operation(operation_id)[0]]["POST"].as_strategy(generation_mode=mode).map(
             lambda case, name=operation_id: (name, case))
         for operation_id in OPERATIONS])
+    hostile = st.none() | st.none() | st.tuples(st.sampled_from(HOSTILE_FIELDS), st.sampled_from(list(HOSTILE.values())))
+    return st.builds(lambda drawn, mutation: (*drawn, mutation), cases, hostile)
 
 
-def _prepare(body: Any, receiver: Receiver, cheap: bool) -> Any:
+def _prepare(body: Any, receiver: Receiver, cheap: bool, mutation: tuple[str, Any] | None) -> Any:
     body = rewrite(body, receiver)
     if isinstance(body, dict):
         if isinstance(body.get("key"), str):
             body["key"] = KEY
         if cheap:
             body = {k: v for k, v in body.items() if k not in ASSET_FIELDS} | CHEAP
+        if mutation is not None:
+            body = body | dict([mutation])
     return body
 
 
@@ -70,13 +98,16 @@ def _run(url: str, server: str, mode: GenerationMode, receiver: Receiver) -> tup
     @settings(max_examples=BUDGET, derandomize=True, database=None, deadline=None,
               phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
     @given(drawn=_strategy(mode))
-    def send(drawn: tuple[str, Any]) -> None:
-        operation, case = drawn
-        case.body = _prepare(case.body, receiver, cheap)
-        response = case.call(base_url=url, session=session, timeout=TIMEOUT)
-        statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+    def send(drawn: tuple[str, Any, tuple[str, Any] | None]) -> None:
+        operation, case, mutation = drawn
+        body = _prepare(case.body, receiver, cheap, mutation)
+        raw = wire(body)
+        headers = {**(case.headers or {}), "Content-Type": "application/json"}
+        answer = session.post(url + case.formatted_path, data=raw, headers=headers, timeout=TIMEOUT)
+        statuses[answer.status_code] = statuses.get(answer.status_code, 0) + 1
         path_id = (case.path_parameters or {}).get("id") if operation == "fetchById" else None
-        problems.extend(judge(server, operation, case, response, path_id=path_id))
+        problems.extend(judge(server, operation, case, Response.from_requests(answer, verify=True), body=body,
+                              raw=raw, path_id=path_id, key=KEY))
 
     try:
         send()
