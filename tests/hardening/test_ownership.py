@@ -4,7 +4,8 @@ Reproduced before the fixes (5471b43): the backend served images by sequential n
 (``/images/1-0.png``, ``/images/2-0.png``...) to anyone, the mock by job id
 (``/generations/1/0.png``), so the fetch ownership check meant little; and the mock with
 ``--keys k1,k2`` let k2 fetch k1's job. Now an image name carries at least 128 random bits,
-as the hosted API's CDN links do, and another valid key gets the unknown-job answer.
+as the hosted API's CDN links do, and another valid key gets the unknown-job answer (the
+backend already gave it on 5471b43; its case guards the rule on both servers).
 """
 from __future__ import annotations
 
