@@ -338,7 +338,7 @@ class DiffusersGenerator(Generator):
                     common = {"num_inference_steps": request.num_inference_steps, "output_type": "pil",
                               "generator": torch.Generator(device="cpu").manual_seed(seed)}
                     images, pipelines = run_from_init(pipe, family.pipelines[request.OPERATION], request,
-                                                      inputs or {}, kwargs, common, family.size_multiple, notes)
+                                                      inputs or {}, kwargs, common, family, notes)
             except BackendError:
                 raise
             except UnicodeError as exc:  # a prompt the tokenizer cannot encode: the request's fault, not ours

@@ -24,8 +24,11 @@ where the mask is black the init image's pixels are returned exactly, where it i
 white the generated ones, and a grey pixel blends them by its value.
 
 **strength** is diffusers': the share of the schedule run from the noised init
-image; ``int(num_inference_steps * strength)`` steps are run, so that product must
-be at least 1 (a 400 otherwise).
+image (:func:`denoising_steps` counts the steps as each family's pipeline does:
+``int(steps x strength)`` for SD and SDXL, FLUX rounding the other way). Where that
+is no step at all (``strength`` 0, or too few steps for it), the init image is
+returned as it is, as the spec says of strength 0, with a note in ``meta``; the
+diffusers pipelines would raise instead.
 """
 from __future__ import annotations
 
@@ -41,8 +44,8 @@ from .errors import UnsupportedError
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-__all__ = ["INPAINT_CHANNELS", "REQUEST_TYPES", "check_operation", "decode_inputs", "encode_inputs",
-           "run_from_init"]
+__all__ = ["INPAINT_CHANNELS", "REQUEST_TYPES", "check_operation", "decode_inputs", "denoising_steps",
+           "encode_inputs", "run_from_init"]
 
 REQUEST_TYPES: dict[str, type[GenerationRequest]] = {
     cls.OPERATION: cls for cls in (Text2ImgRequest, Img2ImgRequest, InpaintRequest)}
@@ -69,7 +72,7 @@ def decode_inputs(encoded: Mapping[str, str]) -> dict[str, Image]:
 
 def check_operation(request: GenerationRequest, model_in_channels: int | None, family_title: str,
                     family_pipelines: Mapping[str, str]) -> None:
-    """A 400 now for a request its model cannot run: wrong operation for the model, no step to run."""
+    """A 400 now for a request its model cannot run: an operation its family or its UNet does not do."""
     operation = request.OPERATION
     if operation not in family_pipelines:
         raise UnsupportedError(f"{operation} is not available for {family_title} models in this backend "
@@ -79,18 +82,17 @@ def check_operation(request: GenerationRequest, model_in_channels: int | None, f
         raise UnsupportedError(f"model {request.model_id} is an inpainting model (its UNet takes 9 channels: "
                                f"latents, mask and masked image); use it with inpaint, not {operation}",
                                field="model_id", value=request.model_id, rule="operation")
-    if isinstance(request, Img2ImgRequest):
-        steps = int(request.num_inference_steps * request.strength)
-        if steps < 1:
-            raise UnsupportedError(
-                f"strength {request.strength:g} with num_inference_steps {request.num_inference_steps} runs "
-                f"int({request.num_inference_steps} x {request.strength:g}) = {steps} denoising steps; "
-                f"strength x num_inference_steps must be at least 1", field="strength",
-                value=request.strength, rule="minimum")
+
+
+def denoising_steps(family: str, steps: int, strength: float) -> int:
+    """How many steps the family's img2img/inpaint pipeline runs for ``steps`` and ``strength``."""
+    if family == "flux":  # FluxImg2ImgPipeline.get_timesteps keeps steps x strength as a float
+        return steps - int(max(steps - steps * strength, 0))
+    return min(int(steps * strength), steps)
 
 
 def run_from_init(pipe: Any, pipeline_class: str, request: Img2ImgRequest, inputs: Mapping[str, Image],
-                  kwargs: dict[str, Any], common: dict[str, Any], multiple: int,
+                  kwargs: dict[str, Any], common: dict[str, Any], family: Any,
                   notes: list[str]) -> tuple[list[Image], str]:
     """Run img2img or inpaint from ``pipe``'s modules; the finished images (init size) and the pipeline's name."""
     import inspect
@@ -98,6 +100,11 @@ def run_from_init(pipe: Any, pipeline_class: str, request: Img2ImgRequest, input
     import diffusers
     from PIL import Image
 
+    if denoising_steps(family.name, request.num_inference_steps, request.strength) < 1:
+        notes.append(f"strength {request.strength:g} with num_inference_steps {request.num_inference_steps} "
+                     f"leaves no denoising step: the init image is returned as it is")
+        return [inputs["init_image"].convert("RGB") for _ in range(request.samples)], "none (no denoising step)"
+    multiple = family.size_multiple
     derived = getattr(diffusers, pipeline_class).from_pipe(pipe)
     derived.set_progress_bar_config(disable=True)
     derived.scheduler, derived.vae = pipe.scheduler, pipe.vae

@@ -67,12 +67,22 @@ def test_the_inpainting_model_is_refused_for_text2img_and_img2img(tiny_server: S
         assert error["field"] == "model_id" and "inpainting model" in error["message"]
 
 
-def test_strength_too_low_for_a_single_step_is_a_400_naming_strength(tiny_server: Server) -> None:
-    body = {"key": KEY, "model_id": "tiny-sd", "init_image": png_base64(photo()), "strength": 0.1,
-            "num_inference_steps": 5}
-    response = tiny_server.post(f"{API}/img2img", body)
-    assert response.status_code == 400
-    assert response.json()["errors"][0]["field"] == "strength"
+@pytest.mark.parametrize(("model", "strength", "steps"), [
+    ("tiny-sd", 0.0, 5), ("tiny-sd", 0.1, 5), (TINY_INPAINT_MODEL_ID, 0.0, 5), (TINY_FAMILY_MODELS["flux"], 0.0, 4),
+], ids=["zero", "below-one-step", "inpaint-zero", "flux-zero"])
+def test_no_denoising_step_returns_the_init_image_as_it_is(tiny_server: Server, model: str, strength: float,
+                                                           steps: int) -> None:
+    init = photo((64, 64))
+    extra = {"mask_image": png_base64(half_mask(init.size))} if "inpaint" in model else {}
+    operation = "inpaint" if extra else "img2img"
+    out = run(tiny_server, operation, init, model_id=model, strength=strength, num_inference_steps=steps, **extra)
+    assert np.array_equal(out[0], np.asarray(init, dtype=np.float32))
+
+
+def test_one_step_from_a_low_strength_runs_and_changes_the_image(tiny_server: Server) -> None:
+    init = photo()
+    out = run(tiny_server, "img2img", init, strength=0.2, num_inference_steps=5)[0]
+    assert differ(out, np.asarray(init, dtype=np.float32)) > 0.0
 
 
 @pytest.mark.parametrize("family", ["sdxl", "flux"])
