@@ -120,3 +120,15 @@ def test_loras_vae_scheduler_and_seed_apply_as_in_text2img(tiny_server: Server, 
     plain = run(tiny_server, operation, init, strength=1.0, **extra)[0]
     changed = run(tiny_server, operation, init, strength=1.0, **extra, **fields)[0]
     assert differ(plain[:, 48:], changed[:, 48:]) > 0.5
+
+
+@pytest.mark.parametrize("operation", ["img2img", "inpaint"])
+def test_the_ip_adapter_reference_image_steers_img2img_and_inpaint(tiny_server: Server, operation: str) -> None:
+    init = photo()
+    extra = {"mask_image": png_base64(half_mask(init.size))} if operation == "inpaint" else {}
+    adapter = {"ip_adapter_id": "ip-adapter_sd15", "ip_adapter_scale": 1.0}
+    red = run(tiny_server, operation, init, strength=1.0, **extra, **adapter,
+              ip_adapter_image=png_base64(Image.new("RGB", (64, 64), (255, 0, 0))))[0]
+    blue = run(tiny_server, operation, init, strength=1.0, **extra, **adapter,
+               ip_adapter_image=png_base64(Image.new("RGB", (64, 64), (0, 0, 255))))[0]
+    assert differ(red[:, 48:], blue[:, 48:]) > 0.5
