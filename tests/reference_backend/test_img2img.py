@@ -3,16 +3,18 @@ the result, inpaint changes the masked region and returns every unmasked pixel e
 init image's size, and what a model cannot run is a 400 naming the field."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from t2i_contract.reference_backend import TinyModel
 from t2i_contract.reference_backend.tiny import TINY_FAMILY_MODELS, TINY_INPAINT_MODEL_ID
 from tests.input_images import half_mask, photo, png_base64
 
-from .support import API, KEY, Server, decode_png, differ
+from .support import API, KEY, Server, decode_png, differ, serve
 
 
 def run(server: Server, operation: str, init: Image.Image, **fields: Any) -> list[np.ndarray]:
@@ -132,3 +134,21 @@ def test_the_ip_adapter_reference_image_steers_img2img_and_inpaint(tiny_server: 
     blue = run(tiny_server, operation, init, strength=1.0, **extra, **adapter,
                ip_adapter_image=png_base64(Image.new("RGB", (64, 64), (0, 0, 255))))[0]
     assert differ(red[:, 48:], blue[:, 48:]) > 0.5
+
+
+def test_the_safety_checker_classifies_img2img_and_inpaint_results(tiny: TinyModel, tmp_path: Path) -> None:
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
+
+    class FlagsAll:
+        def classify(self, images: list[Image.Image]) -> list[bool]:
+            return [True] * len(images)
+
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, classifier=FlagsAll(), torch_threads=1)
+    init = photo()
+    with serve(generator, tmp_path) as server:
+        for operation, extra in [("img2img", {}), ("inpaint", {"mask_image": png_base64(half_mask(init.size))})]:
+            body = {"key": KEY, "model_id": "tiny-sd", "init_image": png_base64(init), "num_inference_steps": 2,
+                    "safety_checker": "yes", "safety_checker_type": "black", "base64": True, **extra}
+            answer = server.post(f"{API}/{operation}", body).json()
+            assert answer["nsfw_content_detected"] is True, answer
+            assert float(np.asarray(decode_png(answer["output"][0])).max()) == 0.0
