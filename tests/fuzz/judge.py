@@ -5,7 +5,7 @@ Each answer is judged three ways:
 * no 5xx, and the answer conforms to the spec (schemathesis' response checks: status
   code, content type, headers and body schema);
 * acceptance: a body is valid or invalid only when the spec's own parser says so
-  (``parse_json_body`` on the bytes sent, then ``parse_text2img`` / ``parse_fetch``), because the contract is wider and narrower
+  (``parse_json_body`` on the bytes sent, then ``parse_request`` / ``parse_fetch``), because the contract is wider and narrower
   than its JSON Schema: ``"512"`` is a valid width on the wire (``x-t2i-coercions``), and
   two LoRA lists of different lengths are invalid although each field is. So a server
   must accept what the parser accepts and refuse what it refuses, whatever schemathesis
@@ -27,7 +27,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_json_body, parse_text2img
+from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_json_body, parse_request
 
 __all__ = ["KNOWN", "Known", "Problem", "judge", "wire"]
 
@@ -58,6 +58,11 @@ KNOWN: tuple[Known, ...] = (
           "an IP-Adapter the backend does not hold is refused naming ip_adapter_id"),
     Known("backend", "refused-valid", "ip_adapter_image",
           "IP-Adapter fields without an adapter, or an image the adapter cannot read, are refused"),
+    *(Known("*", "refused-valid", field,
+            "the schema takes any base64 text (or URL) as an input image; whether it is a PNG or JPEG of a usable "
+            "size is only known by reading it, and a server must refuse it naming the field (DECISIONS D17). The "
+            "positive phase sends a real PNG; this covers the negative phase's schema-valid leftovers")
+      for field in ("init_image", "mask_image", "ip_adapter_image")),
     Known("*", "refused-valid", "lora_strength",
           "the two-field LoRA count rule: schemathesis draws lora_model and lora_strength independently, and "
           "a strength list whose length differs from the LoRA list is refused by the spec's x-t2i-list rule "
@@ -90,10 +95,10 @@ def _valid(operation: str, raw: bytes, path_id: Any) -> bool:
     spec = load_spec()
     try:
         body = parse_json_body(raw)
-        if operation == "text2img":
-            parse_text2img(body, spec)
-        else:
+        if operation in ("fetch", "fetchById"):
             parse_fetch(body, None if path_id is None else str(path_id), spec)
+        else:
+            parse_request(operation, body, spec)
     except RequestError:
         return False
     return True
@@ -138,7 +143,7 @@ def judge(server: str, operation: str, case: Any, response: Any, *, body: Any = 
     except Exception as exc:  # noqa: BLE001 - the oracle itself broke on this body
         return problems + [Problem(server, operation, "oracle-crashed", "", f"{type(exc).__name__}: {exc}\n{summary}")]
     status = response.status_code
-    accepted = status < 300 or (operation != "text2img" and status == 404)
+    accepted = status < 300 or (operation in ("fetch", "fetchById") and status == 404)
     if status == 401 and key is not None and not (isinstance(body, dict) and body.get("key") == key):
         return [p for p in problems if not _known(p)]  # another key: refused before the body matters
     if status < 500 and valid and not accepted:

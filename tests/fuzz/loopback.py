@@ -4,7 +4,9 @@ A fuzzed text2img body may carry any ``webhook`` or image URL, and a server cont
 those on the client's behalf. Three things keep every such contact on this machine:
 
 * :func:`rewrite` replaces every URL a server would contact (``webhook`` and the input
-  image fields) with the loopback :class:`Receiver`'s, before the case is sent. What is
+  image fields) with the loopback :class:`Receiver`'s, before the case is sent (with
+  ``images=True``, an input image given as base64 becomes the receiver's real PNG too, since
+  the schema takes any base64 text but a server must read an image from it). What is
   "a URL" is decided by the servers' own URL parser (:class:`UrlPolicy` with a resolver
   that refuses everything, so deciding never touches DNS): a value it reads as a URL is
   rewritten, anything else (a number, ``"not a url"``, ``ftp://``) stays, so the servers'
@@ -18,6 +20,7 @@ those on the client's behalf. Three things keep every such contact on this machi
 """
 from __future__ import annotations
 
+import base64
 import io
 import ipaddress
 import socket
@@ -30,16 +33,17 @@ from werkzeug.wrappers import Request, Response
 from t2i_contract.protocol import InvalidUrl, OutboundError, UrlPolicy, UrlRefused
 from tests.support import ServerThread
 
-__all__ = ["URL_FIELDS", "LoopbackGuard", "Receiver", "rewrite"]
+__all__ = ["IMAGE_FIELDS", "URL_FIELDS", "LoopbackGuard", "Receiver", "rewrite"]
 
 URL_FIELDS = ("webhook", "ip_adapter_image", "init_image", "mask_image")
 """Request fields whose URL a server contacts (the last two once img2img and inpaint land)."""
-_IMAGE_FIELDS = frozenset(URL_FIELDS) - {"webhook"}
+IMAGE_FIELDS = frozenset(URL_FIELDS) - {"webhook"}
+"""The input images: an http(s) URL or the image itself in base64 (the spec's InputImage)."""
 
 
 def _png() -> bytes:
     buffer = io.BytesIO()
-    Image.new("RGB", (64, 64), (200, 40, 40)).save(buffer, format="PNG")
+    Image.new("RGB", (256, 256), (200, 40, 40)).save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -48,6 +52,7 @@ class Receiver:
 
     def __init__(self) -> None:
         self.png = _png()
+        self.png_base64 = "data:image/png;base64," + base64.b64encode(self.png).decode("ascii")
         self.seen: list[tuple[str, str]] = []
         self._lock = threading.Lock()
         self._server = ServerThread(self._wsgi)
@@ -93,14 +98,17 @@ def is_contactable(value: Any) -> bool:
     return True
 
 
-def rewrite(body: Any, receiver: Receiver) -> Any:
-    """``body`` with every contactable URL in :data:`URL_FIELDS` pointed at ``receiver``."""
+def rewrite(body: Any, receiver: Receiver, *, images: bool = False) -> Any:
+    """``body`` with every contactable URL in :data:`URL_FIELDS` pointed at ``receiver``; with
+    ``images``, every other string in :data:`IMAGE_FIELDS` replaced by the receiver's PNG in base64."""
     if not isinstance(body, dict):
         return body
     out = dict(body)
     for name in URL_FIELDS:
         if name in out and is_contactable(out[name]):
-            out[name] = receiver.image_url if name in _IMAGE_FIELDS else receiver.hook_url
+            out[name] = receiver.image_url if name in IMAGE_FIELDS else receiver.hook_url
+        elif images and name in IMAGE_FIELDS and isinstance(out.get(name), str):
+            out[name] = receiver.png_base64
     return out
 
 
