@@ -11,10 +11,13 @@ packet off this machine.
 """
 from __future__ import annotations
 
+import base64
+import io
 import threading
 from typing import Any, Callable, Iterable, Iterator
 
 import pytest
+from PIL import Image
 from werkzeug.wrappers import Request, Response
 
 from t2i_contract.protocol import ALLOW_PRIVATE_FLAG
@@ -124,3 +127,30 @@ def test_a_redirect_from_the_receiver_is_not_followed(launch: Launch, kind: str)
     assert redirecting.hooks == 1
     assert redirecting.internal == 0, "the 307 was followed: the payload was re-POSTed to /internal"
     assert status.startswith("failed") and "307" in status, status
+
+
+def _png_base64() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (20, 120, 200)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+INPUT_IMAGES = [("img2img", "init_image"), ("inpaint", "init_image"), ("inpaint", "mask_image")]
+
+
+@pytest.mark.parametrize(("operation", "field"), INPUT_IMAGES, ids=[f"{o}-{f}" for o, f in INPUT_IMAGES])
+@pytest.mark.parametrize("host", ["127.0.0.1", "0x7f000001", "[::1]", "10.0.0.1", "169.254.169.254"])
+def test_a_strict_backend_refuses_input_images_on_internal_addresses_naming_the_field(
+        launch: Launch, receiver: WebhookListener, operation: str, field: str, host: str) -> None:
+    """Issue 10 said the next issue's input images would be fetched too: the same policy, the same answer."""
+    target = launch("backend")
+    port = receiver.url.split(":")[2].split("/")[0]
+    body = {"key": target.body()["key"], "model_id": "tiny-sd", "prompt": "a lighthouse",
+            "init_image": _png_base64(), "mask_image": _png_base64(), "num_inference_steps": 2}
+    if operation == "img2img":
+        del body["mask_image"]
+    body[field] = f"http://{host}:{port}/image.png"
+    response = target.request("POST", target.path(operation), json=body)
+    in_error_shape(operation, response)
+    assert error_fields(response) == [field], response.text
+    assert not receiver.received
