@@ -1,5 +1,6 @@
 """model_reload on the backend: processing while a slow load runs past the sync wait, then success on the
-next call; a load that fails is an ``error`` answer; an img2img job keeps its input images in the store."""
+next call; a load that fails is an ``error`` answer. And an img2img job keeps its input images in the store,
+so a job queued when a server stops runs from them on the next one."""
 from __future__ import annotations
 
 import threading
@@ -102,3 +103,26 @@ def test_a_stored_inpaint_job_keeps_its_operation_and_input_images(tmp_path: Pat
     images = decode_inputs(job.inputs)
     assert isinstance(images["init_image"], Image.Image)
     assert images["init_image"].tobytes() == init.tobytes() and images["mask_image"].tobytes() == mask.tobytes()
+
+
+def test_a_queued_img2img_job_runs_from_its_stored_init_image_after_a_restart(tmp_path: Path) -> None:
+    import numpy as np
+
+    from .support import decode_png
+
+    init = photo((80, 72))
+    held = FakeGenerator(gate=threading.Event())  # never opened: the job stays queued when this server stops
+    body = {"key": KEY, "model_id": "fake-model", "init_image": png_base64(init), "strength": 0.0, "base64": True}
+    with serve(held, tmp_path) as first:
+        job = first.post(f"{API}/img2img", body, headers={"Prefer": "respond-async"}).json()["id"]
+    assert held.gate is not None
+    held.gate.set()  # the stopped server's worker ends; it stores nothing once stopping
+    with serve(FakeGenerator(), tmp_path) as second:  # the same data folder: the same job store
+
+        def done() -> dict[str, object] | None:
+            answer = second.fetch(job).json()
+            return answer if answer["status"] == "success" else None
+
+        answer = wait_for(done, 60.0)
+    image = decode_png(str(answer["output"][0])).convert("RGB")  # type: ignore[index]
+    assert np.array_equal(np.asarray(image), np.asarray(init))  # strength 0: the init image itself
