@@ -1,14 +1,28 @@
-"""Reading the servers' answers the way every regression test here judges them."""
+"""Talking to the servers the way every regression test here does: raw requests, a real input
+image, and the judgement of answers."""
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import requests
+from PIL import Image
 
 from t2i_contract.spec import load_spec
 from tests.servers.targets import Target
 
-__all__ = ["error_fields", "in_error_shape", "job_id", "raw_post"]
+__all__ = ["PNG_BASE64", "error_fields", "in_error_shape", "job_id", "raw_post"]
+
+
+def _png_base64() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", (256, 256), (20, 120, 200)).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+PNG_BASE64 = _png_base64()
+"""A real 256x256 PNG in base64: an input image (init_image, mask_image) both servers read."""
 
 
 def in_error_shape(operation_id: str, response: requests.Response) -> None:

@@ -11,20 +11,17 @@ packet off this machine.
 """
 from __future__ import annotations
 
-import base64
-import io
 import threading
 from typing import Any, Callable, Iterable, Iterator
 
 import pytest
-from PIL import Image
 from werkzeug.wrappers import Request, Response
 
 from t2i_contract.protocol import ALLOW_PRIVATE_FLAG
 from tests.fuzz.loopback import LoopbackGuard
 from tests.support import ServerThread, WebhookListener, wait_for
 
-from .answers import error_fields, in_error_shape
+from .answers import PNG_BASE64, error_fields, in_error_shape
 from .conftest import KINDS, Launch
 
 LOOPBACK_SPELLINGS = ["127.0.0.1", "localhost", "0x7f000001", "2130706433", "127.1", "0", "[::1]", "0177.0.0.1",
@@ -129,12 +126,6 @@ def test_a_redirect_from_the_receiver_is_not_followed(launch: Launch, kind: str)
     assert status.startswith("failed") and "307" in status, status
 
 
-def _png_base64() -> str:
-    buffer = io.BytesIO()
-    Image.new("RGB", (256, 256), (20, 120, 200)).save(buffer, format="PNG")
-    return base64.b64encode(buffer.getvalue()).decode("ascii")
-
-
 INPUT_IMAGES = [("img2img", "init_image"), ("inpaint", "init_image"), ("inpaint", "mask_image")]
 
 
@@ -146,7 +137,7 @@ def test_a_strict_backend_refuses_input_images_on_internal_addresses_naming_the_
     target = launch("backend")
     port = receiver.url.split(":")[2].split("/")[0]
     body = {"key": target.body()["key"], "model_id": "tiny-sd", "prompt": "a lighthouse",
-            "init_image": _png_base64(), "mask_image": _png_base64(), "num_inference_steps": 2}
+            "init_image": PNG_BASE64, "mask_image": PNG_BASE64, "num_inference_steps": 2}
     if operation == "img2img":
         del body["mask_image"]
     body[field] = f"http://{host}:{port}/image.png"
