@@ -5,12 +5,12 @@ Each answer is judged three ways:
 * no 5xx, and the answer conforms to the spec (schemathesis' response checks: status
   code, content type, headers and body schema);
 * acceptance: a body is valid or invalid only when the spec's own parser says so
-  (``parse_json_body`` on the bytes sent, then ``parse_request`` / ``parse_fetch``), because the contract is wider and narrower
-  than its JSON Schema: ``"512"`` is a valid width on the wire (``x-t2i-coercions``), and
-  two LoRA lists of different lengths are invalid although each field is. So a server
-  must accept what the parser accepts and refuse what it refuses, whatever schemathesis
-  meant the case to be; an "accepted" fetch is a 200 or a 404 (the id is unknown, but
-  the request was read);
+  (``parse_json_body`` on the bytes sent, then ``parse_request`` / ``parse_fetch``),
+  because the contract is wider and narrower than its JSON Schema: ``"512"`` is a valid
+  width on the wire (``x-t2i-coercions``), and two LoRA lists of different lengths are
+  invalid although each field is. So a server must accept what the parser accepts and
+  refuse what it refuses, whatever schemathesis meant the case to be; an "accepted" fetch
+  is a 200 or a 404 (the id is unknown, but the request was read);
 * what is left over is a :class:`Problem`, unless :data:`KNOWN` explains it.
 
 The two-field LoRA count rule (``lora_model`` and ``lora_strength`` lists of different lengths)

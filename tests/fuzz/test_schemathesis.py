@@ -1,26 +1,27 @@
 """Schemathesis against a real mock and a real backend on the tiny model, positive and negative.
 
-Every operation the spec routes (text2img, img2img, inpaint, both fetch forms, model_reload) is fuzzed through
-schemathesis' Python API (``as_strategy`` per operation and generation mode), with a
-fixed, derandomised budget per server and phase (:data:`BUDGET`), so CI sees the same
-cases on every run. Before a case is sent, its key becomes the server's key (else every
-answer would be a 401) and every URL a server would contact is rewritten to the loopback
-receiver (:func:`~tests.fuzz.loopback.rewrite`: ``init_image`` and ``mask_image`` become a real
-256x256 PNG it serves, and in the positive phase base64 ones become that PNG too); one case in three then has a field replaced by
-a hostile value schemathesis never draws (:data:`HOSTILE`). For the backend's positive phase the
-body is also made cheap (256x256, one step, one sample, no upscale, the tiny model, no
-asset fields), because every accepted body runs on the model; its negative phase runs on
-a backend that checks bodies against the tiny model but never runs a job.
+Every operation the spec routes (text2img, img2img, inpaint, both fetch forms, model_reload)
+is fuzzed through schemathesis' Python API (``as_strategy`` per operation and generation
+mode), with a fixed, derandomised budget per server and phase (:data:`BUDGET`), so CI sees
+the same cases on every run. Before a case is sent, its key becomes the server's key (else
+every answer would be a 401) and every URL a server would contact is rewritten to the
+loopback receiver (:func:`~tests.fuzz.loopback.rewrite`: ``init_image`` and ``mask_image``
+become a real 256x256 PNG it serves, and in the positive phase base64 ones become that PNG
+too); one case in three then has a field replaced by a hostile value schemathesis never
+draws (:data:`HOSTILE`). For the backend's positive phase the body is also made cheap
+(256x256, one or two steps, one sample, no upscale, the tiny model, no asset fields),
+because every accepted body runs on the model; its negative phase runs on a backend that
+checks bodies against the tiny model but never runs a job.
 
-Bodies are sent as JSON text with every non-ASCII character escaped, as :func:`~tests.fuzz.judge.wire`
-writes them (a lone surrogate cannot be UTF-8 encoded, but ``"\\ud800"`` is valid JSON).
-Nothing stops at the first failure: every problem :func:`~tests.fuzz.judge.judge` finds
+Bodies are sent as JSON text with every non-ASCII character escaped, as
+:func:`~tests.fuzz.judge.wire` writes them (a lone surrogate cannot be UTF-8 encoded, but
+``"\\ud800"`` is valid JSON). Nothing stops at the first failure: every problem :func:`~tests.fuzz.judge.judge` finds
 is collected, and the test fails listing all of them. Known disagreements are listed,
 with their reasons, in :data:`tests.fuzz.judge.KNOWN`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 import requests
@@ -80,7 +81,8 @@ def _strategy(mode: GenerationMode) -> st.SearchStrategy[tuple[str, Any, tuple[s
         schema[spec.operation(operation_id)[0]]["POST"].as_strategy(generation_mode=mode).map(
             lambda case, name=operation_id: (name, case))
         for operation_id in OPERATIONS])
-    hostile = st.none() | st.none() | st.tuples(st.sampled_from(HOSTILE_FIELDS), st.sampled_from(list(HOSTILE.values())))
+    mutation = st.tuples(st.sampled_from(HOSTILE_FIELDS), st.sampled_from(list(HOSTILE.values())))
+    hostile = st.none() | st.none() | mutation  # one case in three
     return st.builds(lambda drawn, mutation: (*drawn, mutation), cases, hostile)
 
 
