@@ -11,7 +11,8 @@ an interleaved order) is queued at once, and the run ends when every job has fin
 - **throughput**: jobs per second from the first submission to the last success.
 
 With affinity on, a worker hands a job for a model another live worker has loaded back
-to the queue, for at most ``--affinity-wait`` seconds; off, every worker takes what comes.
+to the queue, and a worker with nothing else to do waits at most ``--affinity-wait`` seconds
+(about one model load) for it; off, every worker takes what comes.
 
 Run from the repository root (builds the tiny model in a temporary folder; needs redis-server):
 
@@ -53,10 +54,10 @@ def bodies(count: int, steps: int, size: int) -> list[dict[str, Any]]:
     return out
 
 
-def run(tiny: Any, folder: Path, *, affinity: bool, jobs: list[dict[str, Any]]) -> tuple[float, float]:
+def run(tiny: Any, folder: Path, *, affinity: bool, wait: float, jobs: list[dict[str, Any]]) -> tuple[float, float]:
     """(share of jobs that loaded their model, jobs per second)."""
     with cluster(tiny, folder) as running:
-        settings = {"max_loaded_models": "1", "affinity": "true" if affinity else "false", "affinity_wait": "5"}
+        settings = {"max_loaded_models": "1", "affinity": "true" if affinity else "false", "affinity_wait": str(wait)}
         running.worker("w1", **settings)
         running.worker("w2", **settings)
         api = running.api()
@@ -77,6 +78,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=4)
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--affinity-wait", type=float, default=1.0)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="t2i-bench-affinity-") as tmp:
         tiny = make_tiny_model(Path(tmp) / "tiny")
@@ -86,9 +88,10 @@ def main() -> None:
             for affinity in (True, False):
                 folder = Path(tmp) / f"run-{round_}-{affinity}"
                 folder.mkdir()
-                figures[affinity].append(run(tiny, folder, affinity=affinity, jobs=jobs))
+                figures[affinity].append(run(tiny, folder, affinity=affinity, wait=args.affinity_wait, jobs=jobs))
     print(f"affinity benchmark: 2 workers (one pipeline each), {args.jobs} jobs over 2 models and "
-          f"{len(MIX)} model/LoRA sets, {args.size}x{args.size}, {args.steps} steps, {args.rounds} round(s)")
+          f"{len(MIX)} model/LoRA sets, {args.size}x{args.size}, {args.steps} steps, affinity wait "
+          f"{args.affinity_wait:g} s, {args.rounds} round(s)")
     summary = {}
     for affinity in (True, False):
         share = statistics.median(f[0] for f in figures[affinity])

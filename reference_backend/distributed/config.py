@@ -24,7 +24,7 @@ from .broker import DEFAULT_HEARTBEAT_TIMEOUT
 
 __all__ = ["DEFAULT_AFFINITY_WAIT", "WorkerSettings"]
 
-DEFAULT_AFFINITY_WAIT = 5.0
+DEFAULT_AFFINITY_WAIT = 10.0
 _BACKEND_FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
 
 

@@ -151,11 +151,6 @@ class RedisJobStore:
         """The worker that runs (or ran) the job; empty before one took it."""
         return self.client.hget(self._key(job_id), "worker") or ""
 
-    def mark_affinity_wait(self, job_id: int) -> float:
-        """When the job was first held back for a worker with its model loaded (set once, then read)."""
-        self.client.hsetnx(self._key(job_id), "affinity_since", self.clock.now())
-        return float(self.client.hget(self._key(job_id), "affinity_since"))
-
     def _finish_job(self, job_id: int, values: dict[str, Any]) -> bool:
         args: list[Any] = [job_id]
         for name, value in values.items():

@@ -7,10 +7,10 @@ Dramatiq instead of its own threads. For each message (a job id) :meth:`handle`:
 1. drops it when the job is finished, after settling a webhook a dead worker left
    unsent (the spec lets a webhook arrive more than once);
 2. leaves it for later when another live worker runs it (a duplicate message);
-3. with affinity on, hands it back to the queue when another live worker has its
-   model (and LoRAs) loaded and this one has not, and stays out of the queue for
-   ``AFFINITY_HOLD`` so that worker gets it; for at most ``affinity_wait`` seconds
-   from the first hand-back, so one hot model cannot starve the rest;
+3. with affinity on, hands it back to the queue when another live worker has more
+   of it loaded (its model, then its LoRAs) than this one (:meth:`_hand_on`): this
+   reorders the queue, and a worker that has run nothing for ``affinity_wait``
+   seconds runs the next job itself;
 4. claims it (atomically, in Redis), runs it, and waits for its webhook to settle
    before returning, so the message is acknowledged only once nothing of the job is
    left to do. A worker killed before that has its message redelivered by Dramatiq
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,7 @@ __all__ = ["GenerationWorker", "TaggingGenerator", "list_ids"]
 log = logging.getLogger(__name__)
 AFFINITY_HOLD = 0.5
 """Seconds a worker that handed a job on for affinity stays out of the queue's way."""
+SKIPS_BEFORE_HOLD = 4
 DUPLICATE_RETRY = 2.0
 REDIS_RETRY = 1.0
 WEBHOOK_POLL = 0.1
@@ -114,6 +116,8 @@ class GenerationWorker:
         self.models = list_ids(settings.models_dir, files=False)
         self.loras = list_ids(settings.loras_dir, files=True)
         self._busy = 0
+        self._idle_since: float | None = None
+        self._streak = 0
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._worker: Any = None
@@ -169,6 +173,10 @@ class GenerationWorker:
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("job %s: Redis is away (%s); trying again in %gs", job_id, exc, REDIS_RETRY)
                 self._stopping.wait(REDIS_RETRY)
+        try:  # stopping before the job was done: hand it on rather than acknowledge it
+            send(self.broker, job_id)
+        except redis.RedisError:
+            threading.Event().wait()  # never acknowledged: redelivered once this process is gone
 
     def _later(self, job_id: int, seconds: float) -> None:
         """Offer the job again after ``seconds`` (at once when stopping). Waits here rather than in Dramatiq's
@@ -188,11 +196,8 @@ class GenerationWorker:
         if job.state == RUNNING and owner != self.name and self.registry.alive(owner):
             self._later(job_id, DUPLICATE_RETRY)  # kept until that worker finishes or dies
             return
-        if self.settings.affinity and self._leave_to_another(job):
-            send(self.broker, job_id)
-            # hold this message a moment: this worker fetches nothing meanwhile, so an idle worker with the
-            # model loaded gets the job (Dramatiq's idle poll is worker_timeout, 250 ms)
-            self._stopping.wait(AFFINITY_HOLD)
+        hot = self._hot_worker(job) if self.settings.affinity else None
+        if hot is not None and self._hand_on(job, idle=hot.busy < hot.threads):
             return
         if not self.store.claim(job_id, self.name, dead_owner=owner if job.state == RUNNING else ""):
             self._later(job_id, DUPLICATE_RETRY)  # taken meanwhile: look again later
@@ -201,6 +206,7 @@ class GenerationWorker:
             log.info("job %s was left running by dead worker %s; running it again", job_id, owner)
         with self._lock:
             self._busy += 1
+            self._idle_since, self._streak = None, 0
         self._publish_quietly()
         try:
             claimed = self.store.get(job_id)
@@ -222,15 +228,41 @@ class GenerationWorker:
         except Exception:
             log.warning("could not publish worker %s", self.name, exc_info=True)
 
-    def _leave_to_another(self, job: Job) -> bool:
+    def _hot_worker(self, job: Job) -> WorkerInfo | None:
+        """A live worker with more of the job loaded (its model, then its LoRAs) than this one."""
         mine = _level(loaded_models(self.generator), job)
         if mine == 2:
+            return None
+        others = [w for w in self.registry.live() if w.name != self.name and _level(w.loaded, job) > mine]
+        return max(others, key=lambda w: (_level(w.loaded, job), w.busy < w.threads), default=None)
+
+    def _hand_on(self, job: Job, *, idle: bool) -> bool:
+        """Put the job back in the queue for a worker that has more of it loaded; False: run it here.
+
+        - that worker is idle: hand the job on and hold this message for ``AFFINITY_HOLD``, fetching
+          nothing, so the idle worker gets it;
+        - it is busy: hand the job on and move on to the next one (the queue is reordered); after a
+          few hand-ons in a row, wait ``AFFINITY_HOLD`` before each, rather than spin through a
+          queue that holds nothing for this worker.
+
+        A worker that has handed jobs on for ``affinity_wait`` seconds without running one runs the
+        next one itself, loading its model: that bound keeps one hot model from starving the rest
+        and a worker from idling beside a queue."""
+        now = time.monotonic()
+        with self._lock:
+            self._idle_since = self._idle_since or now
+            self._streak += 1
+            streak, idle_for = self._streak, now - self._idle_since
+        if idle_for >= self.settings.affinity_wait:
             return False
-        others = [w for w in self.registry.live() if w.name != self.name]
-        if max((_level(w.loaded, job) for w in others), default=0) <= mine:
-            return False
-        since = self.store.mark_affinity_wait(job.id)
-        return self.store.clock.now() - since < self.settings.affinity_wait
+        if idle:
+            send(self.broker, job.id)
+            self._stopping.wait(AFFINITY_HOLD)
+        elif streak > SKIPS_BEFORE_HOLD:
+            self._later(job.id, AFFINITY_HOLD)
+        else:
+            send(self.broker, job.id)
+        return True
 
     def _settle_webhook(self, job: Job, *, resume: bool) -> None:
         """Wait until the job's webhook is delivered or given up; ``resume`` one a dead worker left unsettled.

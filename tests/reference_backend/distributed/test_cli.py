@@ -1,0 +1,36 @@
+"""``t2i worker`` and ``t2i serve --queue`` as commands: what they refuse before starting anything."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from t2i_contract.reference_backend.cli import serve_command
+from t2i_contract.reference_backend.distributed.cli import worker_command
+from t2i_contract.reference_backend.distributed.config import WorkerSettings
+
+
+def test_worker_without_queue_models_or_data_is_a_usage_error_naming_each(tmp_path: Path) -> None:
+    env = {"T2I_WORKER_QUEUE": "", "T2I_WORKER_MODELS": "", "T2I_WORKER_DATA": ""}
+    result = CliRunner().invoke(worker_command, [], env=env)
+    assert result.exit_code == 2 and "t2i worker needs --queue" in result.output
+    result = CliRunner().invoke(worker_command, ["--queue", "redis://127.0.0.1:1/0"], env=env)
+    assert result.exit_code == 2 and "t2i worker needs --models DIR (or T2I_WORKER_MODELS)" in result.output
+    result = CliRunner().invoke(worker_command, ["--queue", "redis://127.0.0.1:1/0", "--models", str(tmp_path)],
+                                env=env)
+    assert result.exit_code == 2 and "t2i worker needs --data DIR (or T2I_WORKER_DATA)" in result.output
+
+
+def test_serve_with_a_queue_needs_a_shared_data_folder_and_a_queue_that_answers(tmp_path: Path) -> None:
+    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0"], env={"T2I_SERVE_DATA": ""})
+    assert result.exit_code == 2 and "t2i serve --queue needs --data DIR" in result.output
+    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0", "--data", str(tmp_path)])
+    assert result.exit_code == 1 and "--queue redis://127.0.0.1:1/0 does not answer" in result.output
+
+
+def test_worker_settings_take_the_backend_settings_they_share_with_serve(tmp_path: Path) -> None:
+    settings = WorkerSettings(queue="redis://h:1/0", models_dir=tmp_path, data_dir=tmp_path, max_loaded_models=1,
+                              url_allow=("10.0.0.0/8",))
+    config = settings.backend_config()
+    assert config.queue == "redis://h:1/0" and config.models_dir == tmp_path and config.max_loaded_models == 1
+    assert config.url_allow == ("10.0.0.0/8",) and settings.name  # HOST-PID when not given
