@@ -50,7 +50,7 @@ from .values import rule_breakers
 if TYPE_CHECKING:
     from .suite import Outcome, _Run
 
-__all__ = ["GENERATION_OPERATIONS", "RELOAD_OPERATION", "run_image_operations", "unimplemented"]
+__all__ = ["GENERATION_OPERATIONS", "RELOAD_OPERATION", "refuses_input", "run_image_operations", "unimplemented"]
 
 GENERATION_OPERATIONS = ("img2img", "inpaint")
 RELOAD_OPERATION = "modelReload"
@@ -121,7 +121,7 @@ class _ImageOperations:
         self.run.record(out)
         if self.missing(operation, exchange):
             return False
-        refused = _names_input(exchange, input_fields(self.run.spec, operation))
+        refused = refuses_input(exchange, input_fields(self.run.spec, operation))
         if refused and self.images.form == "url" and self.run.settings.input_images == "auto":
             self.images = self.images.as_form("base64")
             self.run.report.notes.append(
@@ -210,7 +210,8 @@ class _ImageOperations:
                 return [f"still processing after eta {eta:g}s + {self.run.settings.fetch_margin:g}s margin"]
 
 
-def _names_input(exchange: Exchange, fields: list[str]) -> bool:
+def refuses_input(exchange: Exchange, fields: list[str]) -> bool:
+    """Is this a 4xx whose errors name one of the input-image ``fields`` (unreachable, refused by policy, ...)?"""
     if not 400 <= exchange.status < 500 or not isinstance(exchange.json, dict):
         return False
     errors = exchange.json.get("errors")

@@ -15,6 +15,14 @@ documented responses. On top of that, the suite's verdicts become findings:
   ``invalid_rejected``);
 * ``generation-never-finished`` (polling gave up), ``request-failed`` (no
   answer, a 5xx, a body that is not JSON, a polling or image problem).
+
+Then img2img and inpaint, each with a share of the bodies (a quarter of
+``samples``, at least a probe and one generated body), their input images served
+by the contract suite's image server on 127.0.0.1 or, when the server refuses or
+cannot reach that URL, sent as base64; and model_reload, once with a valid body
+and once without ``model_id``. Each operation's answers are observed against its
+own responses and its findings point into its own path; an operation the server
+answers with a 404 naming it is one ``valid-request-rejected`` finding saying so.
 """
 from __future__ import annotations
 
@@ -35,6 +43,10 @@ from t2i_contract.contract_tests import (
     minimal_body,
     valid_bodies,
 )
+from t2i_contract.contract_tests.generation import default_model_id, input_fields
+from t2i_contract.contract_tests.inputs import InputImages, InputImageServer
+from t2i_contract.contract_tests.operations import GENERATION_OPERATIONS, RELOAD_OPERATION, refuses_input, \
+    unimplemented
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
 
 from .errors import DocumentError, UpstreamError
@@ -42,7 +54,9 @@ from .findings import Finding
 from .observe import Observer
 from .settings import DriftSettings
 
-__all__ = ["DriftSettings", "run_drift"]
+__all__ = ["OPERATION_SHARE", "DriftSettings", "run_drift"]
+
+OPERATION_SHARE = 4  # img2img and inpaint each get 1/OPERATION_SHARE of the bodies text2img gets
 
 
 class _Run:
@@ -59,6 +73,7 @@ class _Run:
         self.reached = False  # until a first answer comes, silence means the server is not there
         self.text2img = spec.responses.operation_pointer("text2img")
         self.fields = f"{spec.responses.json_schema(f'{self.text2img}/requestBody')}/properties"
+        self.operations = {operation_id for operation_id, _, _, _ in spec.operations()}
 
     # -- what the client saw, to the observer ------------------------------
     def see(self, exchange: Exchange) -> bool:
@@ -82,12 +97,13 @@ class _Run:
         return True
 
     # -- one generation --------------------------------------------------
-    def generate(self, body: dict[str, Any]) -> None:
-        exchange = self.client.text2img(body)
+    def generate(self, body: dict[str, Any], operation: str = "text2img") -> None:
+        exchange = self.client.post(operation, self.client.url_for(operation), body=body)
         if not self.see(exchange):
             return
         for problem in checks.valid_accepted(exchange):
-            self.observer.problem("valid-request-rejected", f"{self.text2img}/requestBody", problem,
+            self.observer.problem("valid-request-rejected",
+                                  f"{self.spec.responses.operation_pointer(operation)}/requestBody", problem,
                                   group=str(exchange.status))
         result = exchange
         if exchange.branch == "processing" and 200 <= exchange.status < 300:
@@ -100,7 +116,7 @@ class _Run:
             if polled.result is None:
                 return
             result = polled.result
-        if result.branch == "success" and 200 <= result.status < 300:
+        if result.branch == "success" and 200 <= result.status < 300 and operation == "text2img":
             self.check_defaults(body, result.json)
 
     def check_defaults(self, body: dict[str, Any], result: dict[str, Any]) -> None:
@@ -117,13 +133,58 @@ class _Run:
                 self.observer.problem("default-not-applied", f"{self.fields}/{escape_pointer(name)}/default",
                                       f"{name}: omitted, so the spec's default applies, but {problem}")
 
-    def reject_expected(self, body: Any) -> None:
-        exchange = self.client.text2img(body)
+    def reject_expected(self, body: Any, operation: str = "text2img") -> None:
+        exchange = self.client.post(operation, self.client.url_for(operation), body=body)
         if not self.see(exchange):
             return
         for problem in checks.invalid_rejected(exchange):
-            self.observer.problem("invalid-request-accepted", f"{self.text2img}/requestBody", problem,
+            self.observer.problem("invalid-request-accepted",
+                                  f"{self.spec.responses.operation_pointer(operation)}/requestBody", problem,
                                   group=str(exchange.branch))
+
+    # -- the other operations --------------------------------------------
+    def served(self, operation: str, body: dict[str, Any]) -> Exchange | None:
+        """Probe ``operation``; None (and a finding saying so) when the server does not implement it."""
+        exchange = self.client.post(operation, self.client.url_for(operation), body=body)
+        route = self.spec.operation(operation)[0]
+        if not unimplemented(exchange, operation, route):
+            return exchange
+        self.observer.problem("valid-request-rejected", f"{self.spec.responses.operation_pointer(operation)}",
+                              f"POST {route}: the server does not implement {operation} "
+                              f"({exchange.response_summary()[:160]})")
+        return None
+
+    def image_operation(self, operation: str, images: InputImages, settings: DriftSettings,
+                        valid_count: int, invalid_count: int) -> InputImages:
+        """Drift of img2img or inpaint; the input form the server took (base64 once it refused a URL)."""
+        fields = input_fields(self.spec, operation)
+        probe = minimal_body(self.spec, model_id=settings.model_id, key=self.key, operation=operation,
+                             inputs=images.fields(operation, fields))
+        first = self.served(operation, probe)
+        if first is None:
+            return images
+        if images.form == "url" and refuses_input(first, fields):
+            images = images.as_form("base64")
+        inputs = images.fields(operation, fields)
+        common = {"model_id": settings.model_id, "key": self.key, "operation": operation, "inputs": inputs}
+        valid = draw(valid_bodies(self.spec, profile=settings.profile, loras=settings.loras, **common),
+                     max(valid_count - 1, 1), seed=settings.seed)
+        for body in [probe | inputs] + valid:
+            self.generate(body, operation)
+        for body in draw(invalid_bodies(self.spec, **common), invalid_count, seed=settings.seed) \
+                if invalid_count else []:
+            self.reject_expected(body, operation)
+        return images
+
+    def model_reload(self, settings: DriftSettings) -> None:
+        body = {"key": self.key, "model_id": settings.model_id or default_model_id(self.spec)}
+        exchange = self.served(RELOAD_OPERATION, body)
+        if exchange is None or not self.see(exchange):
+            return
+        for problem in checks.model_reload(exchange):
+            self.observer.problem("valid-request-rejected",
+                                  f"{self.spec.responses.operation_pointer(RELOAD_OPERATION)}/requestBody", problem)
+        self.reject_expected({"key": self.key}, RELOAD_OPERATION)
 
 
 def run_drift(settings: DriftSettings) -> list[Finding]:
@@ -141,11 +202,19 @@ def run_drift(settings: DriftSettings) -> list[Finding]:
                            seed=settings.seed)
     invalid = draw(invalid_bodies(spec, model_id=settings.model_id, key=run.key), invalid_count,
                    seed=settings.seed) if invalid_count else []
+    operations = [op for op in GENERATION_OPERATIONS if op in run.operations]
     try:
         for body in valid[:valid_count]:
             run.generate(body)
         for body in invalid:
             run.reject_expected(body)
+        with InputImageServer() as server:
+            images = server.images
+            for operation in operations:
+                images = run.image_operation(operation, images, settings, max(valid_count // OPERATION_SHARE, 2),
+                                             round(invalid_count / OPERATION_SHARE))
+        if RELOAD_OPERATION in run.operations:
+            run.model_reload(settings)
     finally:
         run.client.close()
     return run.observer.findings()

@@ -25,11 +25,14 @@ def test_drift_against_the_mock_reports_nothing_at_warn_or_error(mock_url: str) 
     findings = run_drift(DriftSettings(base_url=mock_url, samples=24, profile="full", seed=1))
     serious = [f for f in findings if f.level != "info"]
     assert serious == []
-    # What remains are two coverage notes, true of the mock: it sends retry_after only with a 429
-    # (which valid traffic never provokes) and never answers an error with HTTP 200.
+    # What remains are coverage notes, true of the mock: it sends retry_after only with a 429
+    # (which valid traffic never provokes), never answers an error with HTTP 200, and reloads a
+    # model at once (so model_reload's eta, processing and error never show).
     assert {(f.rule, f.path) for f in findings} == {
         ("field-never-seen", f"{S}/ErrorResponse/properties/retry_after"),
         ("enum-value-never-seen", f"{S}/GenerationResult/discriminator/mapping"),
+        ("field-never-seen", f"{S}/ModelReloadResponse/properties/eta"),
+        ("enum-value-never-seen", f"{S}/ModelReloadResponse/properties/status/enum"),
     }
     assert "\"error\" is documented but never seen" in " ".join(f.message for f in findings)
 
@@ -161,3 +164,81 @@ def test_spec_option_holds_the_server_to_another_contract(mock_url: str, tmp_pat
     broken.write_text("openapi: 3.0.0\n")
     result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--spec", str(broken)], auto_envvar_prefix="T2I")
     assert result.exit_code == 2 and "not an OpenAPI 3.1 document" in result.output
+
+
+# -- img2img, inpaint and model_reload ------------------------------------------------
+IMG2IMG = "/paths/~1api~1v6~1images~1img2img/post"
+MODEL_RELOAD = "/paths/~1api~1v6~1images~1model_reload/post"
+
+
+def _on(suffix: str, code: int, answer: dict[str, Any], *, when: int | None = None) -> \
+        Callable[[str, int, Any], tuple[int, Any]]:
+    """Answer every call to the path ending in ``suffix`` (with status ``when``, if given) with ``answer``."""
+    def response_change(path: str, status: int, body: Any) -> tuple[int, Any]:
+        hit = path.endswith(suffix) and when in (None, status)
+        return (code, answer) if hit else (status, body)
+    return response_change
+
+
+def test_a_server_without_img2img_is_one_finding_saying_so(drifting_server: Callable[..., str]) -> None:
+    message = "Not found: this server does not implement img2img"
+    url = drifting_server(response_change=_on("/img2img", 404, {
+        "status": "error", "message": message, "errors": [{"field": "", "rule": "operation", "message": message}]}))
+    findings = [f for f in _drift(url) if f.level != "info"]
+    assert [(f.rule, f.path) for f in findings] == [("valid-request-rejected", IMG2IMG)]
+    assert "does not implement img2img" in findings[0].message
+
+
+def test_valid_img2img_bodies_refused_are_reported_under_img2img(drifting_server: Callable[..., str]) -> None:
+    url = drifting_server(response_change=_on("/img2img", 400, {"status": "error", "message": "no"}))
+    paths = {f.path for f in _drift(url) if f.rule == "valid-request-rejected"}
+    assert paths == {f"{IMG2IMG}/requestBody"}
+
+
+class _RefuseUrls:
+    """The mock behind a URL policy that refuses loopback input URLs (base64 passes)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        import io
+
+        from werkzeug.wrappers import Request, Response
+
+        request = Request(environ)
+        raw = request.get_data()
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(raw), str(len(raw))  # for the mock
+        try:
+            body = json.loads(raw) if request.path.endswith(("/img2img", "/inpaint")) else None
+        except ValueError:
+            body = None
+        value = body.get("init_image") if isinstance(body, dict) else None
+        if isinstance(value, str) and value.startswith("http"):
+            error = {"field": "init_image", "rule": "url_policy", "message": "loopback refused", "value": value}
+            answer = {"status": "error", "message": "init_image: loopback refused", "errors": [error]}
+            return Response(json.dumps(answer), 400, mimetype="application/json")(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def test_inputs_go_as_base64_when_the_server_refuses_the_image_url() -> None:
+    from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+    from tests.support import ServerThread
+
+    app = create_app(MockConfig())
+    try:
+        with ServerThread(_RefuseUrls(app)) as server:
+            findings = _drift(server.url)
+    finally:
+        app.extensions[EXTENSION].close()
+    assert [f for f in findings if f.level != "info"] == []
+    assert {f.rule for f in findings} <= {"field-never-seen", "enum-value-never-seen"}
+
+
+def test_a_model_reload_answer_outside_its_schema_is_found_at_its_response(
+        drifting_server: Callable[..., str]) -> None:
+    url = drifting_server(response_change=_on("/model_reload", 200, {"status": "loaded", "message": "ok"}, when=200))
+    findings = [f for f in _drift(url) if f.level != "info"]
+    assert {f.rule for f in findings} == {"unknown-enum-value", "valid-request-rejected"}
+    assert any(f.path == f"{S}/ModelReloadResponse/properties/status" for f in findings), findings
+    assert any(f.path == f"{MODEL_RELOAD}/requestBody" and "'loaded'" in f.message for f in findings)
