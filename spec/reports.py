@@ -303,4 +303,4 @@ def format_setting() -> Any:
 def output_setting() -> Any:
     """The ``--output FORMAT=FILE`` field every reporting command shares."""
     return setting((), type=OutputTarget(), metavar="FORMAT=FILE",
-                   help="Also write the report in FORMAT to FILE, e.g. sarif=lint.sarif; repeat for several.")
+                   help="Also write the report in FORMAT to FILE, e.g. sarif=report.sarif; repeat for several.")
