@@ -11,11 +11,13 @@ downloads) a driver. The browser only ever reaches loopback: every other address
 goes to a proxy on port 9 of 127.0.0.1, where nothing listens (Chromium never sends
 loopback traffic to a proxy), and its background services are off.
 
-Screenshots are written twice: ``tests/artifacts/`` for this run (ignored by git)
-and ``docs/screenshots/`` (committed, shown by the README).
+Screenshots go to ``tests/artifacts/`` on every run (ignored by git). The committed
+copies the README shows, ``docs/screenshots/``, are written when missing or when
+``UPDATE_SCREENSHOTS=1`` is set, so a test run leaves the working tree clean.
 """
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -77,7 +79,9 @@ def screenshot() -> Callable[[object, str], Path]:
         path = ARTIFACTS / f"{name}.png"
         assert web.save_screenshot(str(path)), f"no screenshot of {name}"  # type: ignore[attr-defined]
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        shutil.copyfile(path, SCREENSHOTS / f"{name}.png")
+        kept = SCREENSHOTS / f"{name}.png"
+        if not kept.exists() or os.environ.get("UPDATE_SCREENSHOTS") == "1":
+            shutil.copyfile(path, kept)
         return path
 
     return save
