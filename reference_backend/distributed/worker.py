@@ -42,7 +42,7 @@ from .store import RedisJobStore
 __all__ = ["GenerationWorker", "TaggingGenerator", "list_ids"]
 
 log = logging.getLogger(__name__)
-AFFINITY_HOLD = 0.5
+AFFINITY_HOLD = 0.2
 """Seconds a worker that handed a job on for affinity stays out of the queue's way."""
 SKIPS_BEFORE_HOLD = 4
 DUPLICATE_RETRY = 2.0
@@ -146,7 +146,7 @@ class GenerationWorker:
         self.publish()
         self._heart = threading.Thread(target=self._beat, name="t2i-heartbeat", daemon=True)
         self._heart.start()
-        self._worker = Worker(self.broker, worker_threads=self.settings.workers, worker_timeout=250)
+        self._worker = Worker(self.broker, worker_threads=self.settings.workers, worker_timeout=100)
         self._worker.queue_prefetch = self.settings.workers  # hold no job another worker could start now
         self._worker.start()
 
