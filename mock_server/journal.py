@@ -37,7 +37,7 @@ from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode
 
 __all__ = ["BODY_PREFIX", "MAX_BYTES", "REDACTED", "SCHEMA", "JournalQuery", "Redactor", "clear", "insert",
-           "select"]
+           "kept_answer", "select"]
 
 BODY_PREFIX = 16 * 1024
 """Bytes of a request body an entry keeps. An API call's JSON is a few hundred bytes; a
@@ -45,6 +45,8 @@ base64 input image is cut, which is what the journal is for (seeing the call), n
 MAX_BYTES = 16 * 1024 * 1024
 """Bytes all entries may take together (their JSON plus their bodies)."""
 REDACTED = "[redacted]"
+ANSWER_ITEM = 2048
+"""Characters of one ``output`` item an entry keeps: a URL is whole, a base64 image is only its length."""
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
 _KEY_MEMBER = re.compile(rb'("key"\s*:\s*")((?:[^"\\]|\\.)*)("|\\?$)', re.DOTALL)
 
@@ -107,6 +109,20 @@ class Redactor:
 
     def longest(self) -> int:
         return len(self._known[0]) if self._known else 0
+
+
+def kept_answer(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The answer as the journal keeps it: base64 images shortened, the value of a ``key`` problem redacted."""
+    if not isinstance(body, dict):
+        return None
+    kept = dict(body)
+    if isinstance(kept.get("output"), list):
+        kept["output"] = [item if not isinstance(item, str) or len(item) <= ANSWER_ITEM else
+                          f"[base64, {len(item)} characters]" for item in kept["output"]]
+    if isinstance(kept.get("errors"), list):
+        kept["errors"] = [{**problem, "value": REDACTED} if isinstance(problem, dict) and problem.get("field") == "key"
+                          else problem for problem in kept["errors"]]
+    return kept
 
 
 def _show_body(prefix: bytes, truncated: bool) -> dict[str, Any]:

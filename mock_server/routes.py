@@ -20,11 +20,14 @@ that ``seq``), ``path`` (paths starting with it) and ``status`` (``404`` or ``4x
 """
 from __future__ import annotations
 
+from typing import Any
+
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import AuthError, KeyRing, NotFound, RequestRejected, json_bytes
+from t2i_contract.protocol.payloads import answer
 
-from .journal import JournalQuery
+from .journal import JournalQuery, kept_answer
 from .runtime import MockRuntime
 
 __all__ = ["ADMIN_PREFIX", "register_routes"]
@@ -112,9 +115,19 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
     def proxy_image(name: str) -> Response:
         return image(name)
 
+    def with_answer(entry: dict[str, Any]) -> dict[str, Any]:
+        """A generation's entry is stored with its job, before the answer exists: the answer as sent, rebuilt."""
+        job_id = entry.get("job_id")
+        if entry.get("answer") is None and isinstance(job_id, int) and entry.get("status") == 200:
+            job = store.get_job(job_id)
+            if job is not None and not job.meta.get("base64"):  # base64 answers would be drawn again
+                sent = mock.view(job, max(float(entry.get("at") or 0), job.created))  # as it was then
+                entry["answer"] = kept_answer(answer(sent, mock.spec.base_path))
+        return entry
+
     @app.get("/__mock/requests")
     def journal() -> Response:
-        return _json({"requests": store.journal(journal_query())})
+        return _json({"requests": [with_answer(entry) for entry in store.journal(journal_query())]})
 
     @app.delete("/__mock/requests")
     def clear_journal() -> Response:

@@ -33,6 +33,7 @@ from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadReques
 from .behaviour import BehaviourFile
 from .config import MockConfig
 from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
+from .journal import kept_answer
 from .store import Job, JobStore, temporary_folder
 
 __all__ = ["SEED_LIMIT", "TIP", "MockRuntime", "image_path"]
@@ -134,6 +135,7 @@ class MockRuntime(Service):
             return
         entry["status"] = status
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
+        entry["answer"] = kept_answer(call.answer)
         try:
             self.store.record(entry)
         except Exception:  # the journal must never break an answer

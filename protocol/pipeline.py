@@ -147,6 +147,7 @@ class Pipeline:
             status, body, headers = error_answer(exc, environ.get("REQUEST_METHOD", ""),
                                                  environ.get("PATH_INFO", ""))
             result = Answer(status, body, headers)
+        call.answer = result.body
         self.service.finish(call, result.status)
         return result
 

@@ -26,7 +26,8 @@ class Call:
 
     ``base_url`` is where the client reached the server (links are built on it);
     ``raw`` the body once read; ``inputs`` the request's input images (``init_image``,
-    ``mask_image``), loaded and checked by the pipeline before ``submit``; ``state`` is
+    ``mask_image``), loaded and checked by the pipeline before ``submit``; ``answer`` the
+    JSON body answered, once known (for :meth:`Service.finish`); ``state`` is
     the service's own per-call data (the mock keeps its journal entry there).
     """
 
@@ -36,6 +37,7 @@ class Call:
     prefs: Preferences = NO_PREFERENCES
     raw: bytes = b""
     body: dict[str, Any] | None = None
+    answer: dict[str, Any] | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
 

@@ -66,12 +66,16 @@ def test_the_page_sends_a_request_and_shows_its_image_and_the_journal(browser: A
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 320
     entry = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#journal .entry"), "a journal entry")[0]
     assert "/api/v6/images/text2img" in entry.text and "200" in entry.text
+    thumb = _wait(browser, lambda b: _loaded_image(b, "#journal .thumbs img"), "the journal's thumbnail")
+    assert browser.execute_script("return arguments[0].naturalWidth", thumb) == 320
     _send(browser, width="250")
     _wait(browser, lambda b: "HTTP 400" in b.find_element(By.ID, "try-status").text, "the 400")
     assert "width" in browser.find_element(By.ID, "try-status").text
     _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#journal .entry")) == 2, "two entries")
     newest = browser.find_elements(By.CSS_SELECTOR, "#journal .entry")[0]
     assert "400" in newest.text, "the journal must list the newest first"
+    errors = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#journal .entry .errors li"), "the errors")
+    assert errors[0].text.startswith("width: width must be")
     _send(browser, width="256", samples="2", prompt="two lighthouses")
     _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#try-images img")) == 2, "two images")
     browser.find_elements(By.CSS_SELECTOR, "#journal details")[0].click()
