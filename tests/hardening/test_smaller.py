@@ -5,8 +5,10 @@ load as generation pace (it promised 232-696 s for jobs that took 0.9 s); ``t2i 
 without ``--data`` left its temporary folder behind after SIGTERM; an upper-case ``HTTP://``
 webhook was refused, although schemes are case-insensitive; the backend stored unsalted
 SHA-256 hashes of keys, so a leaked database could be checked against guesses offline.
-The ETA test passed on 5471b43 (the model loaded outside the timed generation then) and fails
-on the code of the issue's report and today's (16.7 s promised for 0.8 s of work).
+On 5471b43 the ETA test failed in one run (110 s promised for 5.8 s of work, after a 13.8 s
+cold job) and passed in another (a quick load hides among the first, slow generations); it is
+a comparison of durations the server measured itself, with a generous slack (SLACK), never a
+bound on how long the test takes.
 """
 from __future__ import annotations
 
