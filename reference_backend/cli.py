@@ -85,8 +85,8 @@ def make_tiny_model_command(settings: TinyModelSettings) -> None:
     from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, make_tiny_model, tiny_ip_adapters
 
     tiny = make_tiny_model(settings.directory, seed=settings.seed)
-    click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} in {tiny.models_dir}, and {tiny.model_id} as one "
-               f"file: {tiny.single_file_id}")
+    click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} and the inpainting checkpoint "
+               f"{tiny.inpaint_model_id} in {tiny.models_dir}, and {tiny.model_id} as one file: {tiny.single_file_id}")
     click.echo(f"LoRAs {', '.join(lora for loras in TINY_FAMILY_LORAS.values() for lora in loras)} in {tiny.loras_dir}")
     click.echo(f"VAE {tiny.vae_id} in {tiny.vaes_dir}")
     adapters = [adapter for ids in tiny_ip_adapters().values() for adapter in ids]
