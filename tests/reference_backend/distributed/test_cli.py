@@ -1,13 +1,20 @@
 """``t2i worker`` and ``t2i serve --queue`` as commands: what they refuse before starting anything."""
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from click.testing import CliRunner
 
 from t2i_contract.reference_backend.cli import serve_command
 from t2i_contract.reference_backend.distributed.cli import worker_command
 from t2i_contract.reference_backend.distributed.config import WorkerSettings
+from tests.reference_backend.support import ROOT
+
+if TYPE_CHECKING:
+    from .cluster import RedisServer
 
 
 def test_worker_without_queue_models_or_data_is_a_usage_error_naming_each(tmp_path: Path) -> None:
@@ -34,3 +41,12 @@ def test_worker_settings_take_the_backend_settings_they_share_with_serve(tmp_pat
     config = settings.backend_config()
     assert config.queue == "redis://h:1/0" and config.models_dir == tmp_path and config.max_loaded_models == 1
     assert config.url_allow == ("10.0.0.0/8",) and settings.name  # HOST-PID when not given
+
+
+def test_an_api_process_imports_no_ml_library(redis_server: RedisServer, tmp_path: Path) -> None:
+    code = ("import sys; from t2i_contract.reference_backend import BackendConfig, create_app; "
+            f"app = create_app(BackendConfig(queue={redis_server.url!r}, data_dir={str(tmp_path)!r})); "
+            "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]", result.stdout + result.stderr

@@ -74,3 +74,18 @@ def test_a_redis_restart_loses_no_accepted_job(tiny: TinyModel, tmp_path: Path) 
         results = finished([api], ids, KEY)
         assert [results[i]["status"] for i in ids] == ["success"] * 4, results
         assert [results[i]["meta"]["seed"] for i in ids] == list(range(4))
+
+
+def test_a_worker_stopped_with_sigterm_mid_job_leaves_nothing_undone(tiny: TinyModel, tmp_path: Path) -> None:
+    with cluster(tiny, tmp_path) as running:
+        api = running.api()
+        workers = {name: running.worker(name) for name in ("w1", "w2")}
+        ids = [submit(api, text2img_body(seed=seed, **SLOW))["id"] for seed in range(3)]
+        store = running.redis.client()
+        owner = wait_for(lambda: store.hget(f"t2i:job:{ids[0]}", "state") == "running"
+                         and store.hget(f"t2i:job:{ids[0]}", "worker"), timeout=120, interval=0.01)
+        workers[owner].process.terminate()
+        assert workers[owner].process.wait(60) == 0, workers[owner].output()
+        results = finished([api], ids, KEY)
+        assert [results[i]["status"] for i in ids] == ["success"] * 3
+        assert not store.exists(f"t2i:worker:{owner}"), "a stopped worker leaves the registry at once"
