@@ -30,7 +30,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -41,6 +40,7 @@ import requests
 
 from tests.conftest import ROOT
 from tests.readme_commands import Command, MarkerError, extract
+from tests.support import free_port
 
 COMMANDS = extract((ROOT / "README.md").read_text("utf-8"))
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -50,12 +50,6 @@ SECRETS = {"T2I_KEY": "readme-test-key-0123", "STAGING_API_KEY": "readme-test-ke
 SERVER = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?(t2i\s+(mock|serve|proxy)|make\s+run)\b")
 DEFAULT_LISTEN = {"mock": 4010, "serve": 8000, "proxy": 4011, "run": 4010}
 PORT_VARIABLES = ("T2I_MOCK_PORT", "T2I_SERVE_PORT", "T2I_PROXY_PORT")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _code(text: str) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+import requests
 
 from t2i_contract.mock_server.behaviour import Behaviour, BehaviourFile
 
@@ -88,3 +89,23 @@ def test_every_worker_on_the_store_sees_a_change(tmp_path: Path) -> None:
     assert reader.current() == Behaviour(code=503)
     writer.set(Behaviour())
     assert reader.current() == Behaviour() and not writer.path.exists()
+
+
+def test_both_workers_of_a_t2i_mock_apply_the_behaviour_one_of_them_took(tmp_path: Path) -> None:
+    from tests.hardening.processes import running
+    from tests.support import free_port, wait_for
+
+    port = free_port()
+    with running("mock", ["--workers", "2", "--port", str(port)], tmp_path / "mock.log", port) as mock:
+        set_by = requests.post(mock.url + BEHAVIOUR, json={"code": 503}, timeout=60)
+        assert set_by.status_code == 200
+        seen: dict[str, int] = {}
+
+        def both_workers_answered() -> bool:
+            answer = requests.post(mock.url + "/api/v6/images/text2img", headers={"Connection": "close"},
+                                   json={"key": "k", "model_id": "m", "prompt": "p"}, timeout=60)
+            seen[answer.headers["X-T2I-Mock-Worker"]] = answer.status_code
+            return len(seen) == 2
+
+        wait_for(both_workers_answered, timeout=120, interval=0)
+        assert set(seen.values()) == {503}, seen
