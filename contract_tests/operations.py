@@ -140,17 +140,17 @@ class _ImageOperations:
         bodies += draw(valid_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common),
                        settings.max_examples, seed=run.seed)
         retry = lambda b: self.evaluate(b, operation)  # noqa: E731 - the minimiser's retry
-        for body in bodies:
-            run.record(self.evaluate(body, operation), retry=retry, body=body, operation=operation)
+        for body, out in run.evaluated(retry, bodies):  # --workers at a time, recorded in order
+            run.record(out, retry=retry, body=body, operation=operation)
         if "lifecycle" not in settings.skip:
             body = self.probe_body(operation, prompt="lifecycle probe", samples=2)
             run.record(self.evaluate(body, operation, {"Prefer": PROCESSING_PREFERENCE}),
                        context=f"{operation} requested with the header Prefer: {PROCESSING_PREFERENCE}")
         invalid: list[Any] = invalid_edge_bodies(run.spec, **common)
         invalid += draw(invalid_bodies(run.spec, **common), settings.max_examples, seed=run.seed)
-        for body in invalid + list(MALFORMED_BODIES):
-            run.record(run.evaluate_invalid(body, operation), retry=lambda b: run.evaluate_invalid(b, operation),
-                       body=body, operation=operation)
+        reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - sent and retried alike
+        for body, out in run.evaluated(reject, invalid + list(MALFORMED_BODIES)):
+            run.record(out, retry=reject, body=body, operation=operation)
         if "input_refused" not in settings.skip:
             self.refusals(operation)
 
