@@ -2,7 +2,9 @@
 
 Each is registered in the ``t2i.commands`` entry-point group. Their options are the
 fields of the settings in :mod:`drift.settings`, each also read from
-``T2I_<COMMAND>_<OPTION>``. Exit status: 0 when nothing reaches ``--fail-on``, 1 when
+``T2I_<COMMAND>_<OPTION>``. lint, diff and drift print their findings in any format
+of :mod:`spec.reports` (``--format``, and ``--output FORMAT=FILE`` for more), located
+in the spec files they read. Exit status: 0 when nothing reaches ``--fail-on``, 1 when
 something does, 2 when a document or server cannot be read or an option is unusable.
 """
 from __future__ import annotations

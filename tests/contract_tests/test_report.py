@@ -111,3 +111,19 @@ def test_settings_refuse_unusable_values(overrides: dict, setting: str) -> None:
 
 def test_settings_normalise_the_base_url() -> None:
     assert Settings(base_url="http://h:1/").base_url == "http://h:1"
+
+
+def test_the_report_in_ci_formats_keeps_checks_times_and_failures() -> None:
+    from t2i_contract.spec.reports import render
+
+    report = make_report()
+    report.timed("conformance", 1.25)
+    run = report.to_run(SPEC.path, SPEC.responses.operation_pointer)
+    markdown = render(run, "markdown")
+    assert "| `conformance` | pass | 1.2s |" in markdown and "| `sample_count` | fail |" in markdown
+    assert markdown.count("| error | `sample_count` |") == 5
+    annotations = render(run, "github").splitlines()
+    assert len(annotations) == 5 and all(a.startswith("::error file=") for a in annotations)
+    data = json.loads(render(run, "json"))
+    assert data["checks"]["conformance"]["seconds"] == 1.25 and not data["ok"]
+    assert data["checks"]["sample_count"]["failures"][0]["operation"] == "text2img"
