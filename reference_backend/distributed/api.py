@@ -18,11 +18,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from t2i_contract.protocol import Clock, SystemClock
+from t2i_contract.protocol import Clock, InternalError, SystemClock
 
 from ..errors import BackendError, GenerationError, NotFoundError
 from ..generator import Generator
-from ..service import DEFAULT_ETA, MIN_ETA, JobService
+from ..service import DEFAULT_ETA, INTERNAL_ERROR, MIN_ETA, JobService
 from ..storage import ImageStore
 from .broker import make_broker, send
 from .registry import WorkerRegistry
@@ -89,7 +89,12 @@ class QueueService(JobService):
 
     def enqueue(self, request: Any, base_url: str, *args: Any) -> Job:
         job = super().enqueue(request, base_url, *args)
-        send(self.broker, job.id)
+        try:
+            send(self.broker, job.id)
+        except Exception:
+            # the client hears of no job: leave none queued without a message, counting against its key
+            self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
+            raise
         return job
 
     def eta(self, job: Job) -> float:

@@ -109,3 +109,22 @@ def test_the_eta_counts_the_whole_queue_and_divides_it_by_the_live_workers(
     four = service.eta(last)
     assert one == 6.0, "three jobs of one unit at 2 s each, one worker"
     assert four == 1.5, "the same queue over four worker threads"
+
+
+def test_a_job_the_queue_refused_is_failed_and_frees_its_place(redis_server: RedisServer, tmp_path: Path) -> None:
+    import pytest
+    import redis
+
+    from t2i_contract.reference_backend.distributed.broker import make_broker
+    from tests.support import free_port
+
+    clock = ManualClock()
+    service, registry = _service(redis_server, clock, tmp_path)
+    service.broker = make_broker(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    service.config.max_queued = 1
+    registry.publish(WorkerInfo("w1", ["tiny-sd"]), ttl=600)
+    request = Text2ImgRequest(key=KEY, model_id="tiny-sd", prompt="p")
+    with pytest.raises(redis.ConnectionError):
+        service.enqueue(request, "")
+    assert service.store.waiting(KEY) == 0
+    assert service.store.get(1).state == "failed"  # type: ignore[union-attr]
