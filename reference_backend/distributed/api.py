@@ -16,6 +16,7 @@ Nothing runs in the background here: workers run jobs and send webhooks.
 """
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from t2i_contract.protocol import Clock, InternalError, SystemClock
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
     from ..jobs import Job
 
 __all__ = ["NoLiveWorker", "QueueService", "RegistryCheck", "queue_service"]
+
+SYNC_POLL = 0.1
 
 
 class NoLiveWorker(BackendError):
@@ -96,6 +99,17 @@ class QueueService(JobService):
             self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
             raise
         return job
+
+    def wait(self, job_id: int, timeout: float) -> Job:
+        """The job once finished, or as it stands after ``timeout`` seconds: read from Redis every
+        ``SYNC_POLL`` seconds, since the worker that finishes it is another process."""
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.store.get(job_id)
+            assert job is not None
+            remaining = deadline - time.monotonic()
+            if job.finished or remaining <= 0 or self._stopping.wait(min(remaining, SYNC_POLL)):
+                return job
 
     def eta(self, job: Job) -> float:
         """The queued work up to ``job`` at the recent pace, shared by the live workers' threads."""
