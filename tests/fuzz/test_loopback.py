@@ -117,3 +117,17 @@ def test_the_judge_reports_a_server_error_and_a_nonconforming_answer(fuzz_mock: 
     broken = Response.from_requests(real_ok, verify=True)
     broken.content = b'{"status": "success", "output": 7}'
     assert any("schema" in p.what.lower() for p in judge("mock", "text2img", case, broken)), "schema check never failed"
+
+
+@pytest.mark.parametrize("server", ["fuzz_mock", "fuzz_backend", "fuzz_backend_held"])
+@pytest.mark.parametrize("url", ["http://10.0.0.1:6379/", "http://169.254.169.254/latest", "http://localhost:9/x",
+                                 "http://[::1]:9/x"])
+def test_the_fuzzed_servers_refuse_every_internal_address_but_127_0_0_1(request: pytest.FixtureRequest,
+                                                                       server: str, url: str) -> None:
+    """The rewrite's safety net: a URL it missed is still refused unless it is the receiver's loopback."""
+    base: str = request.getfixturevalue(server)
+    body = {"key": KEY, "model_id": "tiny-sd", "prompt": "p", "width": 256, "height": 256, "num_inference_steps": 1,
+            "webhook": url}
+    answer = requests.post(base + load_spec().operation("text2img")[0], json=body, timeout=120)
+    assert answer.status_code == 400, answer.text
+    assert [error["field"] for error in answer.json()["errors"]] == ["webhook"]
