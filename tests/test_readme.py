@@ -291,3 +291,9 @@ def test_a_failing_command_fails_and_a_dead_server_fails(harness: Harness) -> No
         harness.serve(Command("t2i mock --port 4010 --workers 0", 1, "sh", 0), "mock")
     assert server_kind(Command("t2i mock --help", 1, "sh", 0)) is None
     assert server_kind(Command(".venv/bin/t2i serve --models m", 1, "sh", 0)) == "serve"
+
+
+def test_make_run_with_port_serves_the_mock_there(harness: Harness) -> None:
+    """``make run PORT=N`` (the README names it in prose): the harness rewrites N and waits for an answer."""
+    assert "make run PORT=" in (ROOT / "README.md").read_text("utf-8"), "the README no longer shows make run PORT="
+    harness.serve(Command("make run PORT=8080", 1, "sh", -2), "run")
