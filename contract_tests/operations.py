@@ -100,6 +100,13 @@ class _ImageOperations:
                           out.exchange)
         return out
 
+    def served_from(self) -> str:
+        """Context for a failure whose body names the suite's image URLs, which end with the run."""
+        if self.images.form != "url":
+            return ""
+        return (f"input images came from the suite's image server at {self.server.url}, gone after the run; "
+                "--input-images base64 makes the reproducer self-contained")
+
     def missing(self, operation: str, exchange: Exchange) -> bool:
         """Fail ``implemented`` (and say so) when ``exchange`` shows the server lacks ``operation``."""
         route = self.run.spec.operation(operation)[0]
@@ -141,11 +148,12 @@ class _ImageOperations:
                        settings.max_examples, seed=run.seed)
         retry = lambda b: self.evaluate(b, operation)  # noqa: E731 - the minimiser's retry
         for body, out in run.evaluated(retry, bodies):  # --workers at a time, recorded in order
-            run.record(out, retry=retry, body=body, operation=operation)
+            run.record(out, retry=retry, body=body, operation=operation, context=self.served_from())
         if "lifecycle" not in settings.skip:
             body = self.probe_body(operation, prompt="lifecycle probe", samples=2)
             run.record(self.evaluate(body, operation, {"Prefer": PROCESSING_PREFERENCE}),
-                       context=f"{operation} requested with the header Prefer: {PROCESSING_PREFERENCE}")
+                       context="; ".join(filter(None, [f"{operation} requested with the header Prefer: "
+                                                       f"{PROCESSING_PREFERENCE}", self.served_from()])))
         invalid: list[Any] = invalid_edge_bodies(run.spec, **common)
         invalid += draw(invalid_bodies(run.spec, **common), settings.max_examples, seed=run.seed)
         reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - sent and retried alike

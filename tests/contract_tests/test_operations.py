@@ -183,3 +183,15 @@ def test_inputs_fall_back_to_base64_when_the_server_refuses_the_suites_urls(
     assert any("input images are sent as base64" in note for note in report.notes)
     assert report.results["img2img_size"].exercised and report.results["inpaint_preserves"].exercised
     assert "valid_accepted" in insisting.failed  # --input-images url: the refusal is the server's verdict
+
+
+def test_a_failure_on_a_url_input_says_where_the_images_came_from(
+        mock_app: Flask, fast_settings: Callable[..., Settings]) -> None:
+    breakage = next(b for b in BREAKAGES if b.name == "img2img-sized-by-width-height")
+    with ServerThread(BrokenServer(mock_app, breakage)) as server:
+        by_url = run_suite(fast_settings(server.url, max_examples=1, skip=frozenset({"inpaint_preserves"})))
+        by_base64 = run_suite(fast_settings(server.url, max_examples=1, input_images="base64"))
+    failure = by_url.results["img2img_size"].failures[0]
+    assert "/init.png" in failure.reproducer and "gone after the run" in failure.context
+    failure = by_base64.results["img2img_size"].failures[0]
+    assert "data:image/png;base64," in failure.reproducer and "gone after the run" not in failure.context
