@@ -112,8 +112,9 @@ class BackendConfig:
     def __post_init__(self) -> None:
         for name in ("models_dir", "loras_dir", "vaes_dir", "ip_adapters_dir", "data_dir"):
             value = getattr(self, name)
-            if value is not None and not isinstance(value, Path):
-                setattr(self, name, Path(value))
+            if value is not None:
+                # Absolute: Flask's send_file reads a relative path against the package, not the cwd.
+                setattr(self, name, Path(value).resolve())
         self.keys = tuple(k for k in self.keys if k)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")

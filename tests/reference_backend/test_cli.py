@@ -85,3 +85,13 @@ def test_importing_the_package_and_its_commands_loads_no_ml_library() -> None:
             "print(sorted(m for m in ('torch', 'diffusers', 'transformers', 'peft') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stdout + result.stderr
+
+
+def test_relative_folders_are_read_against_the_working_directory(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A relative --data once served its images as a 500: send_file read it against the package folder."""
+    from t2i_contract.reference_backend import BackendConfig
+
+    monkeypatch.chdir(tmp_path)
+    config = BackendConfig(data_dir=Path("data"), models_dir=Path("models"))
+    assert config.data_dir == tmp_path / "data" and config.models_dir == tmp_path / "models"
