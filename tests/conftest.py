@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
 import pytest
 from hypothesis import HealthCheck, settings
 
 ROOT = Path(__file__).resolve().parent.parent
+
+if TYPE_CHECKING:
+    from t2i_contract.reference_backend import Generator, TinyModel
 
 settings.register_profile("dev", max_examples=50, deadline=None)
 settings.register_profile(
@@ -32,3 +36,25 @@ def upstream_example() -> dict:
     import json
 
     return json.loads((ROOT / "examples" / "upstream-example.json").read_text())
+
+
+# The tiny diffusers models, built once per run and shared by every suite that needs a real
+# backend (reference_backend, servers, hardening, fuzz): one TinyModel, one DiffusersGenerator.
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
+    from t2i_contract.reference_backend import make_tiny_model
+
+    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+
+
+@pytest.fixture(scope="session")
+def tiny_generator(tiny: TinyModel) -> Iterator[Generator]:
+    from t2i_contract.protocol.urls import UrlPolicy
+    from t2i_contract.reference_backend.diffusion import DiffusersGenerator
+
+    # every family loaded at once; loopback URLs allowed so tests can serve reference images locally
+    generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
+                                   ip_adapters_dir=tiny.ip_adapters_dir, url_policy=UrlPolicy(allow_private=True),
+                                   max_loaded_models=6, torch_threads=1)
+    yield generator
+    generator.close()

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Iterator
 import pytest
 
 from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
-from tests.reference_backend.conftest import tiny, tiny_generator  # noqa: F401
 from tests.reference_backend.support import KeepOpen, serve
 from tests.support import ServerThread
 
@@ -73,7 +72,7 @@ def _backend(generator: Generator, data_dir: Path, **config: Any) -> Any:
 
 
 @pytest.fixture(scope="package")
-def fuzz_backend(receiver: Receiver, tiny_generator: Generator,  # noqa: F811
+def fuzz_backend(receiver: Receiver, tiny_generator: Generator,
                  tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Runs every job it accepts on the tiny model (the positive phase sends cheap bodies only)."""
     with _backend(KeepOpen(tiny_generator), tmp_path_factory.mktemp("fuzz-backend")) as server:
@@ -81,7 +80,7 @@ def fuzz_backend(receiver: Receiver, tiny_generator: Generator,  # noqa: F811
 
 
 @pytest.fixture(scope="package")
-def fuzz_backend_held(receiver: Receiver, tiny_generator: Generator,  # noqa: F811
+def fuzz_backend_held(receiver: Receiver, tiny_generator: Generator,
                       tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Checks every body against the tiny model and answers at once, but runs no job (negative phase)."""
     held = Held(tiny_generator)

@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 import pytest
 
-from tests.reference_backend.conftest import tiny, tiny_generator  # noqa: F401
 from tests.reference_backend.support import KeepOpen, serve
 from tests.servers.targets import KEY, Target
 from tests.support import ServerThread, WebhookListener

@@ -13,7 +13,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from t2i_contract.reference_backend import TinyModel
-from tests.reference_backend.conftest import tiny  # noqa: F401
 from tests.support import free_port, wait_for
 
 from .processes import TIMEOUT, running, start, stop, worker_of
@@ -46,7 +45,7 @@ def test_a_second_mock_on_the_port_of_a_running_one_exits_and_the_first_keeps_ev
         _refused_in_one_line(second.lines(), port)
 
 
-def test_serve_on_a_taken_port_exits_non_zero_naming_the_port(tiny: TinyModel, tmp_path: Path) -> None:  # noqa: F811
+def test_serve_on_a_taken_port_exits_non_zero_naming_the_port(tiny: TinyModel, tmp_path: Path) -> None:
     port = free_port()
     with running("mock", ["--port", str(port)], tmp_path / "mock.log", port):
         serve = start("serve", ["--models", str(tiny.models_dir), "--port", str(port), "--data", str(tmp_path / "d")],

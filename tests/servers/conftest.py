@@ -12,9 +12,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import pytest
 
-# The backend's own session fixtures (the tiny model, one DiffusersGenerator on it), so both suites
-# run the backend the same way; moving them to tests/conftest.py would share one instance too.
-from tests.reference_backend.conftest import tiny, tiny_generator  # noqa: F401
+# The tiny model and its DiffusersGenerator are tests/conftest.py's session fixtures, shared
+# with tests/reference_backend, so every suite runs the backend the same way.
 
 from .targets import Target, serve_backend, serve_mock, serve_mock_process
 
