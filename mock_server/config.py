@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from t2i_contract.protocol import settings as shared
 from t2i_contract.spec.options import setting, split_commas
 
 from .errors import ConfigError
@@ -44,7 +45,6 @@ DEFAULT_TTL = 3600.0
 DEFAULT_MAX_JOBS = 100_000
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_JOURNAL_LIMIT = 1000
-DEFAULT_WEBHOOK_ATTEMPTS = 3
 DEFAULT_WEBHOOK_BACKOFF = 0.5
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
 DEFAULT_RETRY_AFTER = 30
@@ -118,12 +118,9 @@ class MockConfig:
                             help="Largest request body accepted, in bytes; larger ones get a 400.")
     journal_limit: int = setting(DEFAULT_JOURNAL_LIMIT, type=click.IntRange(0),
                                  help="Requests kept in the journal at GET /__mock/requests (oldest dropped first).")
-    webhook_attempts: int = setting(DEFAULT_WEBHOOK_ATTEMPTS, type=click.IntRange(1),
-                                    help="Webhook delivery attempts in all, retried on non-2xx or network errors.")
-    webhook_backoff: float = setting(DEFAULT_WEBHOOK_BACKOFF, type=click.FloatRange(0),
-                                     help="Seconds before the first webhook retry; doubles on each further one.")
-    webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
-                                     help="Seconds to wait for a webhook receiver's answer, per attempt.")
+    webhook_attempts: int = shared.webhook_attempts()
+    webhook_backoff: float = shared.webhook_backoff(DEFAULT_WEBHOOK_BACKOFF)
+    webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
     retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
                                help="Seconds a 429 answer (a full queue, or Prefer: code=429) tells the client to "
                                     "wait.")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import click
 
+from t2i_contract.protocol import settings as shared
 from t2i_contract.spec.options import setting, split_commas
 
 __all__ = [
@@ -19,7 +20,6 @@ __all__ = [
     "DEFAULT_PORT",
     "DEFAULT_SYNC_TIMEOUT",
     "DEFAULT_TEMP_TTL",
-    "DEFAULT_WEBHOOK_RETRIES",
     "DEFAULT_WORKERS",
     "DTYPES",
     "BackendConfig",
@@ -31,7 +31,6 @@ DEFAULT_PORT = 8000
 DEFAULT_WORKERS = 1
 DEFAULT_SYNC_TIMEOUT = 30.0
 DEFAULT_TEMP_TTL = 24 * 3600.0
-DEFAULT_WEBHOOK_RETRIES = 2  # 3 attempts in all, as the mock makes
 DEFAULT_WEBHOOK_BACKOFF = 1.0
 DEFAULT_WEBHOOK_TIMEOUT = 30.0
 DEFAULT_MAX_QUEUED = 0
@@ -86,13 +85,9 @@ class BackendConfig:
                                   help="Seconds text2img waits for the result before answering processing.")
     temp_ttl: float = setting(DEFAULT_TEMP_TTL, type=click.FloatRange(0),
                               help="Seconds that images of temp requests are kept.")
-    webhook_retries: int = setting(DEFAULT_WEBHOOK_RETRIES, type=click.IntRange(0),
-                                   help="Webhook delivery retries after the first attempt, on non-2xx or network "
-                                        "errors.")
-    webhook_backoff: float = setting(DEFAULT_WEBHOOK_BACKOFF, type=click.FloatRange(0),
-                                     help="Seconds before the first webhook retry; doubles on each further one.")
-    webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
-                                     help="Seconds to wait for a webhook receiver's answer, per attempt.")
+    webhook_attempts: int = shared.webhook_attempts()
+    webhook_backoff: float = shared.webhook_backoff(DEFAULT_WEBHOOK_BACKOFF)
+    webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
     allow_private_urls: bool = setting(False, help="Let webhook URLs point at loopback and private addresses "
                                                     "(refused by default: the server would be an SSRF gateway).")
     url_allow: tuple[str, ...] = setting((), parse=split_commas, metavar="HOST|CIDR,...",

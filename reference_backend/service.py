@@ -79,7 +79,7 @@ class JobService(Service):
         # a server beside other services must not post to them for anyone: private targets need a flag
         self.url_policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout)
-        self.webhooks = WebhookSender(self, attempts=config.webhook_retries + 1, backoff=config.webhook_backoff,
+        self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
                                       timeout=config.webhook_timeout, clock=self.clock,
                                       post=json_poster(self.url_policy))
         self._changed = threading.Condition()

@@ -63,7 +63,7 @@ class WorkerSettings:
     dtype: str = _same("dtype")
     workers: int = _same("workers")
     temp_ttl: float = _same("temp_ttl")
-    webhook_retries: int = _same("webhook_retries")
+    webhook_attempts: int = _same("webhook_attempts")
     webhook_backoff: float = _same("webhook_backoff")
     webhook_timeout: float = _same("webhook_timeout")
     allow_private_urls: bool = _same("allow_private_urls")

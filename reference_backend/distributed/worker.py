@@ -271,8 +271,8 @@ class GenerationWorker:
         next one. A status still unsettled past every attempt's time (its write lost to a Redis restart) is
         resumed once more, as is one left when this worker stops: the spec lets a webhook arrive twice."""
         config = self.service.config
-        patience = ((config.webhook_retries + 1) * (config.webhook_timeout + 1)
-                    + config.webhook_backoff * 2 ** (config.webhook_retries + 1))
+        patience = (config.webhook_attempts * (config.webhook_timeout + 1)
+                    + config.webhook_backoff * 2 ** config.webhook_attempts)
         while self.store.unsettled_webhook(job.id):
             if resume:
                 current = self.store.get(job.id)

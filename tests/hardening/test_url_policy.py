@@ -108,7 +108,7 @@ class Redirecting:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_redirect_from_the_receiver_is_not_followed(launch: Launch, kind: str) -> None:
-    once = {"webhook_attempts": 1} if kind == "mock" else {"webhook_retries": 0, "url_allow": ("127.0.0.1",)}
+    once = {"webhook_attempts": 1} if kind == "mock" else {"webhook_attempts": 1, "url_allow": ("127.0.0.1",)}
     target = launch(kind, **once)
     redirecting = Redirecting()
     with redirecting.server:

@@ -181,7 +181,7 @@ def test_webhook_is_retried_until_delivered(tmp_path: Path) -> None:
 
 
 def test_webhook_gives_up_after_the_retries(tmp_path: Path) -> None:
-    with WebhookListener(status_codes=[500] * 10) as hook, serve(fake(), tmp_path, webhook_retries=1) as server:
+    with WebhookListener(status_codes=[500] * 10) as hook, serve(fake(), tmp_path, webhook_attempts=2) as server:
         job_id = server.text2img(webhook=hook.url).json()["id"]
         hook.wait(2)
         wait_for(lambda: server.fetch(job_id).json()["webhook_status"].startswith("failed"))

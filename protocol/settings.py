@@ -1,0 +1,35 @@
+"""Settings every server of the protocol has, declared once.
+
+A server's settings dataclass (``MockConfig``, ``BackendConfig``) calls these in its
+field declarations, so a shared option has one name, one help text and one type
+everywhere; only a default a server chooses on purpose is passed in (the mock retries
+sooner, for quick feedback in client tests). ``spec/options.py`` turns each field into
+its flag and ``T2I_<COMMAND>_<OPTION>`` variable.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from t2i_contract.spec.options import setting
+
+__all__ = ["DEFAULT_WEBHOOK_ATTEMPTS", "webhook_attempts", "webhook_backoff", "webhook_timeout"]
+
+#: Delivery attempts in all, the same on every server, so webhook_status reads alike.
+DEFAULT_WEBHOOK_ATTEMPTS = 3
+
+
+def webhook_attempts() -> Any:
+    return setting(DEFAULT_WEBHOOK_ATTEMPTS, type=click.IntRange(1),
+                   help="Webhook delivery attempts in all, retried on non-2xx or network errors.")
+
+
+def webhook_backoff(default: float) -> Any:
+    return setting(default, type=click.FloatRange(0),
+                   help="Seconds before the first webhook retry; doubles on each further one.")
+
+
+def webhook_timeout(default: float) -> Any:
+    return setting(default, type=click.FloatRange(min=0, min_open=True),
+                   help="Seconds to wait for a webhook receiver's answer, per attempt.")
