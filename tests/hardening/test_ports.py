@@ -6,10 +6,13 @@ between two unrelated mocks (about half the fetches got 404 or another job). ``t
 taken port is Deliver 5's rule; it already held on 5471b43, so that test guards, it reproduces
 nothing. A mock on a port held by a plain socket is tests/mock_server/test_cli.py's. Item 9's
 "port in TIME-WAIT" backtrace did not reproduce on 5471b43 here (the second mock bound and
-served while the first one's connection sat in FIN-WAIT-2/TIME-WAIT), so no test claims it.
+served while the first one's connection sat in FIN-WAIT-2/TIME-WAIT); the last test holds the
+documented answer for that case all the same: a mock on such a port serves, or says why in
+one line, never a backtrace.
 """
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 from t2i_contract.reference_backend import TinyModel
@@ -56,3 +59,35 @@ def test_serve_on_a_taken_port_exits_non_zero_naming_the_port(tiny: TinyModel, t
             stop(serve)
     assert serve.popen.returncode not in (0, None), serve.output
     _refused_in_one_line(serve.lines(), port)
+
+
+def _time_wait(port: int) -> socket.socket:
+    """Leave a connection to 127.0.0.1:port in TIME-WAIT: the listening side closes first."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1)
+    client = socket.create_connection(("127.0.0.1", port))
+    accepted, _ = listener.accept()
+    accepted.close()   # the server side closes first, so its end of the connection enters TIME-WAIT
+    listener.close()
+    client.recv(1)     # sees the FIN
+    return client      # closed by the caller, after the mock has started
+
+
+def test_a_mock_on_a_port_in_time_wait_serves_or_says_why_in_one_line(tmp_path: Path) -> None:
+    port = free_port()
+    client = _time_wait(port)
+    try:
+        mock = start("mock", ["--port", str(port)], tmp_path / "mock.log", port)
+        try:
+            wait_for(lambda: mock.popen.poll() is not None or worker_of(mock.url) is not None,
+                     timeout=TIMEOUT, interval=0.1)
+            if mock.popen.poll() is not None:
+                assert len(mock.lines()) == 1, mock.output
+                _refused_in_one_line(mock.lines(), port)
+        finally:
+            stop(mock)
+    finally:
+        client.close()
+    assert not any("Traceback" in line or "panicked" in line for line in mock.lines()), mock.output
