@@ -17,7 +17,8 @@ not repeated:
 8. Mock webhooks after a restart: tests/mock_server/test_restart.py (a mock killed with SIGKILL
    mid-delivery, its webhook sent by the next one); the backend's:
    tests/reference_backend/test_restart.py.
-9. Smaller ones: ``test_smaller.py`` (ETA, temporary folder, ``HTTP://``, salted key hashes).
+9. Smaller ones: ``test_smaller.py`` (ETA, temporary folder, ``HTTP://``, salted key hashes) and
+   ``test_ports.py`` (a port in TIME-WAIT).
 
 Fuzzing (issue 10, Deliver 7) is tests/fuzz's.
 """
