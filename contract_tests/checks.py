@@ -154,8 +154,14 @@ def default_departures(spec: Spec, sent: Mapping[str, Any], request: Text2ImgReq
               if name == "output" or name not in sent]
     meta = result.get("meta")
     if isinstance(meta, dict):
-        for item in spec.request_fields("text2img"):
-            if item.name in sent or not item.has_default or item.default is None or item.name not in meta:
+        fields = spec.request_fields("text2img")
+        # A deprecated second name (x-t2i-alias-of: steps for num_inference_steps) sent in a field's
+        # place counts as that field sent: its value, not the default, is what the server must use.
+        stood_in = {item.schema["x-t2i-alias-of"] for item in fields
+                    if "x-t2i-alias-of" in item.schema and item.name in sent}
+        for item in fields:
+            if (item.name in sent or item.name in stood_in or not item.has_default or item.default is None
+                    or item.name not in meta):
                 continue
             if not _same(spec, item.default, meta[item.name]):
                 found.append((item.name, f"meta.{item.name} is {meta[item.name]!r}, but the spec's default is "

@@ -138,6 +138,19 @@ def test_defaults_checks_count_size_and_default_meta() -> None:
         "output[0] is 256x256, expected 512x512"]
 
 
+def test_a_field_sent_under_its_deprecated_second_name_is_not_a_default_departure() -> None:
+    """``steps`` stands for ``num_inference_steps`` (x-t2i-alias-of): a server that honours it is right."""
+    sent = {"key": "k", "model_id": "m", "prompt": "p", "steps": "3"}
+    req = parse_text2img(sent, SPEC)
+    image = [LoadedImage(0, "u", (512, 512), "f")]
+    result = {"output": ["u"], "meta": {"num_inference_steps": 3}}
+    assert req.num_inference_steps == 3
+    assert checks.default_departures(SPEC, sent, req, result, image) == []
+    without_alias = {k: v for k, v in sent.items() if k != "steps"}
+    assert checks.default_departures(SPEC, without_alias, req, result, image) == [
+        ("num_inference_steps", "meta.num_inference_steps is 3, but the spec's default is 20")]
+
+
 def png(width: int, height: int, colour: str = "red") -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(buffer, format="PNG")
