@@ -18,6 +18,16 @@ drive it as they are. Each enum name is handled one of three ways:
   ``FlowMatchHeunDiscreteScheduler``, takes no custom sigmas, which FluxPipeline always
   passes; the three refused for every model stay refused (``schedulers.REFUSED``).
 
+FLUX's img2img and inpaint pipelines (and text2img's ``highres_fix`` pass) ask two
+more things of a scheduler than FluxPipeline does: they pass their own sigma list to
+``set_timesteps``, and they noise the init latents with ``scale_noise``. FluxPipeline
+drops that sigma list for a scheduler in flow-sigma mode, since it samples its own
+shifted flow sigmas; the image-to-image pipelines do not, and DPM-Solver, DEIS and
+UniPC have no ``scale_noise``. So the four solvers run as a subclass with
+:class:`FlowSolverFromImage` mixed in, which does what FluxPipeline does with the
+sigma list and gives ``scale_noise`` as ``add_noise``: in flow mode both are the
+flow interpolation ``(1 - sigma) * x + sigma * noise``. Text2img runs the same either way.
+
 ``use_karras_sigmas`` applies to the flow-matching twins whose constructor takes it,
 as for SD; on the four solvers in flow mode it gave NaN latents in diffusers 0.42, so
 it is not used there and a note says so. ``algorithm_type`` applies to
@@ -26,13 +36,14 @@ ran, and a note names it whenever it differs from the requested name.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from .errors import UnsupportedError
 from .schedulers import ALGORITHM_TYPES, REFUSED, SchedulerChoice, _accepts
 
-__all__ = ["FLOW_REFUSED", "FLOW_TWINS", "build_flow_scheduler", "check_flow_scheduler"]
+__all__ = ["FLOW_REFUSED", "FLOW_TWINS", "FlowSolverFromImage", "build_flow_scheduler", "check_flow_scheduler"]
 
 FLOW_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
     "EulerDiscreteScheduler": ("FlowMatchEulerDiscreteScheduler", {}),
@@ -51,6 +62,28 @@ FLOW_REFUSED: dict[str, str] = {name: _NO_FLOW_MODE for name in (
                               "schedule, and FluxPipeline always passes one")}
 _FLOW_KEYS = ("shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len",
               "num_train_timesteps")
+
+
+class FlowSolverFromImage:
+    """Mixed into a solver in flow mode: what FLUX's image-to-image pipelines call on their scheduler."""
+
+    def set_timesteps(self, num_inference_steps: int | None = None, device: Any = None,
+                      sigmas: Any = None, mu: float | None = None, **kwargs: Any) -> None:
+        """The solver's own flow sigmas, as FluxPipeline uses for it; a given sigma list sets only the count."""
+        if num_inference_steps is None and sigmas is not None:
+            num_inference_steps = len(sigmas)
+        super().set_timesteps(num_inference_steps=num_inference_steps, device=device, mu=mu,  # type: ignore[misc]
+                              **kwargs)
+
+    def scale_noise(self, sample: Any, timestep: Any, noise: Any) -> Any:
+        """The init latents noised to ``timestep``: ``add_noise``, which in flow mode is the flow interpolation."""
+        return self.add_noise(sample, noise, timestep)  # type: ignore[attr-defined]
+
+
+@functools.cache
+def _from_image(cls: type) -> type:
+    """``cls`` with :class:`FlowSolverFromImage` mixed in, under its own name (``meta`` reports the class)."""
+    return type(cls.__name__, (FlowSolverFromImage, cls), {"__module__": __name__, "__doc__": cls.__doc__})
 
 
 def _flow_mode(base_config: Any) -> dict[str, Any]:
@@ -89,7 +122,7 @@ def build_flow_scheduler(name: str | None, base_config: Any, *, use_karras_sigma
         cls, overrides = getattr(diffusers, twin), dict(overrides)
     else:
         check_flow_scheduler(name)
-        cls = getattr(diffusers, name)
+        cls = _from_image(getattr(diffusers, name))
         overrides = {k: v for k, v in _flow_mode(base_config).items() if _accepts(cls, k)}
     if name in FLOW_MODE:
         if use_karras_sigmas:

@@ -25,6 +25,12 @@ Settings:
 - ``PNDMScheduler`` is built with ``skip_prk_steps=True``, as Stable Diffusion's own
   scheduler config does; with Runge-Kutta warm-up steps it cannot run under 10 steps.
 - With no ``scheduler`` in the request the model's own scheduler runs.
+
+Starting from an image (img2img, inpaint, and text2img's ``highres_fix`` pass) needs
+the scheduler's ``add_noise``, which noises the init latents to the step where
+``strength`` starts. A class without one (``IPNDMScheduler`` in diffusers) is refused
+for those with a 400 naming the scheduler, before anything is stored; it still runs
+text2img.
 """
 from __future__ import annotations
 
@@ -61,8 +67,12 @@ def _accepts(cls: type, parameter: str) -> bool:
     return parameter in inspect.signature(cls.__init__).parameters
 
 
-def scheduler_class(name: str) -> type:
-    """The diffusers class for an enum name, or an UnsupportedError saying why not."""
+def scheduler_class(name: str, *, from_image: str | None = None) -> type:
+    """The diffusers class for an enum name, or an UnsupportedError saying why not.
+
+    ``from_image`` names what starts from an image ("img2img", "inpaint", "text2img with
+    highres_fix"), when the request does; the class must then be able to noise it.
+    """
     import diffusers
 
     if name in REFUSED:
@@ -72,6 +82,10 @@ def scheduler_class(name: str) -> type:
     if cls is None or not hasattr(cls, "from_config"):
         raise UnsupportedError(f"scheduler {name} is not available in the installed diffusers",
                                field="scheduler", value=name, rule="supported")
+    if from_image is not None and not hasattr(cls, "add_noise"):
+        raise UnsupportedError(f"scheduler {name} cannot run {from_image}: it has no add_noise in diffusers, which "
+                               f"noises the init image to the step where strength starts; it runs text2img, or "
+                               f"choose another scheduler", field="scheduler", value=name, rule="supported")
     return cls
 
 
