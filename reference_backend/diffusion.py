@@ -110,13 +110,6 @@ class _LoadedModel:
     ip_adapter: str | None = None
 
 
-
-def _starts_from_image(request: GenerationRequest) -> str | None:
-    """What in the request runs an image-to-image pipeline, in words; None when nothing does."""
-    if request.OPERATION != "text2img":
-        return request.OPERATION
-    return "text2img with highres_fix" if getattr(request, "highres_fix", False) else None
-
 class DiffusersGenerator(Generator):
     """Generate with diffusers' own pipeline of each model's family, from local folders only."""
 
@@ -235,7 +228,7 @@ class DiffusersGenerator(Generator):
             if info.family.name == "flux":
                 check_flow_scheduler(request.scheduler)
             else:
-                scheduler_class(request.scheduler, from_image=_starts_from_image(request))
+                scheduler_class(request.scheduler)
         if check_ip_fields(request, info.family, self.ip_adapters_dir) is not None:
             self._images.get(request.ip_adapter_image or "")
 

@@ -28,18 +28,20 @@ Settings:
 
 Starting from an image (img2img, inpaint, and text2img's ``highres_fix`` pass) needs
 the scheduler's ``add_noise``, which noises the init latents to the step where
-``strength`` starts. A class without one (``IPNDMScheduler`` in diffusers) is refused
-for those with a 400 naming the scheduler, before anything is stored; it still runs
-text2img.
+``strength`` starts. diffusers gives ``IPNDMScheduler`` none, so it runs with
+:class:`IPNDMFromImage` mixed in (:func:`with_mixin`), which noises in IPNDM's own
+parametrisation.
 """
 from __future__ import annotations
 
+import functools
 import inspect
 from typing import Any
 
 from .errors import UnsupportedError
 
-__all__ = ["ALGORITHM_TYPES", "REFUSED", "SchedulerChoice", "build_scheduler", "scheduler_class"]
+__all__ = ["ALGORITHM_TYPES", "REFUSED", "IPNDMFromImage", "SchedulerChoice", "build_scheduler", "scheduler_class",
+           "with_mixin"]
 
 REFUSED: dict[str, str] = {
     "DDIMInverseScheduler": "it inverts images back into noise (for image editing) and cannot sample an image from noise",
@@ -51,6 +53,35 @@ REFUSED: dict[str, str] = {
 ALGORITHM_TYPES = {"none": None, "dpmsolver+++": "sde-dpmsolver++"}
 _DPM_MULTISTEP = "DPMSolverMultistepScheduler"
 _FIXED_OVERRIDES: dict[str, dict[str, Any]] = {"PNDMScheduler": {"skip_prk_steps": True}}
+
+
+class IPNDMFromImage:
+    """``add_noise`` for ``IPNDMScheduler``, which diffusers leaves without one.
+
+    IPNDM keeps a variance-preserving pair per step, ``alphas[i]`` (signal) and
+    ``betas[i]`` (noise, despite the name), with ``alphas[i]**2 + betas[i]**2 == 1``:
+    its ``step`` reads a sample as ``alphas[i] * x0 + betas[i] * noise``. Noising an
+    init image to step ``i`` is that sum. The step is found as diffusers' own
+    schedulers find it: the pipeline's begin index before the first step (img2img),
+    the current step after it (inpaint's re-noised background), else the timestep.
+    """
+
+    def add_noise(self, original_samples: Any, noise: Any, timesteps: Any) -> Any:
+        index = self.step_index if self.step_index is not None else self.begin_index  # type: ignore[attr-defined]
+        if index is None:
+            index = self.index_for_timestep(timesteps.flatten()[0])  # type: ignore[attr-defined]
+        alpha = self.alphas[index].to(original_samples.device, original_samples.dtype)  # type: ignore[attr-defined]
+        sigma = self.betas[index].to(original_samples.device, original_samples.dtype)  # type: ignore[attr-defined]
+        return alpha * original_samples + sigma * noise
+
+
+_MIXINS: dict[str, type] = {"IPNDMScheduler": IPNDMFromImage}
+
+
+@functools.cache
+def with_mixin(cls: type, mixin: type) -> type:
+    """``cls`` with ``mixin`` in front, under ``cls``'s own name (``meta`` reports the class's name)."""
+    return type(cls.__name__, (mixin, cls), {"__module__": mixin.__module__, "__doc__": cls.__doc__})
 
 
 class SchedulerChoice:
@@ -67,12 +98,8 @@ def _accepts(cls: type, parameter: str) -> bool:
     return parameter in inspect.signature(cls.__init__).parameters
 
 
-def scheduler_class(name: str, *, from_image: str | None = None) -> type:
-    """The diffusers class for an enum name, or an UnsupportedError saying why not.
-
-    ``from_image`` names what starts from an image ("img2img", "inpaint", "text2img with
-    highres_fix"), when the request does; the class must then be able to noise it.
-    """
+def scheduler_class(name: str) -> type:
+    """The diffusers class for an enum name, or an UnsupportedError saying why not."""
     import diffusers
 
     if name in REFUSED:
@@ -82,10 +109,6 @@ def scheduler_class(name: str, *, from_image: str | None = None) -> type:
     if cls is None or not hasattr(cls, "from_config"):
         raise UnsupportedError(f"scheduler {name} is not available in the installed diffusers",
                                field="scheduler", value=name, rule="supported")
-    if from_image is not None and not hasattr(cls, "add_noise"):
-        raise UnsupportedError(f"scheduler {name} cannot run {from_image}: it has no add_noise in diffusers, which "
-                               f"noises the init image to the step where strength starts; it runs text2img, or "
-                               f"choose another scheduler", field="scheduler", value=name, rule="supported")
     return cls
 
 
@@ -97,6 +120,8 @@ def build_scheduler(name: str | None, base_config: Any, *, use_karras_sigmas: bo
     if name is None:
         name = base_config["_class_name"]
     cls = scheduler_class(name)
+    if name in _MIXINS:
+        cls = with_mixin(cls, _MIXINS[name])
     overrides: dict[str, Any] = dict(_FIXED_OVERRIDES.get(name, {}))
     if _accepts(cls, "use_karras_sigmas"):
         overrides["use_karras_sigmas"] = use_karras_sigmas

@@ -1,8 +1,9 @@
 """Every scheduler name on every path that starts from an image (img2img, inpaint, text2img's highres_fix),
-on SD, SDXL and FLUX: it runs, or it is a 400 naming the scheduler before anything is stored. Never a 500.
+on SD, SDXL and FLUX: it runs, or it is the same 400 naming the scheduler as in text2img. Never a 500.
 
 A randomly seeded contract run once found IPNDMScheduler failing img2img with a 500 (diffusers gives it no
-``add_noise``); this table asks every name on every family so no such hole is left for a seed to find.
+``add_noise``), and FLUX's four flow-mode solvers failed the same way; this table asks every name on every
+family so no such hole is left for a seed to find.
 """
 from __future__ import annotations
 
@@ -12,17 +13,17 @@ import numpy as np
 import pytest
 
 from t2i_contract.reference_backend.flow_schedulers import FLOW_MODE, FLOW_REFUSED, build_flow_scheduler
-from t2i_contract.reference_backend.schedulers import REFUSED
+from t2i_contract.reference_backend.schedulers import REFUSED, build_scheduler
 from t2i_contract.spec import load_spec
 from tests.input_images import half_mask, photo, png_base64
 
 from .support import API, KEY, Server, decode_png, differ
 
 ENUM = load_spec().document["components"]["schemas"]["Scheduler"]["enum"]
-NO_ADD_NOISE = {"IPNDMScheduler"}
-"""The enum's samplers that diffusers gives no ``add_noise``: they cannot start from an image."""
-REFUSED_FROM_IMAGE = {"tiny-sd": set(REFUSED) | NO_ADD_NOISE, "tiny-sdxl": set(REFUSED) | NO_ADD_NOISE,
-                      "tiny-flux": set(FLOW_REFUSED)}
+REFUSED_FROM_IMAGE = {"tiny-sd": set(REFUSED), "tiny-sdxl": set(REFUSED), "tiny-flux": set(FLOW_REFUSED)}
+"""Exactly what text2img refuses on each family: starting from an image refuses nothing more."""
+MIXED_IN = [("tiny-sd", "IPNDMScheduler")] + [("tiny-flux", name) for name in FLOW_MODE]
+"""The names that run from an image only through this backend's mix-ins."""
 
 
 def from_image(server: Server, operation: str, **fields: Any) -> Any:
@@ -54,29 +55,21 @@ def test_every_scheduler_runs_from_an_image_or_is_refused_by_name(tiny_server: S
     assert refused == REFUSED_FROM_IMAGE[model]
 
 
-@pytest.mark.parametrize("operation", ["img2img", "inpaint"])
-def test_a_scheduler_without_add_noise_is_refused_with_the_reason(tiny_server: Server, operation: str) -> None:
-    body = from_image(tiny_server, operation, model_id="tiny-sd", scheduler="IPNDMScheduler").json()
-    assert body["message"].startswith(f"scheduler IPNDMScheduler cannot run {operation}: it has no add_noise")
-    assert body["errors"][0]["rule"] == "supported"
-
-
 def test_highres_fix_starts_from_an_image_too(tiny_server: Server) -> None:
-    refused = tiny_server.text2img(scheduler="IPNDMScheduler", highres_fix=True)
-    assert refused.status_code == 400
-    assert "cannot run text2img with highres_fix" in refused.json()["message"]
-    assert tiny_server.text2img(scheduler="IPNDMScheduler").status_code == 200  # without it, text2img runs
-    for name in FLOW_MODE:
-        response = tiny_server.text2img(model_id="tiny-flux", scheduler=name, highres_fix=True, base64=True)
+    for model, name in MIXED_IN:
+        response = tiny_server.text2img(model_id=model, scheduler=name, highres_fix=True, base64=True)
         assert response.status_code == 200, f"{name}: {response.text}"
+        assert "+" in response.json()["meta"]["pipeline"]  # the img2img refine pass ran
 
 
-@pytest.mark.parametrize("name", FLOW_MODE)
-def test_flux_solvers_in_flow_mode_start_from_the_init_image(tiny_server: Server, name: str) -> None:
+@pytest.mark.parametrize(("model", "name"), MIXED_IN)
+@pytest.mark.parametrize("operation", ["img2img", "inpaint"])
+def test_mixed_in_schedulers_start_from_the_init_image(tiny_server: Server, operation: str, model: str,
+                                                       name: str) -> None:
     """The init image and the strength both reach the result (the tiny VAE's random decoder rules out comparing
     the result with the init image itself; the noising is checked exactly below)."""
     def run(strength: float, colour: tuple[int, int, int] = (30, 140, 200)) -> np.ndarray:
-        response = from_image(tiny_server, "img2img", model_id="tiny-flux", scheduler=name, strength=strength,
+        response = from_image(tiny_server, operation, model_id=model, scheduler=name, strength=strength,
                               num_inference_steps=10, init_image=png_base64(photo(colour=colour)))
         assert response.status_code == 200, response.text
         return np.asarray(decode_png(response.json()["output"][0]).convert("RGB"), dtype=np.float32)
@@ -84,6 +77,24 @@ def test_flux_solvers_in_flow_mode_start_from_the_init_image(tiny_server: Server
     weak = run(0.3)
     assert differ(weak, run(1.0)) > 1.0
     assert differ(weak, run(0.3, colour=(220, 20, 20))) > 1.0
+
+
+def test_ipndm_noising_is_its_own_variance_preserving_pair_at_the_start_step() -> None:
+    import torch
+    from diffusers import DDIMScheduler
+
+    scheduler = build_scheduler("IPNDMScheduler", DDIMScheduler().config, use_karras_sigmas=False,
+                                algorithm_type="none").scheduler
+    scheduler.set_timesteps(10)
+    scheduler.set_begin_index(4)  # as StableDiffusionImg2ImgPipeline does at strength 0.6
+    alpha, sigma = float(scheduler.alphas[4]), float(scheduler.betas[4])
+    assert 0.0 < sigma < 1.0 and alpha**2 + sigma**2 == pytest.approx(1.0)
+    sample, noise = torch.ones(1, 4, 2, 2), torch.full((1, 4, 2, 2), -1.0)
+    noised = scheduler.add_noise(sample, noise, scheduler.timesteps[4:5])
+    assert torch.allclose(noised, torch.full_like(sample, alpha - sigma))
+    scheduler.step(torch.zeros_like(sample), scheduler.timesteps[4], noised)  # now one step further along
+    after = scheduler.add_noise(sample, noise, scheduler.timesteps[5:6])
+    assert torch.allclose(after, torch.full_like(sample, float(scheduler.alphas[5]) - float(scheduler.betas[5])))
 
 
 @pytest.mark.parametrize("name", FLOW_MODE)
