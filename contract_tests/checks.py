@@ -28,6 +28,7 @@ __all__ = [
     "meta_echo",
     "model_reload",
     "no_server_error",
+    "refused_for_the_model",
     "sample_count",
     "valid_accepted",
 ]
@@ -58,14 +59,35 @@ def invalid_rejected(exchange: Exchange) -> list[str]:
     return [f"HTTP {exchange.status} with status {exchange.branch!r} for a body the spec rejects"]
 
 
-def valid_accepted(exchange: Exchange) -> list[str]:
+def valid_accepted(exchange: Exchange, model_dependent: Mapping[str, Any] | None = None) -> list[str]:
+    """A valid body is accepted; ``model_dependent`` (field: value sent) may be refused for the model.
+
+    The spec lets a server refuse a value of an ``x-t2i-model-dependent`` field that the
+    requested model cannot run (a sampler on FLUX.1). Such an answer passes only as a 400
+    whose every ``errors`` entry names one of those fields, with the value sent when it
+    gives one (:func:`refused_for_the_model`); any other error is still a failure.
+    """
     if not exchange.answered or exchange.status >= 500 or exchange.status in BACKPRESSURE:
         return []
     if 200 <= exchange.status < 300 and exchange.branch in _ACCEPTED:
         return []
+    if refused_for_the_model(exchange, model_dependent or {}):
+        return []
     message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
     return [f"HTTP {exchange.status} with status {exchange.branch!r} for a valid body"
             + (f": {message}" if message else "")]
+
+
+def refused_for_the_model(exchange: Exchange, model_dependent: Mapping[str, Any]) -> bool:
+    """Is the answer a 400 refusing only model-dependent values, each named with the value sent?"""
+    if exchange.status != 400 or not model_dependent or not isinstance(exchange.json, dict):
+        return False
+    problems = exchange.json.get("errors")
+    if not isinstance(problems, list) or not problems:
+        return False
+    return all(isinstance(problem, dict) and problem.get("field") in model_dependent
+               and ("value" not in problem or problem["value"] == model_dependent[problem["field"]])
+               for problem in problems)
 
 
 def sample_count(request: Text2ImgRequest, result: Mapping[str, Any]) -> list[str]:

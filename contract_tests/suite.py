@@ -108,6 +108,7 @@ class _Run:
         self.known_id: Any = None
         self.minimised: set[str] = set()
         self.valid_sent = self.valid_taken = 0
+        self.refused_for_model: set[str] = set()  # "field=value" a server refused for the model, as the spec allows
 
     # -- building blocks -----------------------------------------------------------
     def body(self, **fields: Any) -> dict[str, Any]:
@@ -180,8 +181,12 @@ class _Run:
         out = Outcome()
         request = parse_request(operation, body, self.spec)
         exchange = self.send(body, out, headers, operation)
-        out.judge("valid_accepted", checks.valid_accepted(exchange), exchange)
+        dependent = {name: body[name] for name in self.spec.model_dependent_fields(operation) if name in body}
+        out.judge("valid_accepted", checks.valid_accepted(exchange, dependent), exchange)
         with self.counting:
+            if checks.refused_for_the_model(exchange, dependent):
+                named = {problem["field"] for problem in exchange.json["errors"]}
+                self.refused_for_model.update(f"{name}={dependent[name]}" for name in sorted(named))
             self.valid_sent += 1
             self.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
         out.result = self.resolve(exchange, request, out)
@@ -427,5 +432,8 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     if run.unfollowed:
         report.notes.append(f"{run.unfollowed} processing answer(s) not followed: a generation had already run "
                             "past its eta and margin (see lifecycle)")
+    if run.refused_for_model:
+        report.notes.append(f"valid bodies refused for model {run.model_id} with a 400 naming the value, as the spec "
+                            f"allows (x-t2i-model-dependent): {', '.join(sorted(run.refused_for_model))}")
     report.notes.append(f"{run.client.sent} requests sent")
     return report.finish()

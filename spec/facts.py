@@ -28,7 +28,7 @@ from .errors import SpecLoadError
 if TYPE_CHECKING:
     from .loader import Spec
 
-__all__ = ["RequestField", "base_path", "documented_statuses", "non_sampler_schedulers",
+__all__ = ["RequestField", "base_path", "documented_statuses", "model_dependent_fields", "non_sampler_schedulers",
            "request_fields", "upscale_factor", "wire_booleans"]
 
 
@@ -110,6 +110,16 @@ def non_sampler_schedulers(spec: Spec) -> frozenset[str]:
     if unknown:
         raise SpecLoadError(f"x-t2i-non-samplers names schedulers outside the enum: {sorted(unknown)}")
     return names
+
+
+def model_dependent_fields(spec: Spec, operation_id: str) -> frozenset[str]:
+    """Request fields whose valid values a server may refuse for the model asked for (``x-t2i-model-dependent``).
+
+    A refusal of one must be a 400 naming the field and the value sent; the contract
+    suite takes it as such, and nothing broader.
+    """
+    return frozenset(field.name for field in request_fields(spec, operation_id)
+                     if field.schema.get("x-t2i-model-dependent") is True)
 
 
 def upscale_factor(spec: Spec, operation_id: str = "text2img") -> int:

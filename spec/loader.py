@@ -167,6 +167,10 @@ class Spec(Document):
         """Scheduler enum names that are not text-to-image samplers."""
         return facts.non_sampler_schedulers(self)
 
+    def model_dependent_fields(self, operation_id: str) -> frozenset[str]:
+        """Request fields a server may refuse for the model asked for (a 400 naming the field and value)."""
+        return facts.model_dependent_fields(self, operation_id)
+
     @functools.cached_property
     def upscale_factor(self) -> int:
         """How many times ``upscale: true`` enlarges each side."""

@@ -16,7 +16,8 @@ dated 1970 so ``make run`` reinstalls nothing). What the test changes, and why:
   HTTP; run in the background (``&``), it serves the rest of its block, as it would in
   a shell or a CI job; otherwise it is stopped at once.
 - **Seeds.** ``t2i test`` without ``--seed`` draws one at random and prints it. Here
-  ``T2I_TEST_SEED`` pins it (``README_SEED``), so the README's commands do the same thing
+  ``T2I_TEST_SEED`` pins it (``tests.conftest.CI_SUITE_SEED``, on every run, not only
+  under CI), so the README's commands do the same thing
   on every run: a test that passes or fails by the draw is a flaky test. Breadth over
   inputs belongs to tests that name their inputs, such as
   ``tests/reference_backend/test_schedulers_from_image.py`` (every scheduler on every
@@ -44,7 +45,7 @@ from typing import Iterator
 import pytest
 import requests
 
-from tests.conftest import ROOT
+from tests.conftest import CI_SUITE_SEED, ROOT
 from tests.readme_commands import Command, MarkerError, extract
 from tests.support import free_port
 
@@ -52,7 +53,6 @@ COMMANDS = extract((ROOT / "README.md").read_text("utf-8"))
 VENV_BIN = ROOT / ".venv" / "bin"
 COMMAND_TIMEOUT = 600.0
 SERVER_DEADLINE = 300.0  # generous: a server on two shared cores, loading models
-README_SEED = "20261129"
 SECRETS = {"T2I_KEY": "readme-test-key-0123", "STAGING_API_KEY": "readme-test-key-0123"}
 SERVER = re.compile(r"(?:^|[\s;&|(])(?:\S*/)?(t2i\s+(mock|serve|proxy)|make\s+run)\b")
 DEFAULT_LISTEN = {"mock": 4010, "serve": 8000, "proxy": 4011, "run": 4010}
@@ -83,7 +83,7 @@ class Harness:
         (self.clone / ".venv").symlink_to(ROOT / ".venv")
         os.utime(self.clone / "pyproject.toml", (0, 0))  # older than .venv's stamps: make installs nothing
         self.env = {k: v for k, v in os.environ.items() if not k.startswith("T2I_")}
-        self.env["T2I_TEST_SEED"] = README_SEED
+        self.env["T2I_TEST_SEED"] = CI_SUITE_SEED
         self.env["PATH"] = f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '')}"
         self.env["VIRTUAL_ENV"] = str(ROOT / ".venv")
         self.shared: dict[int, int] = {}          # README port -> port of a server this test started

@@ -176,6 +176,24 @@ def _reject_wire_booleans(path: str, sent: Json, status: int, answer: Json) -> t
     return status, answer
 
 
+SAMPLER_KEPT = "EulerDiscreteScheduler"
+"""The one sampler the servers below run; they refuse every other one "for the model", as a FLUX server may."""
+
+
+def refuse_samplers(field: str) -> ResponseHook:
+    """Answer a generation that names a sampler other than ``SAMPLER_KEPT`` with a 400 naming ``field``."""
+    def hook(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+        scheduler = sent.get("scheduler") if isinstance(sent, dict) else None
+        if (path.endswith(("/text2img", "/img2img", "/inpaint")) and isinstance(scheduler, str)
+                and scheduler != SAMPLER_KEPT and status == 200):
+            message = f"scheduler {scheduler} cannot run on this model"
+            value = scheduler if field == "scheduler" else sent.get(field)
+            return 400, {"status": "error", "message": message,
+                         "errors": [{"field": field, "rule": "supported", "message": message, "value": value}]}
+        return status, answer
+    return hook
+
+
 VALID_KEY = "k-valid"
 
 
@@ -284,6 +302,8 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage("meta-without-prompt", frozenset({"meta_echo"}), on_response=_meta_without_prompt),
     Breakage("wrong-default-guidance", frozenset({"defaults"}), on_request=_wrong_default_guidance),
     Breakage("wire-booleans-rejected", frozenset({"valid_accepted"}), on_response=_reject_wire_booleans),
+    Breakage("sampler-refused-naming-another-field", frozenset({"valid_accepted"}),
+             on_response=refuse_samplers("model_id")),
     Breakage("auth-not-enforced", frozenset({"auth"}), on_request=_any_key_works, needs_key=True),
     Breakage("500-for-malformed-body", frozenset({"no_server_error"}), on_response=_crash_on_malformed_body),
     Breakage("img2img-sized-by-width-height", frozenset({"img2img_size"}), on_image=_square_outputs),

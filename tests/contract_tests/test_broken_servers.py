@@ -9,7 +9,7 @@ from flask import Flask
 
 from t2i_contract.contract_tests.settings import Settings
 from t2i_contract.contract_tests.suite import run_suite
-from tests.contract_tests.broken import BREAKAGES, VALID_KEY, Breakage, BrokenServer
+from tests.contract_tests.broken import BREAKAGES, SAMPLER_KEPT, VALID_KEY, Breakage, BrokenServer, refuse_samplers
 from t2i_contract.mock_server import MockConfig
 from tests.contract_tests.conftest import mock_app_for
 from tests.support import ServerThread
@@ -27,6 +27,20 @@ def test_broken_server_fails_on_its_check(breakage: Breakage, mock_app: Flask, k
     for check in breakage.fails:
         assert f"== {check}:" in text
         assert "reproduce: curl" in text
+
+
+def test_a_sampler_refused_for_the_model_by_name_passes_and_is_noted(
+        mock_app: Flask, fast_settings: Callable[..., Settings]) -> None:
+    """The spec lets a server refuse a model-dependent value (x-t2i-model-dependent) with a 400 naming it; the
+    same refusal naming another field fails (``sampler-refused-naming-another-field`` in BREAKAGES)."""
+    refusing = Breakage("refuses-samplers-for-the-model", frozenset(), on_response=refuse_samplers("scheduler"))
+    with ServerThread(BrokenServer(mock_app, refusing)) as server:
+        report = run_suite(fast_settings(server.url))
+    assert report.failed == [], report.render_text()
+    note = next(note for note in report.notes if note.startswith("valid bodies refused for model"))
+    refused = note.split("(x-t2i-model-dependent): ", 1)[1].split(", ")
+    assert refused and all(item.startswith("scheduler=") for item in refused)
+    assert f"scheduler={SAMPLER_KEPT}" not in refused
 
 
 def test_lifecycle_failure_names_the_request_that_started_the_generation(

@@ -85,6 +85,35 @@ def test_valid_accepted(status: int, body: Any, accepted: bool) -> None:
         assert body["message"] in problems[0]
 
 
+def refusal(field: str, **extra: Any) -> dict[str, Any]:
+    message = f"{field} cannot run on this model"
+    return {"status": "error", "message": message, "errors": [{"field": field, "rule": "supported",
+                                                                "message": message, **extra}]}
+
+
+SENT = {"scheduler": "DDPMScheduler"}
+
+
+@pytest.mark.parametrize(("status", "body", "dependent", "accepted"), [
+    (400, refusal("scheduler", value="DDPMScheduler"), SENT, True),
+    (400, refusal("scheduler"), SENT, True),
+    (400, refusal("scheduler", value="HeunDiscreteScheduler"), SENT, False),
+    (400, refusal("width", value=512), SENT, False),
+    (400, refusal("scheduler", value="DDPMScheduler") | {"errors": [
+        {"field": "scheduler", "rule": "supported", "message": "m", "value": "DDPMScheduler"},
+        {"field": "width", "rule": "maximum", "message": "m", "value": 4096}]}, SENT, False),
+    (400, {"status": "error", "message": "scheduler cannot run", "errors": []}, SENT, False),
+    (400, {"status": "error", "message": "scheduler cannot run"}, SENT, False),
+    (404, refusal("scheduler", value="DDPMScheduler"), SENT, False),
+    (400, refusal("scheduler", value="DDPMScheduler"), {}, False),
+], ids=["named-with-value", "named", "another-value", "another-field", "and-another-field", "empty-errors",
+        "no-errors", "404", "scheduler-not-sent"])
+def test_valid_accepted_takes_only_a_400_naming_the_model_dependent_value(
+        status: int, body: Any, dependent: dict[str, Any], accepted: bool) -> None:
+    assert (checks.valid_accepted(exchange(status, body), dependent) == []) is accepted
+    assert checks.refused_for_the_model(exchange(status, body), dependent) is accepted
+
+
 def test_sample_count() -> None:
     assert checks.sample_count(request(samples="2"), {"output": ["a", "b"]}) == []
     assert checks.sample_count(request(samples=2), {"output": ["a"]}) == ["1 output item(s) for samples=2"]

@@ -69,6 +69,14 @@ def test_non_sampler_schedulers_are_declared_beside_the_enum(document: dict) -> 
         Spec(document).non_sampler_schedulers
 
 
+def test_model_dependent_fields_are_those_marked_in_the_document(document: dict) -> None:
+    spec = load_spec()
+    assert {op: spec.model_dependent_fields(op) for op in ("text2img", "img2img", "inpaint", "modelReload")} == {
+        "text2img": {"scheduler"}, "img2img": {"scheduler"}, "inpaint": {"scheduler"}, "modelReload": set()}
+    del document["components"]["schemas"]["Scheduler"]["x-t2i-model-dependent"]
+    assert Spec(document).model_dependent_fields("text2img") == frozenset()
+
+
 def test_output_size_applies_the_documented_upscale_factor(document: dict) -> None:
     spec = load_spec()
     assert spec.output_size(256, 512, upscale=False) == (256, 512)
