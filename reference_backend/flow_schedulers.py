@@ -8,28 +8,32 @@ drive it as they are. Each enum name is handled one of three ways:
   the same with ``stochastic_sampling=True`` (fresh noise each step, as ancestral
   samplers do), ``LCMScheduler`` runs ``FlowMatchLCMScheduler``;
 - **the same class in its flow mode**: ``DPMSolverMultistepScheduler``,
-  ``DPMSolverSinglestepScheduler``, ``UniPCMultistepScheduler`` and
-  ``DEISMultistepScheduler`` are built with ``use_flow_sigmas=True``,
+  ``DPMSolverSinglestepScheduler`` and ``UniPCMultistepScheduler`` are built with
+  ``use_flow_sigmas=True``,
   ``prediction_type="flow_prediction"`` and the model's shift (dynamic shifting
   carries over when the model uses it; a fixed shift is expressed as a dynamic one,
   see :func:`_flow_mode`);
 - **refused**, with the reason (``FLOW_REFUSED``): DDPM, DDIM, PNDM, LMS, KDPM2,
   KDPM2 ancestral and IPNDM have no flow-matching mode in diffusers; Heun's flow form,
   ``FlowMatchHeunDiscreteScheduler``, takes no custom sigmas, which FluxPipeline always
-  passes; the three refused for every model stay refused (``schedulers.REFUSED``).
+  passes; DEIS's flow mode ends its schedule at the last shifted sigma, not at 0 (it
+  has no ``final_sigmas_type``), so about 1/steps of the noise stays in the image
+  (0.097 mean error from a perfect velocity predictor at 20 steps, where the three
+  solvers above end within 0.001: ``tests/reference_backend/test_scheduler_oracle.py``);
+  the three refused for every model stay refused (``schedulers.REFUSED``).
 
 FLUX's img2img and inpaint pipelines (and text2img's ``highres_fix`` pass) ask two
 more things of a scheduler than FluxPipeline does: they pass their own sigma list to
 ``set_timesteps``, and they noise the init latents with ``scale_noise``. FluxPipeline
 drops that sigma list for a scheduler in flow-sigma mode, since it samples its own
-shifted flow sigmas; the image-to-image pipelines do not, and DPM-Solver, DEIS and
-UniPC have no ``scale_noise``. So the four solvers run with :class:`FlowSolverFromImage`
+shifted flow sigmas; the image-to-image pipelines do not, and DPM-Solver and UniPC
+have no ``scale_noise``. So the three solvers run with :class:`FlowSolverFromImage`
 mixed in (``schedulers.with_mixin``), which does what FluxPipeline does with the sigma
 list and gives ``scale_noise`` as ``add_noise``: in flow mode both are the flow
 interpolation ``(1 - sigma) * x + sigma * noise``. Text2img runs the same either way.
 
 ``use_karras_sigmas`` applies to the flow-matching twins whose constructor takes it,
-as for SD; on the four solvers in flow mode it gave NaN latents in diffusers 0.42, so
+as for SD; on the three solvers in flow mode it gave NaN latents in diffusers 0.42, so
 it is not used there and a note says so. ``algorithm_type`` applies to
 ``DPMSolverMultistepScheduler`` only. ``meta.scheduler_used`` names the class that
 ran, and a note names it whenever it differs from the requested name.
@@ -49,8 +53,7 @@ FLOW_TWINS: dict[str, tuple[str, dict[str, Any]]] = {
     "EulerAncestralDiscreteScheduler": ("FlowMatchEulerDiscreteScheduler", {"stochastic_sampling": True}),
     "LCMScheduler": ("FlowMatchLCMScheduler", {}),
 }
-FLOW_MODE = ("DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "UniPCMultistepScheduler",
-             "DEISMultistepScheduler")
+FLOW_MODE = ("DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler", "UniPCMultistepScheduler")
 _NO_FLOW_MODE = ("it samples noise-prediction models and has no flow-matching mode in diffusers, while FLUX "
                  "predicts a flow velocity; use EulerDiscreteScheduler (FLUX's own), "
                  "EulerAncestralDiscreteScheduler, LCMScheduler, " + ", ".join(FLOW_MODE))
@@ -58,7 +61,10 @@ FLOW_REFUSED: dict[str, str] = {name: _NO_FLOW_MODE for name in (
     "DDPMScheduler", "DDIMScheduler", "PNDMScheduler", "LMSDiscreteScheduler", "KDPM2DiscreteScheduler",
     "KDPM2AncestralDiscreteScheduler", "IPNDMScheduler")} | REFUSED | {
     "HeunDiscreteScheduler": ("its flow-matching form, FlowMatchHeunDiscreteScheduler, takes no custom sigma "
-                              "schedule, and FluxPipeline always passes one")}
+                              "schedule, and FluxPipeline always passes one"),
+    "DEISMultistepScheduler": ("its flow mode in diffusers ends the schedule at the last shifted sigma instead of "
+                               "0, leaving about 1/steps of the noise in the image; use "
+                               + ", ".join(FLOW_MODE) + " or EulerDiscreteScheduler (FLUX's own)")}
 _FLOW_KEYS = ("shift", "use_dynamic_shifting", "base_shift", "max_shift", "base_image_seq_len", "max_image_seq_len",
               "num_train_timesteps")
 
@@ -80,7 +86,7 @@ class FlowSolverFromImage:
 
 
 def _flow_mode(base_config: Any) -> dict[str, Any]:
-    """Flow-mode settings of a DPM-Solver/UniPC/DEIS scheduler matching the model's own schedule.
+    """Flow-mode settings of a DPM-Solver/UniPC scheduler matching the model's own schedule.
 
     FluxPipeline always passes ``mu`` (the resolution-dependent shift), which these
     classes accept only with dynamic shifting. A fixed shift ``s`` (FLUX.1-schnell) is

@@ -26,11 +26,13 @@ Settings:
   scheduler config does; with Runge-Kutta warm-up steps it cannot run under 10 steps.
 - With no ``scheduler`` in the request the model's own scheduler runs.
 
-Starting from an image (img2img, inpaint, and text2img's ``highres_fix`` pass) needs
-the scheduler's ``add_noise``, which noises the init latents to the step where
-``strength`` starts. diffusers gives ``IPNDMScheduler`` none, so it runs with
-:class:`IPNDMFromImage` mixed in (:func:`with_mixin`), which noises in IPNDM's own
-parametrisation.
+Beyond those three, a name can be a sampler and still not fit the model
+(``x-t2i-model-dependent`` in the spec, DECISIONS D23). ``IPNDMScheduler`` is refused
+on these models (``NOT_FOR_NOISE_PREDICTION``): it samples v-objective models in
+continuous time t in [0, 1] (diffusers uses it for Dance Diffusion), so a UNet that
+predicts noise at timesteps 0-999 gets neither what it was trained on; fed a perfect
+noise predictor it ends 10^10 away from the image (``tests/reference_backend/
+test_scheduler_oracle.py``), where every scheduler run here ends within 0.03.
 """
 from __future__ import annotations
 
@@ -40,8 +42,8 @@ from typing import Any
 
 from .errors import UnsupportedError
 
-__all__ = ["ALGORITHM_TYPES", "REFUSED", "IPNDMFromImage", "SchedulerChoice", "build_scheduler", "scheduler_class",
-           "with_mixin"]
+__all__ = ["ALGORITHM_TYPES", "NOT_FOR_NOISE_PREDICTION", "REFUSED", "SchedulerChoice", "build_scheduler",
+           "scheduler_class", "with_mixin"]
 
 REFUSED: dict[str, str] = {
     "DDIMInverseScheduler": "it inverts images back into noise (for image editing) and cannot sample an image from noise",
@@ -55,27 +57,11 @@ _DPM_MULTISTEP = "DPMSolverMultistepScheduler"
 _FIXED_OVERRIDES: dict[str, dict[str, Any]] = {"PNDMScheduler": {"skip_prk_steps": True}}
 
 
-class IPNDMFromImage:
-    """``add_noise`` for ``IPNDMScheduler``, which diffusers leaves without one.
-
-    IPNDM keeps a variance-preserving pair per step, ``alphas[i]`` (signal) and
-    ``betas[i]`` (noise, despite the name), with ``alphas[i]**2 + betas[i]**2 == 1``:
-    its ``step`` reads a sample as ``alphas[i] * x0 + betas[i] * noise``. Noising an
-    init image to step ``i`` is that sum. The step is found as diffusers' own
-    schedulers find it: the pipeline's begin index before the first step (img2img),
-    the current step after it (inpaint's re-noised background), else the timestep.
-    """
-
-    def add_noise(self, original_samples: Any, noise: Any, timesteps: Any) -> Any:
-        index = self.step_index if self.step_index is not None else self.begin_index  # type: ignore[attr-defined]
-        if index is None:
-            index = self.index_for_timestep(timesteps.flatten()[0])  # type: ignore[attr-defined]
-        alpha = self.alphas[index].to(original_samples.device, original_samples.dtype)  # type: ignore[attr-defined]
-        sigma = self.betas[index].to(original_samples.device, original_samples.dtype)  # type: ignore[attr-defined]
-        return alpha * original_samples + sigma * noise
-
-
-_MIXINS: dict[str, type] = {"IPNDMScheduler": IPNDMFromImage}
+NOT_FOR_NOISE_PREDICTION: dict[str, str] = {
+    "IPNDMScheduler": ("it samples v-objective models in continuous time t in [0, 1] (diffusers uses it for Dance "
+                       "Diffusion), while these UNets predict noise at timesteps 0-999, so it cannot reach an image"),
+}
+"""Samplers refused on SD 1.x/2.x and SDXL (noise-prediction UNets), with the reason."""
 
 
 @functools.cache
@@ -105,6 +91,9 @@ def scheduler_class(name: str) -> type:
     if name in REFUSED:
         raise UnsupportedError(f"scheduler {name} is not supported: {REFUSED[name]}",
                                field="scheduler", value=name, rule="supported")
+    if name in NOT_FOR_NOISE_PREDICTION:
+        raise UnsupportedError(f"scheduler {name} cannot run on a Stable Diffusion model (SD 1.x, 2.x, SDXL): "
+                               f"{NOT_FOR_NOISE_PREDICTION[name]}", field="scheduler", value=name, rule="supported")
     cls = getattr(diffusers, name, None)
     if cls is None or not hasattr(cls, "from_config"):
         raise UnsupportedError(f"scheduler {name} is not available in the installed diffusers",
@@ -120,8 +109,6 @@ def build_scheduler(name: str | None, base_config: Any, *, use_karras_sigmas: bo
     if name is None:
         name = base_config["_class_name"]
     cls = scheduler_class(name)
-    if name in _MIXINS:
-        cls = with_mixin(cls, _MIXINS[name])
     overrides: dict[str, Any] = dict(_FIXED_OVERRIDES.get(name, {}))
     if _accepts(cls, "use_karras_sigmas"):
         overrides["use_karras_sigmas"] = use_karras_sigmas

@@ -1,4 +1,4 @@
-"""The spec's 18 scheduler names on FLUX's flow-matching sampler: nine run, nine are refused with the reason."""
+"""The spec's 18 scheduler names on FLUX's flow-matching sampler: eight run, ten are refused with the reason."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

@@ -5,7 +5,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from t2i_contract.reference_backend.schedulers import ALGORITHM_TYPES, REFUSED, build_scheduler
+from t2i_contract.reference_backend.schedulers import (ALGORITHM_TYPES, NOT_FOR_NOISE_PREDICTION, REFUSED,
+                                                       build_scheduler)
 from t2i_contract.spec import load_spec
 
 from .support import differ, pixels
@@ -14,15 +15,26 @@ if TYPE_CHECKING:
     from .support import Server
 
 ENUM = load_spec().document["components"]["schemas"]["Scheduler"]["enum"]
-RUNS = [name for name in ENUM if name not in REFUSED]
+RUNS = [name for name in ENUM if name not in REFUSED and name not in NOT_FOR_NOISE_PREDICTION]
 KARRAS = {"EulerDiscreteScheduler", "HeunDiscreteScheduler", "LMSDiscreteScheduler", "KDPM2DiscreteScheduler",
           "KDPM2AncestralDiscreteScheduler", "DPMSolverMultistepScheduler", "DPMSolverSinglestepScheduler",
           "UniPCMultistepScheduler", "DEISMultistepScheduler"}
 
 
 def test_every_enum_value_is_either_run_or_refused() -> None:
-    assert set(RUNS) | set(REFUSED) == set(ENUM)
+    assert set(RUNS) | set(REFUSED) | set(NOT_FOR_NOISE_PREDICTION) == set(ENUM)
     assert set(REFUSED) == {"DDIMInverseScheduler", "KarrasVeScheduler", "ScoreSdeVeScheduler"}
+    assert set(NOT_FOR_NOISE_PREDICTION) == {"IPNDMScheduler"}
+
+
+@pytest.mark.parametrize("model", ["tiny-sd", "tiny-sdxl"])
+def test_a_sampler_that_does_not_fit_the_model_is_refused_with_the_reason(tiny_server: Server, model: str) -> None:
+    body = tiny_server.text2img(model_id=model, scheduler="IPNDMScheduler").json()
+    assert body["status"] == "error" and "id" not in body
+    assert body["message"] == ("scheduler IPNDMScheduler cannot run on a Stable Diffusion model (SD 1.x, 2.x, SDXL): "
+                               + NOT_FOR_NOISE_PREDICTION["IPNDMScheduler"])
+    assert body["errors"][0] == {"field": "scheduler", "rule": "supported", "message": body["message"],
+                                 "value": "IPNDMScheduler"}
 
 
 @pytest.mark.parametrize("name", RUNS)

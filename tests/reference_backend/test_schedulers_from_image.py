@@ -2,8 +2,9 @@
 on SD, SDXL and FLUX: it runs, or it is the same 400 naming the scheduler as in text2img. Never a 500.
 
 A randomly seeded contract run once found IPNDMScheduler failing img2img with a 500 (diffusers gives it no
-``add_noise``), and FLUX's four flow-mode solvers failed the same way; this table asks every name on every
-family so no such hole is left for a seed to find.
+``add_noise``; it is now refused on SD and SDXL, see ``test_scheduler_oracle.py``), and FLUX's flow-mode
+solvers failed the same way; this table asks every name on every family so no such hole is left for a seed
+to find.
 """
 from __future__ import annotations
 
@@ -13,17 +14,18 @@ import numpy as np
 import pytest
 
 from t2i_contract.reference_backend.flow_schedulers import FLOW_MODE, FLOW_REFUSED, build_flow_scheduler
-from t2i_contract.reference_backend.schedulers import REFUSED, build_scheduler
+from t2i_contract.reference_backend.schedulers import NOT_FOR_NOISE_PREDICTION, REFUSED
 from t2i_contract.spec import load_spec
 from tests.input_images import half_mask, photo, png_base64
 
 from .support import API, KEY, Server, decode_png, differ
 
 ENUM = load_spec().document["components"]["schemas"]["Scheduler"]["enum"]
-REFUSED_FROM_IMAGE = {"tiny-sd": set(REFUSED), "tiny-sdxl": set(REFUSED), "tiny-flux": set(FLOW_REFUSED)}
+SD_REFUSED = set(REFUSED) | set(NOT_FOR_NOISE_PREDICTION)
+REFUSED_FROM_IMAGE = {"tiny-sd": SD_REFUSED, "tiny-sdxl": SD_REFUSED, "tiny-flux": set(FLOW_REFUSED)}
 """Exactly what text2img refuses on each family: starting from an image refuses nothing more."""
-MIXED_IN = [("tiny-sd", "IPNDMScheduler")] + [("tiny-flux", name) for name in FLOW_MODE]
-"""The names that run from an image only through this backend's mix-ins."""
+MIXED_IN = [("tiny-flux", name) for name in FLOW_MODE]
+"""The names that run from an image only through this backend's mix-in."""
 
 
 def from_image(server: Server, operation: str, **fields: Any) -> Any:
@@ -77,24 +79,6 @@ def test_mixed_in_schedulers_start_from_the_init_image(tiny_server: Server, oper
     weak = run(0.3)
     assert differ(weak, run(1.0)) > 1.0
     assert differ(weak, run(0.3, colour=(220, 20, 20))) > 1.0
-
-
-def test_ipndm_noising_is_its_own_variance_preserving_pair_at_the_start_step() -> None:
-    import torch
-    from diffusers import DDIMScheduler
-
-    scheduler = build_scheduler("IPNDMScheduler", DDIMScheduler().config, use_karras_sigmas=False,
-                                algorithm_type="none").scheduler
-    scheduler.set_timesteps(10)
-    scheduler.set_begin_index(4)  # as StableDiffusionImg2ImgPipeline does at strength 0.6
-    alpha, sigma = float(scheduler.alphas[4]), float(scheduler.betas[4])
-    assert 0.0 < sigma < 1.0 and alpha**2 + sigma**2 == pytest.approx(1.0)
-    sample, noise = torch.ones(1, 4, 2, 2), torch.full((1, 4, 2, 2), -1.0)
-    noised = scheduler.add_noise(sample, noise, scheduler.timesteps[4:5])
-    assert torch.allclose(noised, torch.full_like(sample, alpha - sigma))
-    scheduler.step(torch.zeros_like(sample), scheduler.timesteps[4], noised)  # now one step further along
-    after = scheduler.add_noise(sample, noise, scheduler.timesteps[5:6])
-    assert torch.allclose(after, torch.full_like(sample, float(scheduler.alphas[5]) - float(scheduler.betas[5])))
 
 
 @pytest.mark.parametrize("name", FLOW_MODE)
