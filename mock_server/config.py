@@ -47,7 +47,6 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_JOURNAL_LIMIT = 1000
 DEFAULT_WEBHOOK_BACKOFF = 0.5
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
-DEFAULT_RETRY_AFTER = 30
 
 
 def parse_latency(text: str | float | None) -> tuple[float, float]:
@@ -121,9 +120,7 @@ class MockConfig:
     webhook_attempts: int = shared.webhook_attempts()
     webhook_backoff: float = shared.webhook_backoff(DEFAULT_WEBHOOK_BACKOFF)
     webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
-    retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
-                               help="Seconds a 429 answer (a full queue, or Prefer: code=429) tells the client to "
-                                    "wait.")
+    retry_after: int = shared.retry_after()
     deny_private_urls: bool = setting(False, help="Refuse webhook URLs on loopback and private addresses. By default "
                                                    "the mock posts to them (your receiver usually runs on your own "
                                                    "machine); link-local and metadata addresses are always refused "
@@ -131,8 +128,7 @@ class MockConfig:
     models: tuple[str, ...] = setting((), parse=parse_keys, metavar="ID,ID",
                                       help="Comma-separated model ids. When set, any other model_id gets 404 "
                                            "'Model not found: <id>' from every operation.")
-    url_allow: tuple[str, ...] = setting((), parse=parse_keys, metavar="HOST|CIDR,...",
-                                         help="Hosts or address ranges a webhook may always be posted to.")
+    url_allow: tuple[str, ...] = shared.url_allow()
     db_path: Path | None = setting(None, flag="db", type=click.Path(dir_okay=False, path_type=Path),
                                    default_text="a fresh temporary file",
                                    help="SQLite file for jobs and the journal, shared by every worker.")

@@ -12,12 +12,26 @@ from typing import Any
 
 import click
 
-from t2i_contract.spec.options import setting
+from t2i_contract.spec.options import setting, split_commas
 
-__all__ = ["DEFAULT_WEBHOOK_ATTEMPTS", "webhook_attempts", "webhook_backoff", "webhook_timeout"]
+__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "retry_after", "url_allow", "webhook_attempts",
+           "webhook_backoff", "webhook_timeout"]
 
 #: Delivery attempts in all, the same on every server, so webhook_status reads alike.
 DEFAULT_WEBHOOK_ATTEMPTS = 3
+#: Seconds a 429 tells the client to wait, the same on every server.
+DEFAULT_RETRY_AFTER = 30
+
+
+def retry_after() -> Any:
+    return setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
+                   help="Seconds a 429 answer tells the client to wait (Retry-After and retry_after).")
+
+
+def url_allow() -> Any:
+    return setting((), parse=split_commas, metavar="HOST|CIDR,...",
+                   help="Hosts or address ranges the server may always contact for webhooks and input images, "
+                        "link-local ones included.")
 
 
 def webhook_attempts() -> Any:

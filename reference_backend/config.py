@@ -34,7 +34,6 @@ DEFAULT_TEMP_TTL = 24 * 3600.0
 DEFAULT_WEBHOOK_BACKOFF = 1.0
 DEFAULT_WEBHOOK_TIMEOUT = 30.0
 DEFAULT_MAX_QUEUED = 0
-DEFAULT_RETRY_AFTER = 30
 DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_MAX_LORAS = 32
 DEFAULT_DEVICE = "cpu"
@@ -90,13 +89,10 @@ class BackendConfig:
     webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
     allow_private_urls: bool = setting(False, help="Let webhook URLs point at loopback and private addresses "
                                                     "(refused by default: the server would be an SSRF gateway).")
-    url_allow: tuple[str, ...] = setting((), parse=split_commas, metavar="HOST|CIDR,...",
-                                         help="Hosts or address ranges a webhook may always be posted to, "
-                                              "link-local ones included.")
+    url_allow: tuple[str, ...] = shared.url_allow()
     max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),
                               help="Generations waiting per key before 429; 0 means no limit.")
-    retry_after: int = setting(DEFAULT_RETRY_AFTER, type=click.IntRange(0),
-                               help="Seconds a 429 answer (queue full) tells the client to wait.")
+    retry_after: int = shared.retry_after()
     max_loaded_models: int = setting(DEFAULT_MAX_LOADED_MODELS, type=click.IntRange(1),
                                      help="Pipelines kept loaded; the least recently used goes first.")
     max_loras: int = setting(DEFAULT_MAX_LORAS, type=click.IntRange(1),
