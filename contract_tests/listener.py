@@ -33,14 +33,14 @@ class QuietHandler(WSGIRequestHandler):
 
 
 class SuiteServer:
-    """A threaded WSGI server of the suite's own on ``host`` and a free port; use as a context manager.
+    """A threaded WSGI server of the suite's own on ``host`` and a free port (or ``port``); a context manager.
 
     ``root`` is its URL (``http://127.0.0.1:PORT``, brackets around an IPv6 host);
     subclasses answer in ``_wsgi``.
     """
 
-    def __init__(self, host: str, name: str) -> None:
-        self._server = make_server(host, 0, self._wsgi, threaded=True, request_handler=QuietHandler)
+    def __init__(self, host: str, name: str, port: int = 0) -> None:
+        self._server = make_server(host, port, self._wsgi, threaded=True, request_handler=QuietHandler)
         self.root = f"http://{f'[{host}]' if ':' in host else host}:{self._server.server_port}"
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name=name)
 

@@ -10,10 +10,11 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
-from werkzeug.serving import BaseWSGIServer, make_server
 from werkzeug.wrappers import Request, Response
+
+from t2i_contract.contract_tests.listener import SuiteServer
 
 __all__ = ["ServerThread", "WebhookListener", "free_port", "wait_for"]
 
@@ -36,24 +37,18 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: floa
         time.sleep(interval)
 
 
-class ServerThread:
-    """Serve a WSGI app on 127.0.0.1:<free port> from a background thread."""
+class ServerThread(SuiteServer):
+    """Serve a WSGI app on 127.0.0.1:<free port> (or ``port``) from a background thread: the contract suite's
+    own server class, so tests and the suite start and stop servers one way."""
 
     def __init__(self, app: Callable[..., Any], port: int | None = None) -> None:
         self.app = app
-        self._server: BaseWSGIServer = make_server("127.0.0.1", port or 0, app, threaded=True)
+        super().__init__("127.0.0.1", "t2i-test-server", port or 0)
         self.port = self._server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self.url = self.root
 
-    def __enter__(self) -> ServerThread:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+    def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.app(environ, start_response)
 
 
 @dataclass

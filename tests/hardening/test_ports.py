@@ -18,7 +18,7 @@ from pathlib import Path
 from t2i_contract.reference_backend import TinyModel
 from tests.support import free_port, wait_for
 
-from .processes import TIMEOUT, running, start, stop, worker_of
+from tests.processes import TIMEOUT, running, start, stop, worker_of
 
 
 def _refused_in_one_line(lines: list[str], port: int) -> None:

@@ -25,7 +25,7 @@ from tests.support import WebhookListener, free_port, wait_for
 
 from .answers import job_id
 from .conftest import KINDS, Launch
-from .processes import TIMEOUT, running
+from tests.processes import TIMEOUT, running
 
 QUEUED = 8  # jobs queued right after a cold start
 MIN_ETA = 0.5  # the backend's floor on any ETA

@@ -92,7 +92,7 @@ def test_every_worker_on_the_store_sees_a_change(tmp_path: Path) -> None:
 
 
 def test_both_workers_of_a_t2i_mock_apply_the_behaviour_one_of_them_took(tmp_path: Path) -> None:
-    from tests.hardening.processes import running
+    from tests.processes import running
     from tests.support import free_port, wait_for
 
     port = free_port()

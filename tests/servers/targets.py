@@ -11,10 +11,6 @@ config fields or internals.
 """
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator
@@ -23,7 +19,8 @@ import requests
 
 from t2i_contract.reference_backend import Generator
 from t2i_contract.spec import load_spec
-from tests.support import ServerThread, free_port, wait_for
+from tests.processes import running
+from tests.support import ServerThread, free_port
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -137,30 +134,12 @@ def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: b
         flags += ["--max-queued", str(max_queued)]
     if url_allow:
         flags += ["--deny-private-urls", "--url-allow", ",".join(url_allow)]
-    log = data_dir / "mock.log"
-    with log.open("w") as out:
-        process = subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "mock",
-                                    *flags], stdout=out, stderr=subprocess.STDOUT, env={**os.environ})
     target = Target("mock_granian", f"http://127.0.0.1:{port}", ({}, {"Prefer": "code=500"}))
-
-    def up() -> bool:
-        assert process.poll() is None, f"t2i mock exited with {process.returncode}: {log.read_text()[-3000:]}"
-        try:
-            return target.request("GET", "/__mock/health").status_code == 200
-        except requests.ConnectionError:
-            return False
-
     try:
-        wait_for(up, timeout=TIMEOUT, interval=0.05)
-        yield target
+        with running("mock", flags, data_dir / "mock.log", port):
+            yield target
     finally:
         target.close()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=TIMEOUT)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class Gated(Generator):

@@ -15,7 +15,7 @@ from tests.support import wait_for
 
 __all__ = ["Process", "running", "start", "stop", "worker_of"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120.0  # polling deadline: generous, never a claim about speed
 
 
