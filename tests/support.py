@@ -66,7 +66,7 @@ class WebhookListener:
     gate: threading.Event | None = None
 
     def __post_init__(self) -> None:
-        self._lock = threading.Lock()
+        self._arrived = threading.Condition()
         self._server = ServerThread(self._wsgi)
         self.url = self._server.url + "/hook"
 
@@ -77,17 +77,21 @@ class WebhookListener:
             payload = json.loads(raw)
         except ValueError:
             payload = {"_raw": raw.decode("utf-8", "replace")}
-        with self._lock:
+        with self._arrived:
             self.received.append({"path": request.path, "headers": dict(request.headers),
                                   "json": payload, "at": time.monotonic()})
             code = self.status_codes.pop(0) if self.status_codes else 200
+            self._arrived.notify_all()
         if self.gate is not None:
             self.gate.wait(60)
         return Response("ok", status=code)(environ, start_response)
 
     def wait(self, count: int = 1, timeout: float = 10.0) -> list[dict[str, Any]]:
-        wait_for(lambda: len(self.received) >= count, timeout)
-        return list(self.received)
+        """Block until ``count`` calls have arrived (woken by each arrival), or fail after ``timeout`` seconds."""
+        with self._arrived:
+            if not self._arrived.wait_for(lambda: len(self.received) >= count, timeout):
+                raise AssertionError(f"{count} webhook call(s) not received within {timeout}s: {len(self.received)}")
+            return list(self.received)
 
     def __enter__(self) -> WebhookListener:
         self._server.__enter__()

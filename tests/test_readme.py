@@ -38,7 +38,6 @@ import os
 import re
 import signal
 import subprocess
-import time
 from pathlib import Path
 from typing import Iterator
 
@@ -47,7 +46,7 @@ import requests
 
 from tests.conftest import CI_SUITE_SEED, ROOT
 from tests.readme_commands import Command, MarkerError, extract
-from tests.support import free_port
+from tests.support import free_port, wait_for
 
 COMMANDS = extract((ROOT / "README.md").read_text("utf-8"))
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -99,21 +98,22 @@ class Harness:
         with open(self.root / f"{name}-{port}.log", "wb") as log:  # the server keeps its own copy of the fd
             process = subprocess.Popen(argv, cwd=self.clone, env=env, stdout=log, stderr=subprocess.STDOUT,
                                        start_new_session=True)
-        deadline = time.monotonic() + SERVER_DEADLINE
-        while True:
+        def answering() -> bool:
             if process.poll() is not None:
                 pytest.fail(f"{name} exited with {process.returncode} before answering on port {port}:\n"
                             f"{self._log(name, port)}")
             try:
                 requests.get(f"http://127.0.0.1:{port}/", timeout=5)
-                return process
             except requests.ConnectionError:
-                pass
-            if time.monotonic() > deadline:
-                self._stop(process)
-                pytest.fail(f"{name} did not answer on port {port} in {SERVER_DEADLINE:.0f} s:\n"
-                            f"{self._log(name, port)}")
-            time.sleep(0.2)  # polling for the port, with a generous deadline above
+                return False
+            return True
+
+        try:
+            wait_for(answering, timeout=SERVER_DEADLINE, interval=0.2)  # polling for the port: nothing to wait on
+        except AssertionError:
+            self._stop(process)
+            pytest.fail(f"{name} did not answer on port {port} in {SERVER_DEADLINE:.0f} s:\n{self._log(name, port)}")
+        return process
 
     def _log(self, name: str, port: int) -> str:
         return (self.root / f"{name}-{port}.log").read_text("utf-8", "replace")[-4000:]
