@@ -28,7 +28,7 @@ more things of a scheduler than FluxPipeline does: they pass their own sigma lis
 drops that sigma list for a scheduler in flow-sigma mode, since it samples its own
 shifted flow sigmas; the image-to-image pipelines do not, and DPM-Solver and UniPC
 have no ``scale_noise``. So the three solvers run with :class:`FlowSolverFromImage`
-mixed in (``schedulers.with_mixin``), which does what FluxPipeline does with the sigma
+mixed in (:func:`_from_image`), which does what FluxPipeline does with the sigma
 list and gives ``scale_noise`` as ``add_noise``: in flow mode both are the flow
 interpolation ``(1 - sigma) * x + sigma * noise``. Text2img runs the same either way.
 
@@ -40,11 +40,12 @@ ran, and a note names it whenever it differs from the requested name.
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 from .errors import UnsupportedError
-from .schedulers import ALGORITHM_TYPES, REFUSED, SchedulerChoice, _accepts, with_mixin
+from .schedulers import ALGORITHM_TYPES, REFUSED, SchedulerChoice, _accepts
 
 __all__ = ["FLOW_REFUSED", "FLOW_TWINS", "FlowSolverFromImage", "build_flow_scheduler", "check_flow_scheduler"]
 
@@ -85,6 +86,12 @@ class FlowSolverFromImage:
         return self.add_noise(sample, noise, timestep)  # type: ignore[attr-defined]
 
 
+@functools.cache
+def _from_image(cls: type) -> type:
+    """``cls`` with :class:`FlowSolverFromImage` in front, under ``cls``'s own name (``meta`` reports it)."""
+    return type(cls.__name__, (FlowSolverFromImage, cls), {"__module__": __name__, "__doc__": cls.__doc__})
+
+
 def _flow_mode(base_config: Any) -> dict[str, Any]:
     """Flow-mode settings of a DPM-Solver/UniPC scheduler matching the model's own schedule.
 
@@ -121,7 +128,7 @@ def build_flow_scheduler(name: str | None, base_config: Any, *, use_karras_sigma
         cls, overrides = getattr(diffusers, twin), dict(overrides)
     else:
         check_flow_scheduler(name)
-        cls = with_mixin(getattr(diffusers, name), FlowSolverFromImage)
+        cls = _from_image(getattr(diffusers, name))
         overrides = {k: v for k, v in _flow_mode(base_config).items() if _accepts(cls, k)}
     if name in FLOW_MODE:
         if use_karras_sigmas:

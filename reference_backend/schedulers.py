@@ -36,14 +36,13 @@ test_scheduler_oracle.py``), where every scheduler run here ends within 0.03.
 """
 from __future__ import annotations
 
-import functools
 import inspect
 from typing import Any
 
 from .errors import UnsupportedError
 
 __all__ = ["ALGORITHM_TYPES", "NOT_FOR_NOISE_PREDICTION", "REFUSED", "SchedulerChoice", "build_scheduler",
-           "scheduler_class", "with_mixin"]
+           "scheduler_class"]
 
 REFUSED: dict[str, str] = {
     "DDIMInverseScheduler": "it inverts images back into noise (for image editing) and cannot sample an image from noise",
@@ -62,12 +61,6 @@ NOT_FOR_NOISE_PREDICTION: dict[str, str] = {
                        "Diffusion), while these UNets predict noise at timesteps 0-999, so it cannot reach an image"),
 }
 """Samplers refused on SD 1.x/2.x and SDXL (noise-prediction UNets), with the reason."""
-
-
-@functools.cache
-def with_mixin(cls: type, mixin: type) -> type:
-    """``cls`` with ``mixin`` in front, under ``cls``'s own name (``meta`` reports the class's name)."""
-    return type(cls.__name__, (mixin, cls), {"__module__": mixin.__module__, "__doc__": cls.__doc__})
 
 
 class SchedulerChoice:
