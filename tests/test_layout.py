@@ -8,14 +8,15 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("spec", "protocol", "mock_server", "reference_backend", "contract_tests", "drift")
+PACKAGES = ("spec", "wire", "protocol", "mock_server", "reference_backend", "contract_tests", "drift")
 ALLOWED = {
     "spec": set(),
-    "protocol": {"spec"},
-    "mock_server": {"spec", "protocol"},
-    "reference_backend": {"spec", "protocol"},
-    "contract_tests": {"spec"},
-    "drift": {"spec", "contract_tests"},
+    "wire": {"spec"},
+    "protocol": {"spec", "wire"},
+    "mock_server": {"spec", "wire", "protocol"},
+    "reference_backend": {"spec", "wire", "protocol"},
+    "contract_tests": {"spec", "wire"},
+    "drift": {"spec", "wire", "contract_tests"},
 }
 HEAVY = {"torch", "diffusers", "transformers", "peft", "safetensors", "accelerate"}
 

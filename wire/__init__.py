@@ -1,0 +1,9 @@
+"""The wire: what travels between a client and a server of a contract, read from its document.
+
+Flask-free and server-free: both servers (through ``protocol/``) and every client (the
+contract suite, drift, the proxy) use it, so a fact of the wire lives here once.
+It imports only ``spec/`` (and Pillow for images). Being built; see the modules.
+"""
+from __future__ import annotations
+
+__all__: list[str] = []
