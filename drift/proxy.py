@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 
 import requests
 from flask import Flask, Response, request
@@ -33,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from t2i_contract.spec import PARSERS, RequestError, error_body, load_spec, parse_fetch, parse_json_body, \
     parse_request
+from t2i_contract.wire.routes import route_table
 
 from .observe import Observer
 from .relink import Relinker
@@ -57,17 +57,15 @@ class _Checker:
 
     def __init__(self) -> None:
         self.spec = load_spec()
-        self.routes: list[tuple[re.Pattern[str], str, str, str]] = []
-        for op_id, route, method, _ in self.spec.operations():
-            pattern = re.compile("^" + re.sub(r"\\{[^{}]*\\}", "(?P<id>[^/]+)", re.escape(route)) + "$")
-            self.routes.append((pattern, method.upper(), op_id, self.spec.responses.operation_pointer(op_id)))
+        self.routes = route_table(self.spec)
 
     def operation(self, method: str, path: str) -> tuple[str, str, str | None] | None:
-        for pattern, verb, op_id, pointer in self.routes:
-            match = pattern.match(path)
-            if match and verb == method:
-                return op_id, pointer, match.groupdict().get("id")
-        return None
+        """(operationId, its pointer in the document, the path's ``id``) for a call of the spec, else None."""
+        match = self.routes.match(method, path)
+        if match is None:
+            return None
+        op_id = match.operation_id
+        return op_id, self.spec.responses.operation_pointer(op_id), match.params.get("id")
 
     def request_problems(self, op_id: str, raw: bytes, path_id: str | None) -> list[str]:
         try:

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from t2i_contract.protocol import RequestRejected
-from t2i_contract.protocol.prefer import parse_prefer
+from t2i_contract.wire.prefer import parse_prefer
 from t2i_contract.spec import Spec
 
 from .config import parse_latency

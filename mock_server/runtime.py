@@ -29,6 +29,7 @@ from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
 from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
+from t2i_contract.wire.seeds import seed_range
 
 from .behaviour import BehaviourFile
 from .config import MockConfig
@@ -36,10 +37,9 @@ from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .journal import kept_answer
 from .store import Job, JobStore, temporary_folder
 
-__all__ = ["SEED_LIMIT", "TIP", "MockRuntime", "image_path"]
+__all__ = ["TIP", "MockRuntime", "image_path"]
 
 log = logging.getLogger(__name__)
-SEED_LIMIT = 2**32 - 1
 TIP = "This is a mock: images are deterministic placeholders drawn from the request."
 # Headers worth keeping in the journal; hop-by-hop and server-added ones are noise.
 _SKIP_HEADERS = frozenset({"host", "content-length", "connection", "accept-encoding"})
@@ -166,7 +166,7 @@ class MockRuntime(Service):
         self.check_model(request.model_id)
         meta = request.to_meta()
         if meta["seed"] is None:
-            meta["seed"] = random.randint(0, SEED_LIMIT)
+            meta["seed"] = seed_range(self.spec, call.operation_id).pick()
         entry = call.state["journal"]
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}

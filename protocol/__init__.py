@@ -6,7 +6,6 @@ to post webhooks). It owns what the contract says about HTTP, once:
 - ``pipeline``: the route table derived from the spec's operations, and the one
   path every API call takes (:class:`Pipeline`, :func:`install`);
 - ``intake``: Content-Type, per-operation body limits, the constant-time key check;
-- ``prefer``: the ``Prefer`` header;
 - ``errors``: the error tree and the one error handler (:func:`error_answer`);
 - ``payloads``: success, processing, failure and webhook bodies over :class:`JobView`;
 - ``webhooks``: delivery with retries and the one ``webhook_status`` vocabulary;
@@ -38,7 +37,6 @@ from .outbound import json_poster, post_json
 from .outbound_errors import InputImageError, InvalidUrl, OutboundError, UrlRefused
 from .payloads import JobView, answer, failed_body, processing_body, success_body, webhook_body
 from .pipeline import Answer, Pipeline, Route, install, json_bytes
-from .prefer import Preferences, parse_prefer
 from .service import Call, Service
 from .urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy
 from .webhooks import WebhookSender, WebhookSource, initial_status, unsettled
@@ -64,7 +62,6 @@ __all__ = [
     "NotFound",
     "OutboundError",
     "Pipeline",
-    "Preferences",
     "ProtocolError",
     "QueueFull",
     "RequestRejected",
@@ -86,7 +83,6 @@ __all__ = [
     "json_poster",
     "load_input_image",
     "load_input_images",
-    "parse_prefer",
     "post_json",
     "processing_body",
     "read_body",

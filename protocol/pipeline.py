@@ -34,13 +34,14 @@ from werkzeug.wsgi import get_current_url
 
 from t2i_contract.spec import PARSERS, GenerationRequest, Spec, ValidationError, parse_fetch, parse_json_body
 from t2i_contract.spec.errors import show_value
+from t2i_contract.wire.prefer import parse_prefer
+from t2i_contract.wire.routes import Route, route_table
 
 from .errors import ForcedError, RequestRejected, error_answer
 from .inputs import load_input_images
 from .outbound_errors import BadDimensions
 from .intake import BodyLimits, KeyRing, read_body
 from .payloads import FAILED, answer
-from .prefer import parse_prefer
 from .service import Call, Service
 from .urls import UrlPolicy
 
@@ -76,27 +77,6 @@ class Answer:
         return response
 
 
-@dataclass(frozen=True)
-class Route:
-    operation_id: str
-    method: str
-    path: str          # as the spec writes it: /api/v6/images/fetch/{id}
-    rule: str          # as Flask writes it:   /api/v6/images/fetch/<id>
-    params: tuple[str, ...]
-
-
-def _routes(spec: Spec) -> tuple[Route, ...]:
-    routes = []
-    for operation_id, path, method, _ in spec.operations():
-        rule, params = path, []
-        for segment in path.split("/"):
-            if segment.startswith("{") and segment.endswith("}"):
-                params.append(segment[1:-1])
-                rule = rule.replace(segment, f"<{segment[1:-1]}>")
-        routes.append(Route(operation_id, method.upper(), path, rule, tuple(params)))
-    return tuple(routes)
-
-
 class Pipeline:
     """Intake, validation and answers of the contract, over one :class:`Service`.
 
@@ -121,7 +101,7 @@ class Pipeline:
         self.url_policy = url_policy
         self._base_urls: dict[tuple[Any, ...], str] = {}
         self.base_path = spec.base_path
-        self.routes = _routes(spec)
+        self.routes = route_table(spec)
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
         self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
 

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2i_contract.spec import FetchRequest, ModelReloadRequest
+from t2i_contract.wire.prefer import NO_PREFERENCES, Preferences
 
 from .errors import NotFound
 from .payloads import JobView
-from .prefer import NO_PREFERENCES, Preferences
 
 __all__ = ["Call", "Service"]
 

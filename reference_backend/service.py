@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import secrets
 import threading
 import time
 from concurrent.futures import Future
@@ -42,6 +41,8 @@ from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.payloads import FAILED as VIEW_FAILED
 from t2i_contract.protocol.payloads import PROCESSING, webhook_body, with_server_info
 from t2i_contract.protocol.urls import UrlPolicy
+from t2i_contract.spec import load_spec
+from t2i_contract.wire.seeds import seed_range
 
 from .errors import BackendError
 from .features import UPSCALE_FACTOR, UPSCALE_RESAMPLER, field_notes, upscale
@@ -61,7 +62,6 @@ log = logging.getLogger(__name__)
 DEFAULT_ETA = 5.0
 """Seconds per unit of cost (one 512x512 image, 20 steps) before any job has finished."""
 MIN_ETA = 0.5
-SEED_LIMIT = 2**32
 _IDLE_POLL = 0.5
 _SWEEP_EVERY = 60.0
 INTERNAL_ERROR = STATUS_MESSAGES[500]
@@ -147,7 +147,7 @@ class JobService(Service):
     def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, Any] | None = None) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
-        seed = request.seed if request.seed is not None else secrets.randbelow(SEED_LIMIT)
+        seed = request.seed if request.seed is not None else seed_range(load_spec(), request.OPERATION).pick()
         job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url,
                                 initial_status(request.webhook), max_waiting=limit, inputs=inputs)
         if job_id is None:
