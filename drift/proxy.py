@@ -32,6 +32,7 @@ from werkzeug.exceptions import HTTPException
 
 from t2i_contract.spec import PARSERS, RequestError, error_body, load_spec, parse_fetch, parse_json_body, \
     parse_request
+from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.routes import route_table
 
 from .observe import Observer
@@ -72,7 +73,7 @@ class _Checker:
             body = parse_json_body(raw)
             if op_id in PARSERS:
                 parse_request(op_id, body, self.spec)
-            elif op_id in ("fetch", "fetchById"):
+            elif op_id in wire_of(self.spec).lifecycle.fetch:
                 parse_fetch(body, path_id=path_id, spec=self.spec)
         except RequestError as exc:
             return [f"request: {problem.message}" for problem in exc.problems]

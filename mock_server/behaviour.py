@@ -9,7 +9,7 @@ a 503, or be slow, without restarting it or changing the client to send ``Prefer
 It is applied exactly as the ``Prefer`` header is, by the same code: the behaviour
 becomes a ``Prefer`` value (``status=processing, eta=3, code=503``) that
 :meth:`Behaviour.apply` puts in front of the client's own header before the
-pipeline reads it with :func:`~t2i_contract.protocol.prefer.parse_prefer`, so a
+pipeline reads it with :func:`~t2i_contract.wire.prefer.parse_prefer`, so a
 preference the client sends itself wins. A forced ``code`` applies only to the
 operations whose spec documents that status (402 to text2img, not to fetch).
 ``latency`` replaces ``--latency`` while set.
@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from t2i_contract.protocol import RequestRejected
-from t2i_contract.wire.prefer import parse_prefer
+from t2i_contract.wire.prefer import PreferError, parse_prefer
 from t2i_contract.spec import Spec
 
 from .config import parse_latency
@@ -92,7 +92,7 @@ class Behaviour:
             if value is not None:
                 try:  # the very check a Prefer header gets
                     parse_prefer(f"{name}={value}")
-                except RequestRejected as exc:
+                except PreferError as exc:
                     raise RequestRejected(name, "behaviour", f"{name}: {exc}", value) from None
         if code is not None and spec is not None and not any(
                 code in spec.documented_statuses(operation) for operation, *_ in spec.operations()):
@@ -145,7 +145,7 @@ class BehaviourFile:
         if seen != self._seen:
             try:
                 self._current = Behaviour.from_json(json.loads(self.path.read_text("utf-8")))
-            except (OSError, ValueError, RequestRejected):  # half-written by hand: keep the last good one
+            except (OSError, ValueError, RequestRejected, PreferError):  # half-written by hand: keep the last good one
                 return self._current
             self._seen = seen
         return self._current

@@ -25,7 +25,7 @@ from typing import Any
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import AuthError, KeyRing, NotFound, RequestRejected, json_bytes
-from t2i_contract.protocol.payloads import answer
+from t2i_contract.wire.answers import answers_for
 
 from .journal import JournalQuery, kept_answer
 from .runtime import MockRuntime
@@ -122,7 +122,7 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
             job = store.get_job(job_id)
             if job is not None and not job.meta.get("base64"):  # base64 answers would be drawn again
                 sent = mock.view(job, max(float(entry.get("at") or 0), job.created))  # as it was then
-                entry["answer"] = kept_answer(answer(sent, mock.spec.base_path))
+                entry["answer"] = kept_answer(answers_for(mock.spec).answer(sent))
         return entry
 
     @app.get("/__mock/requests")

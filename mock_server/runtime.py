@@ -26,9 +26,9 @@ from typing import Any, BinaryIO
 from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
 from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
-from t2i_contract.protocol.payloads import PROCESSING, SUCCESS, webhook_body
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
+from t2i_contract.wire.answers import PROCESSING, SUCCESS, answers_for
 from t2i_contract.wire.seeds import seed_range
 
 from .behaviour import BehaviourFile
@@ -200,9 +200,9 @@ class MockRuntime(Service):
         call.state["journal"]["normalised"] = {"key": request.key, "model_id": request.model_id}
         if call.prefs.status == "processing":
             eta = self.config.eta if call.prefs.eta is None else call.prefs.eta
-            return {"status": PROCESSING, "message": f"Model {request.model_id} is loading; call model_reload "
-                    "again to see it ready", "eta": eta}
-        return {"status": SUCCESS, "message": f"Model {request.model_id} is loaded"}
+            return answers_for(self.spec).reload(PROCESSING, f"Model {request.model_id} is loading; call "
+                                                 "model_reload again to see it ready", eta=eta)
+        return answers_for(self.spec).reload(SUCCESS, f"Model {request.model_id} is loaded")
 
     # -- answers -------------------------------------------------------------------------
     def view(self, job: Job, now: float) -> JobView:
@@ -237,7 +237,7 @@ class MockRuntime(Service):
         job = self.store.get_job(job_id)
         if job is None or not job.webhook:
             return None
-        return job.webhook, webhook_body(self.view(job, max(self.clock.now(), job.ready_at)))
+        return job.webhook, answers_for(self.spec).webhook(self.view(job, max(self.clock.now(), job.ready_at)))
 
     def record_webhook_status(self, job_id: int, status: str) -> None:
         self.store.set_webhook_status(job_id, status)

@@ -7,7 +7,6 @@ to post webhooks). It owns what the contract says about HTTP, once:
   path every API call takes (:class:`Pipeline`, :func:`install`);
 - ``intake``: Content-Type, per-operation body limits, the constant-time key check;
 - ``errors``: the error tree and the one error handler (:func:`error_answer`);
-- ``payloads``: success, processing, failure and webhook bodies over :class:`JobView`;
 - ``webhooks``: delivery with retries and the one ``webhook_status`` vocabulary;
 - ``service``: the seam a server implements (:class:`Service`), like httpx's
   ``BaseTransport``;
@@ -17,6 +16,8 @@ to post webhooks). It owns what the contract says about HTTP, once:
   images), and input images by URL or base64; their errors are 400s naming the field.
 """
 from __future__ import annotations
+
+from t2i_contract.wire.answers import JobView
 
 from .clock import Clock, ManualClock, SystemClock
 from .errors import (
@@ -35,7 +36,6 @@ from .inputs import check_mask_size, load_input_image, load_input_images
 from .intake import DEFAULT_MAX_BODY, BodyLimits, KeyRing, is_json, read_body
 from .outbound import json_poster, post_json
 from .outbound_errors import InputImageError, InvalidUrl, OutboundError, UrlRefused
-from .payloads import JobView, answer, failed_body, processing_body, success_body, webhook_body
 from .pipeline import Answer, Pipeline, Route, install, json_bytes
 from .service import Call, Service
 from .urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy
@@ -72,10 +72,8 @@ __all__ = [
     "UrlRefused",
     "WebhookSender",
     "WebhookSource",
-    "answer",
     "check_mask_size",
     "error_answer",
-    "failed_body",
     "initial_status",
     "install",
     "is_json",
@@ -84,9 +82,6 @@ __all__ = [
     "load_input_image",
     "load_input_images",
     "post_json",
-    "processing_body",
     "read_body",
-    "success_body",
     "unsettled",
-    "webhook_body",
 ]

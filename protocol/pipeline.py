@@ -34,15 +34,16 @@ from werkzeug.wsgi import get_current_url
 
 from t2i_contract.spec import PARSERS, GenerationRequest, Spec, ValidationError, parse_fetch, parse_json_body
 from t2i_contract.spec.errors import show_value
+from t2i_contract.wire.answers import FAILED, answers_for
+from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.prefer import parse_prefer
 from t2i_contract.wire.routes import Route, route_table
 
-from .errors import ForcedError, RequestRejected, error_answer
+from .errors import ForcedError, NotFound, RequestRejected, error_answer
 from .inputs import load_input_images
 from .outbound_errors import BadDimensions
 from .intake import BodyLimits, KeyRing, read_body
-from .payloads import FAILED, answer
-from .service import Call, Service
+from .service import Call, OperationNotImplemented, Service
 from .urls import UrlPolicy
 
 __all__ = ["INIT_MAX_SIDE", "INIT_MIN_SIDE", "INPUT_FIELDS", "Answer", "Pipeline", "Route", "install",
@@ -51,9 +52,9 @@ __all__ = ["INIT_MAX_SIDE", "INIT_MIN_SIDE", "INPUT_FIELDS", "Answer", "Pipeline
 PIPELINE_EXTENSION = "t2i_pipeline"
 
 # An operation with a parser in spec.PARSERS reaches the service typed (generations
-# through submit, modelReload through reload_model); the fetch forms through fetch;
-# any other is validated against its schema and handed to Service.operation as a dict.
-_FETCHES = frozenset({"fetch", "fetchById"})
+# through submit, modelReload through reload_model); the fetch forms (the document's
+# x-t2i-wire lifecycle) through fetch; any other is validated against its schema and
+# handed to Service.operation as a dict.
 INPUT_FIELDS = ("init_image", "mask_image")
 """The input images the pipeline loads for the service (in this order; the first failing one is named)."""
 INIT_MIN_SIDE, INIT_MAX_SIDE = 64, 2048
@@ -102,6 +103,9 @@ class Pipeline:
         self._base_urls: dict[tuple[Any, ...], str] = {}
         self.base_path = spec.base_path
         self.routes = route_table(spec)
+        self.answers = answers_for(spec)
+        self._fetches = frozenset(wire_of(spec).lifecycle.fetch)
+        self._signal = wire_of(spec).not_implemented
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
         self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
 
@@ -122,7 +126,10 @@ class Pipeline:
         """Answer one API call; every failure becomes the spec's error shape (never raises)."""
         call = Call(operation_id, environ, self.base_url(environ))
         try:
-            result = self._run(call, params or {})
+            try:
+                result = self._run(call, params or {})
+            except OperationNotImplemented as missing:
+                raise self._unimplemented(missing.operation_id) from None
         except Exception as exc:  # the one error handler answers it
             status, body, headers = error_answer(exc, environ.get("REQUEST_METHOD", ""),
                                                  environ.get("PATH_INFO", ""))
@@ -150,10 +157,10 @@ class Pipeline:
             request = self._load_inputs(call, request)
             view = service.submit(call, request)
             status = view.error_status if view.state == FAILED else 200
-            return Answer(status, answer(view, self.base_path))
-        if operation_id in _FETCHES:
+            return Answer(status, self.answers.answer(view))
+        if operation_id in self._fetches:
             fetch = parse_fetch(body, path_id=params.get("id") if params else None, spec=self.spec)
-            return Answer(200, answer(service.fetch(call, fetch), self.base_path))
+            return Answer(200, self.answers.answer(service.fetch(call, fetch)))
         values, problems = self.spec.validator(operation_id).validate(body)
         if problems:
             raise ValidationError(problems)
@@ -174,6 +181,13 @@ class Pipeline:
                                 f"init_image {show_value(values['init_image'])} is {width}x{height}; each side "
                                 f"must be {INIT_MIN_SIDE} to {INIT_MAX_SIDE} pixels (it sets the output size)")
         return dataclasses.replace(request, width=width, height=height)
+
+    def _unimplemented(self, operation_id: str) -> NotFound:
+        """The document's not-implemented signal (x-t2i-wire), which clients read with the same object."""
+        signal = self._signal
+        error = NotFound(signal.message(operation_id), field="", value=operation_id, rule=signal.rule)
+        error.status = signal.status
+        return error
 
     def _force(self, operation_id: str, code: int) -> None:
         if code not in self._statuses[operation_id]:

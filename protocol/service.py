@@ -12,12 +12,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from t2i_contract.spec import FetchRequest, ModelReloadRequest
+from t2i_contract.wire.answers import JobView
 from t2i_contract.wire.prefer import NO_PREFERENCES, Preferences
 
-from .errors import NotFound
-from .payloads import JobView
 
-__all__ = ["Call", "Service"]
+__all__ = ["Call", "OperationNotImplemented", "Service"]
 
 
 @dataclass
@@ -56,15 +55,21 @@ class Service:
         raise NotImplementedError
 
     def fetch(self, call: Call, request: FetchRequest) -> JobView:
-        """The generation ``request.request_id`` as ``request.key`` may see it, or :class:`NotFound`."""
+        """The generation ``request.request_id`` as ``request.key`` may see it, or :class:`~.errors.NotFound`."""
         raise NotImplementedError
 
     def reload_model(self, call: Call, request: ModelReloadRequest) -> dict[str, Any]:
         """Load ``request.model_id`` (again); a ``ModelReloadResponse`` body (status, message, eta?)."""
-        raise NotFound(f"Not found: this server does not implement {call.operation_id}",
-                       field="", value=call.operation_id, rule="operation")
+        raise OperationNotImplemented(call.operation_id)
 
     def operation(self, call: Call, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Any other operation of the spec, its body validated: (status, JSON body)."""
-        raise NotFound(f"Not found: this server does not implement {call.operation_id}",
-                       field="", value=call.operation_id, rule="operation")
+        raise OperationNotImplemented(call.operation_id)
+
+
+class OperationNotImplemented(Exception):
+    """A service does not serve this operation: the pipeline answers the document's not-implemented signal."""
+
+    def __init__(self, operation_id: str) -> None:
+        super().__init__(operation_id)
+        self.operation_id = operation_id

@@ -38,10 +38,11 @@ from t2i_contract.protocol import (
     initial_status,
 )
 from t2i_contract.protocol.outbound import json_poster
-from t2i_contract.protocol.payloads import FAILED as VIEW_FAILED
-from t2i_contract.protocol.payloads import PROCESSING, webhook_body, with_server_info
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import load_spec
+from t2i_contract.wire.answers import FAILED as VIEW_FAILED
+from t2i_contract.wire.answers import PROCESSING, answers_for, with_server_info
+from t2i_contract.wire.answers import SUCCESS as VIEW_SUCCESS
 from t2i_contract.wire.seeds import seed_range
 
 from .errors import BackendError
@@ -76,6 +77,8 @@ class JobService(Service):
         self.store = store
         self.images = images
         self.clock = clock or SystemClock()
+        self.spec = load_spec()
+        self.answers = answers_for(self.spec)
         # a server beside other services must not post to them for anyone: private targets need a flag
         self.url_policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout)
@@ -127,7 +130,7 @@ class JobService(Service):
         request = job.request
         names = job.images or [self.images.name(job.id, index) for index in range(request.samples)]
         links = [f"{base_url}/images/{name}" for name in names]
-        state = {SUCCESS: "success", FAILED: VIEW_FAILED}.get(job.state, PROCESSING)
+        state = {SUCCESS: VIEW_SUCCESS, FAILED: VIEW_FAILED}.get(job.state, PROCESSING)
         meta = request.to_meta() | {"seed": job.seed}
         if job.state == SUCCESS:
             meta = with_server_info(meta, job.info)
@@ -147,7 +150,7 @@ class JobService(Service):
     def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, Any] | None = None) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
-        seed = request.seed if request.seed is not None else seed_range(load_spec(), request.OPERATION).pick()
+        seed = request.seed if request.seed is not None else seed_range(self.spec, request.OPERATION).pick()
         job_id = self.store.add(request.with_seed(seed), request.key, seed, base_url,
                                 initial_status(request.webhook), max_waiting=limit, inputs=inputs)
         if job_id is None:
@@ -265,14 +268,14 @@ class JobService(Service):
                 pass
         if not future.done():
             expected = self._load_seconds.get(model_id, DEFAULT_ETA)
-            return {"status": PROCESSING, "message": f"Model {model_id} is loading; call model_reload again to "
-                    "see it ready", "eta": round(max(expected - (time.monotonic() - started), MIN_ETA), 2)}
+            return self.answers.reload(PROCESSING, f"Model {model_id} is loading; call model_reload again to "
+                                       "see it ready", eta=round(max(expected - (time.monotonic() - started), MIN_ETA), 2))
         with self._changed:
             self._reloads.pop(model_id, None)
         error = future.exception()
         if error is not None:  # documented as an answer: status "error", in words
-            return {"status": "error", "message": getattr(error, "message", None) or str(error)}
-        return {"status": SUCCESS, "message": f"Model {model_id} is loaded ({future.result():.2f} s)"}
+            return self.answers.reload(VIEW_FAILED, getattr(error, "message", None) or str(error))
+        return self.answers.reload(VIEW_SUCCESS, f"Model {model_id} is loaded ({future.result():.2f} s)")
 
     def _reload(self, model_id: str, future: Future[float]) -> None:
         started = time.perf_counter()
@@ -291,7 +294,7 @@ class JobService(Service):
         job = self.store.get(job_id)
         if job is None or not job.finished or not job.request.webhook:
             return None
-        return job.request.webhook, webhook_body(self.view(job, job.base_url))
+        return job.request.webhook, self.answers.webhook(self.view(job, job.base_url))
 
     def record_webhook_status(self, job_id: int, status: str) -> None:
         if not self._stopping.is_set():

@@ -1,0 +1,162 @@
+"""How a contract travels, read from its document's ``x-t2i-wire`` hint.
+
+:func:`wire_of` reads and checks the hint once per document and returns a
+:class:`Wire`: where the API key travels, the answer's and the webhook's status
+words, the asynchronous lifecycle (which operations fetch a queued result, and
+the fields of a processing answer), where images come back and in which forms,
+and how a server says it does not implement an operation. Servers build their
+answers from it and clients read answers with it, so a word of the wire is
+written once, in the document. ``spec/EXTENSIONS.md`` describes each entry.
+
+Every name the hint gives is checked against the document when it is read: a
+status word must be a discriminator value of the answer schema, a fetch
+operation must exist, and so on. A hint that names what the document lacks is a
+:class:`~t2i_contract.spec.SpecError` saying which entry and which value.
+"""
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from t2i_contract.spec import Spec, SpecError
+
+__all__ = ["WIRE_EXTENSION", "Lifecycle", "NotImplementedSignal", "Output", "StatusWords", "Wire", "wire_of"]
+
+WIRE_EXTENSION = "x-t2i-wire"
+
+
+@dataclass(frozen=True)
+class StatusWords:
+    """The values of an answer's status field, by role."""
+
+    success: str
+    processing: str | None = None
+    error: str | None = None
+    failed: str | None = None
+
+
+@dataclass(frozen=True)
+class Lifecycle:
+    """An asynchronous contract: a generation may answer ``processing`` and be fetched later."""
+
+    kind: str                      # "fetch" (poll an operation) or "sync" (the answer is the result)
+    fetch: tuple[str, ...] = ()    # operationIds that fetch a queued result
+    eta_field: str | None = None
+    result_field: str | None = None
+    future_field: str | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind != "sync"
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a success answer keeps its images, and how they may be written."""
+
+    field: str
+    forms: tuple[str, ...]         # "url", "base64"
+    base64_switch: str | None = None
+
+
+@dataclass(frozen=True)
+class NotImplementedSignal:
+    """How a server says "I do not implement this operation": a status and an ``errors[].rule``."""
+
+    status: int
+    rule: str
+
+    def message(self, operation_id: str) -> str:
+        return f"Not found: this server does not implement {operation_id}"
+
+    def is_shown_by(self, status: int, body: Any, operation_id: str) -> bool:
+        """Does this answer say the server lacks ``operation_id`` (and not, say, an unknown model)?
+
+        A route nothing answers at (a 404 or 405 without the contract's error body)
+        counts too: a server that never heard of the operation has no error body for it.
+        """
+        if not isinstance(body, dict):
+            return status in (404, 405)
+        if status != self.status:
+            return False
+        errors = body.get("errors")
+        rules = {e.get("rule") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
+        return self.rule in rules or operation_id in str(body.get("message", ""))
+
+
+@dataclass(frozen=True)
+class Wire:
+    """Everything about how one contract travels that is not a request field's schema."""
+
+    key_in: str                    # "body" (a JSON field) or "header"
+    key_name: str                  # the field or header name
+    answer_status_field: str
+    answer_words: StatusWords
+    webhook_words: StatusWords | None
+    lifecycle: Lifecycle
+    output: Output
+    not_implemented: NotImplementedSignal
+
+
+_WIRES: weakref.WeakKeyDictionary[Spec, Wire] = weakref.WeakKeyDictionary()
+
+
+def wire_of(spec: Spec) -> Wire:
+    """The document's :class:`Wire`, read and checked once per :class:`Spec`."""
+    wire = _WIRES.get(spec)
+    if wire is None:
+        wire = _WIRES[spec] = _read(spec)
+    return wire
+
+
+def _entry(hint: Mapping[str, Any], name: str, kind: type = dict) -> Any:
+    value = hint.get(name)
+    if not isinstance(value, kind):
+        raise SpecError(f"{WIRE_EXTENSION}.{name} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _words(node: Mapping[str, Any], where: str, roles: tuple[str, ...]) -> StatusWords:
+    words = _entry(node, "words")
+    unknown = sorted(set(words) - set(roles))
+    if unknown or "success" not in words:
+        raise SpecError(f"{WIRE_EXTENSION}.{where}.words takes the roles {', '.join(roles)} (success required), "
+                        f"got {sorted(words)}")
+    return StatusWords(**{role: str(word) for role, word in words.items()})
+
+
+def _read(spec: Spec) -> Wire:
+    hint = spec.document.get(WIRE_EXTENSION)
+    if not isinstance(hint, dict):
+        raise SpecError(f"{spec.path or 'the document'} has no {WIRE_EXTENSION} hint (see spec/EXTENSIONS.md)")
+    key = _entry(hint, "key")
+    if key.get("in") not in ("body", "header") or not isinstance(key.get("name"), str):
+        raise SpecError(f"{WIRE_EXTENSION}.key needs in: body|header and a name, got {key!r}")
+    answer = _entry(hint, "answer")
+    webhook = hint.get("webhook")
+    cycle = _entry(hint, "lifecycle")
+    fetch = tuple(cycle.get("fetch") or ())
+    operations = {op_id for op_id, *_ in spec.operations()}
+    missing = [op_id for op_id in fetch if op_id not in operations]
+    if missing:
+        raise SpecError(f"{WIRE_EXTENSION}.lifecycle.fetch names {missing}, which the document does not define")
+    if cycle.get("kind") not in ("fetch", "sync"):
+        raise SpecError(f"{WIRE_EXTENSION}.lifecycle.kind must be fetch or sync, got {cycle.get('kind')!r}")
+    output = _entry(hint, "output")
+    forms = tuple(output.get("forms") or ())
+    if not forms or set(forms) - {"url", "base64"}:
+        raise SpecError(f"{WIRE_EXTENSION}.output.forms takes url and/or base64, got {list(forms)}")
+    signal = _entry(hint, "not-implemented")
+    return Wire(
+        key_in=key["in"], key_name=key["name"],
+        answer_status_field=str(answer.get("status-field", "status")),
+        answer_words=_words(answer, "answer", ("success", "processing", "error")),
+        webhook_words=_words(webhook, "webhook", ("success", "failed")) if isinstance(webhook, dict) else None,
+        lifecycle=Lifecycle(kind=cycle["kind"], fetch=fetch, eta_field=cycle.get("eta-field"),
+                            result_field=cycle.get("result-field"), future_field=cycle.get("future-field")),
+        output=Output(field=str(_entry(output, "field", str)), forms=forms,
+                      base64_switch=output.get("base64-switch")),
+        not_implemented=NotImplementedSignal(status=int(signal.get("status", 404)),
+                                             rule=str(signal.get("rule", "operation"))),
+    )
