@@ -5,19 +5,28 @@ embedded service. It is the same :class:`~reference_backend.service.JobService`
 (answers, views, fetch, waiting for a sync answer) over the shared
 :class:`~.store.RedisJobStore`, with three differences:
 
-- ``enqueue`` sends the job to the queue after storing it; the client gets its id
-  only once both are done, so a job the client was told about is never lost;
+- ``enqueue`` stores the job and its outbox entry in one Redis script, then sends
+  the queue message and clears the entry; a process killed in between leaves the
+  entry, and any live API process or worker sends the message a few seconds later
+  (:func:`~.broker.relay_unsent`), so a stored job is always run, and never blocks
+  its key's ``--max-queued`` for good;
 - the generator only checks: against the live workers' registry (a model no live
   worker serves is a 503 naming it; one no worker ever served a 404), then, when the
   API process was given ``--models`` too, against the files, without loading them;
-- ``eta`` divides the queued work by the number of live workers' threads.
+- ``eta`` divides the queued work by the number of live workers' threads;
+- while Redis cannot be reached, every operation answers 503 with ``Retry-After``
+  (:class:`QueueUnavailable`, the spec's error shape) and picks up again by itself
+  once Redis is back (redis-py reconnects).
 
-Nothing runs in the background here: workers run jobs and send webhooks.
+The one background thread relays the outbox; workers run jobs and send webhooks.
 """
 from __future__ import annotations
 
+import logging
+import threading
 import time
-from typing import TYPE_CHECKING, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any, Iterator
 
 from t2i_contract.protocol import Clock, InternalError, SystemClock
 
@@ -25,7 +34,7 @@ from ..errors import BackendError, GenerationError, NotFoundError
 from ..generator import Generator
 from ..service import DEFAULT_ETA, INTERNAL_ERROR, MIN_ETA, JobService
 from ..storage import ImageStore
-from .broker import make_broker, send
+from .broker import OUTBOX_GRACE, make_broker, relay_unsent, send
 from .registry import WorkerRegistry
 from .store import RedisJobStore
 
@@ -33,9 +42,10 @@ if TYPE_CHECKING:
     from ..config import BackendConfig
     from ..jobs import Job
 
-__all__ = ["NoLiveWorker", "QueueService", "RegistryCheck", "queue_service"]
+__all__ = ["NoLiveWorker", "QueueService", "QueueUnavailable", "RegistryCheck", "queue_service"]
 
 SYNC_POLL = 0.1
+log = logging.getLogger(__name__)
 
 
 class NoLiveWorker(BackendError):
@@ -43,6 +53,27 @@ class NoLiveWorker(BackendError):
 
     code = "no_live_worker"
     status = 503
+
+
+class QueueUnavailable(BackendError):
+    """503: Redis (jobs and queue) cannot be reached now; ``Retry-After`` says when to ask again."""
+
+    code = "queue_unavailable"
+    status = 503
+
+    def __init__(self, retry_after: int, reason: str) -> None:
+        super().__init__(f"Service temporarily unavailable: the job queue cannot be reached ({reason}); "
+                         f"try again in {retry_after} s", rule=self.code)
+        self.headers = {"Retry-After": str(retry_after)}
+        self.extra = {"retry_after": retry_after}
+
+
+def _unreachable() -> tuple[type[BaseException], ...]:
+    """The errors that mean Redis is away (down, restarting, loading its AOF), from redis-py and Dramatiq."""
+    import redis
+    from dramatiq.errors import ConnectionError as BrokerConnectionError
+
+    return redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError, BrokerConnectionError
 
 
 class RegistryCheck(Generator):
@@ -82,21 +113,52 @@ class QueueService(JobService):
         self.broker = broker
         self.registry = registry
 
+    @contextmanager
+    def _redis_answers(self) -> Iterator[None]:
+        try:
+            yield
+        except _unreachable() as exc:
+            raise QueueUnavailable(self.config.retry_after, type(exc).__name__) from exc
+
+    def submit(self, call: Any, request: Any) -> Any:
+        with self._redis_answers():
+            return super().submit(call, request)
+
+    def fetch(self, call: Any, request: Any) -> Any:
+        with self._redis_answers():
+            return super().fetch(call, request)
+
     def start(self) -> None:
-        """Nothing to start: the workers run jobs and webhooks."""
+        """Relay the outbox in the background: the workers run jobs and webhooks."""
+        thread = threading.Thread(target=self._relay, name="t2i-outbox", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _relay(self) -> None:
+        while not self._stopping.wait(OUTBOX_GRACE):
+            try:
+                relay_unsent(self.store, self.broker)
+            except Exception:  # Redis away: the next round tries again
+                log.warning("relaying the outbox failed; retrying", exc_info=True)
 
     def stop(self, timeout: float = 5.0) -> None:
         self._stopping.set()
+        for thread in self._threads:
+            thread.join(timeout)
         self.broker.close()
         self.store.close()
 
     def enqueue(self, request: Any, base_url: str, *args: Any) -> Job:
-        job = super().enqueue(request, base_url, *args)
+        job = super().enqueue(request, base_url, *args)  # stored with its outbox entry, in one script
         try:
             send(self.broker, job.id)
+            self.store.sent(job.id)
         except Exception:
-            # the client hears of no job: leave none queued without a message, counting against its key
-            self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
+            # the client hears of no job: fail it if Redis lets us; if not, the outbox runs it
+            try:
+                self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
+            except Exception:
+                log.warning("job %s stays in the outbox: it will run", job.id)
             raise
         return job
 

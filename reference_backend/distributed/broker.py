@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-__all__ = ["ACTOR_NAME", "DEFAULT_HEARTBEAT_TIMEOUT", "QUEUE_NAME", "declare_actor", "make_broker", "send"]
+__all__ = ["ACTOR_NAME", "DEFAULT_HEARTBEAT_TIMEOUT", "OUTBOX_GRACE", "QUEUE_NAME", "declare_actor", "make_broker",
+           "relay_unsent", "send"]
 
 QUEUE_NAME = "t2i-generations"
 ACTOR_NAME = "t2i_generate"
 NAMESPACE = "t2i-dramatiq"
 DEFAULT_HEARTBEAT_TIMEOUT = 15.0
+OUTBOX_GRACE = 3.0
+"""Seconds a stored job's message is left to the API process that stored it before any other process sends it."""
 MAINTENANCE_ALWAYS = 1_000_000
 """Dramatiq's scale for ``maintenance_chance``: every fetch looks for dead workers, so the
 requeue delay is bounded by ``heartbeat_timeout``, not left to a 1-in-1000 draw."""
@@ -44,6 +47,16 @@ def send(broker: Any, job_id: int, delay: float | None = None) -> None:
 
     message = Message(queue_name=QUEUE_NAME, actor_name=ACTOR_NAME, args=(job_id,), kwargs={}, options={})
     broker.enqueue(message, delay=int(delay * 1000) if delay else None)
+
+
+def relay_unsent(store: Any, broker: Any, grace: float = OUTBOX_GRACE) -> int:
+    """Send the message of every job in ``store``'s outbox older than ``grace`` seconds (its API process died
+    between storing and sending, or is stuck); how many were sent."""
+    ids = store.unsent(grace)
+    for job_id in ids:
+        send(broker, job_id)
+        store.sent(job_id)
+    return len(ids)
 
 
 def declare_actor(broker: Any, function: Callable[[int], None]) -> Any:

@@ -1,12 +1,16 @@
 """``t2i worker``: run one generation worker of the distributed mode until SIGTERM or Ctrl-C.
 
+SIGTERM stops it gracefully (``--shutdown-timeout``, :meth:`~.worker.GenerationWorker.stop`); it exits 0.
+
 Its options are the fields of :class:`~.config.WorkerSettings`, each also read from
 ``T2I_WORKER_<OPTION>``.
 """
 from __future__ import annotations
 
 import logging
+import os
 import signal
+import sys
 import threading
 
 import click
@@ -48,4 +52,12 @@ def worker_command(settings: WorkerSettings) -> None:
     signal.signal(signal.SIGINT, lambda *_: done.set())
     click.echo(f"t2i worker {settings.name} on {settings.queue} (models: {', '.join(worker.models)})", err=True)
     done.wait()
-    worker.stop()
+    click.echo(f"t2i worker {settings.name} stopping: the running job has {settings.shutdown_timeout:g} s to finish",
+               err=True)
+    if not worker.stop():
+        # a generation thread is still inside torch: exiting normally would tear its threads down under it
+        # (std::terminate); its job is already back in the queue
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)

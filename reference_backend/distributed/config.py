@@ -22,9 +22,11 @@ from t2i_contract.spec.options import setting, split_commas
 from ..config import BackendConfig
 from .broker import DEFAULT_HEARTBEAT_TIMEOUT
 
-__all__ = ["DEFAULT_AFFINITY_WAIT", "WorkerSettings"]
+__all__ = ["DEFAULT_AFFINITY_WAIT", "DEFAULT_SHUTDOWN_TIMEOUT", "WorkerSettings"]
 
 DEFAULT_AFFINITY_WAIT = 10.0
+DEFAULT_SHUTDOWN_TIMEOUT = 600.0
+"""Seconds SIGTERM waits for the running job: a long SDXL job on a GPU, with a model load, fits."""
 _BACKEND_FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
 
 
@@ -54,6 +56,10 @@ class WorkerSettings:
     affinity_wait: float = setting(DEFAULT_AFFINITY_WAIT, type=click.FloatRange(0),
                                    help="Seconds a job is left for a worker with its model loaded before any "
                                         "free worker takes it.")
+    shutdown_timeout: float = setting(DEFAULT_SHUTDOWN_TIMEOUT, type=click.FloatRange(0),
+                                      help="Seconds SIGTERM lets the running job finish (and its webhook settle); "
+                                           "past that the job goes back to the queue at once and the worker "
+                                           "exits 0.")
     models_dir: Path | None = _same("models_dir")
     loras_dir: Path | None = _same("loras_dir")
     vaes_dir: Path | None = _same("vaes_dir")

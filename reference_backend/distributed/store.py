@@ -11,6 +11,11 @@ and dicts as JSON). Beside it, a few indexes keep every question one round trip:
 - ``<ns>:waiting:<key hash>``: the unfinished jobs of one key, for ``--max-queued``:
   the count and the insert are one Lua script, so the limit holds across every API
   process (Redis runs a script atomically);
+- ``<ns>:outbox``: jobs stored whose queue message is not known to be sent. ``add``
+  writes the job and its outbox entry in one script; the API process removes the
+  entry once the message is sent, and any live process (API or worker) sends the
+  message of an entry older than a few seconds (:meth:`RedisJobStore.unsent`), so an
+  API process killed between storing and sending loses nothing;
 - ``<ns>:running``: started_at per running job; ``<ns>:pace``: the last 20 seconds
   per unit of cost; ``<ns>:expiring``: temp jobs by expiry time.
 
@@ -21,7 +26,8 @@ two workers can both win.
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from typing import Any, Callable, TypeVar
 
 from t2i_contract.protocol import Clock, SystemClock
 from t2i_contract.protocol.ownership import KeyHasher, new_secret
@@ -33,6 +39,11 @@ __all__ = ["DEFAULT_NAMESPACE", "RedisJobStore"]
 
 DEFAULT_NAMESPACE = "t2i"
 PACE_SAMPLES = 20
+PERSIST_RETRY = 0.5
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 30.0
+"""Seconds before a Redis that stopped answering counts as away (an answer of 503, not a hung request)."""
+_T = TypeVar("_T")
 
 _ADD = """
 local ns, key_hash, limit = KEYS[1], ARGV[1], tonumber(ARGV[2])
@@ -44,6 +55,8 @@ redis.call('hset', ns .. ':job:' .. id, 'id', id, 'state', ARGV[3], 'key_hash', 
 redis.call('sadd', waiting, id)
 redis.call('zadd', ns .. ':unfinished', id, id)
 redis.call('hset', ns .. ':cost', id, ARGV[6])
+local now = redis.call('time')
+redis.call('zadd', ns .. ':outbox', tonumber(now[1]) + tonumber(now[2]) / 1000000, id)
 return id
 """
 
@@ -61,16 +74,36 @@ return 0
 """
 
 _FINISH = """
-local ns, id = KEYS[1], ARGV[1]
+local ns, id, owner = KEYS[1], ARGV[1], ARGV[2]
 local job = ns .. ':job:' .. id
 local state = redis.call('hget', job, 'state')
 if state == false or state == 'success' or state == 'failed' then return 0 end
-for i = 2, #ARGV, 2 do redis.call('hset', job, ARGV[i], ARGV[i + 1]) end
+if owner ~= '' and redis.call('hget', job, 'worker') ~= owner then return 0 end
+for i = 3, #ARGV, 2 do redis.call('hset', job, ARGV[i], ARGV[i + 1]) end
+redis.call('zrem', ns .. ':outbox', id)
 redis.call('srem', ns .. ':waiting:' .. redis.call('hget', job, 'key_hash'), id)
 redis.call('zrem', ns .. ':unfinished', id)
 redis.call('hdel', ns .. ':cost', id)
 redis.call('zrem', ns .. ':running', id)
 return 1
+"""
+
+_RELEASE = """
+local ns, id, worker = KEYS[1], ARGV[1], ARGV[2]
+local job = ns .. ':job:' .. id
+if redis.call('hget', job, 'state') ~= 'running' or redis.call('hget', job, 'worker') ~= worker then return 0 end
+redis.call('hset', job, 'state', 'queued', 'worker', '', 'started_at', '')
+redis.call('zrem', ns .. ':running', id)
+return 1
+"""
+
+_UNSENT = """
+local ns, grace = KEYS[1], tonumber(ARGV[1])
+local t = redis.call('time')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local ids = redis.call('zrangebyscore', ns .. ':outbox', '-inf', now - grace, 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(ids) do redis.call('zadd', ns .. ':outbox', now, id) end
+return ids
 """
 
 _WORK_UNTIL = """
@@ -99,6 +132,13 @@ class RedisJobStore:
         self._claim = client.register_script(_CLAIM)
         self._finish = client.register_script(_FINISH)
         self._work_until = client.register_script(_WORK_UNTIL)
+        self._release = client.register_script(_RELEASE)
+        self._unsent = client.register_script(_UNSENT)
+        self.worker = ""
+        """Set by a worker: then only a job this worker holds can be finished through this store."""
+        self.persist_for = 0.0
+        """Set by a worker: results and webhook statuses are written again for that many seconds while Redis
+        is away (restarting), so a finished generation is recorded rather than run again."""
         self._owners: KeyHasher | None = None
 
     def key_digest(self, key: str) -> str:
@@ -112,7 +152,8 @@ class RedisJobStore:
     def from_url(cls, url: str, clock: Clock | None = None) -> RedisJobStore:
         import redis
 
-        return cls(redis.Redis.from_url(url, decode_responses=True, health_check_interval=10), clock)
+        return cls(redis.Redis.from_url(url, decode_responses=True, health_check_interval=10,
+                                        socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=COMMAND_TIMEOUT), clock)
 
     def close(self) -> None:
         self.client.close()
@@ -147,18 +188,50 @@ class RedisJobStore:
         """Mark ``job_id`` running on ``worker`` if it is queued (or was running on ``dead_owner``)."""
         return bool(self._claim(keys=[self.ns], args=[job_id, worker, self.clock.now(), dead_owner or "\0"]))
 
+    def release(self, job_id: int, worker: str) -> bool:
+        """Put ``job_id`` back to queued if ``worker`` holds it (a worker stopping mid-job hands it back)."""
+        return bool(self._release(keys=[self.ns], args=[job_id, worker]))
+
+    # -- the outbox: jobs stored whose queue message may not have been sent ------------------
+    def unsent(self, grace: float, limit: int = 100) -> list[int]:
+        """Jobs stored at least ``grace`` seconds ago (Redis's clock) whose message nobody has confirmed sent.
+
+        Each returned id is leased for another ``grace`` seconds, so two processes draining at once rarely
+        send it twice (and a duplicate message is harmless: claiming is a compare-and-set)."""
+        return [int(i) for i in self._unsent(keys=[self.ns], args=[grace, limit])]
+
+    def sent(self, job_id: int) -> None:
+        """The queue holds ``job_id``'s message: out of the outbox."""
+        self.client.zrem(f"{self.ns}:outbox", str(job_id))
+
     def owner(self, job_id: int) -> str:
         """The worker that runs (or ran) the job; empty before one took it."""
         return self.client.hget(self._key(job_id), "worker") or ""
 
     def _finish_job(self, job_id: int, values: dict[str, Any]) -> bool:
-        args: list[Any] = [job_id]
+        args: list[Any] = [job_id, self.worker]
         for name, value in values.items():
             args += [name, "" if value is None else value]
         return bool(self._finish(keys=[self.ns], args=args))
 
+    def _persist(self, write: Callable[[], _T]) -> _T:
+        import redis
+
+        deadline = time.monotonic() + self.persist_for
+        while True:
+            try:
+                return write()
+            except (redis.ConnectionError, redis.TimeoutError):
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(PERSIST_RETRY)
+
     def succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
                 generation_time: float, expires_at: float | None) -> None:
+        self._persist(lambda: self._succeed(job_id, images, nsfw, info, generation_time, expires_at))
+
+    def _succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
+                 generation_time: float, expires_at: float | None) -> None:
         if self._finish_job(job_id, {"state": SUCCESS, "finished_at": self.clock.now(), "images": json.dumps(images),
                                      "nsfw": json.dumps(nsfw), "info": json.dumps(info),
                                      "generation_time": generation_time, "expires_at": expires_at}):
@@ -171,11 +244,11 @@ class RedisJobStore:
             pipe.execute()
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
-        self._finish_job(job_id, {"state": FAILED, "finished_at": self.clock.now(), "error": message,
-                                  "error_status": status, "info": json.dumps(body or {})})
+        self._persist(lambda: self._finish_job(job_id, {"state": FAILED, "finished_at": self.clock.now(), "error": message,
+                                  "error_status": status, "info": json.dumps(body or {})}))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
-        self.client.hset(self._key(job_id), "webhook_status", status)
+        self._persist(lambda: self.client.hset(self._key(job_id), "webhook_status", status))
 
     def recover(self) -> int:
         """Nothing to do: the queue redelivers the messages of a dead worker (see the broker module)."""

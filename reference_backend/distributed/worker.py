@@ -15,10 +15,19 @@ Dramatiq instead of its own threads. For each message (a job id) :meth:`handle`:
    before returning, so the message is acknowledged only once nothing of the job is
    left to do. A worker killed before that has its message redelivered by Dramatiq
    after ``heartbeat_timeout``; the next worker runs the job again under the same
-   image names, so no duplicate image is ever listed.
+   image names, so no duplicate image is ever listed. Only the worker that holds a
+   job can finish it (the store checks), so a worker given up for dead that wakes
+   up again cannot record a second result.
 
 A heartbeat thread republishes the worker in the registry (models, LoRAs, what is
-loaded, how busy) every third of ``heartbeat_timeout`` and sweeps expired temp images.
+loaded, how busy) every third of ``heartbeat_timeout``, sweeps expired temp images
+and relays the outbox (messages an API process died before sending).
+
+:meth:`GenerationWorker.stop` (SIGTERM) is graceful: the worker takes no new job,
+lets the running one finish and its webhook settle within ``shutdown_timeout``,
+and past that hands the job back to the queue at once (queued again in Redis, a
+new message sent) and reports that it left a generation running, so the CLI ends
+the process without tearing torch's threads down under it (exit status 0).
 """
 from __future__ import annotations
 
@@ -34,7 +43,7 @@ from ..generator import GenerationResult, Generator
 from ..jobs import RUNNING, Job
 from ..service import JobService
 from ..storage import ImageStore
-from .broker import declare_actor, make_broker, send
+from .broker import declare_actor, make_broker, relay_unsent, send
 from .config import WorkerSettings
 from .registry import WorkerInfo, WorkerRegistry
 from .store import RedisJobStore
@@ -47,6 +56,8 @@ AFFINITY_HOLD = 0.2
 SKIPS_BEFORE_HOLD = 4
 DUPLICATE_RETRY = 2.0
 REDIS_RETRY = 1.0
+PERSIST_FOR = 300.0
+"""Seconds a worker keeps trying to record a result (or a webhook status) while Redis is away."""
 WEBHOOK_POLL = 0.1
 
 
@@ -105,6 +116,8 @@ class GenerationWorker:
             raise ValueError("a worker needs queue: the Redis URL its API processes queue jobs on")
         config = settings.backend_config()
         self.store = RedisJobStore.from_url(settings.queue)
+        self.store.worker = self.name
+        self.store.persist_for = PERSIST_FOR
         self.registry = WorkerRegistry(self.store.client, self.store.ns)
         self.generator = generator
         if config.data_dir is None:
@@ -119,7 +132,13 @@ class GenerationWorker:
         self._idle_since: float | None = None
         self._streak = 0
         self._lock = threading.Lock()
+        self._running: set[int] = set()
+        self._draining = threading.Event()
+        """Set by stop(): take no new job; the running one goes on."""
+        self._abandoned = threading.Event()
+        """Set when the shutdown timeout ran out with a job still running: it has been handed back."""
         self._stopping = threading.Event()
+        """Set at the very end of stop(): the heartbeat stops."""
         self._worker: Any = None
         self._heart: threading.Thread | None = None
 
@@ -136,6 +155,7 @@ class GenerationWorker:
             try:
                 self.publish()
                 self.service._sweep()
+                relay_unsent(self.store, self.broker)
             except Exception:  # Redis restarting: the next beat tries again
                 log.warning("heartbeat of worker %s failed; retrying", self.name, exc_info=True)
 
@@ -150,29 +170,52 @@ class GenerationWorker:
         self._worker.queue_prefetch = self.settings.workers  # hold no job another worker could start now
         self._worker.start()
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stopping.set()
+    def stop(self, timeout: float | None = None) -> bool:
+        """Stop taking jobs, let the running one finish within ``timeout`` (``shutdown_timeout``), hand it back
+        past that. True when nothing is left running; False when a generation thread is still inside the
+        pipeline (then the caller ends the process with ``os._exit``: joining torch's threads is not possible)."""
+        timeout = self.settings.shutdown_timeout if timeout is None else timeout
+        self._draining.set()
         if self._worker is not None:
-            self._worker.stop(timeout=int(timeout * 1000))
+            self._worker.stop(timeout=int(timeout * 1000))  # Dramatiq lets the handlers run that long
+        with self._lock:
+            left = sorted(self._running)
+        if left:
+            self._abandoned.set()
+            self.service._stopping.set()  # the late generation saves nothing (and the store refuses its result)
+            for job_id in left:
+                self._hand_back(job_id)
+        self._stopping.set()
         try:
             self.registry.withdraw(self.name)
         except Exception:
             log.warning("could not withdraw worker %s from the registry", self.name)
-        self.service.stop()
-        self.broker.close()
+        if not left:
+            self.service.stop()
+            self.broker.close()
+        return not left
+
+    def _hand_back(self, job_id: int) -> None:
+        try:
+            if self.store.release(job_id, self.name):
+                send(self.broker, job_id)
+                log.info("job %s still running after the shutdown timeout: handed back to the queue", job_id)
+        except Exception:  # Redis away: the job is still ours in Redis; another worker takes it once we are gone
+            log.warning("could not hand job %s back; it is run again after the heartbeat timeout", job_id,
+                        exc_info=True)
 
     # -- one message ---------------------------------------------------------------------------
     def handle(self, job_id: int) -> None:
         """Dramatiq's actor. While Redis is away (restarting), wait and try again: never let the message fail."""
         import redis
 
-        while not self._stopping.is_set():
+        while not self._abandoned.is_set():
             try:
                 self._handle(job_id)
                 return
             except (redis.ConnectionError, redis.TimeoutError) as exc:
                 log.warning("job %s: Redis is away (%s); trying again in %gs", job_id, exc, REDIS_RETRY)
-                self._stopping.wait(REDIS_RETRY)
+                self._abandoned.wait(REDIS_RETRY)
         try:  # stopping before the job was done: hand it on rather than acknowledge it
             send(self.broker, job_id)
         except redis.RedisError:
@@ -181,10 +224,13 @@ class GenerationWorker:
     def _later(self, job_id: int, seconds: float) -> None:
         """Offer the job again after ``seconds`` (at once when stopping). Waits here rather than in Dramatiq's
         delay queue: a delayed message is held in one worker's memory, and a Redis restart would strand it."""
-        self._stopping.wait(seconds)
+        self._draining.wait(seconds)
         send(self.broker, job_id)
 
     def _handle(self, job_id: int) -> None:
+        if self._draining.is_set():  # stopping: start nothing new
+            send(self.broker, job_id)
+            return
         job = self.store.get(job_id)
         if job is None:
             log.warning("message for unknown job %s dropped", job_id)
@@ -206,6 +252,7 @@ class GenerationWorker:
             log.info("job %s was left running by dead worker %s; running it again", job_id, owner)
         with self._lock:
             self._busy += 1
+            self._running.add(job_id)
             self._idle_since, self._streak = None, 0
         self._publish_quietly()
         try:
@@ -215,6 +262,7 @@ class GenerationWorker:
         finally:
             with self._lock:
                 self._busy -= 1
+                self._running.discard(job_id)
             self._publish_quietly()
         finished = self.store.get(job_id)
         if finished is None or not finished.finished:
@@ -257,7 +305,7 @@ class GenerationWorker:
             return False
         if idle:
             send(self.broker, job.id)
-            self._stopping.wait(AFFINITY_HOLD)
+            self._draining.wait(AFFINITY_HOLD)
         elif streak > SKIPS_BEFORE_HOLD:
             self._later(job.id, AFFINITY_HOLD)
         else:
@@ -280,6 +328,6 @@ class GenerationWorker:
             resume = True
             deadline = self.store.clock.now() + patience
             while self.store.unsettled_webhook(job.id) and self.store.clock.now() < deadline:
-                if self._stopping.wait(WEBHOOK_POLL):
+                if self._abandoned.wait(WEBHOOK_POLL):
                     send(self.broker, job.id)  # stopping: the next worker settles it
                     return

@@ -109,3 +109,31 @@ def test_temp_jobs_expire_and_their_images_are_cleared(redis_server: RedisServer
     assert [job.id for job in store.expired(clock.now())] == [job_id]
     store.clear_images(job_id)
     assert store.expired(clock.now()) == [] and store.get(job_id).images == []  # type: ignore[union-attr]
+
+
+def test_a_stored_job_waits_in_the_outbox_until_its_message_is_confirmed_sent(redis_server: RedisServer) -> None:
+    store = _store(redis_server)
+    first, second = store.add(_request(), "k", 1, "") or 0, store.add(_request(), "k", 2, "") or 0
+    assert store.unsent(grace=3600) == [], "an entry younger than the grace is left to its API process"
+    assert store.unsent(grace=0) == [first, second]
+    assert store.unsent(grace=0.5) == [], "a relayed entry is leased for another grace period"
+    store.sent(first)
+    store.fail(second, "boom", 500)
+    assert store.unsent(grace=0) == [] and redis_server.client().zcard("t2i:outbox") == 0
+
+
+def test_only_the_holder_can_finish_or_hand_back_a_job_through_a_workers_store(redis_server: RedisServer) -> None:
+    w1, w2 = _store(redis_server), _store(redis_server)
+    w1.worker, w2.worker = "w1", "w2"
+    job_id = w1.add(_request(), "k", 1, "") or 0
+    assert w1.claim(job_id, "w1")
+    assert w2.release(job_id, "w2") is False
+    assert w1.release(job_id, "w1") is True
+    job = w1.get(job_id)
+    assert job is not None and job.state == QUEUED and job.started_at is None and w1.owner(job_id) == ""
+    assert w2.claim(job_id, "w2")
+    w1.succeed(job_id, ["late.png"], [False], {"worker": "w1"}, 1.0, None)  # w1 woke up late: refused
+    assert w1.get(job_id).state == RUNNING  # type: ignore[union-attr]
+    w2.succeed(job_id, ["a.png"], [False], {"worker": "w2"}, 1.0, None)
+    job = w1.get(job_id)
+    assert job is not None and job.state == SUCCESS and job.images == ["a.png"]
