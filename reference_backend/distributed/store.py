@@ -17,7 +17,13 @@ and dicts as JSON). Beside it, a few indexes keep every question one round trip:
   message of an entry older than a few seconds (:meth:`RedisJobStore.unsent`), so an
   API process killed between storing and sending loses nothing;
 - ``<ns>:running``: started_at per running job; ``<ns>:pace``: the last 20 seconds
-  per unit of cost; ``<ns>:expiring``: temp jobs by expiry time.
+  per unit of cost; ``<ns>:expiring``: temp jobs by expiry time, and
+  ``<ns>:expiring_images``: their image names, kept apart from the job so the images
+  are deleted even after the job's record has gone.
+
+Records expire with their images: a finished job keeps no input images (only a run
+needs them), and a temp job's record expires ``RECORD_LINGER`` seconds after its
+images do (until then fetch says they expired; after it, that the id is unknown).
 
 ``claim`` is a compare-and-set in Lua: a worker takes a job that is queued, or one
 left running by a worker that is no longer alive (the caller says which), and no
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any, Callable, TypeVar
 
 from t2i_contract.protocol import Clock, SystemClock
@@ -40,6 +47,8 @@ __all__ = ["DEFAULT_NAMESPACE", "RedisJobStore"]
 DEFAULT_NAMESPACE = "t2i"
 PACE_SAMPLES = 20
 PERSIST_RETRY = 0.5
+RECORD_LINGER = 3600.0
+"""Seconds a temp job's record outlives its images, so fetch can say they expired."""
 CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 30.0
 """Seconds before a Redis that stopped answering counts as away (an answer of 503, not a hung request)."""
@@ -106,6 +115,19 @@ for _, id in ipairs(ids) do redis.call('zadd', ns .. ':outbox', now, id) end
 return ids
 """
 
+_CLEAR_IMAGES = """
+local ns, id, linger = KEYS[1], ARGV[1], tonumber(ARGV[2])
+local job = ns .. ':job:' .. id
+if redis.call('exists', job) == 1 then
+  redis.call('hset', job, 'images', '[]')
+  local ttl = redis.call('pttl', job)
+  if ttl < 0 or ttl > linger then redis.call('pexpire', job, linger) end
+end
+redis.call('zrem', ns .. ':expiring', id)
+redis.call('hdel', ns .. ':expiring_images', id)
+return 1
+"""
+
 _WORK_UNTIL = """
 local ns, id = KEYS[1], ARGV[1]
 local ids = redis.call('zrangebyscore', ns .. ':unfinished', '-inf', id)
@@ -113,6 +135,14 @@ local total = 0
 for _, each in ipairs(ids) do total = total + tonumber(redis.call('hget', ns .. ':cost', each) or '0') end
 return tostring(total)
 """
+
+@dataclass(frozen=True)
+class ExpiredImages:
+    """What the sweep needs of an expired temp job: its id and its image names."""
+
+    id: int
+    images: list[str]
+
 
 _NULLABLE = ("started_at", "finished_at", "generation_time", "error", "error_status", "expires_at")
 
@@ -134,6 +164,7 @@ class RedisJobStore:
         self._work_until = client.register_script(_WORK_UNTIL)
         self._release = client.register_script(_RELEASE)
         self._unsent = client.register_script(_UNSENT)
+        self._clear_images = client.register_script(_CLEAR_IMAGES)
         self.worker = ""
         """Set by a worker: then only a job this worker holds can be finished through this store."""
         self.persist_for = 0.0
@@ -209,6 +240,11 @@ class RedisJobStore:
         return self.client.hget(self._key(job_id), "worker") or ""
 
     def _finish_job(self, job_id: int, values: dict[str, Any]) -> bool:
+        stored = self.client.hget(self._key(job_id), "request")
+        if stored:  # a finished job keeps no input images: only a run needs them
+            request = json.loads(stored)
+            if request.get("inputs"):
+                values = {**values, "request": json.dumps({**request, "inputs": {}})}
         args: list[Any] = [job_id, self.worker]
         for name, value in values.items():
             args += [name, "" if value is None else value]
@@ -241,6 +277,9 @@ class RedisJobStore:
                 pipe.lpush(f"{self.ns}:pace", generation_time / cost).ltrim(f"{self.ns}:pace", 0, PACE_SAMPLES - 1)
             if expires_at is not None:
                 pipe.zadd(f"{self.ns}:expiring", {str(job_id): expires_at})
+                pipe.hset(f"{self.ns}:expiring_images", str(job_id), json.dumps(images))
+                lifetime = expires_at - self.clock.now() + RECORD_LINGER
+                pipe.pexpire(self._key(job_id), max(1, int(lifetime * 1000)))
             pipe.execute()
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
@@ -283,13 +322,17 @@ class RedisJobStore:
         job = self.get(job_id)
         return job is not None and job.finished and unsettled(job.webhook_status)
 
-    def expired(self, now: float) -> list[Job]:
+    def expired(self, now: float) -> list[ExpiredImages]:
+        """Temp jobs whose images are due for deletion (whether or not their record is still there)."""
         ids = self.client.zrangebyscore(f"{self.ns}:expiring", "-inf", now)
-        return [job for job in (self.get(int(i)) for i in ids) if job is not None and job.images]
+        if not ids:
+            return []
+        names = self.client.hmget(f"{self.ns}:expiring_images", ids)
+        return [ExpiredImages(int(i), json.loads(n or "[]")) for i, n in zip(ids, names)]
 
     def clear_images(self, job_id: int) -> None:
-        self.client.hset(self._key(job_id), "images", "[]")
-        self.client.zrem(f"{self.ns}:expiring", str(job_id))
+        """The job's images are deleted: its record says so, and goes ``RECORD_LINGER`` seconds later."""
+        self._clear_images(keys=[self.ns], args=[job_id, int(RECORD_LINGER * 1000)])
 
     def __repr__(self) -> str:
         return f"RedisJobStore(namespace={self.ns!r})"

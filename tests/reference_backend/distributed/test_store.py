@@ -1,11 +1,13 @@
 """The Redis job store on a real Redis: the same answers as the SQLite store, atomic across processes."""
 from __future__ import annotations
 
+import json
 import threading
 from typing import TYPE_CHECKING
 
 from t2i_contract.protocol import ManualClock
 from t2i_contract.reference_backend.distributed import RedisJobStore
+from t2i_contract.reference_backend.distributed.store import RECORD_LINGER
 from t2i_contract.reference_backend.jobs import FAILED, QUEUED, RUNNING, SUCCESS
 from t2i_contract.spec import Text2ImgRequest
 
@@ -106,9 +108,38 @@ def test_temp_jobs_expire_and_their_images_are_cleared(redis_server: RedisServer
     store.succeed(job_id, [f"{job_id}-0.png"], [False], {}, 1.0, clock.now() + 10)
     assert store.expired(clock.now()) == []
     clock.advance(11)
-    assert [job.id for job in store.expired(clock.now())] == [job_id]
+    assert [(job.id, job.images) for job in store.expired(clock.now())] == [(job_id, [f"{job_id}-0.png"])]
     store.clear_images(job_id)
     assert store.expired(clock.now()) == [] and store.get(job_id).images == []  # type: ignore[union-attr]
+
+
+def test_a_temp_jobs_record_expires_with_its_images_and_its_images_are_swept_after_it(
+        redis_server: RedisServer) -> None:
+    clock = ManualClock()
+    store, raw = _store(redis_server, clock), redis_server.client()
+    kept = store.add(_request(), "k", 1, "") or 0
+    store.succeed(kept, ["kept.png"], [False], {}, 1.0, None)
+    assert raw.pttl(f"t2i:job:{kept}") == -1, "a job whose images are kept keeps its record"
+    temp = store.add(_request(temp=True), "k", 1, "") or 0
+    store.succeed(temp, ["t.png"], [False], {}, 1.0, clock.now() + 100)
+    assert 100_000 < raw.pttl(f"t2i:job:{temp}") <= (100 + RECORD_LINGER) * 1000
+    raw.delete(f"t2i:job:{temp}")  # as if Redis expired it before any sweep
+    clock.advance(101)
+    assert [(job.id, job.images) for job in store.expired(clock.now())] == [(temp, ["t.png"])]
+    store.clear_images(temp)
+    assert not raw.exists(f"t2i:job:{temp}"), "clearing the images of a gone record does not bring it back"
+    assert store.expired(clock.now()) == [] and raw.hlen("t2i:expiring_images") == 0
+
+
+def test_a_finished_job_keeps_no_input_images(redis_server: RedisServer) -> None:
+    store, raw = _store(redis_server), redis_server.client()
+    job_id = store.add(_request(), "k", 1, "") or 0
+    stored = json.loads(raw.hget(f"t2i:job:{job_id}", "request"))
+    raw.hset(f"t2i:job:{job_id}", "request", json.dumps({**stored, "inputs": {"init_image": "iVBORw0KGgo="}}))
+    assert store.get(job_id).inputs == {"init_image": "iVBORw0KGgo="}  # type: ignore[union-attr]
+    store.succeed(job_id, ["a.png"], [False], {}, 1.0, None)
+    job = store.get(job_id)
+    assert job is not None and job.inputs == {} and job.request.prompt == "a lighthouse" and job.images == ["a.png"]
 
 
 def test_a_stored_job_waits_in_the_outbox_until_its_message_is_confirmed_sent(redis_server: RedisServer) -> None:
