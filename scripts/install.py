@@ -160,14 +160,25 @@ def find_uv(venv: Path) -> str | None:
     return str(own) if own.exists() else shutil.which("uv")
 
 
+def ensure_pip(venv: Path) -> int:
+    """pip in the venv (made ``--without-pip``): from the wheel every Python carries, offline."""
+    if has_pip(venv):
+        return 0
+    return run([str(venv / "bin" / "python"), "-m", "ensurepip", "--default-pip"], quiet=True)
+
+
 def bootstrap_uv(venv: Path) -> str | None:
-    """Install uv into the venv with pip: the venv's own pip, else this Python's (pip >= 22.3 has --python)."""
+    """Install uv into the venv with pip: this Python's pip (>= 22.3 has --python), else the venv's own."""
     python = str(venv / "bin" / "python")
-    say("bootstrapping uv into the venv with pip (about 2 s)")
-    pip = [python, "-m", "pip"] if has_pip(venv) else [sys.executable, "-m", "pip", "--python", python]
     uv = venv / "bin" / "uv"
-    done = run([*pip, "install", "--quiet", "--no-deps", "--no-compile", "uv"], quiet=True)
-    return str(uv) if done == 0 and uv.exists() else None
+    say("bootstrapping uv into the venv with pip (about 2 s)")
+    pip_uv = ["install", "--quiet", "--no-deps", "--no-compile", "uv"]
+    if not has_pip(venv) and run([sys.executable, "-m", "pip", "--python", python, *pip_uv], quiet=True,
+                                 show_failure=False) == 0 and uv.exists():
+        return str(uv)
+    if ensure_pip(venv) == 0 and run([python, "-m", "pip", *pip_uv], quiet=True) == 0 and uv.exists():
+        return str(uv)
+    return None
 
 
 def uv_install(uv: str, venv: Path, target: Target, settings: dict[str, str]) -> int:
@@ -177,12 +188,10 @@ def uv_install(uv: str, venv: Path, target: Target, settings: dict[str, str]) ->
 
 
 def pip_install(venv: Path, target: Target) -> int:
-    python = str(venv / "bin" / "python")
-    if not has_pip(venv):  # a venv made --without-pip
-        status = run([python, "-m", "ensurepip", "--default-pip"], quiet=True)
-        if status != 0:
-            return status
-    return run([python, "-m", "pip", "install", *target.requirements])
+    status = ensure_pip(venv)
+    if status != 0:
+        return status
+    return run([str(venv / "bin" / "python"), "-m", "pip", "install", *target.requirements])
 
 
 def install(venv: Path, name: str, target: Target, installer: str = "uv") -> int:

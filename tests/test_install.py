@@ -171,6 +171,17 @@ def test_without_uv_it_is_bootstrapped_with_pip_and_pip_installs_when_it_fails(
     assert (venv / "bin" / "uv").exists() and imports_tinydemo(venv)
 
 
+def test_when_pip_cannot_get_uv_either_pip_installs(offline_pip: Path, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("PATH", "/usr/bin:/bin")  # no uv, and none among the wheels pip may use
+    venv = tmp_path / "venv"
+    assert install.install(venv, "demo", DEMO) == 0
+    err = capfd.readouterr().err
+    assert "bootstrapping uv" in err and "could not get uv; installing with pip instead" in err
+    assert imports_tinydemo(venv) and not (venv / "bin" / "uv").exists()
+
+
 def test_pip_alone_when_asked(offline_pip: Path, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     venv = tmp_path / "venv"
     assert install.install(venv, "demo", DEMO, installer="pip") == 0

@@ -2,8 +2,9 @@
 
 Each test runs make in a folder holding copies of the Makefile, scripts/ and pyproject.toml
 (dated 1970, so ``make run`` installs nothing) and this checkout's .venv by a symlink: the
-working tree's Makefile, as a reader's clone would have it. (`make run` from a fresh clone,
-installing, is what tests/test_readme.py and the README's measured times cover.)
+working tree's Makefile, as a reader's clone would have it. What a fresh clone's `make run`
+installs, and how, is tests/test_install.py's part (offline); how long it takes is measured
+by hand and written in the README's set-up section.
 """
 from __future__ import annotations
 
