@@ -10,7 +10,7 @@ takes, then how long it took. It needs nothing but Python 3 (standard library on
 a drop-in for ``pip install``: on the project's 2-core machine the core install took 22.4 s
 with pip and 2.3 s with uv. It is used from ``.venv/bin/uv`` or the PATH; when there is none it
 is bootstrapped into ``.venv`` with pip (about 2 s). If uv cannot be had, or fails, pip
-installs instead (about 25 s for ``core``, 2 minutes for ``test``); ``T2I_INSTALLER=pip`` asks
+installs instead (about 20 s for ``core``, 2 minutes for ``test``); ``T2I_INSTALLER=pip`` asks
 for pip from the start.
 
 **How torch's wheel is found.** The ``backend`` extra pins ``torch==2.13.0``. pip finds it through
@@ -58,9 +58,9 @@ def build_requirements(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, 
 
 TARGETS = {
     "core": Target(("-e", "."), "what the mock needs (Flask, granian, jsonschema, schemathesis, ...; no torch)",
-                   5, 25),
+                   5, 20),
     "test": Target(("-e", ".[backend,queue,dev]", "pip", *build_requirements()),
-                   "the backend extra (torch 2.13 CPU, diffusers, transformers), the queue extra "
+                   "the backend extra (torch 2.13, diffusers, transformers), the queue extra "
                    "(dramatiq, redis) and the test tools (pytest, selenium, pip)", 10, 120),
 }
 
