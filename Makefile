@@ -23,7 +23,7 @@ RUN_PIDS := .make-run
 
 help: ## this list
 	@echo "make targets (Python 3 and make are all they need):"
-	@sed -n 's/^\([a-z]*\):.*## \(.*\)$$/  make \1\t\2/p' $(MAKEFILE_LIST) | expand -t 14
+	@awk -F ':.*## ' '/^[a-z]+:.*## /{ printf "  make %-6s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 $(BIN)/.installed-core: pyproject.toml
 	@$(PYTHON) scripts/install.py --venv $(VENV) core
