@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 __all__ = ["SPEC_PATH", "Spec", "load_spec"]
 
 SPEC_PATH = Path(__file__).with_name("text2img.yaml")
+#: The request bodies the toolkit reads, in order of preference.
+REQUEST_MEDIA_TYPES = ("application/json", "multipart/form-data")
 
 
 class Spec(Document):
@@ -75,13 +77,19 @@ class Spec(Document):
             yield operation_id, route, method, operation
 
     def request_schema(self, operation_id: str) -> dict[str, Any]:
+        """The request body's object schema: ``application/json``, else ``multipart/form-data``.
+
+        A multipart body is read as a dict of its parts, so the same validators
+        check it; a file part is a string (``format: binary``) holding the file.
+        """
         _, _, operation = self.operation(operation_id)
         body = self.resolve(operation.get("requestBody", {}))
-        try:
-            schema = body["content"]["application/json"]["schema"]
-        except (KeyError, TypeError):
-            raise SpecLoadError(f"{operation_id} has no application/json request body") from None
-        return self.flatten(schema)
+        content = body.get("content") if isinstance(body, dict) else None
+        for media in REQUEST_MEDIA_TYPES:
+            entry = content.get(media) if isinstance(content, dict) else None
+            if isinstance(entry, dict) and "schema" in entry:
+                return self.flatten(entry["schema"])
+        raise SpecLoadError(f"{operation_id} has no {' or '.join(REQUEST_MEDIA_TYPES)} request body")
 
     def flatten(self, schema: Any) -> dict[str, Any]:
         """An object schema with ``$ref`` resolved and ``allOf`` merged into one.
