@@ -7,8 +7,9 @@ direction, a pattern (stripes, rings, checks or dots) and its scale. The prompt,
 seed and sample number are drawn in, so a person looking at a client's screen can
 tell which request an image answers. Same inputs, same bytes.
 
-img2img and inpaint start from the request's init image, kept (as PNG base64) in
-the job's ``meta`` under :data:`INPUTS_KEY`, which no answer shows. img2img
+img2img and inpaint start from the request's init image, kept in the job's ``meta``
+under :data:`INPUTS_KEY` (base64 of the bytes as the client sent them, never
+re-encoded larger), which no answer shows. img2img
 posterises and tints it, lays the pattern over it and blends the result with the
 original by ``strength`` (0 gives the init image back, 1 the full change), so a
 developer sees their own picture, changed. inpaint paints the same over the white
@@ -31,6 +32,8 @@ from typing import Any, Mapping
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from t2i_contract.wire.images import decode_checked
+
 __all__ = ["INPUTS_KEY", "ImageCache", "client_meta", "encode_inputs", "image_size", "render_png",
            "render_png_base64"]
 
@@ -44,6 +47,7 @@ _PICTURE_FIELDS = (
     "use_karras_sigmas", "algorithm_type", "upscale", "highres_fix", "strength", "init_image", "mask_image",
 )
 _PATTERNS = ("stripes", "rings", "checks", "dots")
+_DRAWN_FROM = ("init_image", "mask_image")
 
 
 def image_size(meta: Mapping[str, Any]) -> tuple[int, int]:
@@ -106,14 +110,12 @@ def _draw_caption(image: Image.Image, meta: Mapping[str, Any], index: int, sampl
         y += int(size * 1.25)
 
 
-def encode_inputs(inputs: Mapping[str, Image.Image]) -> dict[str, str]:
-    """Input images as PNG base64, to keep in a stored job's ``meta`` under :data:`INPUTS_KEY`."""
-    encoded = {}
-    for name, image in inputs.items():
-        out = io.BytesIO()
-        image.save(out, format="PNG", compress_level=1)
-        encoded[name] = base64.b64encode(out.getvalue()).decode("ascii")
-    return encoded
+def encode_inputs(inputs: Mapping[str, bytes]) -> dict[str, str]:
+    """The input images a picture starts from, as sent (``Call.input_data``), base64, for :data:`INPUTS_KEY`.
+
+    ``ip_adapter_image`` is checked at intake but not kept: no placeholder uses it.
+    """
+    return {name: base64.b64encode(data).decode("ascii") for name, data in inputs.items() if name in _DRAWN_FROM}
 
 
 def client_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -122,7 +124,7 @@ def client_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _decode(text: str) -> Image.Image:
-    return Image.open(io.BytesIO(base64.b64decode(text))).convert("RGB")
+    return decode_checked(base64.b64decode(text)).convert("RGB")
 
 
 def _picture(meta: Mapping[str, Any], d: bytes) -> Image.Image:

@@ -171,8 +171,8 @@ class MockRuntime(Service):
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200
-        if call.inputs:
-            meta[INPUTS_KEY] = encode_inputs(call.inputs)
+        if call.input_data:
+            meta[INPUTS_KEY] = encode_inputs(call.input_data)
         owner = self.owners.digest(request.key) if config.keys else None  # protocol.ownership: keyed digest
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,

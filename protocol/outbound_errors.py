@@ -9,11 +9,13 @@
     │   ├── HttpStatusError    "http_status": any other answer that is not 2xx
     │   ├── TooSlow            "too_slow": the attempt's total deadline passed
     │   └── TooLarge           "too_big": the body is over the byte limit (fetched or inline)
-    └── InputImageError        the bytes are there but are no usable image
+    └── InputImageError        the value is there but gives no usable image
         ├── BadBase64          "base64": neither a URL nor valid base64
-        ├── NotAnImage         "not_image": not a PNG or JPEG, or a broken one
-        ├── BadDimensions      "dimensions": too small, too large, too many pixels
         └── MaskSizeMismatch   "mask_size": the mask and the image differ in size
+
+What the bytes of an image may be is the wire's (``wire/images.py``, re-exported
+here): ``NotAnImage`` ("not_image"), ``BadDimensions`` ("dimensions") and
+``TooManyScans`` ("scans"), all :class:`~t2i_contract.wire.images.ImageRefused`.
 
 Each is a spec :class:`~t2i_contract.spec.RequestError` carrying exactly one
 :class:`~t2i_contract.spec.Problem` ``(field, code, message, value)``, so the one
@@ -26,12 +28,14 @@ from __future__ import annotations
 from typing import Any
 
 from t2i_contract.spec import Problem, RequestError
+from t2i_contract.wire.images import BadDimensions, ImageRefused, NotAnImage, TooManyScans, shown
 
 __all__ = [
     "BadBase64",
     "BadDimensions",
     "FetchError",
     "HttpStatusError",
+    "ImageRefused",
     "InputImageError",
     "InvalidUrl",
     "MaskSizeMismatch",
@@ -39,21 +43,12 @@ __all__ = [
     "OutboundError",
     "RedirectRefused",
     "TooLarge",
+    "TooManyScans",
     "TooSlow",
     "Unreachable",
     "UrlRefused",
     "shown",
 ]
-
-_MAX_VALUE_CHARS = 200
-
-
-def shown(value: Any) -> Any:
-    """The offending value as echoed back: long strings (base64 images) are cut, with an ellipsis."""
-    if isinstance(value, str) and len(value) > _MAX_VALUE_CHARS:
-        return value[: _MAX_VALUE_CHARS - 1] + "…"
-    return value
-
 
 class OutboundError(RequestError):
     """A field whose URL or inline data the server could not use; ``str(err)`` is the client message."""
@@ -122,14 +117,6 @@ class InputImageError(OutboundError):
 
 class BadBase64(InputImageError):
     code = "base64"
-
-
-class NotAnImage(InputImageError):
-    code = "not_image"
-
-
-class BadDimensions(InputImageError):
-    code = "dimensions"
 
 
 class MaskSizeMismatch(InputImageError):

@@ -33,20 +33,20 @@ from flask import Flask, Response, request
 from werkzeug.wsgi import get_current_url
 
 from t2i_contract.spec import PARSERS, GenerationRequest, Spec, ValidationError, parse_fetch, parse_json_body
-from t2i_contract.spec.errors import show_value
 from t2i_contract.wire.answers import FAILED, answers_for
 from t2i_contract.wire.contract import wire_of
+from t2i_contract.wire.errors import render_error
 from t2i_contract.wire.prefer import parse_prefer
 from t2i_contract.wire.routes import Route, route_table
 
 from .errors import ForcedError, NotFound, RequestRejected, error_answer
 from .inputs import load_input_images
-from .outbound_errors import BadDimensions
 from .intake import BodyLimits, KeyRing, read_body
+from .generic import GenericOperations
 from .service import Call, OperationNotImplemented, Service
 from .urls import UrlPolicy
 
-__all__ = ["INIT_MAX_SIDE", "INIT_MIN_SIDE", "INPUT_FIELDS", "Answer", "Pipeline", "Route", "install",
+__all__ = ["Answer", "Pipeline", "Route", "install",
            "json_bytes"]
 
 PIPELINE_EXTENSION = "t2i_pipeline"
@@ -55,10 +55,6 @@ PIPELINE_EXTENSION = "t2i_pipeline"
 # through submit, modelReload through reload_model); the fetch forms (the document's
 # x-t2i-wire lifecycle) through fetch; any other is validated against its schema and
 # handed to Service.operation as a dict.
-INPUT_FIELDS = ("init_image", "mask_image")
-"""The input images the pipeline loads for the service (in this order; the first failing one is named)."""
-INIT_MIN_SIDE, INIT_MAX_SIDE = 64, 2048
-"""The sides an init image may have (DECISIONS D20): it sets the output size."""
 
 
 def json_bytes(body: Any) -> bytes:
@@ -106,6 +102,9 @@ class Pipeline:
         self.answers = answers_for(spec)
         self._fetches = frozenset(wire_of(spec).lifecycle.fetch)
         self._signal = wire_of(spec).not_implemented
+        self.wire = wire_of(spec)
+        self._v6_errors = self.wire.error.body == {"status": "error", "message": "{message}", "errors": "{problems}"}
+        self.generic = GenericOperations(self)
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
         self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
 
@@ -124,7 +123,7 @@ class Pipeline:
 
     def handle(self, operation_id: str, environ: dict[str, Any], params: dict[str, str] | None = None) -> Answer:
         """Answer one API call; every failure becomes the spec's error shape (never raises)."""
-        call = Call(operation_id, environ, self.base_url(environ))
+        call = Call(operation_id, environ, self.base_url(environ), spec=self.spec)
         try:
             try:
                 result = self._run(call, params or {})
@@ -133,6 +132,9 @@ class Pipeline:
         except Exception as exc:  # the one error handler answers it
             status, body, headers = error_answer(exc, environ.get("REQUEST_METHOD", ""),
                                                  environ.get("PATH_INFO", ""))
+            if not self._v6_errors:
+                status = self.wire.error.status if status == 400 else status
+                body = render_error(self.wire, body)
             result = Answer(status, body, headers)
         call.answer = result.body
         self.service.finish(call, result.status)
@@ -144,6 +146,8 @@ class Pipeline:
         call.prefs = prefs = parse_prefer(call.environ.get("HTTP_PREFER"))
         if prefs.code is not None and self.forced_errors:
             self._force(operation_id, prefs.code)
+        if self.generic.handles(operation_id):  # a contract pack's operation (protocol.generic)
+            return self.generic.run(call, Answer)
         call.raw = read_body(call.environ, self.limits.of(operation_id))
         call.body = body = parse_json_body(call.raw)
         self.keys.check(body)
@@ -168,18 +172,25 @@ class Pipeline:
         return Answer(status, payload)
 
     def _load_inputs(self, call: Call, request: GenerationRequest) -> GenerationRequest:
-        """Load the request's input images onto ``call.inputs``; the request sized as its init image."""
-        values = {name: getattr(request, name) for name in INPUT_FIELDS if hasattr(request, name)}
+        """Load the request's input images onto ``call.inputs``; the request sized as its init image.
+
+        Every input-image field of the operation (``x-t2i-image``: ``init_image``,
+        ``mask_image``, ``ip_adapter_image``) is fetched or decoded here, once, under the
+        URL policy of this process and within the field's limits; the bytes as sent go
+        on ``call.input_data`` for the service to store with the job.
+        """
+        fields = self.spec.input_image_fields(call.operation_id)
+        values = {name: getattr(request, name) for name in fields if getattr(request, name, None) is not None}
         if not values:
             return request
-        policy = self.url_policy or UrlPolicy()
-        call.inputs = load_input_images(values, policy=policy, mask=("mask_image", "init_image"))
-        init = call.inputs["init_image"]
-        width, height = init.size
-        if not (INIT_MIN_SIDE <= width <= INIT_MAX_SIDE and INIT_MIN_SIDE <= height <= INIT_MAX_SIDE):
-            raise BadDimensions("init_image", values["init_image"],
-                                f"init_image {show_value(values['init_image'])} is {width}x{height}; each side "
-                                f"must be {INIT_MIN_SIDE} to {INIT_MAX_SIDE} pixels (it sets the output size)")
+        limits = {name: self.spec.input_image_limits(call.operation_id, name) for name in values}
+        loaded = load_input_images(values, policy=self.url_policy or UrlPolicy(), limits=limits,
+                                   mask=("mask_image", "init_image"))
+        call.inputs = {name: item.image for name, item in loaded.items()}
+        call.input_data = {name: item.data for name, item in loaded.items()}
+        if "init_image" not in loaded:
+            return request
+        width, height = loaded["init_image"].image.size
         return dataclasses.replace(request, width=width, height=height)
 
     def _unimplemented(self, operation_id: str) -> NotFound:
@@ -198,7 +209,7 @@ class Pipeline:
 
 def install(app: Flask, pipeline: Pipeline) -> None:
     """Route every operation of the spec through ``pipeline``, and install the one error handler."""
-    app.extensions[PIPELINE_EXTENSION] = pipeline
+    app.extensions.setdefault(PIPELINE_EXTENSION, pipeline)  # the first contract installed is the app's own
 
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**params: str) -> Response:

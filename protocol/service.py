@@ -25,7 +25,9 @@ class Call:
 
     ``base_url`` is where the client reached the server (links are built on it);
     ``raw`` the body once read; ``inputs`` the request's input images (``init_image``,
-    ``mask_image``), loaded and checked by the pipeline before ``submit``; ``answer`` the
+    ``mask_image``, ``ip_adapter_image``), loaded and checked by the pipeline before
+    ``submit``, and ``input_data`` their bytes as the client sent them (what a service
+    stores with the job: a job never fetches at run time); ``answer`` the
     JSON body answered, once known (for :meth:`Service.finish`); ``state`` is
     the service's own per-call data (the mock keeps its journal entry there).
     """
@@ -38,7 +40,9 @@ class Call:
     body: dict[str, Any] | None = None
     answer: dict[str, Any] | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
+    input_data: dict[str, bytes] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
+    spec: Any = None  # the contract the call was made under (a server may serve several)
 
 
 class Service:
@@ -64,6 +68,23 @@ class Service:
 
     def operation(self, call: Call, values: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """Any other operation of the spec, its body validated: (status, JSON body)."""
+        raise OperationNotImplemented(call.operation_id)
+
+    # -- what contract packs ask of a server (protocol.generic) --------------------------
+    def default_model(self) -> str:
+        """The model a generation gets when its contract, or its request, names none."""
+        return "default"
+
+    def settle(self, call: Call, view: JobView) -> JobView:
+        """``view``'s job once finished: a synchronous contract answers with the result, never "processing"."""
+        return view
+
+    def models(self, call: Call) -> list[str]:
+        """The ids of the models this server offers (a pack's ``models`` operation)."""
+        raise OperationNotImplemented(call.operation_id)
+
+    def progress(self, call: Call) -> tuple[float, float]:
+        """(fraction done, seconds left) of the work in hand (a pack's ``progress`` operation)."""
         raise OperationNotImplemented(call.operation_id)
 
 

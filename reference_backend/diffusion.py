@@ -49,7 +49,7 @@ from .features import HIGHRES_STRENGTH
 from .flow_schedulers import build_flow_scheduler, check_flow_scheduler
 from .generator import GenerationResult, Generator
 from .ids import resolve_lora, resolve_model, resolve_vae
-from .ip_adapter import ImageCache, adapter_scale, apply_ip_adapter, check_ip_fields
+from .ip_adapter import adapter_scale, apply_ip_adapter, check_ip_fields, reference_image
 from .loras import apply_loras, check_lora_family
 from .operations import check_operation, run_from_init
 from .runners import api_clip_skip_to_diffusers, pipeline_arguments
@@ -57,7 +57,6 @@ from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
 
 if TYPE_CHECKING:
-    from t2i_contract.protocol.urls import UrlPolicy
     from PIL.Image import Image
 
     from t2i_contract.spec import GenerationRequest
@@ -114,7 +113,7 @@ class DiffusersGenerator(Generator):
     """Generate with diffusers' own pipeline of each model's family, from local folders only."""
 
     def __init__(self, *, models_dir: Path, loras_dir: Path | None = None, vaes_dir: Path | None = None,
-                 ip_adapters_dir: Path | None = None, url_policy: UrlPolicy | None = None,
+                 ip_adapters_dir: Path | None = None,
                  device: str = "cpu", dtype: str = "float32", max_loaded_models: int = 2, max_loras: int = 32,
                  classifier: SafetyClassifier | None = None, torch_threads: int | None = None) -> None:
         require_backend()
@@ -139,7 +138,6 @@ class DiffusersGenerator(Generator):
         self.max_loaded_models = max(1, max_loaded_models)
         self.max_loras = max(1, max_loras)
         self.classifier = classifier
-        self._images = ImageCache(url_policy)
         self._models: OrderedDict[str, _LoadedModel] = OrderedDict()
         self._infos: dict[tuple[Path, float], _ModelInfo] = {}
         self._vaes: dict[str, Any] = {}
@@ -150,12 +148,9 @@ class DiffusersGenerator(Generator):
     def from_config(cls, config: BackendConfig, classifier: SafetyClassifier | None = None) -> DiffusersGenerator:
         if config.models_dir is None:
             raise BackendError("the reference backend needs a models folder (--models DIR)")
-        from t2i_contract.protocol.urls import UrlPolicy
-
-        # reference images are fetched under the same flags as webhooks (--allow-private-urls, --url-allow)
-        policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow))
+        # reference images are loaded at intake, under the accepting process's URL policy (Call.inputs)
         return cls(models_dir=config.models_dir, loras_dir=config.loras_dir, vaes_dir=config.vaes_dir,
-                   ip_adapters_dir=config.ip_adapters_dir, url_policy=policy,
+                   ip_adapters_dir=config.ip_adapters_dir,
                    device=config.device, dtype=config.dtype, max_loaded_models=config.max_loaded_models,
                    max_loras=config.max_loras, classifier=classifier, torch_threads=config.torch_threads)
 
@@ -229,8 +224,7 @@ class DiffusersGenerator(Generator):
                 check_flow_scheduler(request.scheduler)
             else:
                 scheduler_class(request.scheduler)
-        if check_ip_fields(request, info.family, self.ip_adapters_dir) is not None:
-            self._images.get(request.ip_adapter_image or "")
+        check_ip_fields(request, info.family, self.ip_adapters_dir)  # its image was loaded at intake
 
     # -- loading ------------------------------------------------------------------
     def _load_pipeline(self, model_id: str) -> _LoadedModel:
@@ -304,13 +298,7 @@ class DiffusersGenerator(Generator):
                  inputs: dict[str, Image] | None = None) -> GenerationResult:
         import torch
 
-        from t2i_contract.spec import RequestError
-
-        try:
-            self.check(request)
-        except RequestError as exc:  # an input image that can no longer be fetched, after a restart
-            raise UnsupportedError(str(exc), field="ip_adapter_image", value=request.ip_adapter_image,
-                                   rule="loadable") from exc
+        self.check(request)
         loaded = self._model(request.model_id)
         family = loaded.info.family
         vae = loaded.default_vae
@@ -330,7 +318,7 @@ class DiffusersGenerator(Generator):
                 with torch.no_grad():
                     kwargs, notes, info = pipeline_arguments(family, loaded.info.variant, pipe, request)
                 if adapter is not None:
-                    kwargs["ip_adapter_image"] = self._images.get(request.ip_adapter_image or "")
+                    kwargs["ip_adapter_image"] = reference_image(request, inputs)
                     info["ip_adapter"] = {"id": adapter.name, "scale": adapter_scale(request)}
                 if request.OPERATION == "text2img":
                     images, pipelines = self._run(loaded, request, seed, kwargs, choice)

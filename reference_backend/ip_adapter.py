@@ -14,19 +14,18 @@ Requests:
 - an adapter not in the folder, or one for another family than the model's, is a
   400 naming the adapter, its family and the model's; FLUX has no adapter in the
   spec's enum, so any ``ip_adapter_id`` on a FLUX model is a 400;
-- the image is fetched once the request passes those checks, before it is queued,
-  with the protocol layer's :func:`~t2i_contract.protocol.inputs.load_input_image`
-  under the server's URL policy (an unusable image is a 400 naming
-  ``ip_adapter_image``), and kept in a small cache for the worker that runs it;
+- the image is loaded at intake by the protocol layer, like ``init_image``, once,
+  under the URL policy of the process that accepted the request and within the
+  spec's limits (an unusable image is a 400 naming ``ip_adapter_image``); it is
+  stored with the job and reaches the generator in its ``inputs``
+  (:func:`reference_image`): a job never fetches at run time;
 - ``ip_adapter_scale`` defaults to ``DEFAULT_SCALE`` (diffusers' default) and is
   passed to ``set_ip_adapter_scale``.
 """
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 from .errors import UnsupportedError
 from .ids import _inside, check_id
@@ -34,18 +33,16 @@ from .ids import _inside, check_id
 if TYPE_CHECKING:
     from PIL.Image import Image
 
-    from t2i_contract.protocol.urls import UrlPolicy
     from t2i_contract.spec import Text2ImgRequest
 
     from .families import Family
 
-__all__ = ["DEFAULT_SCALE", "ImageCache", "adapter_family", "adapter_scale", "apply_ip_adapter", "check_ip_fields",
-           "resolve_ip_adapter"]
+__all__ = ["DEFAULT_SCALE", "adapter_family", "adapter_scale", "apply_ip_adapter", "check_ip_fields",
+           "reference_image", "resolve_ip_adapter"]
 
 DEFAULT_SCALE = 1.0
 IMAGE_ENCODER = "image_encoder"
 _SUFFIXES = (("_sdxl_vit-h", "sdxl"), ("_sdxl", "sdxl"), ("_sd15", "sd1"))
-_CACHED_IMAGES = 8
 
 
 def adapter_family(adapter_id: str) -> str | None:
@@ -96,28 +93,17 @@ def check_ip_fields(request: Text2ImgRequest, family: Family, folder: Path | Non
     return resolve_ip_adapter(folder, adapter_id)
 
 
-class ImageCache:
-    """Reference images fetched at check time, kept for the generation that follows."""
+def reference_image(request: Text2ImgRequest, inputs: Mapping[str, Image] | None) -> Image:
+    """The request's IP-Adapter image, as loaded at intake and stored with the job; a 400 if it is not there.
 
-    def __init__(self, policy: UrlPolicy | None) -> None:
-        self.policy = policy
-        self._images: OrderedDict[str, Image] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, value: str) -> Image:
-        from t2i_contract.protocol.inputs import load_input_image
-        from t2i_contract.protocol.urls import UrlPolicy
-
-        with self._lock:
-            if value in self._images:
-                self._images.move_to_end(value)
-                return self._images[value]
-        image = load_input_image(value, field="ip_adapter_image", policy=self.policy or UrlPolicy())
-        with self._lock:
-            self._images[value] = image
-            while len(self._images) > _CACHED_IMAGES:
-                self._images.popitem(last=False)
-        return image
+    Only a job stored by a version that fetched the image at run time lacks it.
+    """
+    image = (inputs or {}).get("ip_adapter_image")
+    if image is None:
+        raise UnsupportedError("ip_adapter_image was not stored with this job (it was accepted by an older "
+                               "version); submit the request again", field="ip_adapter_image",
+                               value=request.ip_adapter_image, rule="stored")
+    return image
 
 
 def adapter_scale(request: Text2ImgRequest) -> float:

@@ -2,9 +2,9 @@
 
 A request of either operation arrives with its input images already loaded and
 checked by the protocol layer (``Call.inputs``), and its ``width`` and ``height``
-set to the init image's size (DECISIONS D20). The job store keeps those images as
-PNG base64 beside the request (:func:`encode_inputs`), so a job survives a restart
-without fetching anything again.
+set to the init image's size (DECISIONS D20). The job store keeps those images, as
+the client sent them, in base64 beside the request (:func:`encode_inputs`), so a job
+survives a restart without fetching anything again.
 
 The pipeline is the family's ``img2img`` or ``inpaint`` class (``Family.pipelines``)
 made with ``from_pipe`` from the loaded text2img pipeline, so it shares every module:
@@ -33,7 +33,6 @@ diffusers pipelines would raise instead.
 from __future__ import annotations
 
 import base64
-import io
 import json
 from typing import TYPE_CHECKING, Any, Mapping
 
@@ -54,20 +53,16 @@ INPAINT_CHANNELS = 9
 """The UNet input channels of an inpainting checkpoint."""
 
 
-def encode_inputs(inputs: Mapping[str, Image]) -> dict[str, str]:
-    """Input images as PNG base64, for the job store."""
-    encoded = {}
-    for name, image in inputs.items():
-        out = io.BytesIO()
-        image.save(out, format="PNG")
-        encoded[name] = base64.b64encode(out.getvalue()).decode("ascii")
-    return encoded
+def encode_inputs(inputs: Mapping[str, bytes]) -> dict[str, str]:
+    """Input images as the client sent them (``Call.input_data``), base64, for the job store: never re-encoded."""
+    return {name: base64.b64encode(data).decode("ascii") for name, data in inputs.items()}
 
 
 def decode_inputs(encoded: Mapping[str, str]) -> dict[str, Image]:
-    from PIL import Image
+    """The stored input images as loaded at intake (EXIF orientation applied, RGB or RGBA)."""
+    from t2i_contract.wire.images import decode_checked
 
-    return {name: Image.open(io.BytesIO(base64.b64decode(text))).copy() for name, text in encoded.items()}
+    return {name: decode_checked(base64.b64decode(text)) for name, text in encoded.items()}
 
 
 def check_operation(request: GenerationRequest, model_in_channels: int | None, family_title: str,
@@ -151,7 +146,7 @@ def stored_request(text: str) -> tuple[GenerationRequest, dict[str, str]]:
     return cls(key="", **values, extra=data["extra"]), data.get("inputs", {})
 
 
-def request_json(request: GenerationRequest, inputs: Mapping[str, Image] | None = None) -> str:
+def request_json(request: GenerationRequest, inputs: Mapping[str, bytes] | None = None) -> str:
     """A job's request (never its key) and its input images, as the job store keeps them."""
     return json.dumps({"operation": request.OPERATION, "meta": request.to_meta(), "extra": dict(request.extra),
                        "inputs": encode_inputs(inputs or {})})

@@ -116,7 +116,7 @@ class JobService(Service):
 
     # -- the protocol seam ----------------------------------------------------------------
     def submit(self, call: Call, request: GenerationRequest) -> JobView:
-        job = self.enqueue(request, call.base_url, call.inputs)
+        job = self.enqueue(request, call.base_url, call.input_data)  # stored as sent; never fetched again
         if not call.prefs.wants_async:
             job = self.wait(job.id, self.config.sync_timeout)
         return self.view(job, call.base_url)
@@ -147,7 +147,7 @@ class JobService(Service):
         )
 
     # -- accepting --------------------------------------------------------------------
-    def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, Any] | None = None) -> Job:
+    def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, bytes] | None = None) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
         seed = request.seed if request.seed is not None else seed_range(self.spec, request.OPERATION).pick()

@@ -13,7 +13,9 @@ Facts kept in ``x-t2i-*`` extensions, beside the schema they qualify:
 - ``x-t2i-coercions.boolean``: the wire words for true and false;
 - ``x-t2i-non-samplers`` on the ``Scheduler`` schema: enum names that are not
   text-to-image samplers (a server may refuse them);
-- ``x-t2i-scale`` on the ``upscale`` property: how much ``upscale: true`` enlarges.
+- ``x-t2i-scale`` on the ``upscale`` property: how much ``upscale: true`` enlarges;
+- ``x-t2i-image`` on each input-image property: what a server accepts there (formats,
+  sides, bytes, JPEG scans; ``spec/EXTENSIONS.md``), read by :func:`input_image_limits`.
 """
 from __future__ import annotations
 
@@ -28,7 +30,8 @@ from .errors import SpecLoadError
 if TYPE_CHECKING:
     from .loader import Spec
 
-__all__ = ["RequestField", "base_path", "documented_statuses", "model_dependent_fields", "non_sampler_schedulers",
+__all__ = ["InputImageLimits", "RequestField", "base_path", "documented_statuses", "input_image_fields",
+           "input_image_limits", "model_dependent_fields", "non_sampler_schedulers",
            "request_fields", "upscale_factor", "wire_booleans"]
 
 
@@ -131,6 +134,48 @@ def upscale_factor(spec: Spec, operation_id: str = "text2img") -> int:
                 return factor
             raise SpecLoadError(f"{operation_id}: upscale has no integer x-t2i-scale")
     raise SpecLoadError(f"{operation_id} has no upscale field")
+
+
+@dataclass(frozen=True)
+class InputImageLimits:
+    """What a server accepts in one input-image field (``x-t2i-image``): checked before any pixel is decoded."""
+
+    formats: tuple[str, ...]
+    """Lower-case format names: ``png``, ``jpeg``."""
+    min_side: int
+    max_side: int
+    max_bytes: int
+    """The largest image, in bytes, fetched or inline (decoded base64)."""
+    max_scans: int
+    """The most scans a JPEG may have: each costs a pass over every pixel (a progressive one has about 10)."""
+
+
+_IMAGE_KEYS = ("min-side", "max-side", "max-bytes", "max-scans")
+
+
+def input_image_limits(spec: Spec, operation_id: str, field: str) -> InputImageLimits:
+    """The limits of input-image ``field`` of ``operation_id`` (``x-t2i-image`` on the property)."""
+    for candidate in request_fields(spec, operation_id):
+        if candidate.name != field:
+            continue
+        rule = candidate.schema.get("x-t2i-image")
+        if not isinstance(rule, Mapping):
+            raise SpecLoadError(f"{operation_id}.{field} has no x-t2i-image mapping")
+        numbers = {key: rule.get(key) for key in _IMAGE_KEYS}
+        formats = rule.get("formats")
+        if (any(not isinstance(v, int) or isinstance(v, bool) or v < 1 for v in numbers.values())
+                or not isinstance(formats, list) or not formats or numbers["min-side"] > numbers["max-side"]):
+            raise SpecLoadError(f"{operation_id}.{field}: x-t2i-image needs formats and positive {_IMAGE_KEYS}, "
+                                f"got {dict(rule)}")
+        return InputImageLimits(formats=tuple(str(f).lower() for f in formats), min_side=numbers["min-side"],
+                                max_side=numbers["max-side"], max_bytes=numbers["max-bytes"],
+                                max_scans=numbers["max-scans"])
+    raise SpecLoadError(f"{operation_id} has no field {field}")
+
+
+def input_image_fields(spec: Spec, operation_id: str) -> tuple[str, ...]:
+    """The operation's input-image fields (those with ``x-t2i-image``), in document order."""
+    return tuple(f.name for f in request_fields(spec, operation_id) if "x-t2i-image" in f.schema)
 
 
 def _merged(spec: Spec, node: Any) -> dict[str, Any]:

@@ -179,6 +179,14 @@ class Spec(Document):
         """Request fields a server may refuse for the model asked for (a 400 naming the field and value)."""
         return facts.model_dependent_fields(self, operation_id)
 
+    def input_image_limits(self, operation_id: str, field: str) -> facts.InputImageLimits:
+        """What input-image ``field`` of ``operation_id`` accepts (``x-t2i-image``)."""
+        return facts.input_image_limits(self, operation_id, field)
+
+    def input_image_fields(self, operation_id: str) -> tuple[str, ...]:
+        """The operation's input-image fields, in document order."""
+        return facts.input_image_fields(self, operation_id)
+
     @functools.cached_property
     def upscale_factor(self) -> int:
         """How many times ``upscale: true`` enlarges each side."""

@@ -56,12 +56,11 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
 
 @pytest.fixture(scope="session")
 def tiny_generator(tiny: TinyModel) -> Iterator[Generator]:
-    from t2i_contract.protocol.urls import UrlPolicy
     from t2i_contract.reference_backend.diffusion import DiffusersGenerator
 
-    # every family loaded at once; loopback URLs allowed so tests can serve reference images locally
+    # every family loaded at once (reference images are loaded by the server that accepts the request)
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, vaes_dir=tiny.vaes_dir,
-                                   ip_adapters_dir=tiny.ip_adapters_dir, url_policy=UrlPolicy(allow_private=True),
+                                   ip_adapters_dir=tiny.ip_adapters_dir,
                                    max_loaded_models=6, torch_threads=1)
     yield generator
     generator.close()

@@ -6,4 +6,26 @@ It imports only ``spec/`` (and Pillow for images). Being built; see the modules.
 """
 from __future__ import annotations
 
-__all__: list[str] = []
+from .images import (
+    BadDimensions,
+    ImageRefused,
+    NotAnImage,
+    TooManyScans,
+    decode_checked,
+    decode_input_image,
+    image_format,
+    image_header,
+    jpeg_scans,
+)
+
+__all__: list[str] = [
+    "BadDimensions",
+    "ImageRefused",
+    "NotAnImage",
+    "TooManyScans",
+    "decode_checked",
+    "decode_input_image",
+    "image_format",
+    "image_header",
+    "jpeg_scans",
+]

@@ -6,24 +6,28 @@ import io
 import socket
 import struct
 import zlib
+from dataclasses import replace
 from typing import Callable, Iterator
 
 import pytest
 from PIL import Image
 
-from t2i_contract.protocol.inputs import (
-    MAX_SIDE, check_mask_size, decode_image, load_input_image, load_input_images,
-)
+from t2i_contract.protocol.inputs import check_mask_size, load_input_image, load_input_images
 from t2i_contract.protocol.outbound_errors import (
     BadBase64, BadDimensions, HttpStatusError, MaskSizeMismatch, NotAnImage, OutboundError, RedirectRefused,
     TooLarge, TooSlow, Unreachable, UrlRefused,
 )
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import load_spec
+from t2i_contract.wire.images import decode_input_image
 from tests.protocol.outbound_servers import RawServer, closed_port, routes_app
 from tests.support import ServerThread
 
 LOCAL = UrlPolicy(allow=("127.0.0.1",))
+LIMITS = load_spec().input_image_limits("text2img", "ip_adapter_image")
+"""The loosest field's limits (8 to 4096 pixels a side): these small test images pass them."""
+MAX_SIDE = LIMITS.max_side
+LIMITS3 = {name: LIMITS for name in ("init_image", "mask_image", "ip_adapter_image")}
 
 
 def encoded(image: Image.Image, fmt: str) -> bytes:
@@ -66,12 +70,12 @@ def images() -> Iterator[ServerThread]:
 @pytest.mark.parametrize(("path", "size", "mode"), [("/cat.png", (48, 32), "RGBA"), ("/cat.jpg", (40, 24), "RGB"),
                                                     ("/jpeg-named.png", (40, 24), "RGB")])
 def test_a_fetched_png_or_jpeg_is_loaded(images: ServerThread, path: str, size: tuple[int, int], mode: str) -> None:
-    image = load_input_image("HTTP" + images.url[4:] + path, field="init_image", policy=LOCAL)
+    image = load_input_image("HTTP" + images.url[4:] + path, field="init_image", policy=LOCAL, limits=LIMITS)
     assert (image.size, image.mode) == (size, mode)
 
 
 def test_the_fetched_pixels_are_the_served_pixels(images: ServerThread) -> None:
-    image = load_input_image(images.url + "/cat.png", field="init_image", policy=LOCAL)
+    image = load_input_image(images.url + "/cat.png", field="init_image", policy=LOCAL, limits=LIMITS)
     assert image.tobytes() == Image.open(io.BytesIO(PNG)).tobytes()
 
 
@@ -84,18 +88,18 @@ B64 = base64.b64encode(PNG).decode()
     base64.urlsafe_b64encode(PNG).decode(), "data:;base64," + B64,
 ], ids=["plain", "data-uri", "data-uri-upper", "unpadded", "line-broken", "url-safe", "data-uri-no-type"])
 def test_base64_forms_are_accepted(value: str) -> None:
-    image = load_input_image(value, field="mask_image", policy=UrlPolicy())
+    image = load_input_image(value, field="mask_image", policy=UrlPolicy(), limits=LIMITS)
     assert (image.size, image.mode) == ((48, 32), "RGBA")
 
 
 def test_a_base64_jpeg_data_uri_gives_rgb() -> None:
     value = "data:image/jpeg;base64," + base64.b64encode(JPEG).decode()
-    assert load_input_image(value, field="init_image", policy=UrlPolicy()).mode == "RGB"
+    assert load_input_image(value, field="init_image", policy=UrlPolicy(), limits=LIMITS).mode == "RGB"
 
 
 def failure(value: str, error: type[OutboundError], policy: UrlPolicy = LOCAL, **kwargs: object) -> OutboundError:
     with pytest.raises(error) as caught:
-        load_input_image(value, field="init_image", policy=policy, **kwargs)
+        load_input_image(value, field="init_image", policy=policy, **{"limits": LIMITS, **kwargs})
     body = caught.value.to_body()
     assert load_spec().responses.errors_at("/components/schemas/ErrorResponse", body) == []
     item = body["errors"][0]
@@ -113,7 +117,7 @@ def test_a_url_the_policy_refuses_is_never_fetched(images: ServerThread, monkeyp
         raise AssertionError(f"a refused URL was connected to: {args}")
 
     monkeypatch.setattr(socket, "create_connection", no_connection)
-    err = failure(images.url + "/cat.png", UrlRefused, policy=UrlPolicy())
+    err = failure(images.url + "/cat.png", UrlRefused, policy=UrlPolicy(), limits=LIMITS)
     assert "--allow-private-urls" in str(err)
     failure("http://169.254.169.254/latest/meta-data/", UrlRefused)
     failure("file:///etc/passwd", UrlRefused)
@@ -128,9 +132,9 @@ def test_a_missing_image_is_reported_with_its_status(images: ServerThread) -> No
 
 
 def test_an_image_over_the_byte_limit_is_too_big(images: ServerThread) -> None:
-    failure(images.url + "/cat.png", TooLarge, max_bytes=len(PNG) - 1)
-    failure(B64, TooLarge, max_bytes=len(PNG) - 1)
-    failure("A" * 4_000_000, TooLarge, max_bytes=1_000_000)
+    failure(images.url + "/cat.png", TooLarge, limits=replace(LIMITS, max_bytes=len(PNG) - 1))
+    failure(B64, TooLarge, limits=replace(LIMITS, max_bytes=len(PNG) - 1))
+    failure("A" * 4_000_000, TooLarge, limits=replace(LIMITS, max_bytes=1_000_000))
 
 
 def test_a_slow_image_server_is_too_slow() -> None:
@@ -166,7 +170,7 @@ def test_dimensions_out_of_range_are_refused_before_decoding(size: tuple[int, in
 def test_a_large_jpeg_is_refused_from_its_header() -> None:
     data = encoded(Image.new("L", (MAX_SIDE + 8, 8)), "JPEG")
     with pytest.raises(BadDimensions, match=f"{MAX_SIDE + 8}x8"):
-        decode_image(data, field="ip_adapter_image", value="x")
+        decode_input_image(data, field="ip_adapter_image", value="x", limits=LIMITS)
 
 
 def test_a_mask_of_another_size_is_refused_naming_mask_image() -> None:
@@ -182,14 +186,15 @@ def test_a_mask_of_another_size_is_refused_naming_mask_image() -> None:
 def test_several_inputs_load_together_and_the_mask_is_checked(images: ServerThread) -> None:
     mask = "data:image/png;base64," + base64.b64encode(encoded(Image.new("L", (48, 32), 255), "PNG")).decode()
     loaded = load_input_images({"init_image": images.url + "/cat.png", "mask_image": mask, "ip_adapter_image": None},
-                               policy=LOCAL, mask=("mask_image", "init_image"))
-    assert sorted(loaded) == ["init_image", "mask_image"] and loaded["mask_image"].size == (48, 32)
+                               policy=LOCAL, mask=("mask_image", "init_image"), limits=LIMITS3)
+    assert sorted(loaded) == ["init_image", "mask_image"] and loaded["mask_image"].image.size == (48, 32)
     with pytest.raises(MaskSizeMismatch, match="mask_image is 40x24 but init_image is 48x32"):
         load_input_images({"init_image": images.url + "/cat.png", "mask_image": images.url + "/cat.jpg"},
-                          policy=LOCAL, mask=("mask_image", "init_image"))
+                          policy=LOCAL, mask=("mask_image", "init_image"), limits=LIMITS3)
 
 
 def test_of_several_failing_inputs_the_first_field_is_reported(images: ServerThread) -> None:
     with pytest.raises(OutboundError) as caught:
-        load_input_images({"init_image": "not base64!", "mask_image": images.url + "/page.png"}, policy=LOCAL)
+        load_input_images({"init_image": "not base64!", "mask_image": images.url + "/page.png"}, policy=LOCAL,
+                          limits=LIMITS3)
     assert caught.value.field == "init_image" and isinstance(caught.value, BadBase64)
