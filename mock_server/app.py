@@ -14,6 +14,7 @@ import os
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import BodyLimits, Clock, KeyRing, Pipeline, install
+from t2i_contract.protocol.settings import load_contracts
 
 from .config import MockConfig
 from .fastpath import FastPath
@@ -40,12 +41,15 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     """Build a mock server app; ``config`` defaults to :class:`MockConfig()`, ``clock`` to wall time."""
     config = config or MockConfig()
     mock = MockRuntime.build(config, clock)
-    limits = BodyLimits.for_spec(mock.spec, config.max_body)  # room for the input images img2img/inpaint need
-    pipeline = Pipeline(mock.spec, mock, keys=KeyRing(config.keys), limits=limits,
-                        forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy)
+    pipelines = [Pipeline(spec, mock, keys=KeyRing(config.keys),
+                          limits=BodyLimits.for_spec(spec, config.max_body),  # room for input images
+                          forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy)
+                 for spec in load_contracts(config.contract)]
+    pipeline = pipelines[0]
     app = Flask(__name__)
     app.extensions[EXTENSION] = mock
-    install(app, pipeline)
+    for each in pipelines:  # several contracts side by side: their routes never overlap
+        install(app, each)
     register_routes(app, mock)
     register_page(app, mock)  # GET / and /__mock/behaviour
     # shows which worker answered; tests prove cross-worker state with it

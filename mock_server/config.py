@@ -129,6 +129,7 @@ class MockConfig:
                                       help="Comma-separated model ids. When set, any other model_id gets 404 "
                                            "'Model not found: <id>' from every operation.")
     url_allow: tuple[str, ...] = shared.url_allow()
+    contract: tuple[str, ...] = shared.contracts()
     db_path: Path | None = setting(None, flag="db", type=click.Path(dir_okay=False, path_type=Path),
                                    default_text="a fresh temporary file",
                                    help="SQLite file for jobs and the journal, shared by every worker.")

@@ -58,7 +58,7 @@ def page_config(pipeline: Pipeline) -> dict[str, object]:
     """What the page needs to know, read from the spec: where the API is and what it can answer."""
     statuses = sorted({status for route in pipeline.routes
                        for status in pipeline.spec.documented_statuses(route.operation_id) if status >= 400})
-    text2img = next(route.path for route in pipeline.routes if route.operation_id == "text2img")
+    text2img = next((route.path for route in pipeline.routes if route.operation_id == "text2img"), None)
     return {"base_path": pipeline.base_path, "codes": statuses, "text2img": text2img}
 
 

@@ -37,7 +37,10 @@ from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .journal import kept_answer
 from .store import Job, JobStore, temporary_folder
 
-__all__ = ["TIP", "MockRuntime", "image_path"]
+__all__ = ["DEFAULT_MODEL", "TIP", "MockRuntime", "image_path"]
+
+DEFAULT_MODEL = "t2i-mock"
+"""The model a contract pack's request gets on a mock without ``--models`` when it names none."""
 
 log = logging.getLogger(__name__)
 TIP = "This is a mock: images are deterministic placeholders drawn from the request."
@@ -123,7 +126,7 @@ class MockRuntime(Service):
     def begin(self, call: Call) -> None:
         call.state["journal"] = entry = journal_entry(call.environ, self.clock.now())
         behaviour = self.behaviour.current()  # set with POST /__mock/behaviour, applied as Prefer is
-        if behaviour.active and (applied := behaviour.apply(call.environ, call.operation_id, self.spec)):
+        if behaviour.active and (applied := behaviour.apply(call.environ, call.operation_id, call.spec or self.spec)):
             entry["behaviour"] = applied
         low, high = behaviour.latency or self.config.latency
         if high > 0:
@@ -166,7 +169,7 @@ class MockRuntime(Service):
         self.check_model(request.model_id)
         meta = request.to_meta()
         if meta["seed"] is None:
-            meta["seed"] = seed_range(self.spec, call.operation_id).pick()
+            meta["seed"] = seed_range(self.spec, request.OPERATION).pick()
         entry = call.state["journal"]
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
@@ -193,6 +196,23 @@ class MockRuntime(Service):
         if job is None or not self.owners.owns(job.owner, request.key, enforced=bool(self.config.keys)):
             raise NotFound.generation(request.request_id)
         return self.view(job, self.clock.now())
+
+    # -- what contract packs ask (protocol.generic) -------------------------------------------
+    def default_model(self) -> str:
+        """The first of ``--models``, else :data:`DEFAULT_MODEL` (the mock draws any model alike)."""
+        return self.config.models[0] if self.config.models else DEFAULT_MODEL
+
+    def settle(self, call: Call, view: JobView) -> JobView:
+        """A job of a synchronous contract is asked for with ``Prefer: status=success``: ready at once."""
+        job = self.store.get_job(view.id)
+        return view if job is None else self.view(job, max(self.clock.now(), job.ready_at))
+
+    def models(self, call: Call) -> list[str]:
+        return list(self.config.models or (DEFAULT_MODEL,))
+
+    def progress(self, call: Call) -> tuple[float, float]:
+        """Nothing is ever half-drawn in the mock: no work in hand."""
+        return 0.0, 0.0
 
     def reload_model(self, call: Call, request: ModelReloadRequest) -> dict[str, Any]:
         """Always loaded; ``Prefer: status=processing`` (``eta=N``) answers ``processing`` once, for clients' reload path."""

@@ -12,15 +12,28 @@ from typing import Any
 
 import click
 
+from t2i_contract.spec import Spec
 from t2i_contract.spec.options import setting, split_commas
+from t2i_contract.spec.packs import DEFAULT_CONTRACT, load_contract
 
-__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "retry_after", "url_allow", "webhook_attempts",
-           "webhook_backoff", "webhook_timeout"]
+__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "retry_after",
+           "url_allow", "webhook_attempts", "webhook_backoff", "webhook_timeout"]
 
 #: Delivery attempts in all, the same on every server, so webhook_status reads alike.
 DEFAULT_WEBHOOK_ATTEMPTS = 3
 #: Seconds a 429 tells the client to wait, the same on every server.
 DEFAULT_RETRY_AFTER = 30
+
+
+def contracts() -> Any:
+    return setting((DEFAULT_CONTRACT,), parse=split_commas, metavar="NAME|FILE,...", default_text=DEFAULT_CONTRACT,
+                   help="The contracts to serve, side by side on one port: pack names (t2i contracts lists "
+                        "them) or documents with x-t2i hints, separated with commas.")
+
+
+def load_contracts(names: tuple[str, ...] | list[str]) -> list[Spec]:
+    """The documents ``--contract`` names, in order, each once (the default pack when none is named)."""
+    return [load_contract(name) for name in dict.fromkeys(names or (DEFAULT_CONTRACT,))]
 
 
 def retry_after() -> Any:

@@ -23,6 +23,7 @@ from pathlib import Path
 from flask import Flask, Response, send_file
 
 from t2i_contract.protocol import Clock, KeyRing, NotFound, Pipeline, SystemClock, install
+from t2i_contract.protocol.settings import load_contracts
 from t2i_contract.spec import load_spec
 
 from .config import BackendConfig
@@ -54,12 +55,14 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-backend-"))
         service = JobService(config, generator, JobStore(data_dir / "jobs.sqlite3", clock),
                              ImageStore(data_dir / "images"), clock)
-    pipeline = Pipeline(load_spec(), service, keys=KeyRing(config.keys), public_url=config.public_url,
-                        url_policy=service.url_policy)
+    pipelines = [Pipeline(spec, service, keys=KeyRing(config.keys), public_url=config.public_url,
+                          url_policy=service.url_policy) for spec in load_contracts(config.contract)]
+    pipeline = pipelines[0]
 
     app = Flask(__name__)
     app.extensions[EXTENSION] = service
-    install(app, pipeline)
+    for each in pipelines:  # several contracts side by side: their routes never overlap
+        install(app, each)
 
     @app.get("/images/<name>")
     def image(name: str) -> Response:
@@ -74,8 +77,10 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         service.get(job.id, "", check_owner=False)  # raises once a temp image has expired
         return send_file(path, mimetype="image/png", max_age=0 if job.expires_at else 3600)
 
-    text2img = next(route.path for route in pipeline.routes if route.operation_id == "text2img")
-    register_page(app, pipeline.spec, text2img, config)  # GET / (a form with every field) and GET /models
+    text2img = next((route.path for each in pipelines for route in each.routes if route.operation_id == "text2img"),
+                    None)
+    if text2img is not None:  # the page is a v6 form
+        register_page(app, load_spec(), text2img, config)  # GET / (a form with every field) and GET /models
 
     service.start()
     return app

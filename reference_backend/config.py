@@ -90,6 +90,7 @@ class BackendConfig:
     allow_private_urls: bool = setting(False, help="Let webhook URLs point at loopback and private addresses "
                                                     "(refused by default: the server would be an SSRF gateway).")
     url_allow: tuple[str, ...] = shared.url_allow()
+    contract: tuple[str, ...] = shared.contracts()
     max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),
                               help="Generations waiting per key before 429; 0 means no limit.")
     retry_after: int = shared.retry_after()

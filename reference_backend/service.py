@@ -289,6 +289,28 @@ class JobService(Service):
         self._load_seconds[model_id] = elapsed = time.perf_counter() - started
         future.set_result(elapsed)
 
+    # -- what contract packs ask (protocol.generic) -----------------------------------------
+    def default_model(self) -> str:
+        """The first model this server holds (a pack's request that names none gets it)."""
+        held = self.models(None)  # type: ignore[arg-type]
+        return held[0] if held else "default"
+
+    def settle(self, call: Call, view: JobView) -> JobView:
+        """The job once finished: a synchronous contract's answer is its result."""
+        return self.view(self.wait(view.id, float("inf")), call.base_url)
+
+    def models(self, call: Call) -> list[str]:
+        from .page import available
+
+        return available(self.config)["models"]
+
+    def progress(self, call: Call) -> tuple[float, float]:
+        """(0, 0) when idle; while jobs wait or run, (0, the seconds their work takes at the recent pace)."""
+        if not self.store.waiting():
+            return 0.0, 0.0
+        pace = self.store.seconds_per_cost() or DEFAULT_ETA
+        return 0.0, round(self.store.work_until(2**62) * pace, 2)
+
     # -- webhooks (protocol.WebhookSource) -----------------------------------------------
     def webhook_target(self, job_id: int) -> tuple[str, dict[str, Any]] | None:
         job = self.store.get(job_id)

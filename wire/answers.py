@@ -20,6 +20,8 @@ no ``scheduler`` asked for, ``meta.scheduler`` is ``null`` on every server.
 """
 from __future__ import annotations
 
+import json
+import time
 import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -111,7 +113,7 @@ class Answers:
         self._output = self.wire.output.field
         self._fetch = cycle.fetch[0] if cycle.fetch else None
         self._roles = {word: role for role, word in (("success", words.success), ("processing", words.processing),
-                                                     ("error", words.error)) if word}
+                                                     ("error", words.error)) if word} if words else {}
 
     # -- building (servers) ----------------------------------------------------------
     def fetch_url(self, job: JobView) -> str | None:
@@ -155,12 +157,37 @@ class Answers:
 
     def failed(self, job: JobView) -> dict[str, Any]:
         """The error a failed generation ended with (its problems included), plus the id."""
-        stored = job.error if job.error and job.error.get(self._status) == self._words.error \
-            else error_body("generation failed")
+        stored = job.error if job.error and job.error.get("status") == "error" else error_body("generation failed")
         return {**stored, "id": job.id}
+
+    def result(self, job: JobView, echo: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The answer of a synchronous contract (no status word): the images, and what the hints add.
+
+        Each image is written in the form the request asked for, as a string or, with
+        ``output.item``, as an object under that form's key (OpenAI's ``{"b64_json": ...}``);
+        ``echo`` is the request as the server understood it (``answer.echo-field``), and
+        the run's ``meta`` goes in ``answer.info-field`` (as a JSON string with
+        ``info-encoding: json-string``, as AUTOMATIC1111 writes it).
+        """
+        wire = self.wire
+        form = "base64" if job.meta.get("base64") else "url"
+        item = (wire.output.item or {}).get(form)
+        images = job.images()
+        body: dict[str, Any] = {}
+        if wire.created_field:
+            body[wire.created_field] = int(time.time())
+        body[self._output] = [{item: image} for image in images] if item else list(images)
+        if wire.echo_field:
+            body[wire.echo_field] = echo if echo is not None else job.meta
+        if wire.info_field:
+            info = job.meta | {"all_seeds": [job.meta.get("seed")] * len(images)}
+            body[wire.info_field] = json.dumps(info) if wire.info_encoding == "json-string" else info
+        return body
 
     def answer(self, job: JobView) -> dict[str, Any]:
         """The body about ``job`` in its current state."""
+        if self._words is None:
+            return self.failed(job) if job.state == FAILED else self.result(job)
         if job.state == SUCCESS:
             return self.success(job)
         if job.state == FAILED:
@@ -191,6 +218,12 @@ class Answers:
         """A client's reading of an answer body (any JSON value; never raises)."""
         if not isinstance(body, dict):
             return Reading(None)
+        if self._status is None:  # a synchronous contract: an answer with images is a success
+            images = body.get(self._output)
+            if not isinstance(images, list):
+                return Reading(None)
+            item = self.wire.output.item
+            return Reading("success", images=tuple(_image_of(i, item) for i in images))
         branch = self._roles.get(body.get(self._status)) if isinstance(body.get(self._status), str) else None
         cycle = self.wire.lifecycle
         images = body.get(self._output)
@@ -204,6 +237,15 @@ class Answers:
             fetch_url=fetch if isinstance(fetch, str) else None,
             future=tuple(future) if isinstance(future, list) else (),
         )
+
+
+def _image_of(entry: Any, item: Any) -> Any:
+    """An image string out of an ``output`` entry (an object's url or base64 field, with ``output.item``)."""
+    if item and isinstance(entry, dict):
+        for key in item.values():
+            if key in entry and entry[key] is not None:
+                return entry[key]
+    return entry
 
 
 _ANSWERS: weakref.WeakKeyDictionary[Spec, Answers] = weakref.WeakKeyDictionary()

@@ -21,7 +21,8 @@ from typing import Any, Mapping
 
 from t2i_contract.spec import Spec, SpecError
 
-__all__ = ["WIRE_EXTENSION", "Lifecycle", "NotImplementedSignal", "Output", "StatusWords", "Wire", "wire_of"]
+__all__ = ["WIRE_EXTENSION", "ErrorShape", "Lifecycle", "NotImplementedSignal", "Output", "StatusWords", "Wire",
+           "wire_of"]
 
 WIRE_EXTENSION = "x-t2i-wire"
 
@@ -53,11 +54,37 @@ class Lifecycle:
 
 @dataclass(frozen=True)
 class Output:
-    """Where a success answer keeps its images, and how they may be written."""
+    """Where a success answer keeps its images, and how they may be written.
+
+    ``item`` maps a form onto the key of an image object (``{"url": "url", "base64":
+    "b64_json"}``) when each image is an object rather than a string. The form a
+    request asks for is a boolean field (``base64_switch``) or an enum field
+    (``switch``: the field, and its value for each form).
+    """
 
     field: str
     forms: tuple[str, ...]         # "url", "base64"
     base64_switch: str | None = None
+    item: Mapping[str, str] | None = None
+    switch: Mapping[str, str] | None = None
+
+    def default_form(self) -> str:
+        return self.forms[0]
+
+
+@dataclass(frozen=True)
+class ErrorShape:
+    """The error answer's shape: a template the servers fill, and where clients find its message.
+
+    In ``body``, the strings ``{message}``, ``{field}``, ``{rule}`` and ``{value}``
+    are replaced (inside longer strings too), and a string that is exactly
+    ``{problems}`` becomes the list of problems.
+    """
+
+    body: Mapping[str, Any]
+    message_path: tuple[str | int, ...] = ("message",)
+    field_path: tuple[str | int, ...] | None = None
+    status: int = 400              # what a request that breaks the schema gets (FastAPI's 422)
 
 
 @dataclass(frozen=True)
@@ -91,12 +118,19 @@ class Wire:
 
     key_in: str                    # "body" (a JSON field) or "header"
     key_name: str                  # the field or header name
-    answer_status_field: str
-    answer_words: StatusWords
+    answer_status_field: str | None
+    answer_words: StatusWords | None
     webhook_words: StatusWords | None
     lifecycle: Lifecycle
     output: Output
     not_implemented: NotImplementedSignal
+    error: ErrorShape
+    key_scheme: str | None = None  # with a header: "Bearer", "Basic"
+    key_optional: bool = False     # the contract has no key unless a server turns auth on
+    created_field: str | None = None
+    echo_field: str | None = None
+    info_field: str | None = None
+    info_encoding: str | None = None
 
 
 _WIRES: weakref.WeakKeyDictionary[Spec, Wire] = weakref.WeakKeyDictionary()
@@ -133,7 +167,9 @@ def _read(spec: Spec) -> Wire:
     key = _entry(hint, "key")
     if key.get("in") not in ("body", "header") or not isinstance(key.get("name"), str):
         raise SpecError(f"{WIRE_EXTENSION}.key needs in: body|header and a name, got {key!r}")
-    answer = _entry(hint, "answer")
+    answer = hint.get("answer") or {}
+    if not isinstance(answer, dict):
+        raise SpecError(f"{WIRE_EXTENSION}.answer must be a mapping, got {answer!r}")
     webhook = hint.get("webhook")
     cycle = _entry(hint, "lifecycle")
     fetch = tuple(cycle.get("fetch") or ())
@@ -148,15 +184,32 @@ def _read(spec: Spec) -> Wire:
     if not forms or set(forms) - {"url", "base64"}:
         raise SpecError(f"{WIRE_EXTENSION}.output.forms takes url and/or base64, got {list(forms)}")
     signal = _entry(hint, "not-implemented")
+    status_field = answer.get("status-field")
+    if (status_field is None) != ("words" not in answer):
+        raise SpecError(f"{WIRE_EXTENSION}.answer needs both status-field and words, or neither, got {answer!r}")
+    if status_field is None and cycle["kind"] != "sync":
+        raise SpecError(f"{WIRE_EXTENSION}.lifecycle.kind {cycle['kind']!r} needs answer words to say processing")
+    error = hint.get("error") or {"body": {"status": "error", "message": "{message}", "errors": "{problems}"}}
+    if not isinstance(error, dict) or not isinstance(error.get("body"), dict):
+        raise SpecError(f"{WIRE_EXTENSION}.error.body must be a mapping (a template), got {error!r}")
+    item, switch = output.get("item"), output.get("switch")
+    for name, node in (("item", item), ("switch", switch)):
+        if node is not None and (not isinstance(node, dict) or set(node) - {"field", *forms}):
+            raise SpecError(f"{WIRE_EXTENSION}.output.{name} maps the forms {list(forms)}, got {node!r}")
     return Wire(
-        key_in=key["in"], key_name=key["name"],
-        answer_status_field=str(answer.get("status-field", "status")),
-        answer_words=_words(answer, "answer", ("success", "processing", "error")),
+        key_in=key["in"], key_name=key["name"], key_scheme=key.get("scheme"), key_optional=bool(key.get("optional")),
+        answer_status_field=str(status_field) if status_field is not None else None,
+        answer_words=_words(answer, "answer", ("success", "processing", "error")) if status_field else None,
         webhook_words=_words(webhook, "webhook", ("success", "failed")) if isinstance(webhook, dict) else None,
         lifecycle=Lifecycle(kind=cycle["kind"], fetch=fetch, eta_field=cycle.get("eta-field"),
                             result_field=cycle.get("result-field"), future_field=cycle.get("future-field")),
         output=Output(field=str(_entry(output, "field", str)), forms=forms,
-                      base64_switch=output.get("base64-switch")),
+                      base64_switch=output.get("base64-switch"), item=item, switch=switch),
         not_implemented=NotImplementedSignal(status=int(signal.get("status", 404)),
                                              rule=str(signal.get("rule", "operation"))),
+        error=ErrorShape(body=error["body"], message_path=tuple(error.get("message-path") or ("message",)),
+                         field_path=tuple(error["field-path"]) if error.get("field-path") else None,
+                         status=int(error.get("status", 400))),
+        created_field=answer.get("created-field"), echo_field=answer.get("echo-field"),
+        info_field=answer.get("info-field"), info_encoding=answer.get("info-encoding"),
     )

@@ -79,3 +79,30 @@ def test_what_a_server_says_for_a_missing_operation_a_client_reads_as_not_implem
 )
 def test_the_signal_tells_a_missing_operation_from_a_missing_thing(status: int, body: Any, shown: bool) -> None:
     assert WIRE.not_implemented.is_shown_by(status, body, "modelReload") is shown
+
+
+def test_the_v6_error_template_gives_back_the_toolkits_own_shape() -> None:
+    from t2i_contract.spec import Problem, error_body
+    from t2i_contract.wire.errors import read_error, render_error
+
+    body = error_body("width must be at most 1024, got 2048", (Problem("width", "maximum", "too wide", 2048),),
+                      retry_after=3)
+    assert render_error(WIRE, body) == body
+    assert read_error(WIRE.error, body).fields == ("width",)
+
+
+def test_another_error_template_is_filled_and_read_back() -> None:
+    from t2i_contract.wire.errors import read_error, render_error
+
+    spec = _broken(lambda w: w.update(error={
+        "body": {"error": {"message": "{message}", "type": "invalid_request_error", "param": "{field}",
+                           "code": "{rule}"}},
+        "message-path": ["error", "message"], "field-path": ["error", "param"]}))
+    wire = wire_of(spec)
+    body = render_error(wire, {"status": "error", "message": "n must be at most 10, got 11",
+                               "errors": [{"field": "n", "rule": "maximum", "message": "m", "value": 11}]})
+    assert body == {"error": {"message": "n must be at most 10, got 11", "type": "invalid_request_error",
+                              "param": "n", "code": "maximum"}}
+    assert read_error(wire.error, body).message == "n must be at most 10, got 11"
+    assert read_error(wire.error, body).fields == ("n",)
+    assert read_error(wire.error, {"detail": "nope"}).message is None
