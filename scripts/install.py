@@ -57,8 +57,9 @@ def build_requirements(pyproject: Path = ROOT / "pyproject.toml") -> tuple[str, 
 
 
 TARGETS = {
-    "core": Target(("-e", "."), "what the mock needs (Flask, granian, jsonschema, schemathesis, ...; no torch)",
-                   5, 20),
+    # pip too: the venv is made without it (uv needs none), and a reader's `pip install` must land in it
+    "core": Target(("-e", ".", "pip"), "what the mock needs (Flask, granian, jsonschema, schemathesis, ...; "
+                   "no torch) and pip", 5, 20),
     "test": Target(("-e", ".[backend,queue,dev]", "pip", *build_requirements()),
                    "the backend extra (torch 2.13, diffusers, transformers), the queue extra "
                    "(dramatiq, redis) and the test tools (pytest, selenium, pip)", 10, 120),

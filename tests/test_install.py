@@ -195,11 +195,12 @@ def test_a_failed_install_says_so_and_fails(offline_pip: Path, tmp_path: Path) -
     assert install.install(tmp_path / "venv", "missing", missing, installer="pip") != 0
 
 
-def test_the_make_test_set_has_what_the_wheel_build_test_needs() -> None:
+def test_each_set_has_pip_and_make_test_has_what_the_wheel_build_test_needs() -> None:
     """tests/test_packaging.py runs pip wheel --no-build-isolation in the venv: pip and setuptools>=77 go in."""
     requirements = install.TARGETS["test"].requirements
     assert "pip" in requirements and any(r.startswith("setuptools>=") for r in requirements)
     assert ".[backend,queue,dev]" in requirements and "torch" not in " ".join(install.TARGETS["core"].requirements)
+    assert "pip" in install.TARGETS["core"].requirements  # a reader's `pip install` in the venv lands there
 
 
 # -- the build says nothing of its own ---------------------------------------------------------
