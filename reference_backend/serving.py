@@ -42,12 +42,9 @@ def preflight(config: BackendConfig) -> None:
     """Fail in the serving process, with a message, on what would make granian's worker fail at start-up:
     a device torch does not see, a queue that does not answer. Loads no model."""
     if config.queue:
-        import redis
+        from .distributed.api import preflight_queue
 
-        try:
-            redis.Redis.from_url(config.queue, socket_connect_timeout=5).ping()
-        except (redis.RedisError, ValueError) as exc:
-            raise ValueError(f"--queue {config.queue} does not answer: {exc}") from None
+        preflight_queue(config)
         return
     from .diffusion import DiffusersGenerator
 

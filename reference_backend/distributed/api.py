@@ -11,8 +11,9 @@ embedded service. It is the same :class:`~reference_backend.service.JobService`
   (:func:`~.broker.relay_unsent`), so a stored job is always run, and never blocks
   its key's ``--max-queued`` for good;
 - the generator only checks: against the live workers' registry (a model no live
-  worker serves is a 503 naming it; one no worker ever served a 404), then, when the
-  API process was given ``--models`` too, against the files, without loading them;
+  worker serves is a 503 naming it; one no worker ever served a 404; a LoRA, VAE or
+  IP-Adapter no live worker with the model has a 404), then, when the API process
+  was given ``--models`` too, against the files, without loading them;
 - ``eta`` divides the queued work by the number of live workers' threads;
 - while Redis cannot be reached, every operation answers 503 with ``Retry-After``
   (:class:`QueueUnavailable`, the spec's error shape) and picks up again by itself
@@ -35,14 +36,15 @@ from ..generator import Generator
 from ..service import DEFAULT_ETA, INTERNAL_ERROR, MIN_ETA, JobService
 from ..storage import ImageStore
 from .broker import OUTBOX_GRACE, make_broker, relay_unsent, send
+from .policy import ClusterPolicy, agree
 from .registry import WorkerRegistry
-from .store import RedisJobStore
+from .store import DEFAULT_NAMESPACE, RedisJobStore
 
 if TYPE_CHECKING:
     from ..config import BackendConfig
     from ..jobs import Job
 
-__all__ = ["NoLiveWorker", "QueueService", "QueueUnavailable", "RegistryCheck", "queue_service"]
+__all__ = ["NoLiveWorker", "QueueService", "QueueUnavailable", "RegistryCheck", "preflight_queue", "queue_service"]
 
 SYNC_POLL = 0.1
 log = logging.getLogger(__name__)
@@ -97,10 +99,16 @@ class RegistryCheck(Generator):
                 f"No live worker serves model {request.model_id} now ({len(live)} live worker(s) serve "
                 f"{', '.join(served) or 'nothing'}); start a t2i worker whose --models has it",
                 field="model_id", value=request.model_id, rule="live_worker")
-        for lora_id in request.lora_model:
-            if not any(lora_id in w.loras for w in serving):
-                raise NotFoundError(f"LoRA not found: {lora_id} (no live worker serving {request.model_id} has it)",
-                                    field="lora_model", value=lora_id, rule="exists")
+        # what else the request names, each held by a live worker that has everything before it
+        needs = [("lora_model", "LoRA", lora_id, "loras") for lora_id in request.lora_model]
+        needs += [(name, title, getattr(request, name), attribute)
+                  for name, title, attribute in (("vae", "VAE", "vaes"), ("ip_adapter_id", "IP-Adapter", "ip_adapters"))
+                  if getattr(request, name, None)]
+        for name, title, value, attribute in needs:
+            serving = [w for w in serving if value in getattr(w, attribute)]
+            if not serving:
+                raise NotFoundError(f"{title} not found: {value} (no live worker serving {request.model_id} with "
+                                    f"the rest of this request has it)", field=name, value=value, rule="exists")
 
     def generate(self, request: Any, seed: int, *inputs: Any) -> Any:
         raise GenerationError("an API process of the distributed mode generates nothing; t2i worker does")
@@ -188,6 +196,7 @@ def queue_service(config: BackendConfig, clock: Clock | None = None) -> QueueSer
                          "shares with the workers)")
     clock = clock or SystemClock()
     store = RedisJobStore.from_url(config.queue, clock)
+    agree(store.client, store.ns, ClusterPolicy.from_config(config))  # one policy for every API process
     registry = WorkerRegistry(store.client, store.ns)
     files: Generator | None = None
     if config.models_dir is not None:
@@ -197,3 +206,17 @@ def queue_service(config: BackendConfig, clock: Clock | None = None) -> QueueSer
     images = ImageStore(config.data_dir.resolve() / "images")
     return QueueService(config, RegistryCheck(registry, files), store, images, make_broker(config.queue), registry,
                         clock)
+
+
+def preflight_queue(config: BackendConfig) -> None:
+    """Before serving: the queue answers, and this process's policy is the cluster's (or becomes it)."""
+    import redis
+
+    assert config.queue
+    try:
+        client = redis.Redis.from_url(config.queue, socket_connect_timeout=5, decode_responses=True)
+        client.ping()
+    except (redis.RedisError, ValueError) as exc:
+        raise ValueError(f"--queue {config.queue} does not answer: {exc}") from None
+    agree(client, DEFAULT_NAMESPACE, ClusterPolicy.from_config(config))
+    client.close()

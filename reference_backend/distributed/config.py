@@ -4,7 +4,9 @@
 The generation fields (models, LoRAs, device, webhook delivery, ...) are
 :class:`~reference_backend.config.BackendConfig`'s own fields, taken over with their
 help and default by :func:`_same`, so each is stated once; ``T2I_WORKER_<FLAG>``
-reads them here as ``T2I_SERVE_<FLAG>`` does there.
+reads them here as ``T2I_SERVE_<FLAG>`` does there. The cluster's policy (URL policy,
+limits, temp image lifetime) is not among them: workers read it from Redis
+(:mod:`.policy`), where the API processes put it.
 """
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ from typing import Any
 
 import click
 
-from t2i_contract.spec.options import setting, split_commas
+from t2i_contract.spec.options import setting
 
 from ..config import BackendConfig
 from .broker import DEFAULT_HEARTBEAT_TIMEOUT
@@ -68,20 +70,15 @@ class WorkerSettings:
     device: str = _same("device")
     dtype: str = _same("dtype")
     workers: int = _same("workers")
-    temp_ttl: float = _same("temp_ttl")
     webhook_attempts: int = _same("webhook_attempts")
     webhook_backoff: float = _same("webhook_backoff")
     webhook_timeout: float = _same("webhook_timeout")
-    allow_private_urls: bool = _same("allow_private_urls")
-    url_allow: tuple[str, ...] = _same("url_allow")
     max_loaded_models: int = _same("max_loaded_models")
     max_loras: int = _same("max_loras")
     torch_threads: int | None = _same("torch_threads")
 
     def __post_init__(self) -> None:
         self.name = self.name or _default_name()
-        if isinstance(self.url_allow, str):
-            self.url_allow = split_commas(self.url_allow)
 
     def backend_config(self) -> BackendConfig:
         shared = {name: getattr(self, name) for name in _BACKEND_FIELDS if hasattr(self, name)}

@@ -1,7 +1,7 @@
 """Which generation workers are alive, what each can serve, and what each has loaded.
 
 Every ``t2i worker`` writes one key ``<ns>:worker:<name>`` (JSON) with a time to
-live: the models and LoRAs it can serve, the models it has loaded with their LoRAs,
+live: the models, LoRAs, VAEs and IP-Adapters it can serve, the models it has loaded with their LoRAs,
 and how many jobs it is running. It rewrites the key on a heartbeat well inside the
 TTL, so a worker that dies drops out of :meth:`WorkerRegistry.live` within one TTL.
 API processes read the registry to refuse a job no live worker can serve and to
@@ -27,6 +27,8 @@ class WorkerInfo:
     """model id -> the LoRA ids loaded on that pipeline"""
     busy: int = 0
     threads: int = 1
+    vaes: list[str] = field(default_factory=list)
+    ip_adapters: list[str] = field(default_factory=list)
 
     def has_loaded(self, model_id: str, loras: tuple[str, ...] = ()) -> bool:
         return model_id in self.loaded and set(loras) <= set(self.loaded[model_id])

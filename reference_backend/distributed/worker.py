@@ -31,6 +31,7 @@ the process without tearing torch's threads down under it (exit status 0).
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -45,6 +46,7 @@ from ..service import JobService
 from ..storage import ImageStore
 from .broker import declare_actor, make_broker, relay_unsent, send
 from .config import WorkerSettings
+from .policy import ClusterPolicy, PolicyReader
 from .registry import WorkerInfo, WorkerRegistry
 from .store import RedisJobStore
 
@@ -124,10 +126,15 @@ class GenerationWorker:
             raise ValueError("a worker needs data_dir: the images folder it shares with the API processes")
         self.service = JobService(config, TaggingGenerator(generator, self.name), self.store,  # type: ignore[arg-type]
                                   ImageStore(config.data_dir.resolve() / "images"), SystemClock())
+        # the cluster's policy, from Redis: webhooks go out under the rules they were accepted under
+        self.policy = PolicyReader(self.store.client, self.store.ns, ClusterPolicy.from_config(config))
+        self.service.webhooks.post = self.policy.poster(config.webhook_timeout)
         self.broker = make_broker(settings.queue, settings.heartbeat_timeout)
         declare_actor(self.broker, self.handle)
         self.models = list_ids(settings.models_dir, files=False)
         self.loras = list_ids(settings.loras_dir, files=True)
+        self.vaes = list_ids(settings.vaes_dir, files=False)
+        self.ip_adapters = list_ids(settings.ip_adapters_dir, files=False)
         self._busy = 0
         self._idle_since: float | None = None
         self._streak = 0
@@ -143,17 +150,23 @@ class GenerationWorker:
         self._heart: threading.Thread | None = None
 
     # -- registry -------------------------------------------------------------------------
+    def refresh_policy(self) -> None:
+        policy = self.policy.refresh()
+        if policy.temp_ttl != self.service.config.temp_ttl:
+            self.service.config = dataclasses.replace(self.service.config, temp_ttl=policy.temp_ttl)
+
     def publish(self) -> None:
         with self._lock:
             busy = self._busy
         info = WorkerInfo(self.name, self.models, self.loras, loaded_models(self.generator), busy,
-                          self.settings.workers)
+                          self.settings.workers, vaes=self.vaes, ip_adapters=self.ip_adapters)
         self.registry.publish(info, self.settings.heartbeat_timeout)
 
     def _beat(self) -> None:
         while not self._stopping.wait(self.settings.heartbeat_timeout / 3):
             try:
                 self.publish()
+                self.refresh_policy()
                 self.service._sweep()
                 relay_unsent(self.store, self.broker)
             except Exception:  # Redis restarting: the next beat tries again
@@ -163,6 +176,7 @@ class GenerationWorker:
     def start(self) -> None:
         from dramatiq import Worker
 
+        self.refresh_policy()
         self.publish()
         self._heart = threading.Thread(target=self._beat, name="t2i-heartbeat", daemon=True)
         self._heart.start()

@@ -37,10 +37,10 @@ def test_serve_with_a_queue_needs_a_shared_data_folder_and_a_queue_that_answers(
 
 def test_worker_settings_take_the_backend_settings_they_share_with_serve(tmp_path: Path) -> None:
     settings = WorkerSettings(queue="redis://h:1/0", models_dir=tmp_path, data_dir=tmp_path, max_loaded_models=1,
-                              url_allow=("10.0.0.0/8",))
+                              webhook_attempts=5)
     config = settings.backend_config()
     assert config.queue == "redis://h:1/0" and config.models_dir == tmp_path and config.max_loaded_models == 1
-    assert config.url_allow == ("10.0.0.0/8",) and settings.name  # HOST-PID when not given
+    assert config.webhook_attempts == 5 and settings.name  # HOST-PID when not given
 
 
 def test_an_api_process_imports_no_ml_library(redis_server: RedisServer, tmp_path: Path) -> None:

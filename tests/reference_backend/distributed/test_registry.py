@@ -71,3 +71,19 @@ def test_with_no_live_worker_at_all_every_model_is_refused(redis_server: RedisSe
     with pytest.raises(NoLiveWorker) as refused:
         RegistryCheck(registry).check(_request("tiny-sd"))
     assert "0 live worker(s) serve nothing" in refused.value.message
+
+
+def test_a_vae_or_ip_adapter_no_live_worker_with_the_model_has_is_a_404_even_without_model_files(
+        redis_server: RedisServer) -> None:
+    registry = _registry(redis_server)
+    registry.publish(WorkerInfo("w1", ["tiny-sd"], vaes=["tiny-vae"]), ttl=600)
+    registry.publish(WorkerInfo("w2", ["tiny-sdxl"], ip_adapters=["tiny-ip"]), ttl=600)
+    check = RegistryCheck(registry)  # an API process given no --models
+    check.check(Text2ImgRequest(key="k", model_id="tiny-sd", prompt="p", vae="tiny-vae"))
+    check.check(Text2ImgRequest(key="k", model_id="tiny-sdxl", prompt="p", ip_adapter_id="tiny-ip"))
+    with pytest.raises(NotFoundError) as vae:
+        check.check(Text2ImgRequest(key="k", model_id="tiny-sdxl", prompt="p", vae="tiny-vae"))
+    assert vae.value.field == "vae" and vae.value.value == "tiny-vae" and "VAE not found" in vae.value.message
+    with pytest.raises(NotFoundError) as adapter:
+        check.check(Text2ImgRequest(key="k", model_id="tiny-sd", prompt="p", ip_adapter_id="tiny-ip"))
+    assert adapter.value.field == "ip_adapter_id" and adapter.value.value == "tiny-ip"
