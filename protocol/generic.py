@@ -129,7 +129,11 @@ class GenericOperations:
             _, form, uploads = parse_form_data(environ, max_content_length=limit, silent=False)
             fields: dict[str, Any] = {name: _typed(self.spec, call.operation_id, name, value)
                                       for name, value in form.items()}
-            files = {name: upload.read(limit + 1) for name, upload in uploads.items()}
+            try:
+                files = {name: upload.read(limit + 1) for name, upload in uploads.items()}
+            finally:
+                for upload in uploads.values():
+                    upload.close()
             return fields, files
         call.raw = read_body(environ, limit)
         body = parse_json_body(call.raw)
@@ -165,17 +169,27 @@ class GenericOperations:
         call.inputs = {"init_image": init.image}
         call.input_data = {"init_image": init.data}
         replaced: dict[str, Any] = {"width": init.image.size[0], "height": init.image.size[1]}
-        if mask_field in loaded:
+        if mask_field in loaded and hints.mask_form == "white":
             call.inputs["mask_image"] = loaded[mask_field].image  # type: ignore[index]
             call.input_data["mask_image"] = loaded[mask_field].data  # type: ignore[index]
-        elif mask_field and _transparent(init.image):
-            # an edit without a mask repaints the image's transparent part, as OpenAI's edits do
-            mask = init.image.convert("RGBA").getchannel("A").point(lambda a: 255 if a < 128 else 0).convert("RGB")
-            data = io.BytesIO()
-            mask.save(data, format="PNG")
-            call.inputs["mask_image"], call.input_data["mask_image"] = mask, data.getvalue()
-            request = as_inpaint(request, base64.b64encode(data.getvalue()).decode("ascii"))
+        elif mask_field in loaded or (mask_field and _transparent(init.image)):
+            # a mask whose transparent pixels are repainted (OpenAI's), or an edit without a mask, which
+            # repaints the image's own transparent part: the servers get the white-means-repaint form
+            source = loaded[mask_field].image if mask_field in loaded else init.image  # type: ignore[index]
+            mask, data = _white_where_transparent(source)
+            call.inputs["mask_image"], call.input_data["mask_image"] = mask, data
+            encoded = base64.b64encode(data).decode("ascii")
+            request = as_inpaint(request, encoded) if not hasattr(request, "mask_image") else request
+            replaced["mask_image"] = encoded
         return dataclasses.replace(request, **replaced)
+
+
+def _white_where_transparent(image: Image.Image) -> tuple[Image.Image, bytes]:
+    """A white-means-repaint mask (and its PNG) from an image's alpha channel."""
+    mask = image.convert("RGBA").getchannel("A").point(lambda a: 255 if a < 128 else 0).convert("RGB")
+    data = io.BytesIO()
+    mask.save(data, format="PNG")
+    return mask, data.getvalue()
 
 
 def _transparent(image: Image.Image) -> bool:

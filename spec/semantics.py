@@ -40,7 +40,9 @@ _MEDIA = {"json": "application/json", "multipart": "multipart/form-data"}
 _ROLE_SEMANTICS = {"generate": SEMANTICS, "reload": ("model",)}
 # A text-to-image operation has no input image to map.
 _IMAGE_INPUTS = ("init_image", "mask", "strength")
-_KNOWN_KEYS = frozenset({"role", "kind", "semantics", "body", "random-seed", "samples-from"})
+_KNOWN_KEYS = frozenset({"role", "kind", "semantics", "body", "random-seed", "samples-from", "mask-form"})
+#: How a mask marks what to repaint: white pixels (v6, AUTOMATIC1111) or transparent ones (OpenAI).
+MASK_FORMS = ("white", "alpha")
 
 
 @dataclass(frozen=True)
@@ -56,6 +58,8 @@ class OperationMap:
     """The seed value asking the server to pick one when it is not ``null`` (AUTOMATIC1111: ``-1``)."""
     samples_from: tuple[str, ...] = ()
     """The fields whose product is the sample count, when it is one (``batch_size`` x ``n_iter``)."""
+    mask_form: str = "white"
+    """What a mask's repainted pixels are: ``white`` ones, or ``alpha`` (transparent) ones."""
 
     def field(self, meaning: str) -> str | None:
         """The request field carrying generic ``meaning``, or ``None`` when the operation cannot express it."""
@@ -153,6 +157,11 @@ def read_operation_map(spec: Spec, operation_id: str) -> OperationMap:
     random_seed = hint.get("random-seed")
     if random_seed is not None and "seed" not in semantics:
         raise _fail(operation_id, "random-seed", f"is {random_seed!r}, but no field is mapped to seed")
+    mask_form = hint.get("mask-form", "white")
+    if mask_form not in MASK_FORMS or (mask_form != "white" and "mask" not in semantics):
+        raise _fail(operation_id, "mask-form", f"must be one of {', '.join(MASK_FORMS)} with a mask mapped, "
+                                               f"got {mask_form!r}")
     return OperationMap(operation_id=operation_id, role=role, kind=kind,
                         semantics=MappingProxyType({str(k): str(v) for k, v in semantics.items()}),
-                        body=body, random_seed=random_seed, samples_from=tuple(samples_from))
+                        body=body, random_seed=random_seed, samples_from=tuple(samples_from),
+                        mask_form=mask_form)

@@ -56,10 +56,10 @@ def schema_defaults(spec: Spec, operation_id: str) -> dict[str, Any]:
 
 
 def _size(value: Any, field: str) -> tuple[int, int] | None:
-    if not isinstance(value, str) or "x" not in value:
-        return None  # "auto": the server's own choice
-    width, _, height = value.partition("x")
-    if not (width.isdigit() and height.isdigit()):
+    if value is None or value == "auto":
+        return None  # the server's own choice
+    width, _, height = str(value).partition("x")
+    if not (width.isdigit() and height.isdigit() and int(width) > 0 and int(height) > 0):
         raise ValidationError([Problem(field, "format", f"{field} must be WIDTHxHEIGHT, got {value!r}", value)])
     return int(width), int(height)
 
