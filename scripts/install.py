@@ -152,7 +152,7 @@ def run(argv: Sequence[str], env: dict[str, str] | None = None, quiet: bool = Fa
 
 
 def has_pip(venv: Path) -> bool:
-    return run([str(venv / "bin" / "python"), "-c", "import pip"], quiet=True, show_failure=False) == 0
+    return any(venv.glob("lib/python*/site-packages/pip/__init__.py"))
 
 
 def find_uv(venv: Path) -> str | None:
