@@ -1,10 +1,13 @@
-"""The verdicts of the single-response checks, as pure functions.
+"""Every check of the suite, registered by id (:mod:`contract_tests.registry`), and its verdict as a pure function.
 
 Each takes what was sent and what came back and returns a list of problems
-(empty: the check passed). :mod:`contract_tests.suite` decides when each one
-applies and records the results. Each problem is reported by one check only:
-a 5xx is ``no_server_error``'s business, so ``valid_accepted`` and
-``invalid_rejected`` do not report it again.
+(empty: the check passed), or a :class:`Verdict` when it judges several things
+at once and says how many ("9 images compared"; 0 when it had nothing to judge,
+so that the check shows as SKIP, never as a PASS that looked at nothing).
+``answer`` checks judge every answer and ``result`` checks every success result
+(the engine runs them); the scenarios call the others where they apply. Each
+problem is reported by one check only: a 5xx is ``no_server_error``'s business,
+so ``valid_accepted`` and ``invalid_rejected`` do not report it again.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from t2i_contract.spec import Spec, Text2ImgRequest
 
 from .client import BACKPRESSURE, Exchange
 from .images import LoadedImage
+from .registry import Result, Verdict, check, define
 
 __all__ = [
     "conformance",
@@ -34,6 +38,7 @@ __all__ = [
 ]
 
 _ACCEPTED = frozenset({"success", "processing"})
+_GENERATIONS = ("text2img", "img2img", "inpaint")
 
 
 def conformance(spec: Spec, exchange: Exchange) -> list[str]:
@@ -41,6 +46,12 @@ def conformance(spec: Spec, exchange: Exchange) -> list[str]:
     if not exchange.answered or exchange.operation is None:
         return []
     return spec.responses.check_answer(exchange.operation, exchange.status, exchange.content_type, exchange.content)
+
+
+define("conformance", "every response matches exactly one branch of the spec for its status code",
+       kind="answer", fn=lambda spec, exchange: conformance(spec, exchange)
+       if exchange.answered and exchange.operation is not None else Verdict([], 0),
+       unit="answers judged", nothing="no HTTP answer came")
 
 
 def no_server_error(exchange: Exchange) -> list[str]:
@@ -51,6 +62,13 @@ def no_server_error(exchange: Exchange) -> list[str]:
     return []
 
 
+define("no_server_error", "no 5xx (other than a documented 503) for any input, valid or invalid",
+       kind="answer", fn=lambda spec, exchange: no_server_error(exchange), unit="answers judged",
+       nothing="nothing was sent")
+
+
+@check("invalid_rejected", "an invalid body gets the error branch, never success or processing",
+       unit="invalid requests judged", nothing="no invalid request was sent")
 def invalid_rejected(exchange: Exchange) -> list[str]:
     if not exchange.answered or exchange.status >= 500:
         return []
@@ -59,6 +77,8 @@ def invalid_rejected(exchange: Exchange) -> list[str]:
     return [f"HTTP {exchange.status} with status {exchange.branch!r} for a body the spec rejects"]
 
 
+@check("valid_accepted", "a valid body gets success or processing (or a documented 429/503), never an error",
+       unit="valid requests judged", nothing="no valid request was sent")
 def valid_accepted(exchange: Exchange, model_dependent: Mapping[str, Any] | None = None) -> list[str]:
     """A valid body is accepted; ``model_dependent`` (field: value sent) may be refused for the model.
 
@@ -98,8 +118,21 @@ def sample_count(request: Text2ImgRequest, result: Mapping[str, Any]) -> list[st
     return []
 
 
-def image_size(spec: Spec, request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[str]:
-    return [message for _, message in _size_departures(spec, request, images)]
+define("sample_count", "a success has exactly `samples` outputs, after fetching when it was processing",
+       kind="result", fn=lambda r: sample_count(r.request, r.payload), operations=_GENERATIONS,
+       unit="results counted", nothing="no success result came (see valid_accepted, lifecycle)")
+
+
+def image_size(spec: Spec, request: Text2ImgRequest, images: Iterable[LoadedImage]) -> Verdict:
+    """Every output image decodes at the spec's output size; judged: the images looked at (one that fails to load
+    is a failure, not a skip: the spec promises images)."""
+    images = list(images)
+    return Verdict([message for _, message in _size_departures(spec, request, images)], len(images))
+
+
+define("image_size", "every output decodes as an image of the spec's output size for width x height and upscale",
+       kind="result", fn=lambda r: image_size(r.spec, r.request, r.images), operations=("text2img",),
+       unit="images measured", nothing="no success result had output items to measure (see sample_count)")
 
 
 def _size_departures(spec: Spec, request: Text2ImgRequest, images: Iterable[LoadedImage]) -> list[tuple[str, str]]:
@@ -162,6 +195,19 @@ def meta_echo(spec: Spec, request: Text2ImgRequest, sent: Mapping[str, Any], res
     return problems
 
 
+def _echoed(result: Result) -> Mapping[str, Any]:
+    """What meta must echo: input images are not asked back (a base64 init image in every meta would be
+    megabytes), nor the width and height img2img and inpaint take from the init image (DECISIONS D20)."""
+    if result.operation == "text2img":
+        return result.body
+    return {k: v for k, v in result.body.items() if k not in ("init_image", "mask_image", "width", "height")}
+
+
+define("meta_echo", "meta echoes the request's normalised parameters and the seed used",
+       kind="result", fn=lambda r: meta_echo(r.spec, r.request, _echoed(r), r.payload), operations=_GENERATIONS,
+       unit="results' meta compared", nothing="no success result came (see valid_accepted, lifecycle)")
+
+
 def default_departures(spec: Spec, sent: Mapping[str, Any], request: Text2ImgRequest, result: Mapping[str, Any],
                        images: list[LoadedImage]) -> list[tuple[str, str]]:
     """(field, problem) for each field ``sent`` omits whose default the answer does not show.
@@ -191,6 +237,8 @@ def default_departures(spec: Spec, sent: Mapping[str, Any], request: Text2ImgReq
     return found
 
 
+@check("defaults", "a body with only key, model_id and prompt gives one 512x512 image and default meta",
+       unit="minimal-body results judged", nothing="the minimal body gave no success (see valid_accepted, lifecycle)")
 def defaults(spec: Spec, request: Text2ImgRequest, result: Mapping[str, Any],
              images: list[LoadedImage]) -> list[str]:
     """A body of only the required fields: one image of the default size, defaults in meta."""
@@ -198,9 +246,25 @@ def defaults(spec: Spec, request: Text2ImgRequest, result: Mapping[str, Any],
     return [problem for _, problem in default_departures(spec, dict.fromkeys(sent), request, result, images)]
 
 
+# -- the scenario checks: judged where their scenario applies ----------------------------
+define("determinism", "the same body and seed give identical images; another seed gives different ones",
+       unit="seed comparisons", nothing="a probe request did not give decodable images")
+define("lifecycle", "a processing answer reaches success through fetch within eta plus a margin",
+       unit="processing answers followed",
+       nothing="the server never answered processing, so fetch polling was not exercised")
+define("webhook", "a request's webhook receives the completion payload with its id and track_id",
+       unit="webhooks awaited", nothing="no webhook probe was accepted (see valid_accepted)")
+define("auth", "a wrong key gets a 401 in the error shape", unit="wrong-key requests judged",
+       nothing="no --key given, so the server is not expected to check keys")
+define("implemented", "every operation of the spec is served: a valid body never gets a 404 naming the operation "
+                      "(--skip implemented tests only the operations the server has)",
+       unit="operations probed", nothing="the spec has no operation beyond text2img and fetch")
+
+
 # -- img2img, inpaint and model_reload ------------------------------------------------
-def img2img_size(init: tuple[int, int], images: Iterable[LoadedImage]) -> list[str]:
-    """img2img and inpaint: every output has the init image's size (the spec's D20)."""
+def img2img_size(init: tuple[int, int], images: Iterable[LoadedImage]) -> Verdict:
+    """img2img and inpaint: every output has the init image's size (the spec's D20); judged: the images."""
+    images = list(images)
     found = []
     for image in images:
         if image.problem:
@@ -208,22 +272,30 @@ def img2img_size(init: tuple[int, int], images: Iterable[LoadedImage]) -> list[s
         elif image.size != init:
             size = image.size or (0, 0)
             found.append(f"output[{image.index}] is {size[0]}x{size[1]}, but init_image is {init[0]}x{init[1]}")
-    return found
+    return Verdict(found, len(images))
+
+
+define("img2img_size", "img2img and inpaint outputs decode as images of the init image's size, not width x height",
+       kind="result", fn=lambda r: img2img_size(r.inputs["init_image"][0], r.images) if "init_image" in r.inputs
+       else Verdict([], 0), operations=("img2img", "inpaint"), unit="images measured",
+       nothing="no img2img or inpaint result had output items to measure (see valid_accepted, implemented)")
 
 
 def inpaint_preserves(init: tuple[tuple[int, int], bytes], mask: tuple[tuple[int, int], bytes],
-                      images: Iterable[LoadedImage]) -> list[str]:
+                      images: Iterable[LoadedImage]) -> Verdict:
     """Every pixel the mask leaves black (0) is the init image's pixel, exactly, in every output.
 
     ``init`` is the size and RGBA bytes of the init image, ``mask`` the size and one
-    byte per pixel of the mask. An image of another size is ``init_size``'s business.
+    byte per pixel of the mask. An image that did not decode, or of another size, is
+    ``img2img_size``'s business and is not compared: judged counts the images compared.
     """
     (width, height), expected = init
     kept = [i for i, value in enumerate(mask[1]) if value == 0]
-    found = []
+    found, compared = [], 0
     for image in images:
         if image.problem or image.size != (width, height) or not image.rgba:
             continue
+        compared += 1
         changed = [i for i in kept if image.rgba[4 * i:4 * i + 3] != expected[4 * i:4 * i + 3]]
         if changed:
             first = changed[0]
@@ -231,9 +303,20 @@ def inpaint_preserves(init: tuple[tuple[int, int], bytes], mask: tuple[tuple[int
                          f"(black), first at x={first % width}, y={first // width}: "
                          f"{tuple(image.rgba[4 * first:4 * first + 3])} instead of "
                          f"{tuple(expected[4 * first:4 * first + 3])}")
-    return found
+    return Verdict(found, compared)
 
 
+define("inpaint_preserves", "inpaint keeps every pixel the mask leaves black exactly (this toolkit's reading, not "
+                            "the vendor's promise: --skip it for a server that blends)",
+       kind="result", fn=lambda r: inpaint_preserves(r.inputs["init_image"], r.inputs["mask_image"], r.images)
+       if {"init_image", "mask_image"} <= set(r.inputs) else Verdict([], 0), operations=("inpaint",),
+       unit="images compared",
+       nothing="no inpaint output image decoded at the init image's size (see img2img_size)")
+
+
+@check("input_refused", "an unreachable, missing or non-image init_image or mask_image gets a 4xx naming the field, "
+                        "never a 5xx or a success",
+       unit="unusable inputs sent", nothing="the spec has no operation with an input image")
 def input_refused(exchange: Exchange, field: str) -> list[str]:
     """An unusable input image: a 4xx in the error shape naming ``field``, never a 5xx or an acceptance."""
     if not exchange.answered:
@@ -250,6 +333,8 @@ def input_refused(exchange: Exchange, field: str) -> list[str]:
     return []
 
 
+@check("model_reload", "model_reload answers success, or processing and then success when called again, with a "
+                       "message", unit="reload answers judged", nothing="the spec has no model_reload operation")
 def model_reload(exchange: Exchange) -> list[str]:
     """A model_reload answer: 200 with ``status`` success or processing and a ``message``.
 

@@ -17,11 +17,11 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
-from urllib.parse import urlsplit
 
 import requests
 
 from t2i_contract.spec import Spec
+from t2i_contract.wire.routes import route_table
 
 __all__ = ["BACKPRESSURE", "Client", "Exchange", "NO_JSON", "wait_until_answering"]
 
@@ -135,15 +135,8 @@ class Client:
             session.close()
 
     def url_for(self, operation_id: str, **params: Any) -> str:
-        """The operation's URL: its route from the spec, minus the leading segments ``base_url`` already ends with."""
-        route = self.spec.operation(operation_id)[0].format(**params)
-        base = urlsplit(self.base_url).path.rstrip("/")
-        segments = route.split("/")
-        for count in range(len(segments) - 1, 1, -1):
-            shared = "/".join(segments[:count])
-            if base.endswith(shared):
-                return self.base_url + route[len(shared):]
-        return self.base_url + route
+        """The operation's URL on this server, from the contract's route table (:mod:`wire.routes`)."""
+        return route_table(self.spec).url(self.base_url, operation_id, **params)
 
     # -- the API's operations ------------------------------------------------------
     def text2img(self, body: Any, headers: dict[str, str] | None = None) -> Exchange:

@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import base64
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from t2i_contract.spec import SpecError
 
 from . import checks
 from .client import Exchange
+from .engine import PROCESSING, Engine, Outcome
 from .generation import (
     MALFORMED_BODIES,
     draw,
@@ -44,17 +45,13 @@ from .generation import (
     valid_bodies,
 )
 from .inputs import NOT_AN_IMAGE, InputImages, InputImageServer, closed_port_url
-from .report import CHECKS
+from .recording import Recorder
 from .values import rule_breakers
-
-if TYPE_CHECKING:
-    from .suite import Outcome, _Run
 
 __all__ = ["GENERATION_OPERATIONS", "RELOAD_OPERATION", "refuses_input", "run_image_operations", "unimplemented"]
 
 GENERATION_OPERATIONS = ("img2img", "inpaint")
 RELOAD_OPERATION = "modelReload"
-PROCESSING_PREFERENCE = "status=processing, eta=1"
 
 
 def unimplemented(exchange: Exchange, operation: str, route: str) -> bool:
@@ -67,18 +64,18 @@ def unimplemented(exchange: Exchange, operation: str, route: str) -> bool:
     return operation in message or route in message or bool(rules & {"operation", "route"})
 
 
-def _has(run: _Run, operation: str) -> bool:
+def _has(engine: Engine, operation: str) -> bool:
     try:
-        run.spec.operation(operation)
+        engine.spec.operation(operation)
     except SpecError:
         return False
     return True
 
 
 class _ImageOperations:
-    def __init__(self, run: _Run, server: InputImageServer) -> None:
-        self.run, self.server = run, server
-        form = run.settings.input_images
+    def __init__(self, engine: Engine, recorder: Recorder, server: InputImageServer) -> None:
+        self.run, self.recorder, self.server = engine, recorder, server
+        form = engine.settings.input_images
         self.images: InputImages = server.images.as_form("base64" if form == "base64" else "url")
         self.init = self.images.rgba("init.png")
         self.mask = self.images.mask()
@@ -92,13 +89,9 @@ class _ImageOperations:
         return {k: v for k, v in body.items() if k in {f.name for f in self.run.spec.request_fields(operation)}}
 
     def evaluate(self, body: dict[str, Any], operation: str, headers: dict[str, str] | None = None) -> Outcome:
-        out = self.run.evaluate_valid(body, headers=headers, operation=operation)
-        if out.result is not None and out.images:
-            out.judge("img2img_size", checks.img2img_size(self.init[0], out.images), out.exchange)
-            if operation == "inpaint":
-                out.judge("inpaint_preserves", checks.inpaint_preserves(self.init, self.mask, out.images),
-                          out.exchange)
-        return out
+        inputs = {"init_image": self.init, "mask_image": self.mask} if operation == "inpaint" else \
+            {"init_image": self.init}
+        return self.run.evaluate_valid(body, headers=headers, operation=operation, inputs=inputs)
 
     def served_from(self) -> str:
         """Context for a failure whose body names the suite's image URLs, which end with the run."""
@@ -110,28 +103,26 @@ class _ImageOperations:
     def missing(self, operation: str, exchange: Exchange) -> bool:
         """Fail ``implemented`` (and say so) when ``exchange`` shows the server lacks ``operation``."""
         route = self.run.spec.operation(operation)[0]
-        if not unimplemented(exchange, operation, route):
-            self.run.report.exercised("implemented")
-            return False
-        self.run.report.fail("implemented", CHECKS["implemented"],
-                             f"the server does not implement {operation} ({route}); nothing more was sent to it",
-                             exchange)
-        self.run.report.notes.append(f"{operation}: not implemented by the server, its checks were not run")
-        return True
+        out = Outcome()
+        implemented = not unimplemented(exchange, operation, route)
+        out.judge("implemented", [] if implemented else [
+            f"the server does not implement {operation} ({route}); nothing more was sent to it"], exchange)
+        self.recorder.record(out)
+        if not implemented:
+            self.recorder.note(f"{operation}: not implemented by the server, its checks were not run")
+        return not implemented
 
     def available(self, operation: str) -> bool:
         """Probe ``operation``; switch to base64 inputs when the server refuses the suite's URLs (auto)."""
-        from .suite import Outcome
-
         out = Outcome()
         exchange = self.run.send(self.probe_body(operation, prompt="probe"), out, operation=operation)
-        self.run.record(out)
+        self.recorder.record(out)
         if self.missing(operation, exchange):
             return False
         refused = refuses_input(exchange, input_fields(self.run.spec, operation))
         if refused and self.images.form == "url" and self.run.settings.input_images == "auto":
             self.images = self.images.as_form("base64")
-            self.run.report.notes.append(
+            self.recorder.note(
                 f"{operation} refused the suite's image URL ({exchange.response_summary()[:200]}); input images "
                 "are sent as base64 from here on (--input-images url to insist, --webhook-host to move the server)")
         return True
@@ -148,23 +139,21 @@ class _ImageOperations:
                        settings.max_examples, seed=run.seed)
         retry = lambda b: self.evaluate(b, operation)  # noqa: E731 - the minimiser's retry
         for body, out in run.evaluated(retry, bodies):  # --workers at a time, recorded in order
-            run.record(out, retry=retry, body=body, operation=operation, context=self.served_from())
-        if "lifecycle" not in settings.skip:
+            self.recorder.record(out, retry=retry, body=body, operation=operation, context=self.served_from())
+        if run.runs("lifecycle"):
             body = self.probe_body(operation, prompt="lifecycle probe", samples=2)
-            run.record(self.evaluate(body, operation, {"Prefer": PROCESSING_PREFERENCE}),
-                       context="; ".join(filter(None, [f"{operation} requested with the header Prefer: "
-                                                       f"{PROCESSING_PREFERENCE}", self.served_from()])))
+            self.recorder.record(self.evaluate(body, operation, {"Prefer": PROCESSING}),
+                                 context="; ".join(filter(None, [f"{operation} requested with the header Prefer: "
+                                                                 f"{PROCESSING}", self.served_from()])))
         invalid: list[Any] = invalid_edge_bodies(run.spec, **common)
         invalid += draw(invalid_bodies(run.spec, **common), settings.max_examples, seed=run.seed)
         reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - sent and retried alike
         for body, out in run.evaluated(reject, invalid + list(MALFORMED_BODIES)):
-            run.record(out, retry=reject, body=body, operation=operation)
-        if "input_refused" not in settings.skip:
+            self.recorder.record(out, retry=reject, body=body, operation=operation)
+        if run.runs("input_refused"):
             self.refusals(operation)
 
     def refusals(self, operation: str) -> None:
-        from .suite import Outcome
-
         not_image = "data:image/png;base64," + base64.b64encode(NOT_AN_IMAGE).decode("ascii")
         cases = [("base64 that is not an image", not_image)]
         if self.images.form == "url":
@@ -179,30 +168,28 @@ class _ImageOperations:
                 out = Outcome()
                 exchange = self.run.send(self.probe_body(operation, **{field: value}), out, operation=operation)
                 out.judge("input_refused", checks.input_refused(exchange, field), exchange)
-                self.run.record(out, context=f"{operation} with {field} {what}")
+                self.recorder.record(out, context=f"{operation} with {field} {what}")
 
     def model_reload(self) -> None:
-        from .suite import Outcome
-
         run = self.run
         body = {"key": run.key, "model_id": run.model_id}
-        for headers in (None, {"Prefer": PROCESSING_PREFERENCE}):
+        for headers in (None, {"Prefer": PROCESSING}):
             out = Outcome()
             exchange = run.send(body, out, headers, RELOAD_OPERATION)
             if headers is None and self.missing(RELOAD_OPERATION, exchange):
-                run.record(out)
+                self.recorder.record(out)
                 return
             out.judge("model_reload", checks.model_reload(exchange), exchange)
             if exchange.branch == "processing" and exchange.status == 200:
                 out.judge("model_reload", self.reload_finishes(body, exchange, out), exchange)
-            run.record(out, context="" if headers is None else f"requested with Prefer: {PROCESSING_PREFERENCE}")
+            self.recorder.record(out, context="" if headers is None else f"requested with Prefer: {PROCESSING}")
         props = {item.name: item.schema for item in run.spec.request_fields(RELOAD_OPERATION)}
         invalid: list[Any] = [{k: v for k, v in body.items() if k != name} for name in body]
         invalid += [body | {name: value} for name, schema in props.items() for value in rule_breakers(schema)]
         for broken in invalid + list(MALFORMED_BODIES):
             if isinstance(broken, dict) and is_valid(broken, run.spec, RELOAD_OPERATION):
                 continue
-            run.record(run.evaluate_invalid(broken, RELOAD_OPERATION), context="model_reload")
+            self.recorder.record(run.evaluate_invalid(broken, RELOAD_OPERATION), context="model_reload")
 
     def reload_finishes(self, body: dict[str, Any], first: Exchange, out: Outcome) -> list[str]:
         """Call model_reload again until it is no longer processing, within its eta plus the fetch margin."""
@@ -226,12 +213,12 @@ def refuses_input(exchange: Exchange, fields: list[str]) -> bool:
     return isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") in fields for e in errors)
 
 
-def run_image_operations(run: _Run) -> None:
-    """Every scenario above, against ``run``'s server (see the module docstring)."""
-    with InputImageServer(run.settings.webhook_host) as server:
-        operations = _ImageOperations(run, server)
+def run_image_operations(engine: Engine, recorder: Recorder) -> None:
+    """Every scenario above, against ``engine``'s server (see the module docstring)."""
+    with InputImageServer(engine.settings.webhook_host) as server:
+        operations = _ImageOperations(engine, recorder, server)
         for operation in GENERATION_OPERATIONS:
-            if _has(run, operation):
+            if _has(engine, operation):
                 operations.generation(operation)
-        if _has(run, RELOAD_OPERATION) and "model_reload" not in run.settings.skip:
+        if _has(engine, RELOAD_OPERATION) and engine.runs("model_reload"):
             operations.model_reload()

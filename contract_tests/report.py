@@ -16,38 +16,35 @@ from __future__ import annotations
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 from t2i_contract.spec import SpecError
 from t2i_contract.spec.reports import Case, Entry, RuleMeta, Run, render
+
+from . import checks as _builtin  # noqa: F401 - registers the built-in checks
+from .registry import REGISTRY
 
 if TYPE_CHECKING:
     from .client import Exchange
 
 __all__ = ["CHECKS", "CheckResult", "Failure", "Report"]
 
-CHECKS: dict[str, str] = {
-    "conformance": "every response matches exactly one branch of the spec for its status code",
-    "no_server_error": "no 5xx (other than a documented 503) for any input, valid or invalid",
-    "invalid_rejected": "an invalid body gets the error branch, never success or processing",
-    "valid_accepted": "a valid body gets success or processing (or a documented 429/503), never an error",
-    "sample_count": "a success has exactly `samples` outputs, after fetching when it was processing",
-    "image_size": "every output decodes as an image of the spec's output size for width x height and upscale",
-    "determinism": "the same body and seed give identical images; another seed gives different ones",
-    "lifecycle": "a processing answer reaches success through fetch within eta plus a margin",
-    "webhook": "a request's webhook receives the completion payload with its id and track_id",
-    "meta_echo": "meta echoes the request's normalised parameters and the seed used",
-    "defaults": "a body with only key, model_id and prompt gives one 512x512 image and default meta",
-    "auth": "a wrong key gets a 401 in the error shape",
-    "implemented": "every operation of the spec is served: a valid body never gets a 404 naming the operation "
-                   "(--skip implemented tests only the operations the server has)",
-    "img2img_size": "img2img and inpaint outputs decode as images of the init image's size, not width x height",
-    "inpaint_preserves": "inpaint keeps every pixel the mask leaves black exactly (this toolkit's reading, not the "
-                         "vendor's promise: --skip it for a server that blends)",
-    "input_refused": "an unreachable, missing or non-image init_image or mask_image gets a 4xx naming the field, "
-                     "never a 5xx or a success",
-    "model_reload": "model_reload answers success, or processing and then success when called again, with a message",
-}
+
+
+class _Promises(Mapping[str, str]):
+    """Check id -> the promise it tests, read live from the registry (a plugin's checks included)."""
+
+    def __getitem__(self, name: str) -> str:
+        return REGISTRY[name].promise
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(REGISTRY))
+
+    def __len__(self) -> int:
+        return len(REGISTRY)
+
+
+CHECKS: Mapping[str, str] = _Promises()
 MAX_SHOWN_FAILURES = 3
 
 
@@ -82,9 +79,23 @@ class CheckResult:
 
     @property
     def outcome(self) -> str:
+        """FAIL on any failure; PASS only when something was judged; else SKIP (never a vacuous PASS)."""
         if self.failures:
             return "FAIL"
         return "PASS" if self.exercised else "SKIP"
+
+    @property
+    def counted(self) -> str:
+        """What the check judged, in its own words: ``9 images compared``."""
+        info = REGISTRY.get(self.name)
+        return info.counted(self.exercised) if info else f"{self.exercised} judged"
+
+    @property
+    def summary(self) -> str:
+        """The line a report shows after the outcome: failures and count, the count, or the skip reason."""
+        if self.failures:
+            return f"{len(self.failures)} failure(s) in {self.counted}"
+        return self.counted if self.exercised else self.skip_reason
 
 
 def _pointer(operation_pointer: Callable[[str], str] | None, operation: str | None) -> str:
@@ -101,7 +112,7 @@ class Report:
 
     def __init__(self, base_url: str, *, profile: str, seed: int, max_examples: int) -> None:
         self.base_url, self.profile, self.seed, self.max_examples = base_url, profile, seed, max_examples
-        self.results = {name: CheckResult(name) for name in CHECKS}
+        self.results = {name: CheckResult(name) for name in REGISTRY}
         self.started = time.monotonic()
         self.duration = 0.0
         self.notes: list[str] = []
@@ -114,13 +125,14 @@ class Report:
         self.results[check].seconds += seconds
 
     def fail(self, check: str, expected: str, seen: str, exchange: Exchange | None = None,
-             context: str = "") -> Failure:
+             context: str = "", counted: bool = True) -> Failure:
+        """Add a failure; ``counted`` False when the caller counts what was judged itself."""
         failure = Failure(check, expected, seen,
                           exchange.response_summary() if exchange is not None else "",
                           exchange.curl() if exchange is not None else "", context,
                           exchange.operation if exchange is not None else None)
         self.results[check].failures.append(failure)
-        self.results[check].exercised += 1
+        self.results[check].exercised += counted
         return failure
 
     def skip(self, check: str, reason: str) -> None:
@@ -130,7 +142,8 @@ class Report:
         self.duration = time.monotonic() - self.started
         for result in self.results.values():
             if result.outcome == "SKIP" and not result.skip_reason:
-                result.skip_reason = "never exercised"
+                info = REGISTRY.get(result.name)
+                result.skip_reason = info.nothing if info else "nothing came to judge"
         return self
 
     @property
@@ -145,11 +158,9 @@ class Report:
     def render_text(self) -> str:
         lines = [f"t2i contract tests against {self.base_url} "
                  f"(profile {self.profile}, seed {self.seed}, {self.max_examples} examples)"]
+        width = max([16, *map(len, self.results)])
         for name, result in self.results.items():
-            detail = (f"{len(result.failures)} failure(s) in {result.exercised} checked"
-                      if result.failures else f"{result.exercised} checked" if result.exercised
-                      else result.skip_reason)
-            lines.append(f"  {result.outcome:4} {name:16} {detail}")
+            lines.append(f"  {result.outcome:4} {name:{width}} {result.summary}")
         for name in self.failed:
             failures = self.results[name].failures
             lines += ["", f"== {name}: {CHECKS[name]} =="]
@@ -166,8 +177,10 @@ class Report:
         """The report as JSON: the run's settings, then each check's outcome, count, time and failures."""
         return {"base_url": self.base_url, "profile": self.profile, "seed": self.seed,
                 "max_examples": self.max_examples, "seconds": round(self.duration, 3), "ok": self.ok,
-                "checks": {name: {"outcome": r.outcome, "exercised": r.exercised, "seconds": round(r.seconds, 3),
-                                  "skip_reason": r.skip_reason, "failures": [asdict(f) for f in r.failures]}
+                "checks": {name: {"outcome": r.outcome, "exercised": r.exercised, "judged": r.counted,
+                                  "summary": r.summary, "seconds": round(r.seconds, 3),
+                                  "skip_reason": r.skip_reason if r.outcome == "SKIP" else "",
+                                  "failures": [asdict(f) for f in r.failures]}
                            for name, r in self.results.items()},
                 "notes": list(self.notes)}
 
@@ -186,8 +199,8 @@ class Report:
         cases = []
         for name, result in self.results.items():
             text = "\n\n".join(f.render(i) for i, f in enumerate(result.failures, 1))
-            message = f"{len(result.failures)} failure(s): {result.failures[0].expected}" if result.failures \
-                else result.skip_reason
+            message = f"{len(result.failures)} failure(s) in {result.counted}: {result.failures[0].expected}" \
+                if result.failures else result.summary
             cases.append(Case(name, {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}[result.outcome],
                               result.seconds, message, text))
         return Run(tool="t2i test", rules=[RuleMeta(name, "error", summary) for name, summary in CHECKS.items()],

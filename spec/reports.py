@@ -63,7 +63,10 @@ class Entry:
 
 @dataclass(frozen=True)
 class Case:
-    """One JUnit test case: ``outcome`` is ``pass``, ``fail`` or ``skip``."""
+    """One check's outcome (``pass``, ``fail`` or ``skip``) and ``message``: for a pass what it judged ("9 images
+    compared"), for a skip why nothing was judged, for a failure the first expectation. Every format shows it:
+    JUnit as the test case, SARIF as a result of kind ``pass`` or ``notApplicable``, GitHub as a notice for a
+    skip, Markdown in the checks table."""
 
     name: str
     outcome: str
@@ -168,6 +171,10 @@ def _github(run: Run) -> str:
         props.append(f"title={_escape_property(f'{run.tool}: {entry.rule}')}")
         message = entry.message + (f" ({entry.pointer})" if entry.pointer else "")
         lines.append(f"::{_GITHUB.get(entry.level, 'error')} {','.join(props)}::{_escape_data(message)}")
+    for case in run.cases or ():  # a check that judged nothing is said, never passed over in silence
+        if case.outcome == "skip":
+            title = _escape_property(f"{run.tool}: {case.name}")
+            lines.append(f"::notice title={title}::{_escape_data(f'SKIP: {case.message}')}")
     return "\n".join(lines)
 
 
@@ -191,6 +198,11 @@ def _sarif(run: Run) -> str:
         if location:
             result["locations"] = [location]
         results.append(result)
+    for case in run.cases or ():  # a command's own checks: what passed and what was skipped, said too
+        if case.outcome in ("pass", "skip"):
+            results.append({"ruleId": case.name, "kind": "pass" if case.outcome == "pass" else "notApplicable",
+                            "level": "none", "message": {"text": f"{case.outcome.upper()}: {case.message}"},
+                            **({"ruleIndex": index[case.name]} if case.name in index else {})})
     document = {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [{
         "tool": {"driver": {"name": run.tool, "rules": rules}},
         "results": results}]}
@@ -223,8 +235,8 @@ def _junit(run: Run) -> str:
             ET.SubElement(element, "failure", {"message": case.message, "type": case.name}).text = case.detail
         elif case.outcome == "skip":
             ET.SubElement(element, "skipped", {"message": case.message})
-        elif case.detail:
-            ET.SubElement(element, "system-out").text = case.detail
+        elif case.detail or case.message:
+            ET.SubElement(element, "system-out").text = case.detail or case.message
     root = ET.Element("testsuites")
     root.append(suite)
     tree = ET.ElementTree(root)
@@ -239,8 +251,8 @@ def _cell(text: str) -> str:
 def _markdown(run: Run) -> str:
     lines = [f"### {run.tool}", ""]
     if run.cases is not None:
-        lines += ["| check | outcome | time |", "| --- | --- | --- |"]
-        lines += [f"| `{c.name}` | {c.outcome} | {c.seconds:.1f}s |" for c in run.cases]
+        lines += ["| check | outcome | time | judged, or why skipped |", "| --- | --- | --- | --- |"]
+        lines += [f"| `{c.name}` | {c.outcome} | {c.seconds:.1f}s | {_cell(c.message)} |" for c in run.cases]
         lines.append("")
     if not run.entries:
         return "\n".join(lines + ["No findings."])

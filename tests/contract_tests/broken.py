@@ -34,6 +34,7 @@ class Breakage:
     on_response: ResponseHook | None = None
     on_image: Callable[[bytes], bytes] | None = None
     needs_key: bool = False
+    drop_headers: tuple[str, ...] = ()  # request headers the server never sees (WSGI names: HTTP_PREFER)
 
 
 class BrokenServer:
@@ -44,6 +45,8 @@ class BrokenServer:
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        for name in self.breakage.drop_headers:
+            environ.pop(name, None)
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
         try:

@@ -122,11 +122,11 @@ def test_sample_count() -> None:
 
 def test_image_size_doubles_with_upscale_and_reports_problems() -> None:
     good = LoadedImage(0, "u", (512, 768), "f")
-    assert checks.image_size(SPEC, request(width=256, height=384, upscale="yes"), [good]) == []
-    assert checks.image_size(SPEC, request(width=512, height=768), [good]) == []
-    assert checks.image_size(SPEC, request(), [good]) == ["output[0] is 512x768, expected 512x512"]
+    assert checks.image_size(SPEC, request(width=256, height=384, upscale="yes"), [good]).problems == []
+    assert checks.image_size(SPEC, request(width=512, height=768), [good]).problems == []
+    assert checks.image_size(SPEC, request(), [good]).problems == ["output[0] is 512x768, expected 512x512"]
     broken = LoadedImage(1, "u", problem="output[1] answered HTTP 404")
-    assert checks.image_size(SPEC, request(), [broken]) == ["output[1] answered HTTP 404"]
+    assert checks.image_size(SPEC, request(), [broken]).problems == ["output[1] answered HTTP 404"]
 
 
 def test_meta_echo_accepts_equivalent_forms() -> None:

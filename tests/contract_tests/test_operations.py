@@ -92,26 +92,26 @@ def _png(size: tuple[int, int], colour: str = "red") -> bytes:
 
 
 def test_img2img_size_holds_the_output_to_the_init_image() -> None:
-    assert checks.img2img_size(INIT_SIZE, [loaded(_png(INIT_SIZE))]) == []
-    problems = checks.img2img_size(INIT_SIZE, [loaded(_png((512, 512)))])
+    assert checks.img2img_size(INIT_SIZE, [loaded(_png(INIT_SIZE))]).problems == []
+    problems = checks.img2img_size(INIT_SIZE, [loaded(_png((512, 512)))]).problems
     assert problems == ["output[0] is 512x512, but init_image is 256x192"]
-    assert checks.img2img_size(INIT_SIZE, [LoadedImage(0, "x", problem="output[0] answered HTTP 404")])
+    assert checks.img2img_size(INIT_SIZE, [LoadedImage(0, "x", problem="output[0] answered HTTP 404")]).problems
 
 
 def test_inpaint_preserves_finds_one_changed_kept_pixel(images: InputImageServer) -> None:
     init, mask = images.images.rgba("init.png"), images.images.mask()
     original = requests.get(images.url + "/init.png", timeout=10).content
-    assert checks.inpaint_preserves(init, mask, [loaded(original)]) == []
+    assert checks.inpaint_preserves(init, mask, [loaded(original)]).problems == []
     with Image.open(io.BytesIO(original)) as image:
         painted = image.convert("RGB")
     painted.paste((0, 0, 0), MASK_BOX)  # the masked (white) region may change at will
     buffer = io.BytesIO()
     painted.save(buffer, format="PNG")
-    assert checks.inpaint_preserves(init, mask, [loaded(buffer.getvalue())]) == []
+    assert checks.inpaint_preserves(init, mask, [loaded(buffer.getvalue())]).problems == []
     painted.putpixel((3, 5), (1, 2, 3))  # a kept (black) pixel may not
     buffer = io.BytesIO()
     painted.save(buffer, format="PNG")
-    problems = checks.inpaint_preserves(init, mask, [loaded(buffer.getvalue(), index=1)])
+    problems = checks.inpaint_preserves(init, mask, [loaded(buffer.getvalue(), index=1)]).problems
     assert len(problems) == 1 and problems[0].startswith("output[1] changed 1 of the")
     assert "x=3, y=5" in problems[0]
 

@@ -73,10 +73,11 @@ def make_report() -> Report:
 
 def test_report_groups_failures_by_check_with_reproducer_and_response() -> None:
     text = make_report().render_text()
-    assert "  FAIL sample_count     5 failure(s) in 5 checked" in text
-    assert "  PASS conformance      10 checked" in text
-    assert "  SKIP lifecycle        the server never answered processing" in text
-    assert "  SKIP auth             never exercised" in text
+    assert "  FAIL sample_count      5 failure(s) in 5 results counted" in text
+    assert "  PASS conformance       10 answers judged" in text
+    assert "  SKIP lifecycle         the server never answered processing" in text
+    assert "  SKIP auth              no --key given, so the server is not expected to check keys" in text
+    assert "  SKIP inpaint_preserves no inpaint output image decoded at the init image's size" in text
     section = text.split("== sample_count:")[1]
     assert section.count("reproduce: curl") == 3 and "... and 2 more" in section
     assert 'response: HTTP 200 {"status": "success"}' in section
@@ -120,10 +121,25 @@ def test_the_report_in_ci_formats_keeps_checks_times_and_failures() -> None:
     report.timed("conformance", 1.25)
     run = report.to_run(SPEC.path, SPEC.responses.operation_pointer)
     markdown = render(run, "markdown")
-    assert "| `conformance` | pass | 1.2s |" in markdown and "| `sample_count` | fail |" in markdown
+    assert "| `conformance` | pass | 1.2s | 10 answers judged |" in markdown
+    assert "| `sample_count` | fail |" in markdown
+    assert "| `lifecycle` | skip | 0.0s | the server never answered processing |" in markdown
     assert markdown.count("| error | `sample_count` |") == 5
     annotations = render(run, "github").splitlines()
-    assert len(annotations) == 5 and all(a.startswith("::error file=") for a in annotations)
+    errors = [a for a in annotations if a.startswith("::error")]
+    assert len(errors) == 5 and all(a.startswith("::error file=") for a in errors)
+    assert "::notice title=t2i test%3A lifecycle::SKIP: the server never answered processing" in annotations
     data = json.loads(render(run, "json"))
     assert data["checks"]["conformance"]["seconds"] == 1.25 and not data["ok"]
+    assert data["checks"]["conformance"]["judged"] == "10 answers judged"
+    assert data["checks"]["lifecycle"] | {"outcome": "SKIP"} == data["checks"]["lifecycle"]
+    assert data["checks"]["lifecycle"]["skip_reason"] == "the server never answered processing"
+    sarif = json.loads(render(run, "sarif"))["runs"][0]["results"]
+    skipped = {r["ruleId"]: r for r in sarif if r.get("kind") == "notApplicable"}
+    assert skipped["lifecycle"]["message"]["text"] == "SKIP: the server never answered processing"
+    assert "conformance" not in skipped and "sample_count" not in skipped
+    junit = ET.fromstring(render(run, "junit"))
+    cases = {case.get("name"): case for case in junit.iter("testcase")}
+    assert cases["lifecycle"].find("skipped").get("message") == "the server never answered processing"  # type: ignore[union-attr]
+    assert cases["conformance"].find("system-out").text == "10 answers judged"  # type: ignore[union-attr]
     assert data["checks"]["sample_count"]["failures"][0]["operation"] == "text2img"
