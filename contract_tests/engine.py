@@ -29,7 +29,7 @@ from . import checks
 from .client import Client, Exchange
 from .generation import default_model_id, minimal_body
 from .images import LoadedImage, load_outputs
-from .polling import follow
+from .polling import Polled, follow
 from .registry import REGISTRY, Result, Verdict, judged_count, problems_of
 from .settings import Settings
 
@@ -51,6 +51,7 @@ class Outcome:
     exchange: Exchange | None = None
     seconds: Counter[str] = field(default_factory=Counter)
     timed: set[tuple[str, int]] = field(default_factory=set)
+    polled: Polled | None = None  # how following a processing answer ended, when it was followed
 
     def judge(self, check: str, verdict: Verdict | list[str], exchange: Exchange | None) -> None:
         """Record ``check``'s verdict; a :class:`Verdict` that judged nothing leaves the check unexercised."""
@@ -78,7 +79,10 @@ class Engine:
     """Sends one run's requests to ``settings.base_url`` and judges what comes back (see the module docstring)."""
 
     def __init__(self, settings: Settings, spec: Spec, seed: int,
-                 observe: Callable[[Exchange], None] | None = None) -> None:
+                 observe: Callable[[Exchange], None] | None = None,
+                 wants_images: Callable[[str, dict[str, Any]], bool] | None = None) -> None:
+        """``observe`` sees every answer; ``wants_images(operation, body)`` False leaves a result's images
+        unloaded (drift downloads a few only), so the result checks that measure images judge none."""
         self.settings, self.spec, self.seed = settings, spec, seed
         self.key = settings.request_key
         self.model_id = settings.model_id or default_model_id(spec)
@@ -86,6 +90,7 @@ class Engine:
                              retries=settings.retries, max_retry_wait=settings.max_retry_wait,
                              headers=dict(settings.headers))
         self.observe = observe
+        self.wants_images = wants_images
         self.stalled = threading.Event()  # set once a generation ran past its eta and margin
         self.tally = Tally()
 
@@ -155,6 +160,7 @@ class Engine:
         polled = follow(self.client, exchange, margin=self.settings.fetch_margin,
                         on_answer=lambda poll: self.answer_checks(poll, out), stalled=self.stalled)
         out.seconds["lifecycle"] += time.monotonic() - started
+        out.polled = polled
         if polled.abandoned:
             with self.tally.lock:
                 self.tally.unfollowed += 1
@@ -198,7 +204,8 @@ class Engine:
             self.tally.valid_taken += exchange.branch in ("success", "processing") and 200 <= exchange.status < 300
         out.result = self.resolve(exchange, request, out)
         if out.result is not None:
-            out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
+            if self.wants_images is None or self.wants_images(operation, body):
+                out.images = load_outputs(self.client, out.result.get("output"), as_base64=request.base64)
             result = Result(self.spec, operation, body, request, out.result, out.images, exchange, inputs or {})
             self.result_checks(result, out, frozenset() if result_checks else DEFAULTS_COVER)
         return out
