@@ -17,6 +17,7 @@ import click
 from t2i_contract.contract_tests.generation import PROFILES
 from t2i_contract.contract_tests.settings import DEFAULT_PROFILE, DEFAULT_TIMEOUT
 from t2i_contract.spec.options import setting
+from t2i_contract.spec.packs import contract_setting
 from t2i_contract.spec.reports import FORMATS, format_setting, output_setting
 
 from .findings import Level, normalise_level
@@ -49,7 +50,12 @@ class LintSettings:
 
     spec: Path | None = setting(None, type=_SPEC_FILE, argument=True,
                                 help="The document to lint (default: this toolkit's own spec).")
+    contract: str | None = contract_setting(role="The document to lint, instead of SPEC")
     list_rules: bool = setting(False, help="List every rule id with its level and what it finds, then exit.")
+
+    def __post_init__(self) -> None:
+        if self.spec is not None and self.contract is not None:
+            raise ValueError(f"give the document once: SPEC ({self.spec}) or contract ({self.contract!r}), not both")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -58,7 +64,14 @@ class DiffSettings:
 
     old: Path | None = setting(None, type=_SPEC_FILE, argument=True, help="The document clients were built on.")
     new: Path | None = setting(None, type=_SPEC_FILE, argument=True, help="The document that replaces it.")
+    contract: str | None = contract_setting(role="The document clients were built on, instead of OLD (the one "
+                                                 "document given is then NEW)", default_text="none")
     list_rules: bool = setting(False, help="List every rule id with its level and what it finds, then exit.")
+
+    def __post_init__(self) -> None:
+        if self.contract is not None and self.new is not None:
+            raise ValueError(f"with contract ({self.contract!r}) as the old document, give only NEW, "
+                             f"got {self.old} and {self.new}")
 
 
 DEFAULT_SAMPLES = 20

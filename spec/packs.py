@@ -95,11 +95,17 @@ def contracts() -> list[Contract]:
     return [describe(name) for name in PACKS]
 
 
-def contract_setting(default: str | None = None) -> Any:
-    """The ``--contract NAME|FILE`` field every command that reads a contract shares."""
-    return setting(default, metavar="NAME|FILE", default_text=DEFAULT_CONTRACT,
-                   help=f"The contract: a shipped pack ({', '.join(PACKS)}; `t2i contracts` lists them) or the "
-                        "path of your own OpenAPI 3.1 document with x-t2i hints.")
+def contract_setting(default: str | None = None, *, role: str = "The contract",
+                     default_text: str | None = DEFAULT_CONTRACT) -> Any:
+    """The ``--contract NAME|FILE`` field every command that reads a contract shares.
+
+    ``role`` starts the help (``"The document clients were built on"`` for
+    ``t2i diff``); the rest of the help, the metavar and the flag are the same
+    for every command.
+    """
+    return setting(default, metavar="NAME|FILE", default_text=default_text,
+                   help=f"{role}: a shipped pack ({', '.join(PACKS)}; `t2i contracts` lists them) or the path of "
+                        "your own OpenAPI document with x-t2i hints.")
 
 
 # -- t2i contracts -----------------------------------------------------------

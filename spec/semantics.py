@@ -38,8 +38,9 @@ SEMANTICS = ("prompt", "negative_prompt", "width", "height", "size", "samples", 
 _MEDIA = {"json": "application/json", "multipart": "multipart/form-data"}
 # Meanings a role can have at all: a fetch or a model list carries none of them.
 _ROLE_SEMANTICS = {"generate": SEMANTICS, "reload": ("model",)}
-# A text-to-image operation has no input image to map.
-_IMAGE_INPUTS = ("init_image", "mask", "strength")
+# Meanings a kind of generation does not need: text2img has no input image, and
+# img2img and variation no mask (an img2img operation that maps one also inpaints).
+_NOT_NEEDED = {"text2img": ("init_image", "mask", "strength"), "img2img": ("mask",), "variation": ("mask",)}
 _KNOWN_KEYS = frozenset({"role", "kind", "semantics", "body", "random-seed", "samples-from", "mask-form"})
 #: How a mask marks what to repaint: white pixels (v6, AUTOMATIC1111) or transparent ones (OpenAI).
 MASK_FORMS = ("white", "alpha")
@@ -67,11 +68,9 @@ class OperationMap:
 
     @property
     def applicable(self) -> tuple[str, ...]:
-        """The generic meanings an operation of this role and kind could map."""
-        names = _ROLE_SEMANTICS.get(self.role, ())
-        if self.kind == "text2img":
-            names = tuple(n for n in names if n not in _IMAGE_INPUTS)
-        return names
+        """The generic meanings an operation of this role and kind needs to express everything."""
+        skipped = _NOT_NEEDED.get(self.kind or "", ())
+        return tuple(n for n in _ROLE_SEMANTICS.get(self.role, ()) if n not in skipped)
 
     @property
     def unmapped(self) -> tuple[str, ...]:
@@ -141,7 +140,11 @@ def read_operation_map(spec: Spec, operation_id: str) -> OperationMap:
     semantics = hint.get("semantics") or {}
     if not isinstance(semantics, Mapping):
         raise _fail(operation_id, "semantics", f"must be a mapping of meaning to field, got {semantics!r}")
-    fields = _field_names(spec, operation_id, body)
+    try:
+        fields = _field_names(spec, operation_id, body)
+    except (TypeError, AttributeError, KeyError, ValueError) as exc:  # a malformed body or parameter list
+        raise _fail(operation_id, "semantics", f"cannot be checked: the operation's fields cannot be read "
+                                               f"({type(exc).__name__}: {exc})") from None
     allowed = _ROLE_SEMANTICS.get(role, ())
     for meaning, name in semantics.items():
         if meaning not in SEMANTICS:

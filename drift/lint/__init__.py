@@ -1,9 +1,11 @@
 """``t2i lint``: find the places where an OpenAPI document contradicts itself.
 
-Rules live in three modules, each registering itself in :data:`RULES`:
+Rules live in four modules, each registering itself in :data:`RULES`:
 ``values`` (defaults, examples, enums, ranges), ``structure`` (``nullable``,
-``oneOf``, required sets, paths, refs) and ``prose`` (heuristics over
-descriptions, level ``info``). :func:`lint_document` runs them all.
+``oneOf``, required sets, paths, refs), ``prose`` (heuristics over
+descriptions, level ``info``) and ``contract`` (the ``x-t2i-operation`` hints
+of a contract: broken ones, and the semantics each operation leaves
+unmapped). :func:`lint_document` runs them all.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from t2i_contract.spec import Document, read_document
 
 from ..errors import drift_errors
 from ..findings import Finding, sort_findings
-from . import prose, structure, values  # noqa: F401  (importing registers the rules)
+from . import contract, prose, structure, values  # noqa: F401  (importing registers the rules)
 from .registry import RULES, Rule, run_rules
 
 __all__ = ["RULES", "Rule", "lint_document", "lint_path"]

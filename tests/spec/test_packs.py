@@ -145,7 +145,7 @@ def test_multipart_request_bodies_are_read_as_a_dict_of_their_parts() -> None:
     edit = {f.name: f for f in spec.request_fields("createImageEdit")}
     assert edit["image"].required and edit["prompt"].required and not edit["mask"].required
     assert edit["mask"].schema["format"] == "binary"
-    assert spec.input_image_fields("createImageVariation") == ("image",)
+    assert "x-t2i-image" in {f.name: f for f in spec.request_fields("createImageVariation")}["image"].schema
 
 
 def test_a1111_pack_keeps_the_pydantic_defaults() -> None:
@@ -202,3 +202,10 @@ def test_the_wheel_carries_the_pack_documents() -> None:
     for path in [*PACKS.values(), ROOT / "spec" / "packs" / "README.md"]:
         relative = path.relative_to(ROOT / "spec").as_posix()
         assert any(fnmatch.fnmatch(relative, g) for g in globs), relative
+
+
+def test_a_hinted_operation_with_a_malformed_body_is_a_load_error_not_a_crash(tmp_path: Path) -> None:
+    document = pack_document("openai-images")
+    document["paths"]["/v1/images/generations"]["post"]["requestBody"]["content"] = ["application/json"]
+    with pytest.raises(SpecLoadError, match="createImage"):
+        load_contract(write(tmp_path, document))

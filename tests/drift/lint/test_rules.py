@@ -37,6 +37,18 @@ def _mapped(mapping: dict[str, str]) -> Document:
     return doc
 
 
+_EVERY_MEANING = {name: "prompt" for name in ("prompt", "negative_prompt", "size", "samples", "seed", "steps",
+                                              "guidance", "loras", "scheduler", "model", "webhook", "output_form")}
+
+
+def _hinted(semantics: dict[str, str]) -> Document:
+    """A text2img operation whose x-t2i-operation maps ``semantics`` (every meaning to its one field, prompt)."""
+    paths = {"/gen": operation({"type": "object", "properties": {"prompt": {"type": "string"}}},
+                               operationId="gen", **{"x-t2i-operation": {
+                                   "role": "generate", "kind": "text2img", "semantics": semantics}})}
+    return document(paths=paths)
+
+
 def _media_example(example: Any) -> Document:
     paths = {"/gen": operation({"type": "object", "properties": {"width": {"type": "integer"}}})}
     paths["/gen"]["post"]["requestBody"]["content"]["application/json"]["example"] = example
@@ -146,6 +158,10 @@ CASES: dict[str, tuple[Document, str, Document]] = {
         _fetch_by({"type": "string"}), "/paths/~1fetch/post/requestBody/content/application~1json/schema/properties"
                                        "/request_id/type",
         _fetch_by({"type": ["integer", "null"]})),
+    "operation-hint-invalid": (
+        _hinted({"prompt": "promt"}), "/paths/~1gen/post/x-t2i-operation", _hinted({"prompt": "prompt"})),
+    "semantics-unmapped": (
+        _hinted({"prompt": "prompt"}), "/paths/~1gen/post/x-t2i-operation", _hinted(_EVERY_MEANING)),
 }
 
 
