@@ -127,7 +127,11 @@ def unregister(id: str) -> None:
 
 
 def load_plugins() -> list[str]:
-    """Import every ``t2i.checks`` entry point (their import registers their checks); the names loaded."""
+    """Import every ``t2i.checks`` entry point (their import registers their checks); the names loaded.
+
+    An entry point names a module (``mine = my_checks``) or an object in one (``mine = my_checks:check``);
+    loading it imports the module, whose decorators register its checks. Loading twice is harmless.
+    """
     loaded = []
     for entry in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
         entry.load()

@@ -22,7 +22,7 @@ from t2i_contract.spec import SpecError
 from t2i_contract.spec.reports import Case, Entry, RuleMeta, Run, render
 
 from . import checks as _builtin  # noqa: F401 - registers the built-in checks
-from .registry import REGISTRY
+from .registry import REGISTRY, load_plugins
 
 if TYPE_CHECKING:
     from .client import Exchange
@@ -112,6 +112,7 @@ class Report:
 
     def __init__(self, base_url: str, *, profile: str, seed: int, max_examples: int) -> None:
         self.base_url, self.profile, self.seed, self.max_examples = base_url, profile, seed, max_examples
+        load_plugins()  # a plugin's checks (the t2i.checks entry points) are reported like the built-in ones
         self.results = {name: CheckResult(name) for name in REGISTRY}
         self.started = time.monotonic()
         self.duration = 0.0
