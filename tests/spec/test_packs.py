@@ -209,3 +209,26 @@ def test_a_hinted_operation_with_a_malformed_body_is_a_load_error_not_a_crash(tm
     document["paths"]["/v1/images/generations"]["post"]["requestBody"]["content"] = ["application/json"]
     with pytest.raises(SpecLoadError, match="createImage"):
         load_contract(write(tmp_path, document))
+
+
+def _two_bodies(content: dict[str, Any]) -> Spec:
+    return Spec.from_dict({"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {"/edit": {"post": {
+        "operationId": "edit", "requestBody": {"content": content}, "responses": {"200": {"description": "ok"}}}}}})
+
+
+def test_request_schema_prefers_json_and_reads_multipart_otherwise() -> None:
+    json_part = {"schema": {"type": "object", "properties": {"images": {"type": "array"}}}}
+    form_part = {"schema": {"type": "object", "properties": {"image": {"type": "string", "format": "binary"}}}}
+    both = _two_bodies({"multipart/form-data": form_part, "application/json": json_part})
+    assert list(both.request_schema("edit")["properties"]) == ["images"]
+    assert list(_two_bodies({"multipart/form-data": form_part}).request_schema("edit")["properties"]) == ["image"]
+    with pytest.raises(SpecLoadError, match="edit has no application/json or multipart/form-data request body"):
+        _two_bodies({"text/plain": {"schema": {"type": "string"}}}).request_schema("edit")
+
+
+def test_a_users_file_that_is_not_openapi_31_is_refused_naming_it(tmp_path: Path) -> None:
+    document = pack_document("openai-images")
+    document["openapi"] = "3.0.3"
+    path = write(tmp_path, document, "old.yaml")
+    with pytest.raises(SpecLoadError, match="old.yaml is not an OpenAPI 3.1 document"):
+        load_contract(path)
