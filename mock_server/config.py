@@ -26,6 +26,7 @@ __all__ = [
     "DEFAULT_TTL",
     "DEFAULT_WORKERS",
     "DEFAULT_SERVER",
+    "DENY_PRIVATE_FLAG",
     "SERVERS",
     "MockConfig",
     "parse_keys",
@@ -47,6 +48,8 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_JOURNAL_LIMIT = 1000
 DEFAULT_WEBHOOK_BACKOFF = 0.5
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
+DENY_PRIVATE_FLAG = "--deny-private-urls"
+"""The flag of ``deny_private_urls``, as the URL policy's refusals name it (``tests/mock_server`` checks it)."""
 
 
 def parse_latency(text: str | float | None) -> tuple[float, float]:
@@ -97,6 +100,10 @@ class MockConfig:
     keys: tuple[str, ...] = setting((), parse=parse_keys, metavar="KEY,KEY",
                                     help="Comma-separated API keys. When set, a missing or unknown key gets 401 "
                                          "'Invalid API key'.")
+    admin_key: str | None = setting(None, metavar="KEY",
+                                    help="The operator's key for /__mock (Authorization: Bearer, X-API-Key or ?key=): "
+                                         "it sees and clears every journal entry, where each of --keys sees only its "
+                                         "own. Never an API key. Without --keys, it makes /__mock operator-only.")
     processing_ratio: float = setting(DEFAULT_PROCESSING_RATIO, type=click.FloatRange(0, 1),
                                       help="Share of text2img requests answered 'processing' instead of 'success'.")
     eta: float = setting(DEFAULT_ETA, type=click.FloatRange(0),
@@ -151,6 +158,8 @@ class MockConfig:
             (self.webhook_attempts >= 1, "webhook_attempts", self.webhook_attempts, "1 or more"),
             (self.max_body >= 1, "max_body", self.max_body, "1 or more bytes"),
             (0 <= self.port <= 65535, "port", self.port, "between 0 and 65535"),
+            (self.admin_key is None or (self.admin_key and self.admin_key not in self.keys), "admin_key",
+             "[redacted]", "a non-empty key that is not one of --keys"),
         ]
         for ok, name, value, accepted in checks:
             if not ok:

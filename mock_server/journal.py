@@ -11,10 +11,15 @@ on path and status made no measurable difference to it and cost every insert), a
 What an entry keeps, and what it never keeps:
 
 - **No key.** ``Authorization``, ``X-Api-Key``, ``Cookie`` and ``Proxy-Authorization``
-  values, a ``key`` query parameter, the ``key`` member of the body (also in a body
-  that is not valid JSON, and one cut short), the normalised ``key``, and every one
-  of the mock's ``--keys`` wherever it appears are replaced by ``[redacted]``
-  before anything is stored, so neither a GET nor the file on disk holds a key.
+  values, a ``key`` query parameter, the ``key`` member of the body (however its name
+  and value are escaped, also in a body that is not valid JSON, and one cut short),
+  the normalised ``key``, and every one of the mock's ``--keys`` and its
+  ``--admin-key`` wherever they appear, in any escaping, are replaced by
+  ``[redacted]`` before anything is stored, so neither a GET nor the file on disk
+  holds a key.
+- **An owner.** With ``--keys``, an entry is stored with a keyed digest of the key it
+  was made with (``protocol.ownership``): each key is shown only its own entries
+  (``JournalQuery.owner``); an entry made with no valid key only to ``--admin-key``.
 - **A bounded prefix of the body**: at most :data:`BODY_PREFIX` bytes, with the
   body's true ``size`` and ``truncated``. It is stored as bytes and shown as text
   (``raw``) when it is UTF-8, else as ``raw_base64``: invalid bytes cost 4/3 of a
@@ -48,7 +53,6 @@ REDACTED = "[redacted]"
 ANSWER_ITEM = 2048
 """Characters of one ``output`` item an entry keeps: a URL is whole, a base64 image is only its length."""
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "x-api-key", "cookie"})
-_KEY_MEMBER = re.compile(rb'("key"\s*:\s*")((?:[^"\\]|\\.)*)("|\\?$)', re.DOTALL)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS journal (
@@ -56,6 +60,7 @@ CREATE TABLE IF NOT EXISTS journal (
     path TEXT NOT NULL DEFAULT '',
     status INTEGER NOT NULL DEFAULT 0,
     bytes INTEGER NOT NULL DEFAULT 0,
+    owner TEXT,
     entry TEXT NOT NULL,
     body BLOB
 );
@@ -66,7 +71,7 @@ CREATE TRIGGER IF NOT EXISTS journal_in AFTER INSERT ON journal
 CREATE TRIGGER IF NOT EXISTS journal_out AFTER DELETE ON journal
     BEGIN UPDATE journal_size SET bytes = bytes - OLD.bytes WHERE id = 1; END;
 """
-_COLUMNS = ("seq", "path", "status", "bytes", "entry", "body")
+_COLUMNS = ("seq", "path", "status", "bytes", "owner", "entry", "body")
 
 
 def migrate(db: sqlite3.Connection) -> None:
@@ -78,21 +83,49 @@ def migrate(db: sqlite3.Connection) -> None:
 
 
 class Redactor:
-    """Replaces keys in what a journal entry keeps: secret headers, ``key`` members and known keys."""
+    """Replaces keys in what a journal entry keeps: secret headers, ``key`` members and known keys.
+
+    The body is redacted by its JSON string tokens, each read with its escapes
+    (``"\\u006bey"`` is ``"key"``), so no spelling of the member name or of a known key gets
+    through; a body that is not valid JSON, or is cut short, is read the same way.
+    """
 
     def __init__(self, keys: Iterable[str] = ()) -> None:
-        known = {k.encode("utf-8", "surrogatepass") for k in keys if k}
-        self._known = sorted(known, key=len, reverse=True)  # a key inside a longer one goes after it
-        self._known_text = [k.decode("utf-8", "surrogatepass") for k in self._known]
+        known = {k for k in keys if k}
+        self._known_text = sorted(known, key=len, reverse=True)  # a key inside a longer one goes after it
+        self._known = [k.encode("utf-8", "surrogatepass") for k in self._known_text]
 
     def text(self, value: str) -> str:
         for key in self._known_text:
             value = value.replace(key, REDACTED)
         return value
 
+    def value(self, value: Any) -> Any:
+        """``value`` (JSON-like) with every known key in every string replaced."""
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            return {self.text(str(k)): self.value(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self.value(v) for v in value]
+        return value
+
     def body(self, raw: bytes) -> bytes:
-        """The body with every ``key`` member's value and every known key replaced."""
-        raw = _KEY_MEMBER.sub(lambda m: m.group(1) + REDACTED.encode() + m.group(3), raw)
+        """The body with every ``key`` member's value and every known key replaced, whatever the escaping."""
+        out, last, redact_next = [], 0, False
+        for match in _STRING_TOKEN.finditer(raw):
+            decoded = _decode_token(match.group(1))
+            after = raw[match.end():match.end() + 64].lstrip()
+            replaced = self.text(decoded)
+            if redact_next:
+                replaced, redact_next = REDACTED, False
+            elif decoded == "key" and after[:1] == b":" and after[1:].lstrip()[:1] == b'"':
+                redact_next = True
+            if replaced != decoded:
+                out += [raw[last:match.start()], _encode_token(replaced, closed=bool(match.group(2)))]
+                last = match.end()
+        out.append(raw[last:])
+        raw = b"".join(out)
         for key in self._known:
             raw = raw.replace(key, REDACTED.encode())
         return raw
@@ -105,10 +138,27 @@ class Redactor:
         if not query:
             return query
         pairs = parse_qsl(query, keep_blank_values=True)
-        return self.text(urlencode([(n, REDACTED if n.lower() == "key" else v) for n, v in pairs]))
+        return urlencode([(n, REDACTED if n.lower() == "key" else self.text(v)) for n, v in pairs])
 
     def longest(self) -> int:
         return len(self._known[0]) if self._known else 0
+
+
+_STRING_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)("|\\?\Z)', re.DOTALL)
+
+
+def _decode_token(content: bytes) -> str:
+    """A JSON string's content as text, escapes read; invalid UTF-8 kept as surrogates."""
+    text = content.decode("utf-8", "surrogateescape")
+    try:
+        return str(json.loads(f'"{text}"'))
+    except ValueError:  # a broken escape, or cut short inside one: the text as it stands
+        return text
+
+
+def _encode_token(text: str, *, closed: bool) -> bytes:
+    token = json.dumps(text, ensure_ascii=False).encode("utf-8", "surrogateescape")
+    return token if closed else token[:-1]
 
 
 def kept_answer(body: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -140,6 +190,7 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
     """Store one entry, redacted and cut; trim the journal to ``limit`` entries and ``max_bytes``; its seq."""
     entry = dict(entry)
     raw = entry.pop("body", b"") or b""
+    owner = entry.pop("owner", None)
     # redact a little past the prefix, so a key cut by the prefix is still found whole
     window = redactor.body(raw[:BODY_PREFIX + redactor.longest() + 64])
     prefix = window[:BODY_PREFIX]
@@ -150,10 +201,10 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
     normalised = entry.get("normalised")
     if isinstance(normalised, dict) and "key" in normalised:
         entry["normalised"] = {**normalised, "key": REDACTED}
-    text = redactor.text(json.dumps(entry, default=str))
+    text = json.dumps(redactor.value(json.loads(json.dumps(entry, default=str))))
     path, status = str(entry.get("path", "")), int(entry.get("status") or 0)
-    cursor = db.execute("INSERT INTO journal (path, status, bytes, entry, body) VALUES (?, ?, ?, ?, ?)",
-                        (path, status, len(text) + len(prefix), text, prefix))
+    cursor = db.execute("INSERT INTO journal (path, status, bytes, owner, entry, body) VALUES (?, ?, ?, ?, ?, ?)",
+                        (path, status, len(text) + len(prefix), owner, text, prefix))
     seq = int(cursor.lastrowid or 0)
     db.execute("DELETE FROM journal WHERE seq <= ?", (seq - limit,))
     if len(text) + len(prefix) <= max_bytes // max(limit, 1):
@@ -177,10 +228,15 @@ class JournalQuery:
     since: int = 0
     path: str | None = None
     status: str | None = None
+    owner: str | None = None
+    """Only the entries of this owner (a keyed digest of its key); None: every entry (no keys, or the admin)."""
 
 
 def select(db: sqlite3.Connection, query: JournalQuery) -> list[dict[str, Any]]:
     sql, args = ["SELECT seq, entry, body FROM journal WHERE seq > ?"], [query.since]
+    if query.owner is not None:
+        sql.append("AND owner = ?")
+        args.append(query.owner)
     if query.path:
         sql.append("AND path >= ? AND path < ?")
         args += [query.path, query.path + "\U0010ffff"]
@@ -202,9 +258,15 @@ def select(db: sqlite3.Connection, query: JournalQuery) -> list[dict[str, Any]]:
     return shown
 
 
-def clear(db: sqlite3.Connection) -> int:
-    """Delete every entry and hand the freed pages back (the caller holds the write lock); how many."""
-    gone = int(db.execute("DELETE FROM journal").rowcount)
+def clear(db: sqlite3.Connection, owner: str | None = None) -> int:
+    """Delete every entry (of ``owner`` only, when given) and hand the freed pages back; how many.
+
+    The caller holds the write lock.
+    """
+    if owner is None:
+        gone = int(db.execute("DELETE FROM journal").rowcount)
+    else:
+        gone = int(db.execute("DELETE FROM journal WHERE owner = ?", (owner,)).rowcount)
     db.executescript("PRAGMA incremental_vacuum;")  # one page per step: sqlite3_exec steps it to the end
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
     return gone

@@ -10,10 +10,12 @@ never by its id, so a job id grants nothing.
 
 The ``/__mock/`` endpoints are for the developer running the mock, not for web pages:
 they never answer another origin (no ``Access-Control-Allow-*`` header, so a browser
-refuses a cross-origin read and the preflight of a cross-origin DELETE), and with
-``--keys`` every one but ``health`` needs one of the keys, sent as
-``Authorization: Bearer <key>``, ``X-API-Key: <key>`` or ``?key=<key>``. The API's own
-CORS stays open: browser clients call the mock.
+refuses a cross-origin read and the preflight of a cross-origin DELETE), nor a Host
+that is not the mock's own (DNS rebinding), and with ``--keys`` every one but
+``health`` needs one of the keys, sent as ``Authorization: Bearer <key>``,
+``X-API-Key: <key>`` or ``?key=<key>``, and shows that key only its own journal
+entries (``--admin-key`` sees all: ``admin.py``). The API's own CORS stays open:
+browser clients call the mock.
 
 ``GET /__mock/requests`` takes ``limit`` (at most N entries), ``since`` (entries after
 that ``seq``), ``path`` (paths starting with it) and ``status`` (``404`` or ``4xx``).
@@ -24,9 +26,10 @@ from typing import Any
 
 from flask import Flask, Response, request
 
-from t2i_contract.protocol import AuthError, KeyRing, NotFound, RequestRejected, json_bytes
+from t2i_contract.protocol import KeyRing, NotFound, RequestRejected, json_bytes
 from t2i_contract.wire.answers import answers_for
 
+from .admin import Viewer, check_host, viewer_of
 from .journal import JournalQuery, kept_answer
 from .runtime import MockRuntime
 
@@ -40,14 +43,6 @@ def _json(body: object) -> Response:
     return Response(json_bytes(body), mimetype="application/json")
 
 
-def _offered_keys() -> list[str]:
-    """Every key the admin request carries, wherever a client puts one."""
-    offered = [request.headers.get("X-API-Key", ""), request.args.get("key", "")]
-    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
-    offered.append(credentials.strip() if scheme.lower() == "bearer" else scheme)
-    return [key for key in offered if key]
-
-
 def _int_arg(name: str, low: int) -> int | None:
     text = request.args.get(name)
     if text is None:
@@ -57,28 +52,34 @@ def _int_arg(name: str, low: int) -> int | None:
     return int(text)
 
 
-def journal_query() -> JournalQuery:
-    """The journal filters of this request, or a 400 naming the one that is wrong."""
+def journal_query(owner: str | None = None) -> JournalQuery:
+    """The journal filters of this request (``owner``'s entries only, when given), or a 400 naming a wrong one."""
     status = request.args.get("status")
     if status is not None and not (len(status) == 3 and status[0] in "12345"
                                    and (status[1:].isdigit() or status[1:] == "xx")):
         raise RequestRejected("status", "pattern", f"status must be a status (404) or a class (4xx), got {status!r}",
                               status)
     return JournalQuery(limit=_int_arg("limit", 0), since=_int_arg("since", 0) or 0,
-                        path=request.args.get("path") or None, status=status)
+                        path=request.args.get("path") or None, status=status, owner=owner)
 
 
 def register_routes(app: Flask, mock: MockRuntime) -> None:
     store = mock.store
     keys = KeyRing(mock.config.keys)
+    admin = KeyRing((mock.config.admin_key,) if mock.config.admin_key else ())
+
+    def caller() -> Viewer:
+        return viewer_of(request, keys, admin, mock.owners)
 
     @app.before_request
     def guard_admin() -> None:
         path = request.path
-        if not path.startswith(ADMIN_PREFIX) or path in OPEN_ADMIN_PATHS or request.method == "OPTIONS":
+        if not path.startswith(ADMIN_PREFIX):
             return
-        if keys and not any(keys.matches(key) for key in _offered_keys()):
-            raise AuthError()
+        check_host(request, mock.config)  # every /__mock/ route, health too: no DNS rebinding
+        if path in OPEN_ADMIN_PATHS or request.method == "OPTIONS":
+            return
+        caller()
 
     @app.after_request
     def same_origin_admin(response: Response) -> Response:
@@ -127,11 +128,11 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
 
     @app.get("/__mock/requests")
     def journal() -> Response:
-        return _json({"requests": [with_answer(entry) for entry in store.journal(journal_query())]})
+        return _json({"requests": [with_answer(entry) for entry in store.journal(journal_query(caller().owner))]})
 
     @app.delete("/__mock/requests")
     def clear_journal() -> Response:
-        return _json({"cleared": store.clear_journal()})
+        return _json({"cleared": store.clear_journal(caller().owner)})
 
     @app.get("/__mock/health")
     def health() -> Response:

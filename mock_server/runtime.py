@@ -23,16 +23,18 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from t2i_contract.protocol import Call, Clock, JobView, NotFound, QueueFull, Service, SystemClock, WebhookSender
+from t2i_contract.protocol import (
+    Call, Clock, JobView, KeyRing, NotFound, QueueFull, Service, SystemClock, WebhookSender,
+)
 from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
-from t2i_contract.protocol.urls import UrlPolicy
+from t2i_contract.protocol.urls import PolicyFlags, UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
 from t2i_contract.wire.answers import PROCESSING, SUCCESS, answers_for
 from t2i_contract.wire.seeds import seed_range
 
 from .behaviour import BehaviourFile
-from .config import MockConfig
+from .config import DENY_PRIVATE_FLAG, MockConfig
 from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .journal import kept_answer
 from .store import Job, JobStore, temporary_folder
@@ -79,12 +81,13 @@ class MockRuntime(Service):
         self.clock = clock
         self.owned_folder = owned_folder
         self.owners = KeyHasher(store.secret)
+        self.keyring = KeyRing(config.keys)
         self.names = ImageNames(store.secret)  # images under tokens derived from the job id: ids grant nothing
         self._resume_lock: BinaryIO | None = None
         self.behaviour = BehaviourFile(store.path)
         # a developer's webhook receiver usually runs on their own machine: private targets are allowed
         self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
-                                    deadline=config.webhook_timeout)
+                                    deadline=config.webhook_timeout, flags=PolicyFlags.deny(DENY_PRIVATE_FLAG, "mock"))
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
                                       timeout=config.webhook_timeout, clock=clock, post=json_poster(self.url_policy))
 
@@ -97,7 +100,8 @@ class MockRuntime(Service):
             config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
         assert config.db_path is not None
         store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
-                         max_jobs=config.max_jobs, clock=clock, keys=tuple(config.keys))
+                         max_jobs=config.max_jobs, clock=clock,
+                         keys=(*config.keys, *([config.admin_key] if config.admin_key else [])))
         runtime = cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
         if folder is None:  # a store the user keeps (--db): deliveries a stopped mock left unsettled go out now
             runtime.resume_webhooks()
@@ -137,12 +141,20 @@ class MockRuntime(Service):
         if entry is None or call.state.get("stored"):
             return
         entry["status"] = status
+        entry["owner"] = self.journal_owner(call)
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["answer"] = kept_answer(call.answer)
         try:
             self.store.record(entry)
         except Exception:  # the journal must never break an answer
             log.exception("could not record a journal entry")
+
+    def journal_owner(self, call: Call) -> str | None:
+        """Whose journal entry this call makes: with ``--keys``, the digest of a valid key it sent (``admin.py``)."""
+        key = call.body.get("key") if isinstance(call.body, dict) else None
+        if not self.keyring or not isinstance(key, str) or not self.keyring.matches(key):
+            return None
+        return self.owners.digest(key)
 
     # -- generations -------------------------------------------------------------------
     def plan_delay(self, call: Call) -> float:
@@ -171,6 +183,7 @@ class MockRuntime(Service):
         if meta["seed"] is None:
             meta["seed"] = seed_range(self.spec, request.OPERATION).pick()
         entry = call.state["journal"]
+        entry["owner"] = self.journal_owner(call)
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200

@@ -295,10 +295,10 @@ class JobStore:
         with self._conn() as db:
             return journal_table.select(db, query or JournalQuery())
 
-    def clear_journal(self) -> int:
-        """Delete every journal entry and give the space back to the file system; how many."""
+    def clear_journal(self, owner: str | None = None) -> int:
+        """Delete every journal entry (only ``owner``'s, when given) and give the space back; how many."""
         with self._conn(write=True) as db:
-            return journal_table.clear(db)
+            return journal_table.clear(db, owner)
 
     # -- expiry ------------------------------------------------------------
     def _maybe_sweep(self, db: sqlite3.Connection, now: float) -> None:

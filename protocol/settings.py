@@ -42,9 +42,9 @@ def retry_after() -> Any:
 
 
 def url_allow() -> Any:
-    return setting((), parse=split_commas, metavar="HOST|CIDR,...",
+    return setting((), parse=split_commas, repeatable=True, metavar="HOST|CIDR,...",
                    help="Hosts or address ranges the server may always contact for webhooks and input images, "
-                        "link-local ones included.")
+                        "link-local ones included. Repeat the flag or separate with commas: the values add up.")
 
 
 def webhook_attempts() -> Any:

@@ -17,16 +17,21 @@ What is refused, unless allowed:
   unspecified (0/8, ::), multicast, and reserved/documentation/benchmark ranges:
   only an explicit ``allow`` entry opens these, ``allow_private`` never does.
 
-An IPv6 address that carries an IPv4 one (mapped ``::ffff:a.b.c.d``, compatible
-``::a.b.c.d``, NAT64 ``64:ff9b::/96``, 6to4 ``2002::/16``) is judged by the IPv4
-address. Hosts are read the way browsers read them (WHATWG URL): ``127.1``, ``0``,
+An IPv4-mapped IPv6 address (``::ffff:a.b.c.d``) is dialled as its IPv4 address, so it
+is judged as that. Every other form that carries an IPv4 address (NAT64
+``64:ff9b::/96`` and ``64:ff9b:1::/48``, 6to4 ``2002::/16``, IPv4-compatible
+``::a.b.c.d``, Teredo ``2001::/32``) is dialled as IPv6, to a translator that may
+be anywhere: it is judged as what is dialled, its own category, opened only by an
+``allow`` entry that holds that IPv6 address (never by the IPv4 one inside, never by
+``allow_private``). Hosts are read the way browsers read them (WHATWG URL): ``127.1``, ``0``,
 ``0x7f000001``, ``2130706433``, ``0177.0.0.1``, a trailing dot and full-width
 digits are all 127.0.0.1 (or 0.0.0.0), found without a resolver.
 
 ``allow`` entries are host names (matched exactly, ignoring case and a trailing
 dot: every address of that host is then allowed) or addresses/CIDRs (``10.0.0.0/8``,
 ``127.0.0.1``, ``fd00::/8``). The servers fill them from ``--url-allow HOST|CIDR``
-and ``--allow-private-urls``; a refusal names the flag that would allow it.
+and ``--allow-private-urls`` (the mock: ``--deny-private-urls``); a refusal names the
+flags of the server that owns the policy (:class:`PolicyFlags`) that would allow it.
 """
 from __future__ import annotations
 
@@ -47,6 +52,7 @@ __all__ = [
     "ALLOW_PRIVATE_FLAG",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_BYTES",
+    "PolicyFlags",
     "Resolver",
     "Target",
     "UrlPolicy",
@@ -67,6 +73,8 @@ Resolver = Callable[[str, int], Sequence[str]]
 """(host name, port) -> the addresses it resolves to, as text; raises OSError when it does not."""
 
 _CATEGORIES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("embedded_ipv4", "an IPv6 address carrying an IPv4 one (NAT64, 6to4, IPv4-compatible or Teredo), dialled "
+     "as IPv6 through a translator", ("64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32")),
     ("loopback", "a loopback address", ("127.0.0.0/8", "::1/128")),
     ("unspecified", "an unspecified address", ("0.0.0.0/8", "::/128")),
     ("private", "a private address", ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "fc00::/7", "fec0::/10")),
@@ -82,7 +90,6 @@ _RANGES: tuple[tuple[str, IPNetwork], ...] = tuple(
 _DESCRIPTIONS = {name: text for name, text, _ in _CATEGORIES}
 PRIVATE_CATEGORIES = frozenset({"loopback", "private", "shared"})
 """What ``allow_private`` opens; every other category needs an explicit ``allow`` entry."""
-_NAT64 = ipaddress.ip_network("64:ff9b::/96")
 _COMPATIBLE = ipaddress.ip_network("::/96")
 _LOOPBACK_NAMES = ("127.0.0.1", "::1")
 
@@ -93,22 +100,17 @@ def system_resolver(host: str, port: int) -> tuple[str, ...]:
     return tuple(dict.fromkeys(str(info[4][0]).split("%")[0] for info in infos))
 
 
-def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    if address.sixtofour is not None:
-        return address.sixtofour
-    if address in _NAT64 or (address in _COMPATIBLE and int(address) > 1):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    return None
-
-
 def classify(address: IPAddress) -> str | None:
-    """The category an address falls in (``"loopback"``, ``"link_local"``...), or None if public."""
+    """The category an address falls in (``"loopback"``, ``"link_local"``...), or None if public.
+
+    A mapped address (``::ffff:a.b.c.d``) is its IPv4 address; an IPv4-compatible one
+    (``::a.b.c.d``) is ``embedded_ipv4``, like NAT64, 6to4 and Teredo addresses.
+    """
     if isinstance(address, ipaddress.IPv6Address):
-        embedded = _embedded_ipv4(address)
-        if embedded is not None:
-            return classify(embedded)
+        if address.ipv4_mapped is not None:
+            return classify(address.ipv4_mapped)
+        if address in _COMPATIBLE and int(address) > 1:
+            return "embedded_ipv4"
     for name, network in _RANGES:
         if address.version == network.version and address in network:
             return name
@@ -158,6 +160,28 @@ def _connectable(address: IPAddress) -> str:
 
 
 @dataclass(frozen=True)
+class PolicyFlags:
+    """The flags of the server that owns a policy, as its refusals name them.
+
+    ``allow_list`` adds hosts and ranges (``--url-allow``); ``private`` is the switch that
+    decides about private addresses and ``open_private`` says how to use it to open them.
+    The defaults are ``t2i serve``'s; the mock opens them by default and has
+    ``--deny-private-urls`` instead (``PolicyFlags.deny(...)``).
+    """
+
+    allow_list: str = ALLOW_LIST_FLAG
+    private: str = ALLOW_PRIVATE_FLAG
+    open_private: str = f"start the server with {ALLOW_PRIVATE_FLAG}"
+    private_not_enough: str = f"{ALLOW_PRIVATE_FLAG} does not"
+
+    @classmethod
+    def deny(cls, flag: str, server: str = "server") -> PolicyFlags:
+        """The flags of a server whose ``flag`` refuses private addresses (allowed without it)."""
+        return cls(private=flag, open_private=f"start the {server} without {flag}",
+                   private_not_enough=f"leaving out {flag} does not")
+
+
+@dataclass(frozen=True)
 class Target:
     """A checked URL: where to connect and what to ask for there."""
 
@@ -185,6 +209,7 @@ class UrlPolicy:
     deadline: float = DEFAULT_DEADLINE
     max_bytes: int = DEFAULT_MAX_BYTES
     resolver: Resolver = field(default=system_resolver, compare=False, repr=False)
+    flags: PolicyFlags = field(default_factory=PolicyFlags, compare=False, repr=False)
     _networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
     _names: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -198,7 +223,8 @@ class UrlPolicy:
             except ValueError:
                 host = _normalise_name(text)
                 if not host or "/" in host or any(c.isspace() for c in host):
-                    raise ValueError(f"{ALLOW_LIST_FLAG} {entry!r} is neither a host name nor an address/CIDR") from None
+                    raise ValueError(f"{self.flags.allow_list} {entry!r} is neither a host name nor an "
+                                     "address/CIDR") from None
                 names.add(host)
         if self.deadline <= 0 or self.max_bytes <= 0:
             raise ValueError("the URL policy's deadline and max_bytes must be positive")
@@ -257,10 +283,11 @@ class UrlPolicy:
         return resolved, True
 
     def _allowed_explicitly(self, address: IPAddress) -> bool:
+        """Whether an ``allow`` range holds the address as dialled (a mapped one: its IPv4 address too)."""
         forms = [address]
-        if isinstance(address, ipaddress.IPv6Address):
-            forms.append(_embedded_ipv4(address))
-        return any(a is not None and a.version == n.version and a in n for a in forms for n in self._networks)
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            forms.append(address.ipv4_mapped)
+        return any(a.version == n.version and a in n for a in forms for n in self._networks)
 
     def _check_address(self, address: IPAddress, name: str, url: str, field: str) -> None:
         """Raise :class:`UrlRefused` unless ``address`` may be contacted; ``name`` is the host if not a literal."""
@@ -271,14 +298,15 @@ class UrlPolicy:
             return
         plain = _connectable(address)
         where = f"{name} ({plain})" if name else str(address)
+        named = self.flags
         if category in PRIVATE_CATEGORIES:
-            flags = (ALLOW_PRIVATE_FLAG, ALLOW_LIST_FLAG)
-            hint = f"start the server with {ALLOW_PRIVATE_FLAG}, or {ALLOW_LIST_FLAG} {plain}"
+            flags = (named.private, named.allow_list)
+            hint = f"{named.open_private}, or {named.allow_list} {plain}"
         else:
-            flags = (ALLOW_LIST_FLAG,)
-            hint = f"only an explicit {ALLOW_LIST_FLAG} {plain} allows it ({ALLOW_PRIVATE_FLAG} does not)"
+            flags = (named.allow_list,)
+            hint = f"only an explicit {named.allow_list} {plain} allows it ({named.private_not_enough})"
         if name:
-            hint += f" or {ALLOW_LIST_FLAG} {name}"
+            hint += f" or {named.allow_list} {name}"
         raise UrlRefused(field, url, f"{field} {show_value(url)} is refused: {where} is "
                          f"{_DESCRIPTIONS[category]}; {hint}",
                          host=name or str(address), address=plain, category=category, flags=flags)

@@ -58,6 +58,7 @@ class OptionSpec:
     metavar: str | None = None
     deprecated_envvars: tuple[str, ...] = ()
     argument: bool = False
+    repeatable: bool = False  # with ``parse``: the flag may be given again; ``parse`` gets every value, in order
     negatable: bool | None = None  # a bool as --x/--no-x; by default only when it defaults to True
 
 
@@ -68,9 +69,10 @@ def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = datacl
                              metadata={_KEY: OptionSpec(help=help, **spec)})
 
 
-def split_commas(text: str | None) -> tuple[str, ...]:
-    """``"k1, k2,,"`` -> ("k1", "k2"); empty or None gives ()."""
-    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
+def split_commas(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """``"k1, k2,,"`` -> ("k1", "k2"); empty or None gives (); several texts (a repeated flag) add up."""
+    texts = [text or ""] if text is None or isinstance(text, str) else list(text)
+    return tuple(part.strip() for item in texts for part in item.split(",") if part.strip())
 
 
 def envvar_name(command: str, flag: str) -> str:
@@ -151,7 +153,7 @@ def field_options(cls: type) -> list[FieldOption]:
         origin = typing.get_origin(annotation)
         base = dict(name=f.name, flag=flag, spec=spec, default=default, required=required)
         if spec.parse is not None:
-            option = FieldOption(type=spec.type or click.STRING, **base)
+            option = FieldOption(type=spec.type or click.STRING, multiple=spec.repeatable, **base)
         elif annotation is bool:
             option = FieldOption(type=None, is_bool=True, **base)
         elif origin in _CONTAINERS:

@@ -21,6 +21,7 @@ from tests.servers.targets import KEY
 from .conftest import Launch
 
 OTHER_KEY = "second-key-0123456789"
+ADMIN_KEY = "operator-key-0123456789"
 JOURNAL = "/__mock/requests"
 EVIL = "https://evil.example"
 MIB = 1024 * 1024
@@ -53,13 +54,14 @@ def _keys_everywhere(target: Any) -> None:
 
 
 def test_the_journal_never_shows_a_key(launch: Launch) -> None:
-    target = launch("mock", keys=(KEY, OTHER_KEY))
+    target = launch("mock", keys=(KEY, OTHER_KEY), admin_key=ADMIN_KEY)
     _keys_everywhere(target)
-    shown = admin(target, "GET")
+    shown = admin(target, "GET", key=ADMIN_KEY)  # every entry (issue 18: each key sees only its own)
     assert shown.status_code == 200, shown.text
     entries = shown.json()["requests"]
     assert len(entries) >= 8, "the journal did not keep the requests"
     assert KEY not in shown.text and OTHER_KEY not in shown.text, "a key is shown in the journal"
+    assert ADMIN_KEY not in shown.text
 
 
 def test_no_key_is_stored_at_rest(launch: Launch, tmp_path: Path) -> None:
@@ -98,13 +100,13 @@ def test_the_admin_endpoints_never_answer_another_origin(launch: Launch) -> None
 def test_eighty_invalid_one_mib_bodies_leave_the_store_under_a_few_mb(launch: Launch, tmp_path: Path) -> None:
     data_dir = tmp_path / "journal-store"
     data_dir.mkdir()
-    target = launch("mock", db_path=data_dir / "mock.sqlite3", max_body=2 * MIB)
+    target = launch("mock", db_path=data_dir / "mock.sqlite3", max_body=2 * MIB, admin_key=ADMIN_KEY)
     body = b"\xff\xfe" * (MIB // 2)
     for _ in range(80):
         answer = target.request("POST", target.path("text2img"), data=body,
                                 headers={"Content-Type": "application/json"})
         assert answer.status_code == 400, answer.text[:300]
-    shown = admin(target, "GET")
+    shown = admin(target, "GET", key=ADMIN_KEY)  # entries made with no valid key are the operator's to see
     assert shown.status_code == 200
     assert len(shown.content) < FEW_MB, f"one GET returned {len(shown.content)} bytes"
     entries = shown.json()["requests"]
@@ -114,6 +116,6 @@ def test_eighty_invalid_one_mib_bodies_leave_the_store_under_a_few_mb(launch: La
     assert str(MIB) in shown.text, "entries do not keep the body's true size"
     full = _store_bytes(data_dir)
     assert full < FEW_MB, f"the journal store grew to {full} bytes"
-    assert admin(target, "DELETE").status_code == 200
-    assert admin(target, "GET").json()["requests"] == []
+    assert admin(target, "DELETE", key=ADMIN_KEY).status_code == 200
+    assert admin(target, "GET", key=ADMIN_KEY).json()["requests"] == []
     assert _store_bytes(data_dir) <= full, "DELETE did not free the space"

@@ -6,6 +6,8 @@ packet being sent.
 """
 from __future__ import annotations
 
+import ipaddress
+
 import socket
 from typing import Callable, Sequence
 
@@ -14,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2i_contract.protocol.outbound_errors import InvalidUrl, Unreachable, UrlRefused
-from t2i_contract.protocol.urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy, classify
+from t2i_contract.protocol.urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, PolicyFlags, UrlPolicy, classify
 from t2i_contract.spec import load_spec
 
 
@@ -59,7 +61,9 @@ ADDRESSES = [
     ("10.0.0.1", "private"), ("172.16.5.4", "private"), ("172.31.255.255", "private"), ("192.168.1.1", "private"),
     ("fd00::1", "private"), ("fc00::1", "private"), ("100.64.0.1", "shared"), ("100.127.255.254", "shared"),
     ("169.254.169.254", "link_local"), ("fe80::1", "link_local"), ("::ffff:169.254.169.254", "link_local"),
-    ("64:ff9b::a9fe:a9fe", "link_local"), ("2002:a9fe:a9fe::1", "link_local"), ("::ffff:10.0.0.1", "private"),
+    ("64:ff9b::a9fe:a9fe", "embedded_ipv4"), ("2002:a9fe:a9fe::1", "embedded_ipv4"), ("::ffff:10.0.0.1", "private"),
+    ("64:ff9b::7f00:1", "embedded_ipv4"), ("64:ff9b:1::7f00:1", "embedded_ipv4"), ("2002:7f00:1::", "embedded_ipv4"),
+    ("::127.0.0.1", "embedded_ipv4"), ("2001:0:4136:e378:8000:63bf:3fff:fdd2", "embedded_ipv4"),
     ("224.0.0.1", "multicast"), ("ff02::1", "multicast"), ("0.0.0.0", "unspecified"), ("::", "unspecified"),
     ("240.0.0.1", "reserved"), ("255.255.255.255", "reserved"), ("192.0.2.1", "reserved"),
     ("2001:db8::1", "reserved"), ("127.0.0.53", "loopback"),
@@ -191,6 +195,33 @@ def test_classify_names_public_addresses_none() -> None:
     assert classify(ipaddress.ip_address("1.1.1.1")) is None
     assert classify(ipaddress.ip_address("::ffff:1.1.1.1")) is None
     assert classify(ipaddress.ip_address("::ffff:127.0.0.1")) == "loopback"
+
+
+EMBEDDED = ["64:ff9b::7f00:1", "64:ff9b:1::7f00:1", "2002:7f00:1::", "::127.0.0.1", "2001:0:7f00:1::"]
+
+
+@pytest.mark.parametrize("address", EMBEDDED)
+def test_an_embedded_ipv4_form_is_judged_as_dialled_not_by_the_ipv4_inside(address: str) -> None:
+    """Issue 18, item 10: allowing private addresses (or 127.0.0.0/8) does not open the IPv6 form."""
+    for policy in (UrlPolicy(allow_private=True), UrlPolicy(allow=("127.0.0.0/8",))):
+        with pytest.raises(UrlRefused) as caught:
+            policy.check(f"http://[{address}]/hook")
+        assert caught.value.category == "embedded_ipv4" and caught.value.flags == (ALLOW_LIST_FLAG,)
+    network = str(ipaddress.ip_network(f"{address}/96", strict=False))
+    dialled = UrlPolicy(allow=(network,)).check(f"http://[{address}]/hook").addresses
+    assert dialled == (str(ipaddress.ip_address(address)),)  # as IPv6: that exact range was allowed
+
+
+def test_refusal_hints_name_the_flags_of_the_server_that_owns_the_policy() -> None:
+    """Issue 18, item 13: the mock has --deny-private-urls, not --allow-private-urls."""
+    mock = UrlPolicy(flags=PolicyFlags.deny("--deny-private-urls", "mock"))
+    with pytest.raises(UrlRefused) as private:
+        mock.check("http://10.0.0.1/hook")
+    assert "start the mock without --deny-private-urls" in str(private.value)
+    assert private.value.flags == ("--deny-private-urls", ALLOW_LIST_FLAG)
+    with pytest.raises(UrlRefused) as metadata:
+        mock.check("http://169.254.169.254/")
+    assert ALLOW_PRIVATE_FLAG not in str(private.value) + str(metadata.value)
 
 
 @given(st.integers(min_value=0, max_value=2**32 - 1), st.sampled_from(["10.0.0.0/8", "127.0.0.0/8", "0.0.0.0/0"]))
