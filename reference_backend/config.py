@@ -68,6 +68,14 @@ class BackendConfig:
                                 help="Distributed mode: accept, validate and queue jobs on this Redis for t2i worker "
                                      "processes; load no model. --data must then be a folder every API process "
                                      "and worker shares (the images).")
+    images: str | None = setting(None, metavar="s3://BUCKET/PREFIX",
+                                 default_text="the images folder under --data",
+                                 help="Distributed mode: keep generated images in this S3 (or S3-compatible) bucket "
+                                      "instead of a folder, so API processes and workers share no folder; --data "
+                                      "is then each process's own scratch space. Credentials as boto3 reads them "
+                                      "(AWS_ACCESS_KEY_ID, ...).")
+    images_endpoint: str | None = setting(None, metavar="URL", default_text="AWS S3",
+                                          help="Endpoint of an S3-compatible store for --images (MinIO, Ceph, ...).")
     keys: tuple[str, ...] = setting((), parse=split_commas, metavar="KEY,KEY",
                                     help="Comma-separated API keys to accept; without it any non-empty key is "
                                          "accepted.")

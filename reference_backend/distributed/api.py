@@ -24,9 +24,11 @@ The one background thread relays the outbox; workers run jobs and send webhooks.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from t2i_contract.protocol import Clock, InternalError, SystemClock
@@ -34,8 +36,8 @@ from t2i_contract.protocol import Clock, InternalError, SystemClock
 from ..errors import BackendError, GenerationError, NotFoundError
 from ..generator import Generator
 from ..service import DEFAULT_ETA, INTERNAL_ERROR, MIN_ETA, JobService
-from ..storage import ImageStore
 from .broker import OUTBOX_GRACE, make_broker, relay_unsent, send
+from .objects import image_store
 from .policy import ClusterPolicy, agree
 from .registry import WorkerRegistry
 from .store import DEFAULT_NAMESPACE, RedisJobStore
@@ -43,6 +45,8 @@ from .store import DEFAULT_NAMESPACE, RedisJobStore
 if TYPE_CHECKING:
     from ..config import BackendConfig
     from ..jobs import Job
+    from ..storage import ImageStore
+    from .objects import ObjectImageStore
 
 __all__ = ["NoLiveWorker", "QueueService", "QueueUnavailable", "RegistryCheck", "preflight_queue", "queue_service"]
 
@@ -115,8 +119,9 @@ class RegistryCheck(Generator):
 
 
 class QueueService(JobService):
-    def __init__(self, config: BackendConfig, generator: Generator, store: RedisJobStore, images: ImageStore,
-                 broker: Any, registry: WorkerRegistry, clock: Clock | None = None) -> None:
+    def __init__(self, config: BackendConfig, generator: Generator, store: RedisJobStore,
+                 images: ImageStore | ObjectImageStore, broker: Any, registry: WorkerRegistry,
+                 clock: Clock | None = None) -> None:
         super().__init__(config, generator, store, images, clock)  # type: ignore[arg-type]
         self.broker = broker
         self.registry = registry
@@ -191,9 +196,9 @@ class QueueService(JobService):
 
 def queue_service(config: BackendConfig, clock: Clock | None = None) -> QueueService:
     """The service of an API process on the queue at ``config.queue``."""
-    if not config.queue or config.data_dir is None:
-        raise ValueError("an API process of the distributed mode needs --queue and --data (the images folder it "
-                         "shares with the workers)")
+    if not config.queue or (config.data_dir is None and not config.images):
+        raise ValueError("an API process of the distributed mode needs --queue, and --data (the images folder it "
+                         "shares with the workers) or --images s3://BUCKET/PREFIX")
     clock = clock or SystemClock()
     store = RedisJobStore.from_url(config.queue, clock)
     agree(store.client, store.ns, ClusterPolicy.from_config(config))  # one policy for every API process
@@ -203,7 +208,8 @@ def queue_service(config: BackendConfig, clock: Clock | None = None) -> QueueSer
         from ..diffusion import DiffusersGenerator
 
         files = DiffusersGenerator.from_config(config)  # reads configs to check requests; loads no model
-    images = ImageStore(config.data_dir.resolve() / "images")
+    data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-api-scratch-"))
+    images = image_store(config.images, config.images_endpoint, data_dir, store.client, store.ns)
     return QueueService(config, RegistryCheck(registry, files), store, images, make_broker(config.queue), registry,
                         clock)
 

@@ -11,7 +11,9 @@ import logging
 import os
 import signal
 import sys
+import tempfile
 import threading
+from pathlib import Path
 
 import click
 
@@ -33,9 +35,11 @@ def worker_command(settings: WorkerSettings) -> None:
         raise click.UsageError("t2i worker needs --queue redis://HOST:PORT/DB (or T2I_WORKER_QUEUE)")
     if settings.models_dir is None:
         raise click.UsageError("t2i worker needs --models DIR (or T2I_WORKER_MODELS)")
-    if settings.data_dir is None:
+    if settings.data_dir is None and not settings.images:
         raise click.UsageError("t2i worker needs --data DIR (or T2I_WORKER_DATA): the images folder it shares with "
-                               "the t2i serve --queue processes")
+                               "the t2i serve --queue processes, or --images s3://BUCKET/PREFIX")
+    if settings.data_dir is None:
+        settings.data_dir = Path(tempfile.mkdtemp(prefix="t2i-worker-scratch-"))
     from ..diffusion import DiffusersGenerator, require_backend
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")

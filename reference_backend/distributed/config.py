@@ -67,6 +67,8 @@ class WorkerSettings:
     vaes_dir: Path | None = _same("vaes_dir")
     ip_adapters_dir: Path | None = _same("ip_adapters_dir")
     data_dir: Path | None = _same("data_dir")
+    images: str | None = _same("images")
+    images_endpoint: str | None = _same("images_endpoint")
     device: str = _same("device")
     dtype: str = _same("dtype")
     workers: int = _same("workers")

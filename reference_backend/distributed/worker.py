@@ -43,9 +43,9 @@ from t2i_contract.protocol import SystemClock
 from ..generator import GenerationResult, Generator
 from ..jobs import RUNNING, Job
 from ..service import JobService
-from ..storage import ImageStore
 from .broker import declare_actor, make_broker, relay_unsent, send
 from .config import WorkerSettings
+from .objects import image_store
 from .policy import ClusterPolicy, PolicyReader
 from .registry import WorkerInfo, WorkerRegistry
 from .store import RedisJobStore
@@ -123,9 +123,12 @@ class GenerationWorker:
         self.registry = WorkerRegistry(self.store.client, self.store.ns)
         self.generator = generator
         if config.data_dir is None:
-            raise ValueError("a worker needs data_dir: the images folder it shares with the API processes")
+            raise ValueError("a worker needs data_dir: the images folder it shares with the API processes, or its "
+                             "scratch folder with --images s3://...")
+        images = image_store(settings.images, settings.images_endpoint, config.data_dir, self.store.client,
+                             self.store.ns)
         self.service = JobService(config, TaggingGenerator(generator, self.name), self.store,  # type: ignore[arg-type]
-                                  ImageStore(config.data_dir.resolve() / "images"), SystemClock())
+                                  images, SystemClock())  # type: ignore[arg-type]
         # the cluster's policy, from Redis: webhooks go out under the rules they were accepted under
         self.policy = PolicyReader(self.store.client, self.store.ns, ClusterPolicy.from_config(config))
         self.service.webhooks.post = self.policy.poster(config.webhook_timeout)
