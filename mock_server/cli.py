@@ -10,7 +10,7 @@ import shutil
 
 import click
 
-from t2i_contract.protocol.ports import PortTaken, check_free
+from t2i_contract.protocol.ports import PortTaken, claim_port
 from t2i_contract.spec.options import settings_command
 
 from .config import MockConfig
@@ -30,7 +30,7 @@ def command(config: MockConfig) -> None:
     from .store import JobStore, temporary_folder
 
     try:
-        check_free(config.host, config.port)  # granian would answer with a page of Rust panic
+        claim = claim_port(config.host, config.port)  # held while serving; granian would share the port
     except PortTaken as exc:
         raise click.ClickException(str(exc)) from None
     folder = None
@@ -44,5 +44,6 @@ def command(config: MockConfig) -> None:
     try:
         serve(config, access_log=config.access_log)
     finally:
+        claim.release()
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)

@@ -6,18 +6,31 @@ dataclass as JSON into an environment variable the workers inherit, and
 :func:`settings_from_env` rebuilds it there (lists become tuples again, path fields
 ``Path`` again). The app is built inside each worker, never before the spawn, so
 threads, sockets and database connections are born where they are used.
+
+No worker outlives its server: granian's workers are its children, and a parent killed
+with SIGKILL cannot stop them, so each worker asks the kernel to kill it when its
+parent dies (``PR_SET_PDEATHSIG``, Linux), and exits at once if the parent is already
+gone; the port is then free for a restart at once. :func:`serve_granian` gives granian
+:func:`worker_app` as the target, which does that before calling the server's factory.
 """
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import importlib
 import json
 import os
+import signal
+import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["serve_granian", "settings_from_env", "settings_to_env"]
+__all__ = ["die_with_parent", "serve_granian", "settings_from_env", "settings_to_env", "worker_app"]
 
 S = TypeVar("S")
+TARGET_ENV = "T2I_SERVING_TARGET"
+PARENT_ENV = "T2I_SERVING_PARENT"
+_PR_SET_PDEATHSIG = 1
 
 
 def settings_to_env(settings: Any) -> str:
@@ -48,8 +61,10 @@ def serve_granian(target: str, *, env_name: str, settings: Any, host: str, port:
     from granian.constants import Interfaces
 
     os.environ[env_name] = settings_to_env(settings)
+    os.environ[TARGET_ENV] = target
+    os.environ[PARENT_ENV] = str(os.getpid())
     Granian(
-        target=target,
+        target=f"{__name__}:worker_app",
         factory=True,
         interface=Interfaces.WSGI,
         address=host,
@@ -59,3 +74,19 @@ def serve_granian(target: str, *, env_name: str, settings: Any, host: str, port:
         log_access=access_log,
         websockets=False,
     ).serve()
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel kill this process when its parent dies; exit now if ``parent`` is already gone."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request above was made
+        os._exit(1)
+
+
+def worker_app() -> Any:
+    """The factory granian's workers call: bound to the server's life, then the server's own factory."""
+    die_with_parent(int(os.environ[PARENT_ENV]))
+    module, _, name = os.environ[TARGET_ENV].partition(":")
+    return getattr(importlib.import_module(module), name)()

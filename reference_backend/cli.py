@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from t2i_contract.protocol.ports import PortTaken, check_free
+from t2i_contract.protocol.ports import PortTaken, claim_port
 from t2i_contract.spec.options import settings_command
 
 from .config import BackendConfig, TinyModelSettings
@@ -49,7 +49,7 @@ def serve_command(config: BackendConfig) -> None:
         raise click.UsageError("t2i serve --queue needs --data DIR (or T2I_SERVE_DATA): the images folder it shares "
                                "with the t2i worker processes")
     try:
-        check_free(config.host, config.port)  # before any model is looked at: granian would start anyway
+        claim = claim_port(config.host, config.port)  # before any model is looked at; held while serving
     except PortTaken as exc:
         raise click.ClickException(str(exc)) from None
     if not config.queue:
@@ -71,6 +71,7 @@ def serve_command(config: BackendConfig) -> None:
     try:
         serve(config)
     finally:
+        claim.release()
         if temporary is not None:
             shutil.rmtree(temporary, ignore_errors=True)
 
