@@ -14,6 +14,7 @@ import click
 
 from t2i_contract.spec import SpecError, load_spec
 from t2i_contract.spec.options import settings_command
+from t2i_contract.spec.packs import load_contract
 from t2i_contract.spec.reports import write_outputs
 
 from .errors import ConfigError, ServerUnreachable
@@ -35,7 +36,7 @@ def command(settings: Settings, output: CliOutput) -> None:
     """
     progress = (lambda line: click.echo(line, err=True)) if output.verbose else None
     try:
-        spec = load_spec(settings.spec_path)
+        spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
         report = run_suite(settings, spec, progress=progress)
     except (ServerUnreachable, SpecError) as exc:
         click.echo(f"error: {exc}", err=True)

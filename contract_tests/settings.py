@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 import click
 
 from t2i_contract.spec.options import setting
+from t2i_contract.spec.packs import contract_setting
 from t2i_contract.spec.reports import format_setting, output_setting
 
 from .errors import ConfigError
@@ -109,6 +110,7 @@ class Settings:
     spec_path: Path | None = setting(None, flag="spec", type=click.Path(exists=True, dir_okay=False, path_type=Path),
                                      default_text="the bundled spec/text2img.yaml",
                                      help="The contract to hold the server to, e.g. a branch's spec.")
+    contract: str | None = contract_setting(role="The contract to hold the server to (a pack runs the pack checks)")
     wait: float = setting(DEFAULT_WAIT, type=click.FloatRange(min=0),
                           help="Seconds to wait for the server to answer at all before the run starts (for a "
                                "server still starting, as in CI); 0 tries once.")

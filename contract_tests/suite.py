@@ -19,11 +19,13 @@ import random
 from typing import Callable
 
 from t2i_contract.spec import Spec, load_spec
+from t2i_contract.spec.packs import load_contract
 
 from .client import wait_until_answering
 from .engine import Engine
 from .errors import ServerUnreachable
 from .operations import run_image_operations
+from .packs import is_pack, run_pack_suite
 from .recording import Recorder
 from .registry import REGISTRY
 from .report import Report
@@ -50,9 +52,14 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     ``progress`` is told, in words, what the run is doing (the CLI's ``--verbose``).
     A scenario whose check is in ``settings.skip`` is not run at all.
     """
-    spec = spec or load_spec(settings.spec_path)
+    if spec is None:
+        spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
+    if is_pack(spec):  # a contract pack: its checks, through the wire layer (contract_tests/packs.py)
+        return run_pack_suite(spec, settings.base_url, key=settings.key, timeout=settings.timeout,
+                              headers=dict(settings.headers), seed=seed, report=report, progress=progress,
+                              model_id=settings.model_id)
     if settings.wait:
         error = wait_until_answering(settings.base_url, settings.wait, headers=dict(settings.headers))
         if error is not None:

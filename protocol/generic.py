@@ -31,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 from werkzeug.formparser import parse_form_data
 
-from t2i_contract.spec import PARSERS, GenerationRequest, Problem, ValidationError, parse_json_body
+from t2i_contract.spec import (PARSERS, GenerationRequest, Problem, RequestError, ValidationError, load_spec,
+                               parse_json_body)
 from t2i_contract.wire.answers import FAILED, PROCESSING
 from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.errors import render_error
@@ -40,7 +41,7 @@ from t2i_contract.wire.prefer import Preferences
 from t2i_contract.wire.requests import as_inpaint, generation_request, key_of
 from t2i_contract.wire.validation import request_problems
 
-from .errors import AuthError, RequestRejected
+from .errors import AuthError, ProtocolError, RequestRejected
 from .inputs import load_input_images
 from .intake import is_json, read_body
 from .urls import UrlPolicy
@@ -105,13 +106,27 @@ class GenericOperations:
         request = self._load_inputs(call, hints, request)
         if not self.wire.lifecycle.is_async:
             call.prefs = Preferences(status="success")  # the answer is the result: never "processing"
-        view = service.submit(call, request)
+        try:
+            view = service.submit(call, request)
+        except (RequestError, ProtocolError) as refused:  # a server's refusal names v6's field: name the pack's
+            refused.problems = tuple(dataclasses.replace(p, field=self._pack_field(hints, request, p.field))
+                                     for p in refused.problems)
+            raise
         if view.state == PROCESSING and not self.wire.lifecycle.is_async:
             view = service.settle(call, view)
         if view.state == FAILED:
             return answer(view.error_status, render_error(self.wire, self.pipeline.answers.failed(view)))
         echo = {name: value for name, value in values.items() if not isinstance(value, (bytes, bytearray))}
         return answer(200, self.pipeline.answers.result(view, echo))
+
+    @staticmethod
+    def _pack_field(hints: OperationMap, request: GenerationRequest, field: str) -> str:
+        """The pack's name for a field of the generic request (v6's ``model_id`` is OpenAI's ``model``)."""
+        v6 = operation_maps(load_spec()).get(request.OPERATION)
+        meaning = next((m for m, name in (v6.semantics if v6 else {}).items() if name == field), None)
+        if meaning in ("width", "height") and hints.field(meaning) is None:
+            meaning = "size"
+        return (hints.field(meaning) if meaning else None) or field
 
     def _read(self, call: Call, hints: OperationMap) -> tuple[dict[str, Any], dict[str, bytes]]:
         """The body's fields, and its files (multipart only)."""

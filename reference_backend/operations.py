@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import base64
 import json
+import warnings
 from typing import TYPE_CHECKING, Any, Mapping
 
 from t2i_contract.spec import GenerationRequest, Img2ImgRequest, InpaintRequest, Text2ImgRequest
@@ -124,8 +125,12 @@ def run_from_init(pipe: Any, pipeline_class: str, request: Img2ImgRequest, input
     if run != size:
         notes.append(f"the init image is {size[0]}x{size[1]}; it ran at {run[0]}x{run[1]} (a multiple of "
                      f"{multiple}) and the results were resized back with Lanczos")
-    images = [image if image.size == size else image.resize(size, Image.Resampling.LANCZOS)
-              for image in derived(**call).images]
+    with warnings.catch_warnings():
+        # samples > 1 from one init image: diffusers duplicates the image, which is what we want, and warns that
+        # the duplication is deprecated (its suggested fix, a list of images, changes the batch semantics)
+        warnings.filterwarnings("ignore", message=r"You have passed \d+ text prompts", category=FutureWarning)
+        produced = derived(**call).images
+    images = [image if image.size == size else image.resize(size, Image.Resampling.LANCZOS) for image in produced]
     if mask is not None:  # paste-back: black mask pixels keep the init image exactly
         images = [Image.composite(image.convert("RGB"), init, mask) for image in images]
         notes.append("inpaint: the unmasked region of init_image is pasted back over each result")

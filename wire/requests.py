@@ -41,11 +41,12 @@ def key_of(wire: Wire, headers: Mapping[str, str], body: Mapping[str, Any] | Non
         scheme, _, token = value.strip().partition(" ")
         if scheme.lower() != wire.key_scheme.lower() or not token.strip():
             return None
-        if scheme.lower() == "basic":  # user:password in base64: the pair is the key
+        if scheme.lower() == "basic":  # user:password in base64: the password is the key, whoever the user
             try:
-                return base64.b64decode(token.strip(), validate=True).decode("utf-8")
+                pair = base64.b64decode(token.strip(), validate=True).decode("utf-8")
             except (ValueError, UnicodeDecodeError):
                 return None
+            return pair.partition(":")[2] or None
         return token.strip()
     return value
 

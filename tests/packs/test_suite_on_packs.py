@@ -1,0 +1,137 @@
+"""``t2i test --contract PACK``: passes on the mock and the backend, and fails each broken variant on its check.
+
+Each broken server is the mock behind a small WSGI middleware that makes one
+mistake a real implementer could make (it ignores ``n``, the size, the seed, the
+init image or the mask, accepts any key, or answers errors in its own shape); the
+named pack check must fail on it.
+"""
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator
+
+import pytest
+
+from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.contract_tests.suite import run_suite
+from tests.packs.conftest import PackServer
+from tests.support import ServerThread
+
+KEY = "sk-suite"
+CHECKS_RUN = {"openai-images": {"pack_conformance", "pack_size", "pack_forms", "pack_init_image", "pack_inpaint",
+                                "pack_auth", "pack_errors"},
+              "a1111": {"pack_conformance", "pack_size", "pack_determinism", "pack_init_image", "pack_inpaint",
+                        "pack_errors"}}
+
+
+def _suite(url: str, contract: str, key: str | None = KEY, model_id: str | None = None) -> Any:
+    return run_suite(Settings(base_url=url, contract=contract, key=key, seed=5, timeout=120, model_id=model_id))
+
+
+@pytest.mark.parametrize("kind", ["mock", "backend"])
+@pytest.mark.parametrize("contract", ["openai-images", "a1111"])
+def test_the_pack_suite_passes_on_both_servers(pack_server: PackServer, kind: str, contract: str) -> None:
+    keys = (KEY,) if contract == "openai-images" else ()
+    model = "tiny-sd" if kind == "backend" and contract == "openai-images" else None  # not dall-e-2
+    report = _suite(pack_server(kind, (contract,), keys=keys), contract, key=KEY if keys else None, model_id=model)
+    assert report.failed == [], report.render_text()
+    passed = {name for name, result in report.results.items() if result.outcome == "PASS"}
+    assert passed == CHECKS_RUN[contract], report.render_text()
+
+
+# -- broken variants: the mock behind one mistake ---------------------------------------------
+Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _rewriting_body(app: Callable[..., Any], rewrite: Rewrite) -> Callable[..., Any]:
+    """Pass JSON requests to ``app`` after ``rewrite`` changed their body (other requests as they are)."""
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if (environ.get("CONTENT_TYPE") or "").startswith("application/json"):
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
+            data = json.dumps(rewrite(body)).encode()
+            environ["wsgi.input"], environ["CONTENT_LENGTH"] = __import__("io").BytesIO(data), str(len(data))
+        return app(environ, start_response)
+    return middleware
+
+
+def _own_error_shape(app: Callable[..., Any]) -> Callable[..., Any]:
+    """Answer every 4xx with a body of its own making (``{"message": ...}``), as a careless server might."""
+    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+        body = b"".join(app(environ, capture))
+        if captured["status"].startswith("4"):
+            body = json.dumps({"message": "bad request"}).encode()
+            captured["headers"] = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + \
+                [("Content-Length", str(len(body)))]
+        start_response(captured["status"], captured["headers"])
+        return [body]
+    return middleware
+
+
+def _drop(*names: str) -> Rewrite:
+    return lambda body: {k: v for k, v in body.items() if k not in names}
+
+
+def _random_seed(body: dict[str, Any]) -> dict[str, Any]:
+    return body | {"seed": random.randrange(2**31)}
+
+
+def _first_init_image_everywhere() -> Rewrite:
+    seen: dict[str, Any] = {}
+
+    def rewrite(body: dict[str, Any]) -> dict[str, Any]:
+        if "init_images" in body:
+            seen.setdefault("image", body["init_images"])
+            return body | {"init_images": seen["image"]}
+        return body
+    return rewrite
+
+
+BROKEN = {
+    "openai-n-ignored": ("openai-images", lambda app: _rewriting_body(app, lambda b: b | {"n": 1}), "pack_size"),
+    "openai-size-ignored": ("openai-images", lambda app: _rewriting_body(app, _drop("size")), "pack_size"),
+    "openai-any-key": ("openai-images", None, "pack_auth"),
+    "openai-own-error-shape": ("openai-images", _own_error_shape, "pack_errors"),
+    "a1111-seed-ignored": ("a1111", lambda app: _rewriting_body(app, _random_seed), "pack_determinism"),
+    "a1111-init-image-ignored": ("a1111", lambda app: _rewriting_body(app, _first_init_image_everywhere()),
+                                 "pack_init_image"),
+    "a1111-mask-ignored": ("a1111", lambda app: _rewriting_body(app, _drop("mask")), "pack_inpaint"),
+}
+
+
+@pytest.fixture
+def broken_server(tmp_path: Path) -> Iterator[Callable[[str], tuple[str, str]]]:
+    from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+
+    apps = []
+
+    def start(name: str) -> tuple[str, str]:
+        contract, wrap, _ = BROKEN[name]
+        keys = (KEY,) if contract == "openai-images" and wrap is not None else ()  # any-key: no keys at all
+        app = create_app(MockConfig(db_path=tmp_path / f"{name}.sqlite3", contract=(contract,), keys=keys))
+        apps.append(app)
+        server = ServerThread(wrap(app) if wrap else app)
+        server.__enter__()
+        apps.append(server)
+        return server.url, contract
+
+    yield start
+    for thing in reversed(apps):
+        if isinstance(thing, ServerThread):
+            thing.__exit__(None, None, None)
+        else:
+            thing.extensions[EXTENSION].close()
+
+
+@pytest.mark.parametrize("name", list(BROKEN))
+def test_each_broken_pack_server_fails_its_check(broken_server: Callable[[str], tuple[str, str]], name: str) -> None:
+    url, contract = broken_server(name)
+    report = _suite(url, contract, key=KEY if contract == "openai-images" else None)
+    assert BROKEN[name][2] in report.failed, report.render_text()
