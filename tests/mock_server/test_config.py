@@ -40,7 +40,7 @@ def test_config_is_keyword_only() -> None:
 
 @pytest.mark.parametrize(
     ("settings", "threads"),
-    [({}, 1), ({"latency": (50.0, 200.0)}, 16), ({"server": "gunicorn"}, 4), ({"threads": 3}, 3),
+    [({}, 8), ({"latency": (50.0, 200.0)}, 16), ({"server": "gunicorn"}, 4), ({"threads": 3}, 3),
      ({"server": "gunicorn", "threads": 1}, 1)],
     ids=["granian", "granian-latency", "gunicorn", "explicit", "gunicorn-sync"],
 )
