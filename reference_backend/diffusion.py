@@ -47,12 +47,12 @@ from .errors import BackendError, ConfigError, GenerationError, MissingDependenc
 from .families import Family, detect_family
 from .features import HIGHRES_STRENGTH
 from .flow_schedulers import build_flow_scheduler, check_flow_scheduler
-from .generator import GenerationResult, Generator
+from .generator import GenerationResult, Generator, shared_settings
 from .ids import resolve_lora, resolve_model, resolve_vae
 from .ip_adapter import adapter_scale, apply_ip_adapter, check_ip_fields, reference_image
 from .loras import apply_loras, check_lora_family
 from .operations import check_operation, run_from_init
-from .runners import api_clip_skip_to_diffusers, pipeline_arguments
+from .runners import BATCH_FAMILIES, api_clip_skip_to_diffusers, merge_arguments, pipeline_arguments
 from .safety import DiffusersSafetyClassifier, SafetyClassifier, check_images
 from .schedulers import build_scheduler, scheduler_class
 
@@ -340,6 +340,59 @@ class DiffusersGenerator(Generator):
         info |= {"family": family.name, "pipeline": pipelines, "scheduler": choice.name,
                  "scheduler_settings": choice.settings, "device": self.device, "dtype": self.dtype_name}
         return GenerationResult(images, nsfw, choice.notes + notes + safety_notes, info)
+
+    def batch_key(self, request: GenerationRequest) -> str | None:
+        """text2img of one sample, SD or SDXL, no highres fix or IP-Adapter: the settings a batch must share."""
+        if (request.OPERATION != "text2img" or request.samples != 1 or getattr(request, "highres_fix", False)
+                or getattr(request, "ip_adapter_id", None)):
+            return None
+        try:
+            family = self._info(resolve_model(self.models_dir, request.model_id)).family
+        except BackendError:
+            return None
+        return shared_settings(request) if family.name in BATCH_FAMILIES else None
+
+    def generate_batch(self, items: list[tuple[GenerationRequest, int]]) -> list[GenerationResult]:
+        """Requests of one :meth:`batch_key` in one pipeline call: their embeddings stacked, one CPU generator per
+        request seeded as alone, so each image is the one :meth:`generate` makes alone."""
+        import torch
+
+        if len(items) == 1:
+            return [self.generate(*items[0])]
+        first = items[0][0]
+        for request, _ in items:
+            self.check(request)
+        loaded = self._model(first.model_id)
+        family = loaded.info.family
+        vae = self._vae(first.vae) if first.vae is not None else loaded.default_vae
+        with loaded.lock:
+            pipe = loaded.pipe
+            choice = build_scheduler(first.scheduler, loaded.default_scheduler.config,
+                                     use_karras_sigmas=first.use_karras_sigmas, algorithm_type=first.algorithm_type)
+            apply_loras(loaded, first.loras, lambda lora_id: resolve_lora(self.loras_dir, lora_id), self.max_loras)
+            pipe.scheduler, pipe.vae = choice.scheduler, vae
+            try:
+                loaded.ip_adapter = apply_ip_adapter(pipe, loaded.ip_adapter, None, 0.0)
+                with torch.no_grad():
+                    parts = [pipeline_arguments(family, loaded.info.variant, pipe, r) for r, _ in items]
+                generators = [torch.Generator(device="cpu").manual_seed(seed) for _, seed in items]
+                images = pipe(width=first.width, height=first.height, num_images_per_prompt=1,
+                              num_inference_steps=first.num_inference_steps, output_type="pil", generator=generators,
+                              **merge_arguments([kwargs for kwargs, _, _ in parts])).images
+            except BackendError:
+                raise
+            except Exception as exc:
+                raise GenerationError(f"batched generation failed: {exc}") from exc
+            finally:
+                pipe.scheduler, pipe.vae = loaded.default_scheduler, loaded.default_vae
+        results = []
+        for (request, _), image, (_, notes, info) in zip(items, images, parts):
+            checked, nsfw, safety_notes = check_images([image], request, loaded.classifier)
+            info |= {"family": family.name, "pipeline": type(pipe).__name__, "scheduler": choice.name,
+                     "scheduler_settings": choice.settings, "device": self.device, "dtype": self.dtype_name,
+                     "batch_size": len(items)}
+            results.append(GenerationResult(checked, nsfw, choice.notes + notes + safety_notes, info))
+        return results
 
     def _run(self, loaded: _LoadedModel, request: Any, seed: int, kwargs: dict[str, Any],
              choice: Any) -> tuple[list[Any], str]:

@@ -1,5 +1,11 @@
 """The seam between serving and image making: one method, ``generate(request, seed)``.
 
+Batching (a worker of the distributed mode, ``--max-batch``) uses two more, with
+defaults that never batch: :meth:`Generator.batch_key` says which requests can share
+one pipeline call (equal keys; None: this one runs alone), and
+:meth:`Generator.generate_batch` runs such a group, one result per request, each the
+same as :meth:`Generator.generate` would make alone.
+
 :class:`DiffusersGenerator` (in ``diffusion.py``) is the real implementation.
 :class:`FakeGenerator` here is the cheap, deterministic one that tests of the job
 queue and the HTTP layer use, the way httpx pairs ``BaseTransport`` with
@@ -22,7 +28,19 @@ if TYPE_CHECKING:
 
     from t2i_contract.spec import GenerationRequest
 
-__all__ = ["FakeGenerator", "GenerationResult", "Generator"]
+__all__ = ["PER_IMAGE_FIELDS", "FakeGenerator", "GenerationResult", "Generator", "shared_settings"]
+
+PER_IMAGE_FIELDS = frozenset({"prompt", "negative_prompt", "seed", "webhook", "track_id", "base64", "temp", "upscale"})
+"""Fields that may differ between the requests of one batch: the rest of the request is one pipeline call's
+settings (upscale, base64, temp, webhook and track_id act after the call, per job)."""
+
+
+def shared_settings(request: GenerationRequest) -> str:
+    """Everything of ``request`` but :data:`PER_IMAGE_FIELDS`, as one string: equal for requests a batch can join."""
+    import json
+
+    meta = {k: v for k, v in request.to_meta().items() if k not in PER_IMAGE_FIELDS}
+    return json.dumps([request.OPERATION, meta, dict(request.extra)], sort_keys=True, default=str)
 
 
 @dataclass
@@ -60,6 +78,14 @@ class Generator:
     def load(self, model_id: str) -> None:
         """Load ``model_id`` (again) into memory, for model_reload; blocks until it is loaded."""
         self.check_model(model_id)
+
+    def batch_key(self, request: GenerationRequest) -> str | None:
+        """Requests with equal keys can run as one pipeline call; None (the default): this one runs alone."""
+        return None
+
+    def generate_batch(self, items: list[tuple[GenerationRequest, int]]) -> list[GenerationResult]:
+        """One result per ``(request, seed)``, for requests of one :meth:`batch_key`; default: one at a time."""
+        return [self.generate(request, seed) for request, seed in items]
 
     def check(self, request: GenerationRequest) -> None:
         """Raise a BackendError now for a request that cannot run (unknown model, ...).

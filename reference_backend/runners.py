@@ -31,7 +31,11 @@ if TYPE_CHECKING:
 
     from .families import Family
 
-__all__ = ["api_clip_skip_to_diffusers", "encode_clip", "pipeline_arguments"]
+__all__ = ["BATCH_FAMILIES", "api_clip_skip_to_diffusers", "encode_clip", "merge_arguments", "pipeline_arguments"]
+
+BATCH_FAMILIES = frozenset({"sd1", "sd2", "sdxl"})
+"""Families whose requests can share one pipeline call: their prompts arrive as embeddings, one row per request,
+so a batch is the rows stacked. FLUX takes prompt strings and runs true CFG only for some requests: never batched."""
 
 FLUX_MAX_SEQUENCE = {"dev": 512, "schnell": 256}
 """T5 tokens per prompt, as each variant was trained (diffusers' FLUX docs use 256 for schnell)."""
@@ -143,3 +147,22 @@ def pipeline_arguments(family: Family, variant: str, pipe: Any,
     if family.name == "sdxl":
         return _sdxl(pipe, request)
     return _sd(pipe, request)
+
+
+def merge_arguments(each: list[dict[str, Any]]) -> dict[str, Any]:
+    """One pipeline call's arguments for a batch, from each request's :func:`pipeline_arguments`: the embeddings
+    stacked in request order (one row each), every other argument the same for all (a ValueError if not)."""
+    import torch
+
+    merged: dict[str, Any] = {}
+    for name, first in each[0].items():
+        values = [kwargs[name] for kwargs in each]
+        if isinstance(first, torch.Tensor):
+            if any(value.shape[0] != 1 for value in values):
+                raise ValueError(f"{name} is not one row per request; these requests cannot share a call")
+            merged[name] = torch.cat(values, dim=0)
+        elif any(value != first for value in values):
+            raise ValueError(f"{name} differs between the requests ({values!r}); they cannot share a call")
+        else:
+            merged[name] = first
+    return merged
