@@ -23,17 +23,22 @@ the upstream's ``Server`` and ``Date`` (the proxy's server sends its own) are dr
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
+from typing import Any
 
 import requests
 from flask import Flask, Response, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.formparser import parse_form_data
 
-from t2i_contract.spec import PARSERS, RequestError, error_body, load_spec, parse_fetch, parse_json_body, \
+from t2i_contract.spec import PARSERS, RequestError, Spec, error_body, load_spec, parse_fetch, parse_json_body, \
     parse_request
+from t2i_contract.spec.packs import load_contract
 from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.routes import route_table
+from t2i_contract.wire.validation import request_problems
 
 from .observe import Observer
 from .relink import Relinker
@@ -56,8 +61,8 @@ log = logging.getLogger(__name__)
 class _Checker:
     """Matches a call to a spec operation and lists what breaks the contract."""
 
-    def __init__(self) -> None:
-        self.spec = load_spec()
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
         self.routes = route_table(self.spec)
 
     def operation(self, method: str, path: str) -> tuple[str, str, str | None] | None:
@@ -68,9 +73,13 @@ class _Checker:
         op_id = match.operation_id
         return op_id, self.spec.responses.operation_pointer(op_id), match.params.get("id")
 
-    def request_problems(self, op_id: str, raw: bytes, path_id: str | None) -> list[str]:
+    def request_problems(self, op_id: str, raw: bytes, path_id: str | None,
+                         form: dict[str, Any] | None = None) -> list[str]:
+        """What breaks the contract in a request; ``form`` holds a multipart body's fields (files as "")."""
         try:
-            body = parse_json_body(raw)
+            body = form if form is not None else parse_json_body(raw)
+            if op_id not in PARSERS and op_id not in wire_of(self.spec).lifecycle.fetch:  # a pack's operation
+                return [f"request: {problem.message}" for problem in request_problems(self.spec, op_id, body)]
             if op_id in PARSERS:
                 parse_request(op_id, body, self.spec)
             elif op_id in wire_of(self.spec).lifecycle.fetch:
@@ -94,6 +103,18 @@ class _Checker:
         return [f"response: {f.message}" for f in observer.findings() if f.rule == "undocumented-field"]
 
 
+def _form_of(raw: bytes, content_type: str) -> dict[str, Any]:
+    """A multipart body's fields (files as ""), read from the bytes the proxy forwards as they are."""
+    environ = {"REQUEST_METHOD": "POST", "CONTENT_TYPE": content_type, "CONTENT_LENGTH": str(len(raw)),
+               "wsgi.input": io.BytesIO(raw)}
+    _, form, files = parse_form_data(environ)
+    try:
+        return {**form.to_dict(), **{name: "" for name in files}}
+    finally:
+        for upload in files.values():
+            upload.close()
+
+
 def _report(problems: list[str]) -> str:
     text = json.dumps(problems, ensure_ascii=True)
     while len(text) > _REPORT_LIMIT and problems:
@@ -114,7 +135,7 @@ def _relinked(relinker: Relinker, content: bytes, proxy_base: str) -> bytes:
 def create_app(config: ProxySettings | None = None) -> Flask:
     """Build the proxy app for ``config.upstream`` (default: the mock on 127.0.0.1:4010)."""
     settings = config or ProxySettings()
-    checker = _Checker()
+    checker = _Checker(load_contract(settings.contract) if settings.contract else load_spec())
     upstream = settings.upstream.rstrip("/")
     relinker = Relinker(checker.spec, upstream)
     http = requests.Session()
@@ -139,7 +160,8 @@ def create_app(config: ProxySettings | None = None) -> Flask:
         operation = checker.operation(request.method, route)
         problems: list[str] = []
         if operation is not None:
-            problems += checker.request_problems(operation[0], raw, operation[2])
+            form = _form_of(raw, request.content_type or "") if request.mimetype == "multipart/form-data" else None
+            problems += checker.request_problems(operation[0], raw, operation[2], form)
         elif request.method == "POST":
             problems.append(f"request: POST {route} is not an operation of the spec")
         headers = {k: v for k, v in request.headers.items() if k.lower() not in _SKIP}

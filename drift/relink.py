@@ -1,7 +1,9 @@
 """Image links through ``t2i proxy``: rewrite them in answers, then check what they serve.
 
-An answer's image URLs (``output``, ``proxy_links``, ``future_links``) and its
-``fetch_result`` point at the upstream. :class:`Relinker` rewrites every such URL
+An answer's image URLs and its fetch link point at the upstream: which fields
+hold them is the contract's (``x-t2i-wire``: the output field, its mirrors, the
+future links and the fetch result; an image may be an object, OpenAI's
+``{"url": ...}``). :class:`Relinker` rewrites every such URL
 under the upstream's base to the same path under the proxy, so a client's image
 downloads and fetches go through the proxy too, and remembers for each rewritten
 image path the size the answer's ``meta`` promises (``width`` x ``height``, times
@@ -19,11 +21,10 @@ from urllib.parse import urlsplit
 
 from t2i_contract.contract_tests.images import decode_image
 from t2i_contract.spec import Spec
+from t2i_contract.wire.contract import wire_of
 
-__all__ = ["IMAGE_FIELDS", "LINK_FIELDS", "Relinker"]
+__all__ = ["Relinker"]
 
-IMAGE_FIELDS = ("output", "proxy_links", "future_links")
-LINK_FIELDS = IMAGE_FIELDS + ("fetch_result",)
 _REMEMBERED = 2048
 
 
@@ -33,6 +34,10 @@ class Relinker:
     def __init__(self, spec: Spec, upstream: str) -> None:
         self.spec = spec
         self.upstream = upstream.rstrip("/")
+        wire = wire_of(spec)
+        self.image_fields = tuple(f for f in (wire.output.field, *wire.output.mirrors, wire.lifecycle.future_field) if f)
+        self.link_fields = self.image_fields + ((wire.lifecycle.result_field,) if wire.lifecycle.result_field else ())
+        self.item_key = (wire.output.item or {}).get("url")
         self._expected: OrderedDict[str, tuple[int, int] | None] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -57,20 +62,24 @@ class Relinker:
         if not isinstance(answer, dict):
             return False
         changed, size = False, self._size(answer)
-        for name in LINK_FIELDS:
+        for name in self.link_fields:
             value = answer.get(name)
             items = value if isinstance(value, list) else [value]
             rewritten = []
             for item in items:
-                rest = self._local(item) if isinstance(item, str) else None
+                holder = item if isinstance(item, dict) and self.item_key else None
+                link = holder.get(self.item_key) if holder is not None else item  # type: ignore[arg-type]
+                rest = self._local(link) if isinstance(link, str) else None
                 if rest is None:
                     rewritten.append(item)
                     continue
                 changed = True
-                rewritten.append(proxy_base.rstrip("/") + rest)
-                if name in IMAGE_FIELDS:
+                moved = proxy_base.rstrip("/") + rest
+                rewritten.append(holder | {self.item_key: moved} if holder is not None else moved)  # type: ignore[dict-item]
+                if name in self.image_fields:
                     self._remember(urlsplit(rest).path, size)
-            answer[name] = rewritten if isinstance(value, list) else rewritten[0]
+            if name in answer:
+                answer[name] = rewritten if isinstance(value, list) else rewritten[0]
         return changed
 
     def _remember(self, path: str, size: tuple[int, int] | None) -> None:

@@ -135,6 +135,7 @@ class ProxySettings:
     port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
     timeout: float = setting(DEFAULT_PROXY_TIMEOUT, type=click.FloatRange(min=0, min_open=True),
                              help="Seconds to wait for the upstream's answer.")
+    contract: str | None = contract_setting(role="The contract the traffic is checked against")
 
     def __post_init__(self) -> None:
         if not self.upstream.startswith(("http://", "https://")):

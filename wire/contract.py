@@ -67,6 +67,7 @@ class Output:
     base64_switch: str | None = None
     item: Mapping[str, str] | None = None
     switch: Mapping[str, str] | None = None
+    mirrors: tuple[str, ...] = ()  # other answer fields listing the same images (v6's proxy_links)
 
     def default_form(self) -> str:
         return self.forms[0]
@@ -204,7 +205,8 @@ def _read(spec: Spec) -> Wire:
         lifecycle=Lifecycle(kind=cycle["kind"], fetch=fetch, eta_field=cycle.get("eta-field"),
                             result_field=cycle.get("result-field"), future_field=cycle.get("future-field")),
         output=Output(field=str(_entry(output, "field", str)), forms=forms,
-                      base64_switch=output.get("base64-switch"), item=item, switch=switch),
+                      base64_switch=output.get("base64-switch"), item=item, switch=switch,
+                      mirrors=tuple(output.get("mirror-fields") or ())),
         not_implemented=NotImplementedSignal(status=int(signal.get("status", 404)),
                                              rule=str(signal.get("rule", "operation"))),
         error=ErrorShape(body=error["body"], message_path=tuple(error.get("message-path") or ("message",)),
