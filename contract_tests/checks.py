@@ -28,6 +28,8 @@ __all__ = [
     "img2img_size",
     "inpaint_preserves",
     "input_refused",
+    "invalid_named",
+    "key_refused",
     "invalid_rejected",
     "meta_echo",
     "model_reload",
@@ -75,6 +77,29 @@ def invalid_rejected(exchange: Exchange) -> list[str]:
     if 400 <= exchange.status < 500 or exchange.branch == "error":
         return []
     return [f"HTTP {exchange.status} with status {exchange.branch!r} for a body the spec rejects"]
+
+
+def _names(answer: Any, field: str) -> bool:
+    """Does an error answer name ``field``: an ``errors`` entry's field, or the message?"""
+    if not isinstance(answer, dict):
+        return False
+    errors = answer.get("errors")
+    if isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") == field for e in errors):
+        return True
+    message = answer.get("message")
+    return isinstance(message, str) and field in message
+
+
+@check("invalid_named", "a 400 for a body that breaks one field's rule names that field, in errors or the message",
+       unit="one-field breakages looked for", nothing="no body breaking one field got a 400")
+def invalid_named(exchange: Exchange, field: str) -> Verdict:
+    """Judged only on a 400 (the spec's answer to a schema violation); another 4xx is ``invalid_rejected``'s."""
+    if exchange.status != 400:
+        return Verdict([], 0)
+    if _names(exchange.json, field):
+        return Verdict([])
+    return Verdict([f"HTTP 400 for a body whose only broken field is {field}, but neither errors[].field nor the "
+                    f"message names {field} (the spec: an error names the offending field, ErrorResponse.errors)"])
 
 
 @check("valid_accepted", "a valid body gets success or processing (or a documented 429/503), never an error",
@@ -254,14 +279,35 @@ define("lifecycle", "a processing answer reaches success through fetch within et
        nothing="the server never answered processing, so fetch polling was not exercised")
 define("webhook", "a request's webhook receives the completion payload with its id and track_id",
        unit="webhooks awaited", nothing="no webhook probe was accepted (see valid_accepted)")
-define("auth", "a wrong key gets a 401 in the error shape", unit="wrong-key requests judged",
-       nothing="no --key given, so the server is not expected to check keys")
+@check("auth", "a wrong or missing key is refused on every operation that takes one: a 401 in the error shape (a "
+               "missing key may also be a 400 naming key, as for any required field)",
+       unit="wrong- or missing-key requests judged", nothing="no --key given, so the server is not expected to "
+                                                               "check keys")
+def key_refused(exchange: Exchange, missing: bool = False) -> list[str]:
+    """A wrong key: 401 with the error shape. A missing key: that, or a 400 naming ``key`` (it is required)."""
+    if not exchange.answered or exchange.status >= 500:
+        return []  # no_server_error's
+    if exchange.status == 401 and exchange.branch == "error":
+        return []
+    if missing and exchange.status == 400 and _names(exchange.json, "key"):
+        return []
+    return [f"HTTP {exchange.status} with status {exchange.branch!r} for a {'missing' if missing else 'wrong'} key "
+            f"(the spec: a key the server does not know is a 401 in ErrorResponse's shape)"]
 define("implemented", "every operation of the spec is served: a valid body never gets a 404 naming the operation "
                       "(--skip implemented tests only the operations the server has)",
        unit="operations probed", nothing="the spec has no operation beyond text2img and fetch")
 
 
 # -- img2img, inpaint and model_reload ------------------------------------------------
+define("init_image_used", "the init image's content reaches the output: two init images, everything else the same "
+                          "(seed included), give different outputs, each nearer its own init image at low strength",
+       unit="init-image pairs compared", nothing="no pair of img2img or inpaint outputs decoded at the init size")
+define("strength_matters", "strength matters: a low and a high strength give different outputs, the low one nearer "
+                           "the init image",
+       unit="strength pairs compared",
+       nothing="no pair of outputs to compare, or the init image did not reach the output (see init_image_used)")
+
+
 def img2img_size(init: tuple[int, int], images: Iterable[LoadedImage]) -> Verdict:
     """img2img and inpaint: every output has the init image's size (the spec's D20); judged: the images."""
     images = list(images)
@@ -325,10 +371,7 @@ def input_refused(exchange: Exchange, field: str) -> list[str]:
         return [f"HTTP {exchange.status} for an unusable {field}: a bad input is the client's error, a 4xx"]
     if not 400 <= exchange.status < 500:
         return [f"HTTP {exchange.status} with status {exchange.branch!r} for an unusable {field}"]
-    errors = exchange.json.get("errors") if isinstance(exchange.json, dict) else None
-    named = isinstance(errors, list) and any(isinstance(e, dict) and e.get("field") == field for e in errors)
-    message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
-    if not named and not (isinstance(message, str) and field in message):
+    if not _names(exchange.json, field):
         return [f"HTTP {exchange.status}, but the answer does not name {field}"]
     return []
 

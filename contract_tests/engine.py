@@ -210,10 +210,13 @@ class Engine:
             self.result_checks(result, out, frozenset() if result_checks else DEFAULTS_COVER)
         return out
 
-    def evaluate_invalid(self, body: Any, operation: str = "text2img") -> Outcome:
+    def evaluate_invalid(self, body: Any, operation: str = "text2img", field: str | None = None) -> Outcome:
+        """Send a body the spec rejects; ``field``, when one field alone breaks it, must be named by a 400."""
         out = Outcome()
         exchange = self.send(body, out, operation=operation)
         out.judge("invalid_rejected", checks.invalid_rejected(exchange), exchange)
+        if field is not None and self.runs("invalid_named"):
+            out.judge("invalid_named", checks.invalid_named(exchange, field), exchange)
         return out
 
     def evaluated(self, evaluate: Callable[[Any], Outcome], bodies: list[Any]) -> Iterator[tuple[Any, Outcome]]:

@@ -66,6 +66,7 @@ __all__ = [
     "input_fields",
     "invalid_bodies",
     "invalid_edge_bodies",
+    "labelled_invalid_bodies",
     "is_valid",
     "minimal_body",
     "valid_bodies",
@@ -321,13 +322,34 @@ def edge_bodies(spec: Spec, *, profile: str = "cheap", model_id: str | None = No
 def invalid_edge_bodies(spec: Spec, *, model_id: str | None = None, key: str = "", operation: str = "text2img",
                         inputs: Inputs | None = None) -> list[dict[str, Any]]:
     """Every rule of every field broken once, on an otherwise valid cheap body, plus each required field missing."""
-    base = minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case",
-                        operation=operation, inputs=inputs) | {"width": 256, "height": 256, "num_inference_steps": 2}
+    base = _invalid_base(spec, model_id=model_id, key=key, operation=operation, inputs=inputs)
     bodies = [{k: v for k, v in base.items() if k != name} for name in _required(spec, operation)]
     for name, schema in _properties(spec, operation).items():
         bodies += [base | {name: value} for value in rule_breakers(schema)]
     bodies.append(base | {"lora_model": "lora-a,lora-b", "lora_strength": "0.5,0.5,0.5"})
     return [body for body in bodies if not is_valid(body, spec, operation)]
+
+
+def broken_field(body: Any, valid: Mapping[str, Any]) -> str | None:
+    """The one field in which ``body`` departs from the valid body it was made from (changed or missing), if one."""
+    if not isinstance(body, dict):
+        return None
+    changed = [name for name in set(body) | set(valid) if name not in body or name not in valid
+               or body[name] != valid[name] or type(body[name]) is not type(valid[name])]
+    return changed[0] if len(changed) == 1 else None
+
+
+def _invalid_base(spec: Spec, *, model_id: str | None = None, key: str = "", operation: str = "text2img",
+                  inputs: Inputs | None = None) -> dict[str, Any]:
+    """The valid cheap body the invalid edge bodies break one rule of."""
+    return minimal_body(spec, model_id=model_id, key=key or DEFAULT_KEY, prompt="invalid edge case",
+                        operation=operation, inputs=inputs) | {"width": 256, "height": 256, "num_inference_steps": 2}
+
+
+def labelled_invalid_bodies(spec: Spec, **kwargs: Any) -> list[tuple[str | None, dict[str, Any]]]:
+    """:func:`invalid_edge_bodies`, each with the one field it breaks (None when it breaks several)."""
+    base = _invalid_base(spec, **kwargs)
+    return [(broken_field(body, base), body) for body in invalid_edge_bodies(spec, **kwargs)]
 
 
 def draw(strategy: st.SearchStrategy[Any], count: int, *, seed: int) -> list[Any]:

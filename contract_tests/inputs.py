@@ -6,6 +6,7 @@ serves:
 
 - ``/init.png``: an init image of :data:`INIT_SIZE`, a colour gradient, so a
   server that ignores it or resizes it shows;
+- ``/init-b.png``: another init image of the same size (``init_image_used``);
 - ``/mask.png``: a mask of the same size, black (kept) but for a white rectangle
   in the middle (repainted), the Stable Diffusion convention;
 - ``/other-size.png``: a mask of half that size, for ``input_refused``;
@@ -56,6 +57,16 @@ def init_png() -> bytes:
     return _png(image)
 
 
+def other_init_png() -> bytes:
+    """Init image B, for ``init_image_used``: the same size, another picture (the gradients reversed, stripes
+    the other way, so every region differs from init image A's)."""
+    width, height = INIT_SIZE
+    image = Image.new("RGB", INIT_SIZE)
+    image.putdata([(255 - x * 255 // (width - 1), 255 - y * 255 // (height - 1), 255 * ((x // 16 + y // 16 + 1) % 2))
+                   for y in range(height) for x in range(width)])
+    return _png(image)
+
+
 def mask_png() -> bytes:
     """The mask: black everywhere but :data:`MASK_BOX`, which is white."""
     image = Image.new("L", INIT_SIZE, 0)
@@ -74,7 +85,7 @@ def closed_port_url(host: str = "127.0.0.1") -> str:
         probe.bind((host, 0))
         port = probe.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
-    return f"http://{shown}:{port}/init.png"
+    return f"http://{shown}:{port}/nothing-listens-here.png"
 
 
 @dataclass(frozen=True)
@@ -83,7 +94,8 @@ class InputImages:
 
     base_url: str
     form: str = "url"
-    files: dict[str, bytes] = field(default_factory=lambda: {"init.png": init_png(), "mask.png": mask_png(),
+    files: dict[str, bytes] = field(default_factory=lambda: {"init.png": init_png(), "init-b.png": other_init_png(),
+                                                             "mask.png": mask_png(),
                                                              "other-size.png": other_size_png()})
 
     def value(self, name: str) -> str:

@@ -2,7 +2,8 @@
 
 A real HTTP server on ``host`` (127.0.0.1 by default) and a free port, in a
 background thread. It answers every POST with 200 and records the decoded JSON
-payload, so the check can wait for one with the right ``id`` and ``track_id``.
+payload (and what ``on_arrival`` made of it as it came), so the check can wait for
+one with the right ``id`` and ``track_id``.
 """
 from __future__ import annotations
 
@@ -20,9 +21,12 @@ __all__ = ["Delivery", "QuietHandler", "SuiteServer", "WebhookReceiver"]
 
 @dataclass(frozen=True)
 class Delivery:
+    """One POST the receiver got; ``seen`` is what its ``on_arrival`` made of the payload as it arrived."""
+
     path: str
     payload: Any
     raw: str
+    seen: Any = None
 
 
 class QuietHandler(WSGIRequestHandler):
@@ -58,10 +62,16 @@ class SuiteServer:
 
 
 class WebhookReceiver(SuiteServer):
-    """Records webhook deliveries; use as a context manager."""
+    """Records webhook deliveries; use as a context manager.
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    ``on_arrival(payload)`` runs as each delivery arrives, before the receiver answers (the
+    ``webhook`` check downloads the payload's images then: a server must not announce
+    images it cannot serve yet); what it returns is kept as the delivery's ``seen``.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", on_arrival: Callable[[Any], Any] | None = None) -> None:
         super().__init__(host, "t2i-webhook-receiver")
+        self.on_arrival = on_arrival
         self.url = f"{self.root}/hook"
         self._deliveries: list[Delivery] = []
         self._arrived = threading.Condition()
@@ -73,8 +83,9 @@ class WebhookReceiver(SuiteServer):
             payload = json.loads(raw)
         except ValueError:
             payload = None
+        seen = self.on_arrival(payload) if self.on_arrival is not None else None
         with self._arrived:
-            self._deliveries.append(Delivery(request.path, payload, raw[:2000]))
+            self._deliveries.append(Delivery(request.path, payload, raw[:2000], seen))
             self._arrived.notify_all()
         return Response('{"ok": true}', status=200, mimetype="application/json")(environ, start_response)
 

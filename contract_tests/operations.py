@@ -12,7 +12,9 @@ each of img2img and inpaint the spec has:
 2. sends the edge bodies and generated valid bodies, judged as text2img's are
    (``valid_accepted``, ``sample_count``, ``meta_echo``, ``lifecycle`` when
    processing) and by ``img2img_size`` and, for inpaint, ``inpaint_preserves``;
-3. one body with ``Prefer: status=processing`` for the lifecycle through fetch;
+3. one body with ``Prefer: status=processing`` for the lifecycle through fetch; the five
+   probes of :mod:`contract_tests.image_promises` (``determinism``, ``init_image_used``,
+   ``strength_matters``); a webhook probe (:mod:`contract_tests.webhooks`); with ``--key``, a wrong key and no key (``auth``);
 4. every rule broken once, generated invalid bodies and malformed bodies
    (``invalid_rejected``);
 5. ``input_refused``: each input field as a missing URL, a URL whose bytes are
@@ -21,7 +23,8 @@ each of img2img and inpaint the spec has:
 
 Then ``model_reload``: a reload of the run's model (answer ``success``, or
 ``processing`` and ``success`` on a later call), the same with the processing
-preference, and bodies breaking its rules.
+preference, a wrong key and no key (``auth``, with ``--key``), and bodies breaking
+its rules (``invalid_rejected``, ``invalid_named``).
 """
 from __future__ import annotations
 
@@ -40,13 +43,16 @@ from .generation import (
     edge_bodies,
     input_fields,
     invalid_bodies,
-    invalid_edge_bodies,
     is_valid,
+    labelled_invalid_bodies,
     valid_bodies,
 )
+from .image_promises import image_promises
 from .inputs import NOT_AN_IMAGE, InputImages, InputImageServer, closed_port_url
 from .recording import Recorder
+from .scenarios import key_refusals
 from .values import rule_breakers
+from .webhooks import documents_webhook, webhook_promise
 
 __all__ = ["GENERATION_OPERATIONS", "RELOAD_OPERATION", "refuses_input", "run_image_operations", "unimplemented"]
 
@@ -89,9 +95,7 @@ class _ImageOperations:
         return {k: v for k, v in body.items() if k in {f.name for f in self.run.spec.request_fields(operation)}}
 
     def evaluate(self, body: dict[str, Any], operation: str, headers: dict[str, str] | None = None) -> Outcome:
-        inputs = {"init_image": self.init, "mask_image": self.mask} if operation == "inpaint" else \
-            {"init_image": self.init}
-        return self.run.evaluate_valid(body, headers=headers, operation=operation, inputs=inputs)
+        return self.run.evaluate_valid(body, headers=headers, operation=operation, inputs=self.pixels(operation))
 
     def served_from(self) -> str:
         """Context for a failure whose body names the suite's image URLs, which end with the run."""
@@ -145,13 +149,36 @@ class _ImageOperations:
             self.recorder.record(self.evaluate(body, operation, {"Prefer": PROCESSING}),
                                  context="; ".join(filter(None, [f"{operation} requested with the header Prefer: "
                                                                  f"{PROCESSING}", self.served_from()])))
-        invalid: list[Any] = invalid_edge_bodies(run.spec, **common)
-        invalid += draw(invalid_bodies(run.spec, **common), settings.max_examples, seed=run.seed)
-        reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - sent and retried alike
-        for body, out in run.evaluated(reject, invalid + list(MALFORMED_BODIES)):
+        if any(run.runs(check) for check in ("determinism", "init_image_used", "strength_matters")):
+            self.promises(operation)
+        if run.runs("webhook") and documents_webhook(run, operation):
+            webhook_promise(run, self.recorder, operation, self.probe_body(operation, prompt="webhook probe"),
+                            self.pixels(operation), self.served_from())
+        if run.settings.key is not None and run.runs("auth"):
+            key_refusals(run, self.recorder, operation, self.probe_body(operation, prompt="auth probe"),
+                         self.served_from())
+        invalid: list[tuple[str | None, Any]] = labelled_invalid_bodies(run.spec, **common)
+        invalid += [(None, body) for body in draw(invalid_bodies(run.spec, **common), settings.max_examples,
+                                                  seed=run.seed)]
+        invalid += [(None, body) for body in MALFORMED_BODIES]
+        reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - the minimiser's retry
+        for (_, body), out in run.evaluated(lambda pair: run.evaluate_invalid(pair[1], operation, pair[0]), invalid):
             self.recorder.record(out, retry=reject, body=body, operation=operation)
         if run.runs("input_refused"):
             self.refusals(operation)
+
+    def pixels(self, operation: str) -> dict[str, tuple[tuple[int, int], bytes]]:
+        """The input images ``operation`` is sent, decoded (what the result checks compare with)."""
+        return {"init_image": self.init, "mask_image": self.mask} if operation == "inpaint" else \
+            {"init_image": self.init}
+
+    def promises(self, operation: str) -> None:
+        """determinism, init_image_used and strength_matters (:mod:`contract_tests.image_promises`)."""
+        mask = {"mask_image": self.mask} if operation == "inpaint" else {}
+        inputs = {"A": {"init_image": self.init} | mask, "B": {"init_image": self.images.rgba("init-b.png")} | mask}
+        values = {"A": self.images.value("init.png"), "B": self.images.value("init-b.png")}
+        image_promises(self.run, self.recorder, operation, lambda **fields: self.probe_body(operation, **fields),
+                       inputs, values, self.served_from())
 
     def refusals(self, operation: str) -> None:
         not_image = "data:image/png;base64," + base64.b64encode(NOT_AN_IMAGE).decode("ascii")
@@ -183,13 +210,16 @@ class _ImageOperations:
             if exchange.branch == "processing" and exchange.status == 200:
                 out.judge("model_reload", self.reload_finishes(body, exchange, out), exchange)
             self.recorder.record(out, context="" if headers is None else f"requested with Prefer: {PROCESSING}")
+        if run.settings.key is not None and run.runs("auth"):
+            key_refusals(run, self.recorder, RELOAD_OPERATION, body)
         props = {item.name: item.schema for item in run.spec.request_fields(RELOAD_OPERATION)}
-        invalid: list[Any] = [{k: v for k, v in body.items() if k != name} for name in body]
-        invalid += [body | {name: value} for name, schema in props.items() for value in rule_breakers(schema)]
-        for broken in invalid + list(MALFORMED_BODIES):
+        invalid: list[tuple[str | None, Any]] = [(name, {k: v for k, v in body.items() if k != name})
+                                                 for name in body]
+        invalid += [(name, body | {name: value}) for name, schema in props.items() for value in rule_breakers(schema)]
+        for field, broken in invalid + [(None, malformed) for malformed in MALFORMED_BODIES]:
             if isinstance(broken, dict) and is_valid(broken, run.spec, RELOAD_OPERATION):
                 continue
-            self.recorder.record(run.evaluate_invalid(broken, RELOAD_OPERATION), context="model_reload")
+            self.recorder.record(run.evaluate_invalid(broken, RELOAD_OPERATION, field), context="model_reload")
 
     def reload_finishes(self, body: dict[str, Any], first: Exchange, out: Outcome) -> list[str]:
         """Call model_reload again until it is no longer processing, within its eta plus the fetch margin."""

@@ -8,21 +8,22 @@ operations of :mod:`contract_tests.operations`):
    ``valid_accepted`` and every ``result`` check on the result, fetching first when the
    answer was ``processing``;
 3. every rule of every field broken once, generated invalid bodies, malformed bodies and
-   fetches of unknown ids: ``invalid_rejected``;
+   fetches of unknown ids: ``invalid_rejected``, and ``invalid_named`` for each body that
+   breaks one field;
 4. ``determinism``: one body with a fixed seed twice, then with another seed of the spec's range;
 5. ``lifecycle``: a body sent with the Prefer header asking for a processing answer (a
    server that ignores the header and answers at once leaves the check skipped unless
    another answer was ``processing``);
-6. ``webhook``: a body whose ``webhook`` points at a receiver the suite runs;
-7. ``auth``: when a key is configured, a wrong key.
+6. ``webhook``: a body whose ``webhook`` points at a receiver the suite runs, its job still
+   processing when accepted (:mod:`contract_tests.webhooks`);
+7. ``auth``: when a key is configured, a wrong key and no key on text2img, a wrong key on both
+   fetches (img2img, inpaint and model_reload get the same in :mod:`contract_tests.operations`).
 
 A scenario whose check is left out (``--skip``, or not among ``--checks``) is not run.
 """
 from __future__ import annotations
 
 import random
-import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,11 +33,11 @@ from t2i_contract.wire.seeds import seed_range
 from . import checks
 from .engine import PROCESSING, Engine, Outcome
 from .errors import ServerUnreachable
-from .generation import MALFORMED_BODIES, draw, edge_bodies, invalid_bodies, invalid_edge_bodies, valid_bodies
-from .listener import WebhookReceiver
+from .generation import MALFORMED_BODIES, draw, edge_bodies, invalid_bodies, labelled_invalid_bodies, valid_bodies
 from .recording import Recorder
+from .webhooks import documents_webhook, webhook_promise
 
-__all__ = ["SCENARIOS", "UNKNOWN_ID", "Scenario", "anything_accepted"]
+__all__ = ["SCENARIOS", "UNKNOWN_ID", "Scenario", "anything_accepted", "key_refusals"]
 
 UNKNOWN_ID = 4_000_000_000 + 12_345
 
@@ -71,10 +72,12 @@ def generated_valid(engine: Engine, recorder: Recorder) -> None:
 
 
 def generated_invalid(engine: Engine, recorder: Recorder) -> None:
-    bodies: list[Any] = invalid_edge_bodies(engine.spec, model_id=engine.model_id, key=engine.key)
-    bodies += draw(invalid_bodies(engine.spec, model_id=engine.model_id, key=engine.key),
-                   engine.settings.max_examples, seed=engine.seed)
-    for body, out in engine.evaluated(engine.evaluate_invalid, bodies + list(MALFORMED_BODIES)):
+    labelled: list[tuple[str | None, Any]] = labelled_invalid_bodies(engine.spec, model_id=engine.model_id,
+                                                                     key=engine.key)
+    labelled += [(None, body) for body in draw(invalid_bodies(engine.spec, model_id=engine.model_id, key=engine.key),
+                                               engine.settings.max_examples, seed=engine.seed)]
+    labelled += [(None, body) for body in MALFORMED_BODIES]
+    for (_, body), out in engine.evaluated(lambda pair: engine.evaluate_invalid(pair[1], field=pair[0]), labelled):
         recorder.record(out, retry=engine.evaluate_invalid, body=body)
     for fetch in (engine.client.fetch_by_id, engine.client.fetch):
         out = Outcome()
@@ -115,54 +118,37 @@ def lifecycle(engine: Engine, recorder: Recorder) -> None:
 
 
 def webhook(engine: Engine, recorder: Recorder) -> None:
-    settings = engine.settings
-    token = uuid.uuid4().hex
-    with WebhookReceiver(settings.webhook_host) as receiver:
-        body = engine.probe_body(prompt="webhook probe", webhook=f"{receiver.url}/{token}", track_id=token)
-        out = engine.evaluate_valid(body)
-        recorder.record(out)
-        if out.result is None:
-            if engine.stalled.is_set():
-                recorder.skip("webhook", "the webhook probe's generation was not followed (see lifecycle)")
-            return
-        generation_id = out.result.get("id")
-        waited = time.monotonic()
-        delivery = receiver.wait_for(
-            lambda d: isinstance(d.payload, dict) and d.payload.get("track_id") == token, settings.webhook_timeout)
-    result = Outcome()
-    result.seconds["webhook"] = time.monotonic() - waited
-    if delivery is None:
-        result.judge("webhook", [f"no payload with track_id {token} reached {receiver.url}/{token} within "
-                                 f"{settings.webhook_timeout:g}s"], out.exchange)
-    else:
-        payload = delivery.payload
-        problems = [f"payload: {p}" for p in engine.spec.responses.check_webhook(payload)]
-        if payload.get("status") != "success":
-            problems.append(f"payload status is {payload.get('status')!r}, expected 'success'")
-        if payload.get("id") != generation_id:
-            problems.append(f"payload id is {payload.get('id')!r}, the generation's id is {generation_id!r}")
-        output = payload.get("output")
-        if not isinstance(output, list) or len(output) != 1:
-            problems.append(f"payload output has {len(output) if isinstance(output, list) else 0} item(s) "
-                            "for samples=1")
-        result.judge("webhook", problems, out.exchange)
-    recorder.record(result)
+    """text2img's webhook (:mod:`contract_tests.webhooks`; img2img and inpaint in :mod:`contract_tests.operations`)."""
+    if documents_webhook(engine, "text2img"):
+        webhook_promise(engine, recorder, "text2img", engine.probe_body(prompt="webhook probe"))
 
 
 def auth(engine: Engine, recorder: Recorder) -> None:
     if engine.settings.key is None:
         return  # SKIP with the registered reason: no key, so none is expected to be checked
-    wrong = engine.key + "-not-a-valid-key"
-    out = Outcome()
-    exchanges = [engine.client.text2img(engine.probe_body(prompt="auth probe", key=wrong))]
+    key_refusals(engine, recorder, "text2img", engine.probe_body(prompt="auth probe"))
     if engine.tally.known_id is not None:
-        exchanges.append(engine.client.fetch_by_id(engine.tally.known_id, key=wrong))
-    for exchange in exchanges:
-        engine.answer_checks(exchange, out)
-        problems = [] if exchange.status == 401 and exchange.branch == "error" else [
-            f"HTTP {exchange.status} with status {exchange.branch!r} for a wrong key"]
-        out.judge("auth", problems, exchange)
-    recorder.record(out, expected={"auth": "HTTP 401 with the error shape for a key the server does not know"})
+        out = Outcome()
+        for fetch in (engine.client.fetch_by_id, engine.client.fetch):
+            exchange = fetch(engine.tally.known_id, key=wrong_key(engine))
+            engine.answer_checks(exchange, out)
+            out.judge("auth", checks.key_refused(exchange), exchange)
+        recorder.record(out, context="a fetch with a wrong key")
+
+
+def wrong_key(engine: Engine) -> str:
+    return engine.key + "-not-a-valid-key"
+
+
+def key_refusals(engine: Engine, recorder: Recorder, operation: str, body: dict[str, Any], context: str = "") -> None:
+    """``body`` (valid with the right key) sent to ``operation`` with a wrong key, then with none: both refused."""
+    for missing, sent in ((False, body | {"key": wrong_key(engine)}),
+                          (True, {k: v for k, v in body.items() if k != "key"})):
+        out = Outcome()
+        exchange = engine.send(sent, out, operation=operation)
+        out.judge("auth", checks.key_refused(exchange, missing), exchange)
+        recorder.record(out, context="; ".join(filter(None, [f"{operation} with {'no' if missing else 'a wrong'} "
+                                                             "key", context])))
 
 
 def anything_accepted(engine: Engine, recorder: Recorder) -> None:

@@ -15,6 +15,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable
 
+import requests
 from PIL import Image
 
 from t2i_contract.contract_tests.inputs import INIT_SIZE, MASK_BOX, init_png, mask_png
@@ -135,9 +136,18 @@ def _drop_webhook(path: str, sent: Json) -> Json:
     return sent
 
 
+_HOOKS: dict[Any, str] = {}  # generation id -> the webhook the client sent, for the fetch answers' meta
+
+
 def _restore_webhook_in_meta(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
-    if isinstance(sent, dict) and sent.get("webhook") and isinstance(answer.get("meta"), dict):
-        answer["meta"]["webhook"] = sent["webhook"]
+    """Hide a dropped webhook: meta says the one the client sent, in the first answer and in every fetch."""
+    meta = answer.get("meta") if isinstance(answer, dict) else None
+    if not isinstance(meta, dict):
+        return status, answer
+    if isinstance(sent, dict) and sent.get("webhook"):
+        meta["webhook"] = _HOOKS[answer.get("id")] = sent["webhook"]
+    elif "/fetch" in path and answer.get("id") in _HOOKS:
+        meta["webhook"] = _HOOKS[answer["id"]]
     return status, answer
 
 
@@ -293,6 +303,89 @@ def _reload_never_ends(path: str, sent: Json, status: int, answer: Json) -> tupl
     return status, answer
 
 
+def _named_field_dropped(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    """A 400 for a schema violation that names no field: no errors list, a message that says nothing."""
+    if _is_text2img(path) and status == 400 and isinstance(answer, dict) and answer.get("errors"):
+        return 400, {"status": "error", "message": "Invalid request."}
+    return status, answer
+
+
+def _is_img2img(path: str) -> bool:
+    return path.endswith("/img2img")
+
+
+def _img2img_seed_ignored(path: str, sent: Json) -> Json:
+    if _is_img2img(path) and _good_seed(sent):
+        sent["seed"] = random.randrange(2**32)
+    return sent
+
+
+_GREY = "data:image/png;base64," + base64.b64encode(
+    (lambda buffer: (Image.new("RGB", INIT_SIZE, (128, 128, 128)).save(buffer, format="PNG"), buffer.getvalue())[1])(
+        io.BytesIO())).decode("ascii")
+
+
+def _init_image_ignored(path: str, sent: Json) -> Json:
+    """img2img starts from a grey picture of the init image's size, whatever init image was sent (a usable one)."""
+    value = sent.get("init_image")
+    if _is_img2img(path) and isinstance(value, str) and (value.endswith(("/init.png", "/init-b.png"))
+                                                         or (value.startswith("data:") and len(value) > 200)):
+        sent["init_image"] = _GREY
+    return sent
+
+
+def _strength_ignored(path: str, sent: Json) -> Json:
+    if _is_img2img(path) and isinstance(sent.get("strength"), (int, float)) and 0 <= sent["strength"] <= 1:
+        sent["strength"] = 0.6
+    return sent
+
+
+def _report_sent_strength(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    """Hide the swap: meta says the strength the client sent."""
+    if isinstance(sent, dict) and "strength" in sent and isinstance(answer.get("meta"), dict):
+        answer["meta"]["strength"] = sent["strength"]
+    return status, answer
+
+
+def _any_key_on_img2img_and_reload(path: str, sent: Json) -> Json:
+    """img2img and model_reload take any key (a missing one is still a 400: it is an invalid body, which the
+    suite judges by invalid_rejected too); text2img, inpaint and fetch still check it."""
+    if path.endswith(("/img2img", "/model_reload")) and isinstance(sent.get("key"), str) and sent["key"]:
+        sent["key"] = VALID_KEY
+    return sent
+
+
+def _drop_webhook_everywhere(path: str, sent: Json) -> Json:
+    """The server itself never sends a well-formed webhook (the breakage posts its own)."""
+    if path.endswith(("/text2img", "/img2img", "/inpaint")) and str(sent.get("webhook")).startswith("http://127.0.0.1"):
+        sent.pop("webhook")
+    return sent
+
+
+def _drop_image_operation_webhook(path: str, sent: Json) -> Json:
+    """img2img and inpaint forget a well-formed webhook; text2img still sends its own."""
+    if _is_image_operation(path) and str(sent.get("webhook")).startswith("http://127.0.0.1"):
+        sent.pop("webhook")
+    return sent
+
+
+def _webhook_at_once(path: str, sent: Json, status: int, answer: Json) -> tuple[int, Json]:
+    """Post the webhook as the job is accepted (its images not ready yet), and never again; meta still echoes it."""
+    hook = sent.get("webhook") if isinstance(sent, dict) else None
+    if "/fetch" in path:
+        return _restore_webhook_in_meta(path, sent, status, answer)
+    if not (path.endswith(("/text2img", "/img2img", "/inpaint")) and isinstance(hook, str)
+            and hook.startswith("http://127.0.0.1") and answer.get("status") in ("processing", "success")):
+        return status, answer
+    payload = {"status": "success", "id": answer["id"], "output": answer.get("future_links") or answer["output"],
+               "meta": answer.get("meta", {}), "track_id": sent.get("track_id")}
+    try:
+        requests.post(hook, json=payload | {"meta": payload["meta"] | {"webhook": hook}}, timeout=10)
+    except requests.RequestException:
+        pass
+    return _restore_webhook_in_meta(path, sent, status, answer)
+
+
 BREAKAGES: tuple[Breakage, ...] = (
     Breakage("one-sample-short", frozenset({"sample_count"}), on_response=_one_sample_short),
     Breakage("half-size-images", frozenset({"image_size", "defaults", "img2img_size"}), on_image=_half_size),
@@ -317,4 +410,16 @@ BREAKAGES: tuple[Breakage, ...] = (
     Breakage("img2img-not-implemented", frozenset({"implemented"}), on_response=_no_img2img),
     Breakage("model-reload-fails", frozenset({"model_reload"}), on_response=_reload_fails),
     Breakage("model-reload-never-ends", frozenset({"model_reload"}), on_response=_reload_never_ends),
+    Breakage("400-names-no-field", frozenset({"invalid_named"}), on_response=_named_field_dropped),
+    Breakage("img2img-seed-ignored", frozenset({"determinism"}), on_request=_img2img_seed_ignored,
+             on_response=_report_sent_seed),
+    Breakage("img2img-ignores-init-image", frozenset({"init_image_used"}), on_request=_init_image_ignored),
+    Breakage("img2img-ignores-strength", frozenset({"strength_matters"}), on_request=_strength_ignored,
+             on_response=_report_sent_strength),
+    Breakage("no-webhook-for-img2img-and-inpaint", frozenset({"webhook"}), on_request=_drop_image_operation_webhook,
+             on_response=_restore_webhook_in_meta),
+    Breakage("webhook-at-once-before-images", frozenset({"webhook"}), on_request=_drop_webhook_everywhere,
+             on_response=_webhook_at_once),
+    Breakage("auth-not-enforced-on-img2img-and-reload", frozenset({"auth"}),
+             on_request=_any_key_on_img2img_and_reload, needs_key=True),
 )

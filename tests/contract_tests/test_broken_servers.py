@@ -81,3 +81,23 @@ def test_minimising_a_cheap_failure_never_sends_a_costlier_request(fast_settings
              if e["path"].endswith("/text2img") and e["status"] == 200]
     assert sizes.count((512, 512)) == 1  # only the defaults check's minimal body
     assert set(sizes) == {(256, 256), (512, 512)}
+
+
+@pytest.mark.parametrize(("name", "says"), [
+    ("webhook-at-once-before-images", "the webhook came before its images could be downloaded"),
+    ("no-webhook-for-img2img-and-inpaint", "the spec: the webhook receives the result once the generation ends"),
+    ("400-names-no-field", "but neither errors[].field nor the message names"),
+    ("img2img-ignores-init-image", "init images A and B gave identical pixels"),
+    ("img2img-ignores-strength", "gave the same pixels (the spec: strength is how far"),
+    ("img2img-seed-ignored", "img2img, seed"),
+], ids=["webhook-early", "webhook-missing", "unnamed-field", "init-ignored", "strength-ignored", "seed-ignored"])
+def test_each_new_promise_fails_with_the_reading_it_relies_on(name: str, says: str, mock_app: Flask,
+                                                              fast_settings: Callable[..., Settings]) -> None:
+    breakage = next(b for b in BREAKAGES if b.name == name)
+    with ServerThread(BrokenServer(mock_app, breakage)) as server:
+        report = run_suite(fast_settings(server.url, max_examples=1))
+    (check,) = breakage.fails
+    seen = [failure.seen for failure in report.results[check].failures]
+    assert any(says in text for text in seen), seen
+    if name == "no-webhook-for-img2img-and-inpaint":
+        assert {f.operation for f in report.results[check].failures} == {"img2img", "inpaint"}
