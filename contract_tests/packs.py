@@ -115,9 +115,10 @@ class _PackRun:
     """One run of the pack checks against one server."""
 
     def __init__(self, spec: Spec, base_url: str, key: str | None, timeout: float, headers: dict[str, str],
-                 seed: int, report: Report, model_id: str | None = None) -> None:
+                 seed: int, report: Report, model_id: str | None = None,
+                 on_exchange: Callable[[Exchange], None] | None = None) -> None:
         self.spec, self.base_url, self.key, self.timeout = spec, base_url.rstrip("/"), key, timeout
-        self.model_id = model_id
+        self.model_id, self.on_exchange = model_id, on_exchange
         self.wire: Wire = wire_of(spec)
         self.answers = answers_for(spec)
         self.routes = route_table(spec)
@@ -159,6 +160,8 @@ class _PackRun:
                 answer = self.http.post(url, json=body, timeout=self.timeout, headers=headers)
         except requests.RequestException as exc:
             exchange.error = f"{type(exc).__name__}: {exc}"
+            if self.on_exchange is not None:
+                self.on_exchange(exchange)
             return exchange
         finally:
             self.sent += 1
@@ -172,6 +175,8 @@ class _PackRun:
         return exchange
 
     def _conform(self, exchange: Exchange) -> None:
+        if self.on_exchange is not None:
+            self.on_exchange(exchange)
         problems = self.spec.responses.check_answer(exchange.operation or "", exchange.status,
                                                     exchange.content_type, exchange.content)
         self.report.exercised("pack_conformance")
@@ -437,16 +442,17 @@ def _errors(run: _PackRun) -> None:
 
 def run_pack_suite(spec: Spec, base_url: str, *, key: str | None, timeout: float, headers: dict[str, str],
                    seed: int, report: Report, progress: Callable[[str], None] | None = None,
-                   model_id: str | None = None) -> Report:
+                   model_id: str | None = None, on_exchange: Callable[[Exchange], None] | None = None) -> Report:
     """Run every pack check against ``base_url``; the report holds the pack's checks only.
 
     ``model_id`` goes in the model field of operations that have one (``--model-id``); without
-    it the pack's own default applies (OpenAI's ``dall-e-2``).
+    it the pack's own default applies (OpenAI's ``dall-e-2``). ``on_exchange`` sees every
+    request and its answer as it comes (``t2i drift`` observes them).
     """
     for name in list(report.results):
         if name not in PACK_CHECKS and REGISTRY.get(name) is not None:
             del report.results[name]
-    run = _PackRun(spec, base_url, key, timeout, headers, seed, report, model_id)
+    run = _PackRun(spec, base_url, key, timeout, headers, seed, report, model_id, on_exchange)
     try:
         for step in (_size_and_count, _forms, _determinism, _init_image, _inpaint, _auth, _errors):
             if progress is not None:
@@ -460,6 +466,10 @@ def run_pack_suite(spec: Spec, base_url: str, *, key: str | None, timeout: float
                 exchange = Exchange("GET", url, op.operation_id, status=answer.status_code,
                                     content_type=answer.headers.get("Content-Type", ""), content=answer.content,
                                     text=answer.text)
+                try:
+                    exchange.json = answer.json()
+                except ValueError:
+                    exchange.json = NO_JSON
                 run._conform(exchange)
     finally:
         run.http.close()

@@ -108,7 +108,7 @@ def drift_command(settings: DriftSettings, report: ReportSettings) -> None:
     from .observe import DRIFT_RULES
 
     _finish("drift", _guarded(lambda: run_drift(settings)), report, DRIFT_RULES.values(),
-            [settings.spec_path or SPEC_PATH])
+            [_contract_file(settings.contract) if settings.contract else settings.spec_path or SPEC_PATH])
 
 
 @settings_command("proxy", ProxySettings, context_settings={"show_default": True})

@@ -36,11 +36,14 @@ from t2i_contract.contract_tests.inputs import InputImages, InputImageServer
 from t2i_contract.contract_tests.operations import GENERATION_OPERATIONS, RELOAD_OPERATION, refuses_input, \
     unimplemented
 from t2i_contract.contract_tests.settings import Settings
+from t2i_contract.contract_tests.packs import is_pack
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
+from t2i_contract.spec.packs import load_contract
 
 from .errors import DocumentError, UpstreamError
 from .findings import Finding
 from .observe import Observer
+from .packs import run_pack_drift
 from .settings import DriftSettings
 
 __all__ = ["OPERATION_SHARE", "DriftSettings", "run_drift"]
@@ -178,9 +181,11 @@ def _model_reload(engine: Engine, found: _Findings) -> None:
 def run_drift(settings: DriftSettings) -> list[Finding]:
     """Run the requests and return every finding (see the module docstring)."""
     try:
-        spec = load_spec(settings.spec_path)
+        spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
     except SpecError as exc:
-        raise DocumentError(str(exc), str(settings.spec_path)) from None
+        raise DocumentError(str(exc), str(settings.contract or settings.spec_path)) from None
+    if is_pack(spec):
+        return run_pack_drift(settings, spec)
     found = _Findings(settings, spec)
     engine = Engine(engine_settings(settings), spec, settings.seed, observe=found.see,
                     wants_images=found.wants_images)

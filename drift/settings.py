@@ -110,6 +110,7 @@ class DriftSettings:
     spec_path: Path | None = setting(None, flag="spec", type=_SPEC_FILE, deprecated_envvars=("T2I_DRIFT_SPEC_PATH",),
                                      default_text="the bundled spec/text2img.yaml",
                                      help="The contract to hold the server to.")
+    contract: str | None = contract_setting(role="The contract to hold the server to, instead of --spec")
 
     def __post_init__(self) -> None:
         if not self.base_url.startswith(("http://", "https://")):
