@@ -27,6 +27,7 @@ from t2i_contract.protocol import (
     Call, Clock, JobView, KeyRing, NotFound, QueueFull, Service, SystemClock, WebhookSender,
 )
 from t2i_contract.protocol.outbound import json_poster
+from t2i_contract.protocol.webhooks import address_of
 from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
 from t2i_contract.protocol.urls import PolicyFlags, UrlPolicy
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
@@ -89,7 +90,8 @@ class MockRuntime(Service):
         self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout, flags=PolicyFlags.deny(DENY_PRIVATE_FLAG, "mock"))
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
-                                      timeout=config.webhook_timeout, clock=clock, post=json_poster(self.url_policy))
+                                      timeout=config.webhook_timeout, clock=clock, post=json_poster(self.url_policy),
+                                      resolve=address_of(self.url_policy))  # shares per client and address
 
     @classmethod
     def build(cls, config: MockConfig, clock: Clock | None = None) -> MockRuntime:
@@ -189,7 +191,7 @@ class MockRuntime(Service):
         entry["status"] = 200
         if call.input_data:
             meta[INPUTS_KEY] = encode_inputs(call.input_data)
-        owner = self.owners.digest(request.key) if config.keys else None  # protocol.ownership: keyed digest
+        owner = self.owners.digest(request.key)  # protocol.ownership: keyed digest; enforced on fetch with --keys
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,
                                  max_pending=config.max_queued, owner=owner)
@@ -274,6 +276,11 @@ class MockRuntime(Service):
 
     def record_webhook_status(self, job_id: int, status: str) -> None:
         self.store.set_webhook_status(job_id, status)
+
+    def webhook_client(self, job_id: int) -> str | None:
+        """Whose delivery this is (its key's digest): one client's slow receivers delay only its own."""
+        job = self.store.get_job(job_id)
+        return job.owner if job is not None else None
 
     def close(self) -> None:
         """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""

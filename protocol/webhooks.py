@@ -11,13 +11,18 @@ The vocabulary is written into the spec (``WebhookStatus``: its ``pattern`` and
 
 :class:`WebhookSender` owns one scheduler thread (started on first use, so it is
 born inside each server worker, never before a fork) and a small pool of delivery
-threads, so one slow receiver does not hold up the others. Two things keep slow or
+threads, so one slow receiver does not hold up the others. Three things keep slow or
 hostile receivers from starving the rest: every attempt has one total deadline
-(connect plus the whole answer, ``outbound.json_poster``), and at most ``per_host``
-deliveries to one host run at once (a quarter of the pool by default); the others
-for that host wait in its own line, which frees the thread at once, so receivers
-on one host that never answer hold at most ``per_host`` threads, for at most the
-deadline each. Deliveries are due at a
+(connect plus the whole answer, ``outbound.json_poster``); at most ``per_client``
+deliveries of one client (the API key that made the job, as the source tells it:
+:meth:`WebhookSource.webhook_client`) run at once, a quarter of the pool by default;
+and of those at most ``per_host`` go to one *resolved address* (``resolve``: the URL
+policy's answer, so ``127.1``, ``0x7f000001`` and ``localhost`` are one address, as
+are an attacker's many names for one host). A delivery over a limit waits in one
+line, which frees the thread at once; a finished delivery starts the oldest waiting
+one whose limits allow it. So one client's receivers that never answer hold at most
+``per_client`` threads, for at most the deadline each, whatever spellings or names
+it uses, and delay only that client's own deliveries. Deliveries are due at a
 time on an injected :class:`~t2i_contract.protocol.clock.Clock`; a failed attempt
 is retried after ``backoff``, ``2 * backoff``, ... up to ``attempts`` tries in all.
 Every post goes through the URL policy (``outbound.json_poster``). The server supplies a :class:`WebhookSource`: where to post for a job and what,
@@ -33,6 +38,7 @@ import logging
 import threading
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 from urllib.parse import urlsplit
 
@@ -40,7 +46,7 @@ from .clock import Clock, SystemClock
 from .outbound import json_poster
 from .urls import UrlPolicy
 
-__all__ = ["NONE", "PENDING", "PostFunction", "WebhookSender", "WebhookSource", "delivered", "failed",
+__all__ = ["NONE", "PENDING", "PostFunction", "WebhookSender", "WebhookSource", "address_of", "delivered", "failed",
            "initial_status", "retrying", "unsettled"]
 
 log = logging.getLogger(__name__)
@@ -50,6 +56,32 @@ PENDING = "pending"
 RETRYING_PREFIX = "retrying after attempt"
 USER_AGENT = "t2i-contract-webhook"
 DEFAULT_THREADS = 8
+
+
+@dataclass(frozen=True, eq=False)
+class _Held:
+    """A delivery and the shares it counts against: its client's, and its client's at one address."""
+
+    job_id: int
+    attempt: int
+    url: str
+    payload: dict[str, Any]
+    client: tuple[str, ...]
+    host: tuple[str, ...]
+
+
+def _host_of(url: str) -> str:
+    """The host as written: the fallback when no URL policy resolves it."""
+    return (urlsplit(url).hostname or "").lower()
+
+
+def address_of(policy: UrlPolicy) -> Callable[[str], str]:
+    """``resolve`` for :class:`WebhookSender`: the first address ``policy`` checks ``url``'s host to."""
+
+    def resolve(url: str) -> str:
+        return policy.check(url).addresses[0]
+
+    return resolve
 
 
 def initial_status(webhook: str | None) -> str:
@@ -90,6 +122,9 @@ class WebhookSource(Protocol):
     def record_webhook_status(self, job_id: int, status: str) -> None:
         """Store the job's new ``webhook_status``."""
 
+    # Optional: ``webhook_client(job_id) -> str | None``, who made the job (a digest of its
+    # key); a source without it puts every delivery in one client's share.
+
 
 PostFunction = Callable[[str, dict[str, Any], float], int]
 """``post(url, payload, deadline)``: the HTTP status; raises on a network error or a refused URL.
@@ -99,7 +134,8 @@ Servers pass ``outbound.json_poster(policy)``: the URL policy, one total deadlin
 class WebhookSender:
     def __init__(self, source: WebhookSource, *, attempts: int, backoff: float, timeout: float,
                  clock: Clock | None = None, post: PostFunction | None = None,
-                 threads: int = DEFAULT_THREADS, per_host: int | None = None) -> None:
+                 threads: int = DEFAULT_THREADS, per_host: int | None = None, per_client: int | None = None,
+                 resolve: Callable[[str], str] | None = None) -> None:
         if attempts < 1:
             raise ValueError(f"webhook attempts must be 1 or more, got {attempts}")
         self.source = source
@@ -109,9 +145,11 @@ class WebhookSender:
         self.clock = clock or SystemClock()
         self.post = post or json_poster(UrlPolicy(deadline=timeout), user_agent=USER_AGENT)
         self.threads = threads
-        self.per_host = per_host or max(1, threads // 4)
-        self._active: dict[str, int] = {}  # deliveries running, per host
-        self._waiting: dict[str, deque[tuple[int, int]]] = {}  # (job, attempt) held back, per host
+        self.per_client = per_client or max(1, threads // 4)
+        self.per_host = min(per_host or self.per_client, self.per_client)
+        self.resolve = resolve or _host_of
+        self._active: dict[tuple[str, ...], int] = {}  # deliveries running, per (client,) and (client, address)
+        self._waiting: deque[_Held] = deque()  # deliveries over a limit, oldest first
         self._hosts = threading.Lock()
         self._queue: list[tuple[float, int, int, int]] = []
         self._order = itertools.count()
@@ -182,32 +220,60 @@ class WebhookSender:
         if target is None:
             return
         url, payload = target
-        host = (urlsplit(url).hostname or "").lower()
-        with self._hosts:
-            if self._active.get(host, 0) >= self.per_host:  # wait in the host's own line, not in a thread
-                self._waiting.setdefault(host, deque()).append((job_id, attempt))
-                return
-            self._active[host] = self._active.get(host, 0) + 1
+        whose = getattr(self.source, "webhook_client", None)
+        client = (whose(job_id) if whose is not None else None) or ""
         try:
-            self._attempt(job_id, attempt, url, payload)
-        finally:
-            self._release(host)
-
-    def _release(self, host: str) -> None:
-        """One delivery to ``host`` ended: start the next one waiting for it, if any."""
+            address = self.resolve(url)
+        except Exception:  # a URL the policy refuses: the attempt itself fails at once, and says why
+            address = url
+        held = _Held(job_id, attempt, url, payload, (client,), (client, address))
         with self._hosts:
-            self._active[host] -= 1
-            if not self._active[host]:
-                del self._active[host]
-            line = self._waiting.get(host)
-            following = line.popleft() if line else None
-            if line is not None and not line:
-                del self._waiting[host]
-        if following is not None and self._pool is not None and not self._stopped:
+            if not self._fits(held):  # wait in the line, not in a thread
+                self._waiting.append(held)
+                return
+            self._take(held)
+        self._run_held(held)
+
+    def _fits(self, held: _Held) -> bool:
+        return (self._active.get(held.client, 0) < self.per_client
+                and self._active.get(held.host, 0) < self.per_host)
+
+    def _take(self, held: _Held) -> None:
+        for key in (held.client, held.host):
+            self._active[key] = self._active.get(key, 0) + 1
+
+    def _run_held(self, held: _Held) -> None:
+        try:
+            self._attempt(held.job_id, held.attempt, held.url, held.payload)
+        finally:
+            self._release(held)
+
+    def _release(self, held: _Held) -> None:
+        """One delivery ended: start the oldest waiting ones whose limits now allow them."""
+        starting = []
+        with self._hosts:
+            for key in (held.client, held.host):
+                self._active[key] -= 1
+                if not self._active[key]:
+                    del self._active[key]
+            for waiting in list(self._waiting):
+                if self._fits(waiting):
+                    self._waiting.remove(waiting)
+                    self._take(waiting)
+                    starting.append(waiting)
+        for following in starting:
+            if self._pool is None or self._stopped:
+                return
             try:
-                self._pool.submit(self._deliver_safely, *following)
+                self._pool.submit(self._run_held_safely, following)
             except RuntimeError:  # the pool was shut down meanwhile: its status stays unsettled
-                pass
+                return
+
+    def _run_held_safely(self, held: _Held) -> None:
+        try:
+            self._run_held(held)
+        except Exception:
+            log.exception("webhook delivery for job %s failed unexpectedly", held.job_id)
 
     def _attempt(self, job_id: int, attempt: int, url: str, payload: dict[str, Any]) -> None:
         try:

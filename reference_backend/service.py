@@ -38,6 +38,7 @@ from t2i_contract.protocol import (
     initial_status,
 )
 from t2i_contract.protocol.outbound import json_poster
+from t2i_contract.protocol.webhooks import address_of
 from t2i_contract.protocol.urls import UrlPolicy
 from t2i_contract.spec import load_spec
 from t2i_contract.wire.answers import FAILED as VIEW_FAILED
@@ -84,7 +85,8 @@ class JobService(Service):
                                     deadline=config.webhook_timeout)
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
                                       timeout=config.webhook_timeout, clock=self.clock,
-                                      post=json_poster(self.url_policy))
+                                      post=json_poster(self.url_policy),
+                                      resolve=address_of(self.url_policy))  # shares per client and address
         self._changed = threading.Condition()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -321,6 +323,11 @@ class JobService(Service):
     def record_webhook_status(self, job_id: int, status: str) -> None:
         if not self._stopping.is_set():
             self.store.set_webhook_status(job_id, status)
+
+    def webhook_client(self, job_id: int) -> str | None:
+        """Whose delivery this is (its key's digest): one client's slow receivers delay only its own."""
+        job = self.store.get(job_id)
+        return job.key_hash if job is not None else None
 
     def _sweep(self) -> None:
         now = self.clock.now()
