@@ -27,7 +27,10 @@ from typing import Any
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import KeyRing, NotFound, RequestRejected, json_bytes
+from t2i_contract.protocol.pipeline import PIPELINES_EXTENSION
+from t2i_contract.spec import Spec
 from t2i_contract.wire.answers import answers_for
+from t2i_contract.wire.routes import route_table
 
 from .admin import Viewer, check_host, viewer_of
 from .journal import JournalQuery, kept_answer
@@ -116,6 +119,12 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
     def proxy_image(name: str) -> Response:
         return image(name)
 
+    contracts = [pipeline.spec for pipeline in app.extensions.get(PIPELINES_EXTENSION, ())] or [mock.spec]
+
+    def contract_of(path: str) -> Spec:
+        """The contract whose operation the journal entry's path called (the answer is in its shape)."""
+        return next((spec for spec in contracts if route_table(spec).match("POST", path)), mock.spec)
+
     def with_answer(entry: dict[str, Any]) -> dict[str, Any]:
         """A generation's entry is stored with its job, before the answer exists: the answer as sent, rebuilt."""
         job_id = entry.get("job_id")
@@ -123,7 +132,7 @@ def register_routes(app: Flask, mock: MockRuntime) -> None:
             job = store.get_job(job_id)
             if job is not None and not job.meta.get("base64"):  # base64 answers would be drawn again
                 sent = mock.view(job, max(float(entry.get("at") or 0), job.created))  # as it was then
-                entry["answer"] = kept_answer(answers_for(mock.spec).answer(sent))
+                entry["answer"] = kept_answer(answers_for(contract_of(str(entry.get("path", "")))).answer(sent))
         return entry
 
     @app.get("/__mock/requests")

@@ -153,7 +153,9 @@ class MockRuntime(Service):
 
     def journal_owner(self, call: Call) -> str | None:
         """Whose journal entry this call makes: with ``--keys``, the digest of a valid key it sent (``admin.py``)."""
-        key = call.body.get("key") if isinstance(call.body, dict) else None
+        key = call.state.get("key")  # where the contract says it travels (a pack's header: protocol.generic)
+        if key is None:
+            key = call.body.get("key") if isinstance(call.body, dict) else None
         if not self.keyring or not isinstance(key, str) or not self.keyring.matches(key):
             return None
         return self.owners.digest(key)

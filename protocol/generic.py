@@ -159,6 +159,7 @@ class GenericOperations:
         headers = {name[5:].replace("_", "-").lower(): value for name, value in call.environ.items()
                    if name.startswith("HTTP_")}
         key = key_of(self.wire, headers, body)
+        call.state["key"] = key  # the server's journal and ownership read it from here, wherever it travelled
         keys = self.pipeline.keys
         if keys and (key is None or not keys.matches(key)):
             raise AuthError()

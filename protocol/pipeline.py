@@ -46,10 +46,10 @@ from .generic import GenericOperations
 from .service import Call, OperationNotImplemented, Service
 from .urls import UrlPolicy
 
-__all__ = ["Answer", "Pipeline", "Route", "install",
-           "json_bytes"]
+__all__ = ["PIPELINES_EXTENSION", "PIPELINE_EXTENSION", "Answer", "Pipeline", "Route", "install", "json_bytes"]
 
 PIPELINE_EXTENSION = "t2i_pipeline"
+PIPELINES_EXTENSION = "t2i_pipelines"
 
 # An operation with a parser in spec.PARSERS reaches the service typed (generations
 # through submit, modelReload through reload_model); the fetch forms (the document's
@@ -210,6 +210,7 @@ class Pipeline:
 def install(app: Flask, pipeline: Pipeline) -> None:
     """Route every operation of the spec through ``pipeline``, and install the one error handler."""
     app.extensions.setdefault(PIPELINE_EXTENSION, pipeline)  # the first contract installed is the app's own
+    app.extensions.setdefault(PIPELINES_EXTENSION, []).append(pipeline)  # every contract the app serves
 
     def view_for(route: Route) -> Callable[..., Response]:
         def view(**params: str) -> Response:
