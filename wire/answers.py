@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import time
-import weakref
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from t2i_contract.spec import Spec, error_body
 
+from .cache import per_document
 from .contract import Wire, wire_of
 from .routes import RouteTable, route_table
 
@@ -248,12 +248,7 @@ def _image_of(entry: Any, item: Any) -> Any:
     return entry
 
 
-_ANSWERS: weakref.WeakKeyDictionary[Spec, Answers] = weakref.WeakKeyDictionary()
-
-
+@per_document
 def answers_for(spec: Spec) -> Answers:
     """The document's :class:`Answers`, built once per :class:`Spec`."""
-    answers = _ANSWERS.get(spec)
-    if answers is None:
-        answers = _ANSWERS[spec] = Answers(spec)
-    return answers
+    return Answers(spec)

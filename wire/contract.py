@@ -15,11 +15,12 @@ operation must exist, and so on. A hint that names what the document lacks is a
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from t2i_contract.spec import Spec, SpecError
+
+from .cache import per_document
 
 __all__ = ["WIRE_EXTENSION", "ErrorShape", "Lifecycle", "NotImplementedSignal", "Output", "StatusWords", "Wire",
            "wire_of"]
@@ -134,15 +135,10 @@ class Wire:
     info_encoding: str | None = None
 
 
-_WIRES: weakref.WeakKeyDictionary[Spec, Wire] = weakref.WeakKeyDictionary()
-
-
+@per_document
 def wire_of(spec: Spec) -> Wire:
     """The document's :class:`Wire`, read and checked once per :class:`Spec`."""
-    wire = _WIRES.get(spec)
-    if wire is None:
-        wire = _WIRES[spec] = _read(spec)
-    return wire
+    return _read(spec)
 
 
 def _entry(hint: Mapping[str, Any], name: str, kind: type = dict) -> Any:

@@ -16,12 +16,13 @@ pipeline, the validating proxy and the contract suite's client).
 from __future__ import annotations
 
 import re
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 from urllib.parse import quote, urlsplit
 
 from t2i_contract.spec import Spec
+
+from .cache import per_document
 
 __all__ = ["Route", "RouteMatch", "RouteTable", "route_table"]
 
@@ -129,13 +130,7 @@ def _route(operation_id: str, path: str, method: str) -> Route:
     return Route(operation_id, method.upper(), path, params, re.compile("^" + "".join(pieces) + "$"))
 
 
-_TABLES: weakref.WeakKeyDictionary[Spec, RouteTable] = weakref.WeakKeyDictionary()
-
-
+@per_document
 def route_table(spec: Spec) -> RouteTable:
     """The document's route table, built once per :class:`Spec`."""
-    table = _TABLES.get(spec)
-    if table is None:
-        table = _TABLES[spec] = RouteTable(
-            tuple(_route(op_id, path, method) for op_id, path, method, _ in spec.operations()))
-    return table
+    return RouteTable(tuple(_route(op_id, path, method) for op_id, path, method, _ in spec.operations()))
