@@ -38,7 +38,8 @@ def command(config: MockConfig) -> None:
         folder = temporary_folder()
         config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
     # create the schema once, before the server starts the workers that share it
-    JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit, max_jobs=config.max_jobs).close()
+    JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit, max_jobs=config.max_jobs,
+             max_bytes=config.max_store_bytes, journal_bytes=config.journal_bytes).close()
     click.echo(f"t2i mock: http://{config.host}:{config.port}/api/  ({config.server}, workers={config.workers}, "
                f"db={config.db_path})", err=True)
     try:

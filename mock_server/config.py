@@ -16,6 +16,8 @@ from t2i_contract.protocol import settings as shared
 from t2i_contract.spec.options import setting, split_commas
 
 from .errors import ConfigError
+from .journal import MAX_BYTES as DEFAULT_JOURNAL_BYTES
+from .store import DEFAULT_MAX_BYTES as DEFAULT_MAX_STORE_BYTES
 
 __all__ = [
     "DEFAULT_ETA",
@@ -122,6 +124,12 @@ class MockConfig:
                               "404.")
     max_jobs: int = setting(DEFAULT_MAX_JOBS, type=click.IntRange(1),
                             help="Most jobs kept however fast they come; the oldest are dropped first.")
+    max_store_bytes: int = setting(DEFAULT_MAX_STORE_BYTES, type=click.IntRange(1024),
+                                   help="Bytes all kept jobs may take, their input images included (kept as "
+                                        "sent); the oldest are dropped first and their space given back.")
+    journal_bytes: int = setting(DEFAULT_JOURNAL_BYTES, type=click.IntRange(1024),
+                                 help="Bytes the journal may take in all (each entry keeps at most 16 KiB of its "
+                                      "body); the oldest entries are dropped first.")
     max_body: int = setting(DEFAULT_MAX_BODY, type=click.IntRange(1),
                             help="Largest request body accepted, in bytes; larger ones get a 400.")
     journal_limit: int = setting(DEFAULT_JOURNAL_LIMIT, type=click.IntRange(0),

@@ -32,6 +32,7 @@ from typing import Any, Mapping
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from t2i_contract.protocol.inputs import inline_data
 from t2i_contract.wire.images import decode_checked
 
 __all__ = ["INPUTS_KEY", "ImageCache", "client_meta", "encode_inputs", "image_size", "render_png",
@@ -48,6 +49,7 @@ _PICTURE_FIELDS = (
 )
 _PATTERNS = ("stripes", "rings", "checks", "dots")
 _DRAWN_FROM = ("init_image", "mask_image")
+MAX_INLINE = 64 * 1024 * 1024  # a stored value was checked at intake: this only guards the decoding
 
 
 def image_size(meta: Mapping[str, Any]) -> tuple[int, int]:
@@ -110,12 +112,27 @@ def _draw_caption(image: Image.Image, meta: Mapping[str, Any], index: int, sampl
         y += int(size * 1.25)
 
 
-def encode_inputs(inputs: Mapping[str, bytes]) -> dict[str, str]:
-    """The input images a picture starts from, as sent (``Call.input_data``), base64, for :data:`INPUTS_KEY`.
+def encode_inputs(inputs: Mapping[str, bytes], meta: Mapping[str, Any]) -> dict[str, str]:
+    """The input images a picture starts from that ``meta`` does not already carry, base64, for :data:`INPUTS_KEY`.
 
-    ``ip_adapter_image`` is checked at intake but not kept: no placeholder uses it.
+    An image sent inline (base64) is in the request ``meta`` echoes, so it is kept once,
+    there; one fetched from a URL is kept as fetched. ``ip_adapter_image`` is checked at
+    intake but not kept: no placeholder uses it.
     """
-    return {name: base64.b64encode(data).decode("ascii") for name, data in inputs.items() if name in _DRAWN_FROM}
+    return {name: base64.b64encode(data).decode("ascii") for name, data in inputs.items()
+            if name in _DRAWN_FROM and inline_data(str(meta.get(name) or ""), len(data) + 4) is None}
+
+
+def _input(meta: Mapping[str, Any], name: str) -> Image.Image | None:
+    """Input image ``name`` of a stored job: from :data:`INPUTS_KEY`, or the inline value ``meta`` echoes."""
+    kept = (meta.get(INPUTS_KEY) or {}).get(name)
+    if kept is not None:
+        return _decode(kept)
+    value = meta.get(name)
+    if not isinstance(value, str):
+        return None
+    data = inline_data(value, MAX_INLINE)
+    return None if data is None else decode_checked(data).convert("RGB")
 
 
 def client_meta(meta: Mapping[str, Any]) -> dict[str, Any]:
@@ -147,12 +164,12 @@ def _derived(init: Image.Image, meta: Mapping[str, Any], d: bytes) -> Image.Imag
 def render_png(meta: Mapping[str, Any], index: int) -> bytes:
     """The PNG for sample ``index`` of the request ``meta`` (a request's ``to_meta()``, inputs kept)."""
     d = _digest(meta, index)
-    inputs = meta.get(INPUTS_KEY) or {}
-    init = _decode(inputs["init_image"]) if "init_image" in inputs else None
+    init = _input(meta, "init_image")
     image = _picture(meta, d) if init is None else _derived(init, meta, d)
     _draw_caption(image, meta, index, int(meta.get("samples") or 1))
-    if init is not None and "mask_image" in inputs:
-        image = Image.composite(image, init, _decode(inputs["mask_image"]).convert("L"))
+    mask = _input(meta, "mask_image") if init is not None else None
+    if mask is not None:
+        image = Image.composite(image, init, mask.convert("L"))
     out = io.BytesIO()
     image.save(out, format="PNG", compress_level=1)
     return out.getvalue()

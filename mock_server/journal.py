@@ -20,6 +20,8 @@ What an entry keeps, and what it never keeps:
 - **An owner.** With ``--keys``, an entry is stored with a keyed digest of the key it
   was made with (``protocol.ownership``): each key is shown only its own entries
   (``JournalQuery.owner``); an entry made with no valid key only to ``--admin-key``.
+- **Short values**: a string of the normalised request longer than :data:`ANSWER_ITEM`
+  (a base64 input image, a huge prompt) is kept as its length only.
 - **A bounded prefix of the body**: at most :data:`BODY_PREFIX` bytes, with the
   body's true ``size`` and ``truncated``. It is stored as bytes and shown as text
   (``raw``) when it is UTF-8, else as ``raw_base64``: invalid bytes cost 4/3 of a
@@ -199,8 +201,11 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
     entry["headers"] = redactor.headers(entry.get("headers") or {})
     entry["query"] = redactor.query(entry.get("query") or "")
     normalised = entry.get("normalised")
-    if isinstance(normalised, dict) and "key" in normalised:
-        entry["normalised"] = {**normalised, "key": REDACTED}
+    if isinstance(normalised, dict):  # a base64 input image or a huge prompt is shown by its length
+        entry["normalised"] = {name: f"[{len(value)} characters]" if isinstance(value, str)
+                               and len(value) > ANSWER_ITEM else value for name, value in normalised.items()}
+        if "key" in normalised:
+            entry["normalised"]["key"] = REDACTED
     text = json.dumps(redactor.value(json.loads(json.dumps(entry, default=str))))
     path, status = str(entry.get("path", "")), int(entry.get("status") or 0)
     cursor = db.execute("INSERT INTO journal (path, status, bytes, owner, entry, body) VALUES (?, ?, ?, ?, ?, ?)",

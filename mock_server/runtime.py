@@ -102,6 +102,7 @@ class MockRuntime(Service):
             config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
         assert config.db_path is not None
         store = JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit,
+                         max_bytes=config.max_store_bytes, journal_bytes=config.journal_bytes,
                          max_jobs=config.max_jobs, clock=clock,
                          keys=(*config.keys, *([config.admin_key] if config.admin_key else [])))
         runtime = cls(config, load_spec(), store, ImageCache(), clock, owned_folder=folder)
@@ -192,7 +193,7 @@ class MockRuntime(Service):
         entry["normalised"] = {"key": request.key, **meta, "extra": dict(request.extra)}
         entry["status"] = 200
         if call.input_data:
-            meta[INPUTS_KEY] = encode_inputs(call.input_data)
+            meta[INPUTS_KEY] = encode_inputs(call.input_data, meta)
         owner = self.owners.digest(request.key)  # protocol.ownership: keyed digest; enforced on fetch with --keys
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,

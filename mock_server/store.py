@@ -14,7 +14,11 @@ Connections come from a small per-process pool (a connection must not be used by
 two threads at once, nor cross a fork), so thread-per-request servers do not
 reconnect on every request. Writers across processes take turns on an ``flock``
 (see :meth:`JobStore._write_lock`). Expired jobs and old journal entries are swept
-in small bites, four times a second, from a write.
+in small bites, four times a second, from a write, and the pages they freed are
+given back to the file system (incremental vacuum), so the file (in memory, on
+/dev/shm, by default) shrinks again. The jobs are bounded in number (``max_jobs``) and
+in bytes (``max_bytes``: a running count kept by triggers, the oldest dropped first),
+and the journal likewise (``journal.py``).
 """
 from __future__ import annotations
 
@@ -55,8 +59,17 @@ CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (ready_at);
 CREATE INDEX IF NOT EXISTS jobs_expiry ON jobs (expires_at);
 CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
+# The running byte count of the jobs (their meta, input images included), kept by triggers.
+_SIZE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO jobs_size (id, bytes) VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS jobs_in AFTER INSERT ON jobs
+    BEGIN UPDATE jobs_size SET bytes = bytes + NEW.bytes WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS jobs_out AFTER DELETE ON jobs
+    BEGIN UPDATE jobs_size SET bytes = bytes - OLD.bytes WHERE id = 1; END;
+"""
 # Columns added since the first layout, for stores kept with --db across versions.
-_ADDED_COLUMNS = (("owner", "TEXT"),)
+_ADDED_COLUMNS = (("owner", "TEXT"), ("bytes", "INTEGER NOT NULL DEFAULT 0"))
 _JOB_COLUMNS = "id, created, ready_at, expires_at, base_url, meta, webhook, track_id, webhook_status, owner"
 # Ids start here so they look like the hosted API's (eight digits) and never collide
 # with small integers a client might hard-code.
@@ -65,6 +78,8 @@ SQLITE_MAX_INT = 2**63 - 1
 # Sweep often and in small bites (see _sweep): at most this many rows per table, this often.
 SWEEP_EVERY = 0.25
 SWEEP_CHUNK = 2000
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+"""Bytes all jobs may take together (their requests, input images included), oldest dropped first."""
 
 
 def temporary_folder() -> Path:
@@ -103,13 +118,14 @@ class JobStore:
 
     def __init__(self, path: Path, ttl: float, journal_limit: int, max_jobs: int = 100_000,
                  clock: Clock | None = None, keys: tuple[str, ...] = (),
-                 journal_bytes: int = journal_table.MAX_BYTES) -> None:
+                 journal_bytes: int = journal_table.MAX_BYTES, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self.path = Path(path)
         self.clock = clock or SystemClock()
         self.ttl = ttl
         self.journal_limit = journal_limit
         self.max_jobs = max_jobs
         self.journal_bytes = journal_bytes
+        self.max_bytes = max_bytes
         self.redactor = Redactor(keys)
         self._pool: list[sqlite3.Connection] = []
         self._pool_lock = threading.Lock()
@@ -127,6 +143,7 @@ class JobStore:
             for name, kind in _ADDED_COLUMNS:
                 if name not in columns:
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+            db.executescript(_SIZE_SCHEMA)
             journal_table.migrate(db)
             db.execute(
                 "INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT 'jobs', ? "
@@ -232,16 +249,19 @@ class JobStore:
                     if pending >= max_pending:
                         db.execute("ROLLBACK")
                         return None
+                text = json.dumps(meta)
+                size = len(text) + len(base_url) + len(webhook or "") + len(track_id or "")
                 cursor = db.execute(
                     "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
-                    "webhook_status, owner) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (now, now + delay, now + delay + self.ttl, base_url, json.dumps(meta), webhook, track_id,
-                     status, owner),
+                    "webhook_status, owner, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (now, now + delay, now + delay + self.ttl, base_url, text, webhook, track_id,
+                     status, owner, size),
                 )
                 job_id = int(cursor.lastrowid or 0)
                 # Trim as we go: one row out per row in keeps the store at max_jobs without
                 # the periodic bulk deletes that stalled every worker (see _sweep).
                 db.execute("DELETE FROM jobs WHERE id <= ?", (job_id - self.max_jobs,))
+                self._trim_bytes(db, job_id)
                 if journal is not None:
                     journal["job_id"] = job_id
                     self._journal_insert(db, journal)
@@ -252,6 +272,19 @@ class JobStore:
             self._maybe_sweep(db, now)
         return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status,
                    owner)
+
+    def _trim_bytes(self, db: sqlite3.Connection, newest: int) -> None:
+        """Drop the oldest jobs until all of them take at most ``max_bytes`` (the newest one stays)."""
+        while db.execute("SELECT bytes FROM jobs_size WHERE id = 1").fetchone()[0] > self.max_bytes:
+            gone = db.execute("DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE id < ? ORDER BY id LIMIT 16)",
+                              (newest,)).rowcount
+            if not gone:
+                return
+
+    def stored_bytes(self) -> int:
+        """Bytes the jobs take (their meta, input images included), as the store counts them."""
+        with self._conn() as db:
+            return int(db.execute("SELECT bytes FROM jobs_size WHERE id = 1").fetchone()[0])
 
     def get_job(self, job_id: int) -> Job | None:
         """The job, or None when it never existed or has expired."""
@@ -333,6 +366,7 @@ class JobStore:
         if newest is not None:
             cutoff = min(newest - self.journal_limit, oldest + SWEEP_CHUNK - 1)
             db.execute("DELETE FROM journal WHERE seq <= ?", (cutoff,))
+        db.execute("PRAGMA incremental_vacuum(256)").fetchall()  # give freed pages back, a MiB at a time
         return int(gone)
 
     def count_jobs(self) -> int:

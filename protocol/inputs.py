@@ -35,7 +35,7 @@ from .outbound import Monotonic, fetch
 from .outbound_errors import BadBase64, MaskSizeMismatch, TooLarge, UrlRefused
 from .urls import UrlPolicy
 
-__all__ = ["InputImage", "check_mask_size", "load_input", "load_input_image", "load_input_images"]
+__all__ = ["InputImage", "check_mask_size", "inline_data", "load_input", "load_input_image", "load_input_images"]
 
 _DATA_URI = re.compile(r"data:([^,;]*)((?:;[^,;]*)*),", re.IGNORECASE)
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -70,6 +70,20 @@ def load_input(value: object, *, field: str, policy: UrlPolicy, limits: InputIma
     else:
         data = _base64(text, field, max_bytes, value)
     return InputImage(data, decode_input_image(data, field=field, value=value, limits=limits))
+
+
+def inline_data(value: str, max_bytes: int) -> bytes | None:
+    """The bytes an inline value (base64 or a data URI) carries, or None for a URL; errors as :func:`load_input`.
+
+    For a value already accepted at intake: a server that keeps the request may keep the
+    image once, in the request, and read it back with this.
+    """
+    text = value.strip()
+    if text[:8].lower().startswith(("http://", "https://")):
+        return None
+    if text[:5].lower() == "data:":
+        return _data_uri(text, "image", max_bytes)
+    return _base64(text, "image", max_bytes, value)
 
 
 def load_input_image(value: object, *, field: str, policy: UrlPolicy, limits: InputImageLimits,
