@@ -10,8 +10,11 @@ The request is stored as the normalised ``meta`` JSON plus unknown fields, never
 with its API key; only a keyed digest of the key is kept (HMAC-SHA256 under a secret
 made once per store and kept in it, :class:`~t2i_contract.protocol.ownership.KeyHasher`),
 so fetch can check that the caller is the one who started the generation, and a
-copied file cannot be checked against guessed keys elsewhere. One connection is shared by all
-threads behind a lock (SQLite serialises writers anyway); the file uses WAL so
+copied file cannot be checked against guessed keys elsewhere. A job's input images
+(``init_image``, ``mask_image``, ``ip_adapter_image``, as the client sent them) are kept
+while it waits or runs, and dropped when it finishes, so the store holds the inputs of
+the queue only (bounded by ``--max-queued`` per key and the intake's byte limits).
+One connection is shared by all threads behind a lock (SQLite serialises writers anyway); the file uses WAL so
 readers in other processes are not blocked.
 """
 from __future__ import annotations
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
+
+
+_DROP_INPUTS = "request = json_remove(request, '$.inputs')"
+"""A finished job's input images are no longer needed: only queued and running jobs keep theirs (as sent)."""
 
 
 def job_cost(request: GenerationRequest) -> float:
@@ -191,15 +198,15 @@ class JobStore:
                 generation_time: float, expires_at: float | None) -> None:
         self._write(
             "UPDATE jobs SET state = ?, finished_at = ?, images = ?, nsfw = ?, info = ?, generation_time = ?, "
-            "expires_at = ? WHERE id = ?",
+            f"expires_at = ?, {_DROP_INPUTS} WHERE id = ?",
             (SUCCESS, self.clock.now(), json.dumps(images), json.dumps(nsfw), json.dumps(info), generation_time,
              expires_at, job_id),
         )
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
         """Mark a job failed; ``body`` (the error answer, with its problems) is kept in ``info``."""
-        self._write("UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ? WHERE id = ?",
-                    (FAILED, self.clock.now(), message, status, json.dumps(body or {}), job_id))
+        self._write(f"UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ?, {_DROP_INPUTS} "
+                    "WHERE id = ?", (FAILED, self.clock.now(), message, status, json.dumps(body or {}), job_id))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         self._write("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))

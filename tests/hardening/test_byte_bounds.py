@@ -59,3 +59,20 @@ def test_input_images_are_kept_as_sent_not_re_encoded_larger(launch: Launch, tmp
         sent += 2 * len(image)
     grown = _store_bytes(folder) - before
     assert grown < 1.5 * sent, f"{sent} bytes of images sent, the store grew by {grown}"
+
+
+def test_a_finished_backend_job_no_longer_keeps_its_input_images(launch: Launch, tmp_path: Path) -> None:
+    import sqlite3
+
+    target = launch("backend")
+    image = base64.b64encode(_noisy_jpeg(256)).decode("ascii")
+    body = {"key": target.body()["key"], "model_id": "tiny-sd", "prompt": "p", "num_inference_steps": 1,
+            "init_image": image}
+    answer = target.request("POST", target.path("img2img"), json=body)
+    assert answer.status_code == 200 and answer.json()["status"] == "success", answer.text[:300]
+    stores = list(tmp_path.glob("backend-*/**/*.sqlite3"))
+    assert stores, list(tmp_path.rglob("*"))
+    with sqlite3.connect(stores[0]) as db:
+        (stored,) = db.execute("SELECT request FROM jobs WHERE id = ?", (answer.json()["id"],)).fetchone()
+    # the request's meta echoes the image sent inline (the answers show it): once, never a re-encoded copy
+    assert len(stored) < 1.5 * len(image), f"the finished job still keeps {len(stored)} bytes"
