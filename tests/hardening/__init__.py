@@ -21,4 +21,21 @@ not repeated:
    ``test_ports.py`` (a port in TIME-WAIT).
 
 Fuzzing (issue 10, Deliver 7) is tests/fuzz's.
+
+Issue 18 ("Hardening, second pass"): one module per item, each test run against f369002
+(the last commit before the fixes, in a scratch worktree) and failing there:
+
+1. Bounded decoding (scan bomb, every field, both servers): ``test_decoding.py``; the
+   decoder itself: tests/protocol/test_inputs.py.
+2. One port, one server, and 3. no orphans after kill -9: ``test_processes.py``.
+4. Fairness per client and resolved address: ``test_fairness.py`` (the sender's shares
+   without HTTP: tests/protocol/test_webhooks_starvation.py).
+5. Input images fetched once, at intake: ``test_inputs_once.py``.
+6. Byte bounds: ``test_byte_bounds.py``.
+7. The journal's redaction and ownership, and 9. the Host rule: ``test_journal_second.py``.
+8. Slow inputs: ``test_slow_inputs.py``.
+10. Embedded-IPv4 IPv6 forms (in a loopback-only network namespace), 11. ``--url-allow``
+    repeated, 13. the mock's own flag in its hints: ``test_url_policy_second.py``
+    (without connecting: tests/protocol/test_urls.py).
+12. Clean messages: ``test_decoding.py`` (the truncated PNG).
 """
