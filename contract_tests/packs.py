@@ -46,31 +46,35 @@ from t2i_contract.wire.errors import read_error
 from t2i_contract.wire.routes import route_table
 
 from .client import NO_JSON, Exchange
-from .registry import REGISTRY, define
+from .registry import CheckInfo, define
 from .report import Report
 
 __all__ = ["PACK_CHECKS", "is_pack", "run_pack_suite"]
 
+def _define(id: str, promise: str, **words: str) -> CheckInfo:
+    return define(id, promise, pack=True, **words)
+
+
 PACK_CHECKS = {
-    "pack_conformance": define("pack_conformance", "every answer has a documented status and fits its schema",
+    "pack_conformance": _define("pack_conformance", "every answer has a documented status and fits its schema",
                                unit="answers judged", nothing="no answer came"),
-    "pack_size": define("pack_size", "images decode, are as many as asked for, and have the size asked for "
+    "pack_size": _define("pack_size", "images decode, are as many as asked for, and have the size asked for "
                                      "(an edit's: its init image's)",
                         unit="results measured", nothing="no generation answered with images"),
-    "pack_forms": define("pack_forms", "every output form the contract offers works: URLs download as images, "
+    "pack_forms": _define("pack_forms", "every output form the contract offers works: URLs download as images, "
                                        "base64 decodes", unit="forms tried",
                          nothing="the contract offers one output form and no switch"),
-    "pack_determinism": define("pack_determinism", "the same seed gives the same pixels, another seed others",
+    "pack_determinism": _define("pack_determinism", "the same seed gives the same pixels, another seed others",
                                unit="seed pairs compared", nothing="no operation maps a seed"),
-    "pack_init_image": define("pack_init_image", "an edit's init image reaches its output: two init images, the "
+    "pack_init_image": _define("pack_init_image", "an edit's init image reaches its output: two init images, the "
                                                  "rest the same, give different outputs",
                               unit="init-image pairs compared", nothing="no operation takes an init image"),
-    "pack_inpaint": define("pack_inpaint", "an edit with a mask keeps the pixels away from the mask's edge and "
+    "pack_inpaint": _define("pack_inpaint", "an edit with a mask keeps the pixels away from the mask's edge and "
                                            "repaints under it", unit="masked edits compared",
                            nothing="no operation takes a mask"),
-    "pack_auth": define("pack_auth", "a wrong or a missing key is refused with 401 on every generation",
+    "pack_auth": _define("pack_auth", "a wrong or a missing key is refused with 401 on every generation",
                         unit="refusals tried", nothing="no key given (--key), or the contract's key is optional"),
-    "pack_errors": define("pack_errors", "a field that breaks the schema gets the contract's error status and "
+    "pack_errors": _define("pack_errors", "a field that breaks the schema gets the contract's error status and "
                                          "shape, naming the field", unit="invalid requests judged",
                           nothing="no field with a bound or a list of values to break"),
 }
@@ -449,9 +453,6 @@ def run_pack_suite(spec: Spec, base_url: str, *, key: str | None, timeout: float
     it the pack's own default applies (OpenAI's ``dall-e-2``). ``on_exchange`` sees every
     request and its answer as it comes (``t2i drift`` observes them).
     """
-    for name in list(report.results):
-        if name not in PACK_CHECKS and REGISTRY.get(name) is not None:
-            del report.results[name]
     run = _PackRun(spec, base_url, key, timeout, headers, seed, report, model_id, on_exchange)
     try:
         for step in (_size_and_count, _forms, _determinism, _init_image, _inpaint, _auth, _errors):

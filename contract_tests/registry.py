@@ -87,6 +87,7 @@ class CheckInfo:
     kind: Kind = "verdict"
     fn: Callable[..., Any] | None = None
     operations: tuple[str, ...] = ()  # answer/result checks: the operations they apply to (empty: every one)
+    pack: bool = False  # a contract pack's check (contract_tests/packs.py), reported only on packs
 
     def counted(self, number: int) -> str:
         """``9 images compared``: the count in the check's own words."""
@@ -98,13 +99,13 @@ REGISTRY: dict[str, CheckInfo] = {}
 
 def define(id: str, promise: str, *, unit: str = "answers judged", nothing: str = "nothing came to judge",
            kind: Kind = "verdict", fn: Callable[..., Any] | None = None,
-           operations: Iterable[str] = ()) -> CheckInfo:
+           operations: Iterable[str] = (), pack: bool = False) -> CheckInfo:
     """Register a check; an id registered twice with another definition is an error (ids are stable names)."""
     if not id or not id.replace("_", "").replace("-", "").isalnum():
         raise ValueError(f"a check id is letters, digits, _ and -, got {id!r}")
     if kind != "verdict" and fn is None:
         raise ValueError(f"check {id}: an {kind} check needs a function to call")
-    info = CheckInfo(id, promise, unit, nothing, kind, fn, tuple(operations))
+    info = CheckInfo(id, promise, unit, nothing, kind, fn, tuple(operations), pack)
     known = REGISTRY.get(id)
     if known is not None and known != info:
         raise ValueError(f"check {id!r} is already registered ({known.promise!r})")

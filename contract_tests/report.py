@@ -35,13 +35,16 @@ class _Promises(Mapping[str, str]):
     """Check id -> the promise it tests, read live from the registry (a plugin's checks included)."""
 
     def __getitem__(self, name: str) -> str:
-        return REGISTRY[name].promise
+        info = REGISTRY[name]
+        if info.pack:
+            raise KeyError(name)
+        return info.promise
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(REGISTRY))
+        return iter([name for name, info in REGISTRY.items() if not info.pack])
 
     def __len__(self) -> int:
-        return len(REGISTRY)
+        return sum(not info.pack for info in REGISTRY.values())
 
 
 CHECKS: Mapping[str, str] = _Promises()
@@ -110,10 +113,11 @@ def _pointer(operation_pointer: Callable[[str], str] | None, operation: str | No
 class Report:
     """Collects what each check saw during a run."""
 
-    def __init__(self, base_url: str, *, profile: str, seed: int, max_examples: int) -> None:
+    def __init__(self, base_url: str, *, profile: str, seed: int, max_examples: int, packs: bool = False) -> None:
+        """A report of the v6 checks (a plugin's included), or with ``packs`` of a contract pack's checks."""
         self.base_url, self.profile, self.seed, self.max_examples = base_url, profile, seed, max_examples
         load_plugins()  # a plugin's checks (the t2i.checks entry points) are reported like the built-in ones
-        self.results = {name: CheckResult(name) for name in REGISTRY}
+        self.results = {name: CheckResult(name) for name, info in REGISTRY.items() if info.pack == packs}
         self.started = time.monotonic()
         self.duration = 0.0
         self.notes: list[str] = []

@@ -55,7 +55,8 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     if spec is None:
         spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
-    report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples)
+    report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples,
+                    packs=is_pack(spec))
     if is_pack(spec):  # a contract pack: its checks, through the wire layer (contract_tests/packs.py)
         return run_pack_suite(spec, settings.base_url, key=settings.key, timeout=settings.timeout,
                               headers=dict(settings.headers), seed=seed, report=report, progress=progress,

@@ -41,7 +41,8 @@ def run_pack_drift(settings: DriftSettings, spec: Spec) -> list[Finding]:
             return
         observer.record(pointer, exchange.status, exchange.json, label)
 
-    report = Report(settings.base_url, profile=settings.profile, seed=settings.seed, max_examples=settings.samples)
+    report = Report(settings.base_url, profile=settings.profile, seed=settings.seed, max_examples=settings.samples,
+                    packs=True)
     run_pack_suite(spec, settings.base_url, key=settings.key or None, timeout=settings.timeout, headers={},
                    seed=settings.seed, report=report, model_id=settings.model_id, on_exchange=see)
     return observer.findings()
