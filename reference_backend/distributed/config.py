@@ -24,9 +24,10 @@ from t2i_contract.spec.options import setting
 from ..config import BackendConfig
 from .broker import DEFAULT_HEARTBEAT_TIMEOUT
 
-__all__ = ["DEFAULT_AFFINITY_WAIT", "DEFAULT_SHUTDOWN_TIMEOUT", "WorkerSettings"]
+__all__ = ["DEFAULT_AFFINITY_WAIT", "DEFAULT_BATCH_WAIT", "DEFAULT_SHUTDOWN_TIMEOUT", "WorkerSettings"]
 
 DEFAULT_AFFINITY_WAIT = 10.0
+DEFAULT_BATCH_WAIT = 50.0
 DEFAULT_SHUTDOWN_TIMEOUT = 600.0
 """Seconds SIGTERM waits for the running job: a long SDXL job on a GPU, with a model load, fits."""
 _BACKEND_FIELDS = {f.name: f for f in dataclasses.fields(BackendConfig)}
@@ -62,6 +63,12 @@ class WorkerSettings:
                                       help="Seconds SIGTERM lets the running job finish (and its webhook settle); "
                                            "past that the job goes back to the queue at once and the worker "
                                            "exits 0.")
+    max_batch: int = setting(1, type=click.IntRange(1),
+                             help="Images one pipeline call may make from queued jobs that can share it (same model, "
+                                  "size, steps, scheduler, guidance and LoRA set; text2img of one sample, SD and "
+                                  "SDXL); 1 runs every job alone.")
+    batch_wait: float = setting(DEFAULT_BATCH_WAIT, type=click.FloatRange(0),
+                                help="Milliseconds a batch that is not full waits for more jobs that can join it.")
     models_dir: Path | None = _same("models_dir")
     loras_dir: Path | None = _same("loras_dir")
     vaes_dir: Path | None = _same("vaes_dir")

@@ -283,8 +283,9 @@ class RedisJobStore:
             pipe.execute()
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
-        self._persist(lambda: self._finish_job(job_id, {"state": FAILED, "finished_at": self.clock.now(), "error": message,
-                                  "error_status": status, "info": json.dumps(body or {})}))
+        values = {"state": FAILED, "finished_at": self.clock.now(), "error": message, "error_status": status,
+                  "info": json.dumps(body or {})}
+        self._persist(lambda: self._finish_job(job_id, values))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         self._persist(lambda: self.client.hset(self._key(job_id), "webhook_status", status))
@@ -302,6 +303,15 @@ class RedisJobStore:
         if key is None:
             return int(self.client.zcard(f"{self.ns}:unfinished"))
         return int(self.client.scard(f"{self.ns}:waiting:{self.key_digest(key)}"))
+
+    def queued(self, limit: int) -> list[Job]:
+        """Up to ``limit`` of the oldest unfinished jobs that are still queued (for a worker gathering a batch)."""
+        ids = self.client.zrange(f"{self.ns}:unfinished", 0, limit - 1)
+        pipe = self.client.pipeline()
+        for job_id in ids:
+            pipe.hgetall(self._key(int(job_id)))
+        rows = pipe.execute() if ids else []
+        return [self._decode(row) for row in rows if row and row.get("state") == QUEUED]
 
     def work_until(self, job_id: int) -> float:
         return float(self._work_until(keys=[self.ns], args=[job_id]))

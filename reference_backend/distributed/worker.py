@@ -43,6 +43,7 @@ from t2i_contract.protocol import SystemClock
 from ..generator import GenerationResult, Generator
 from ..jobs import RUNNING, Job
 from ..service import JobService
+from .batching import BatchingGenerator, gather
 from .broker import declare_actor, make_broker, relay_unsent, send
 from .config import WorkerSettings
 from .objects import image_store
@@ -98,6 +99,16 @@ class TaggingGenerator(Generator):
         result.info = {**result.info, "worker": self.name, "model_load": cold}
         return result
 
+    def batch_key(self, request: Any) -> str | None:
+        return self.inner.batch_key(request)
+
+    def generate_batch(self, items: list[tuple[Any, int]]) -> list[GenerationResult]:
+        cold = items[0][0].model_id not in loaded_models(self.inner)
+        results = self.inner.generate_batch(items)
+        for index, result in enumerate(results):
+            result.info = {**result.info, "worker": self.name, "model_load": cold and index == 0}
+        return results
+
     def close(self) -> None:
         self.inner.close()
 
@@ -127,7 +138,8 @@ class GenerationWorker:
                              "scratch folder with --images s3://...")
         images = image_store(settings.images, settings.images_endpoint, config.data_dir, self.store.client,
                              self.store.ns)
-        self.service = JobService(config, TaggingGenerator(generator, self.name), self.store,  # type: ignore[arg-type]
+        self.batching = BatchingGenerator(TaggingGenerator(generator, self.name))
+        self.service = JobService(config, self.batching, self.store,  # type: ignore[arg-type]
                                   images, SystemClock())  # type: ignore[arg-type]
         # the cluster's policy, from Redis: webhooks go out under the rules they were accepted under
         self.policy = PolicyReader(self.store.client, self.store.ns, ClusterPolicy.from_config(config))
@@ -248,6 +260,11 @@ class GenerationWorker:
         if self._draining.is_set():  # stopping: start nothing new
             send(self.broker, job_id)
             return
+        with self._lock:
+            mine = job_id in self._running
+        if mine:  # running here in a batch: its own message waits until it is done
+            self._later(job_id, DUPLICATE_RETRY)
+            return
         job = self.store.get(job_id)
         if job is None:
             log.warning("message for unknown job %s dropped", job_id)
@@ -271,21 +288,36 @@ class GenerationWorker:
             self._busy += 1
             self._running.add(job_id)
             self._idle_since, self._streak = None, 0
-        self._publish_quietly()
+        jobs: list[Job] = []
+        items: list[tuple[Any, int]] = []
         try:
             claimed = self.store.get(job_id)
             assert claimed is not None
-            self.service._run(claimed)
-        finally:
+            jobs = [claimed] + gather(claimed, self.batching, self.store, self.name,
+                                      max_batch=self.settings.max_batch, batch_wait=self.settings.batch_wait,
+                                      stop=self._draining)
             with self._lock:
-                self._busy -= 1
-                self._running.discard(job_id)
+                self._busy += len(jobs) - 1
+                self._running.update(job.id for job in jobs)
             self._publish_quietly()
-        finished = self.store.get(job_id)
-        if finished is None or not finished.finished:
-            send(self.broker, job_id)  # stopped mid-generation: the job is still ours and running; hand it on
-            return
-        self._settle_webhook(finished, resume=False)
+            items = [(job.request, job.seed) for job in jobs]
+            if len(jobs) > 1:
+                log.info("jobs %s run as one batch", ", ".join(str(job.id) for job in jobs))
+                self.batching.prime(items)
+            for job in jobs:
+                self.service._run(self.store.get(job.id) or job)
+        finally:
+            self.batching.forget(items)
+            with self._lock:
+                self._busy -= max(1, len(jobs))
+                self._running.difference_update({job_id} | {job.id for job in jobs})
+            self._publish_quietly()
+        for job in jobs:
+            finished = self.store.get(job.id)
+            if finished is None or not finished.finished:
+                send(self.broker, job.id)  # stopped mid-generation: the job is still ours and running; hand it on
+            else:
+                self._settle_webhook(finished, resume=False)
 
     def _publish_quietly(self) -> None:
         try:

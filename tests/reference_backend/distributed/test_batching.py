@@ -8,19 +8,29 @@ every step), with a LoRA. Not always bit for bit: a batched matrix product round
 differently from a single one, so a few values of an image may be 1 level (of 255)
 off; measured here, at most 2 of 12,288. The test allows 1 level in 0.1% of values,
 and checks that a different seed changes the image far beyond that. The batch key
-keeps apart what cannot share a call.
+keeps apart what cannot share a call. A worker with ``--max-batch`` runs queued jobs
+that can share a call as one and answers each job on its own.
 """
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
+import requests
 
 from t2i_contract.spec import Text2ImgRequest
+from tests.reference_backend.support import KEY, ROOT, decode_png, text2img_body
+
+from .cluster import cluster, finished, submit
 
 if TYPE_CHECKING:
-    from t2i_contract.reference_backend import Generator
+    from pathlib import Path
+
+    from t2i_contract.reference_backend import Generator, TinyModel
 
 
 def _request(**fields: Any) -> Text2ImgRequest:
@@ -70,3 +80,28 @@ def test_the_batch_key_keeps_apart_what_cannot_share_a_call(tiny_generator: Gene
         assert tiny_generator.batch_key(_request(**different)) != base, different
     for alone in ({"samples": 2}, {"highres_fix": True}, {"model_id": "tiny-flux"}):
         assert tiny_generator.batch_key(_request(**alone)) is None, alone
+
+
+def test_a_worker_runs_compatible_queued_jobs_as_one_batch_and_answers_each(tiny: TinyModel, tmp_path: Path) -> None:
+    with cluster(tiny, tmp_path) as running:
+        api = running.api()
+        worker = running.worker("w1", max_batch="3", batch_wait="600000")  # waits until the batch is full
+        bodies = [text2img_body(prompt=f"lighthouse {n}", seed=100 + n) for n in range(3)]
+        bodies.append(text2img_body(seed=7, samples=2))  # two samples: never batched, so it waits for nothing
+        ids = [submit(api, body)["id"] for body in bodies]
+        results = finished([api], ids, KEY)
+        assert [results[i]["status"] for i in ids] == ["success"] * 4, results
+        assert [results[i]["meta"].get("batch_size") for i in ids] == [3, 3, 3, None]
+        assert [results[i]["meta"]["seed"] for i in ids] == [100, 101, 102, 7]
+        assert f"jobs {ids[0]}, {ids[1]}, {ids[2]} run as one batch" in worker.output()
+        sizes = [decode_png(requests.get(results[i]["proxy_links"][0], timeout=30).content).size for i in ids]
+        assert sizes == [(256, 256)] * 4 and len(results[ids[3]]["proxy_links"]) == 2
+
+
+def test_the_batching_benchmark_prints_both_figures_and_the_ratio() -> None:
+    script = ROOT / "benchmarks" / "bench_batching.py"
+    result = subprocess.run([sys.executable, str(script), "--jobs", "4", "--batch", "2", "--steps", "1", "--rounds", "1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"one at a time: \d+\.\d\d images/s; --max-batch 2: \d+\.\d\d images/s \(mean batch 2\.00\); "
+                     r"batched / alone = \d+\.\d{3}", result.stdout), result.stdout

@@ -134,7 +134,8 @@ def test_an_api_process_killed_mid_flood_leaves_every_stored_job_run_and_no_key_
         store = RedisJobStore.from_url(running.redis.url)
         stored = range(1, int(store.client.get("t2i:next_id")) + 1)
         assert len(stored) >= answers.count(200)
-        wait_for(lambda: all(store.get(i).finished for i in stored), timeout=300, interval=0.1)  # type: ignore[union-attr]
+        wait_for(lambda: all(store.get(i).finished for i in stored),  # type: ignore[union-attr]
+                 timeout=300, interval=0.1)
         assert all(store.get(i).state == "success" for i in stored)  # type: ignore[union-attr]
         assert store.waiting(KEY) == 0 and store.client.zcard("t2i:outbox") == 0
         other = running.api("other", max_queued="4")

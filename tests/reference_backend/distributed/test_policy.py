@@ -46,7 +46,8 @@ def test_the_first_api_process_decides_the_policy_and_a_different_one_is_refused
     assert reader.current.url_allow == () and reader.refresh() == first
 
 
-def test_t2i_serve_started_with_another_policy_says_so_before_serving(redis_server: RedisServer, tmp_path: Path) -> None:
+def test_t2i_serve_started_with_another_policy_says_so_before_serving(redis_server: RedisServer,
+                                                                      tmp_path: Path) -> None:
     agree(redis_server.client(), "t2i", _policy(max_queued=3))
     with pytest.raises(PolicyMismatch) as refused:  # what t2i serve runs before granian starts
         preflight(BackendConfig(queue=redis_server.url, data_dir=tmp_path, max_queued=4))
