@@ -100,8 +100,9 @@ def test_a_worker_runs_compatible_queued_jobs_as_one_batch_and_answers_each(tiny
 
 def test_the_batching_benchmark_prints_both_figures_and_the_ratio() -> None:
     script = ROOT / "benchmarks" / "bench_batching.py"
-    result = subprocess.run([sys.executable, str(script), "--jobs", "4", "--batch", "2", "--steps", "1", "--rounds", "1"],
-                            cwd=ROOT, capture_output=True, text=True, timeout=600)
+    arguments = ["--jobs", "4", "--batch", "2", "--steps", "1", "--rounds", "1"]
+    result = subprocess.run([sys.executable, str(script), *arguments], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
     assert re.search(r"one at a time: \d+\.\d\d images/s; --max-batch 2: \d+\.\d\d images/s \(mean batch 2\.00\); "
                      r"batched / alone = \d+\.\d{3}", result.stdout), result.stdout
