@@ -31,11 +31,11 @@ from t2i_contract.spec.errors import show_value
 from t2i_contract.spec.facts import InputImageLimits
 from t2i_contract.wire.images import NotAnImage, decode_input_image
 
-from .outbound import Monotonic, fetch
+from .outbound import Gate, Monotonic, fetch
 from .outbound_errors import BadBase64, MaskSizeMismatch, TooLarge, UrlRefused
 from .urls import UrlPolicy
 
-__all__ = ["InputImage", "check_mask_size", "inline_data", "load_input", "load_input_image", "load_input_images"]
+__all__ = ["InputImage", "check_mask_size", "inline_data", "is_fetched", "load_input", "load_input_image", "load_input_images"]
 
 _DATA_URI = re.compile(r"data:([^,;]*)((?:;[^,;]*)*),", re.IGNORECASE)
 _SCHEME = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*:")
@@ -52,7 +52,8 @@ class InputImage:
 
 
 def load_input(value: object, *, field: str, policy: UrlPolicy, limits: InputImageLimits,
-               deadline: float | None = None, clock: Monotonic = time.monotonic) -> InputImage:
+               deadline: float | None = None, clock: Monotonic = time.monotonic,
+               gate: Gate | None = None) -> InputImage:
     """The image ``value`` names (URL) or carries (base64), checked against ``limits``; errors name ``field``."""
     if not isinstance(value, str) or not value.strip():
         raise NotAnImage(field, value, f"{field} must be an http(s) URL or a base64 PNG/JPEG, got {show_value(value)}")
@@ -60,7 +61,8 @@ def load_input(value: object, *, field: str, policy: UrlPolicy, limits: InputIma
     lowered = text[:8].lower()
     max_bytes = limits.max_bytes
     if lowered.startswith(("http://", "https://")):
-        data = fetch(text, policy=policy, deadline=deadline, max_bytes=max_bytes, field=field, clock=clock).body
+        data = fetch(text, policy=policy, deadline=deadline, max_bytes=max_bytes, field=field, clock=clock,
+                     gate=gate).body
     elif lowered.startswith("data:"):
         data = _data_uri(text, field, max_bytes)
     elif _SCHEME.match(text):
@@ -72,6 +74,11 @@ def load_input(value: object, *, field: str, policy: UrlPolicy, limits: InputIma
     return InputImage(data, decode_input_image(data, field=field, value=value, limits=limits))
 
 
+def is_fetched(value: object) -> bool:
+    """Whether an input-image value is a URL the server fetches (not inline base64)."""
+    return isinstance(value, str) and value.strip()[:8].lower().startswith(("http://", "https://"))
+
+
 def inline_data(value: str, max_bytes: int) -> bytes | None:
     """The bytes an inline value (base64 or a data URI) carries, or None for a URL; errors as :func:`load_input`.
 
@@ -79,7 +86,7 @@ def inline_data(value: str, max_bytes: int) -> bytes | None:
     image once, in the request, and read it back with this.
     """
     text = value.strip()
-    if text[:8].lower().startswith(("http://", "https://")):
+    if is_fetched(text):
         return None
     if text[:5].lower() == "data:":
         return _data_uri(text, "image", max_bytes)
@@ -93,7 +100,8 @@ def load_input_image(value: object, *, field: str, policy: UrlPolicy, limits: In
 
 
 def load_input_images(values: Mapping[str, object], *, policy: UrlPolicy, limits: Mapping[str, InputImageLimits],
-                      deadline: float | None = None, mask: tuple[str, str] | None = None) -> dict[str, InputImage]:
+                      deadline: float | None = None, mask: tuple[str, str] | None = None,
+                      gate: Gate | None = None) -> dict[str, InputImage]:
     """Every non-null value of ``values`` ({field: URL or base64}) loaded at once, in parallel.
 
     ``limits`` holds each field's limits (``spec.input_image_limits``). Each field gets
@@ -107,7 +115,7 @@ def load_input_images(values: Mapping[str, object], *, policy: UrlPolicy, limits
         return {}
     with ThreadPoolExecutor(max_workers=len(wanted), thread_name_prefix="t2i-input") as pool:
         futures = {name: pool.submit(load_input, value, field=name, policy=policy, limits=limits[name],
-                                     deadline=deadline) for name, value in wanted.items()}
+                                     deadline=deadline, gate=gate) for name, value in wanted.items()}
         loaded = {name: future.result() for name, future in futures.items()}
     if mask is not None and mask[0] in loaded and mask[1] in loaded:
         check_mask_size(loaded[mask[1]].image, loaded[mask[0]].image, field=mask[0], image_field=mask[1],

@@ -22,6 +22,7 @@ bodies) still done by a well-kept library.
 """
 from __future__ import annotations
 
+import contextlib
 import http.client
 import io
 import json
@@ -29,19 +30,21 @@ import socket
 import ssl
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, ContextManager, Mapping
 
 from t2i_contract.spec.errors import show_value
 
 from .outbound_errors import HttpStatusError, RedirectRefused, TooLarge, TooSlow, Unreachable
 from .urls import Target, UrlPolicy
 
-__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Monotonic", "Reply", "fetch", "json_poster", "post_json"]
+__all__ = ["USER_AGENT", "WEBHOOK_REPLY_BYTES", "Gate", "Monotonic", "Reply", "fetch", "json_poster", "post_json"]
 
 USER_AGENT = "t2i-contract"
 WEBHOOK_REPLY_BYTES = 64 * 1024
 """How much of a webhook receiver's answer is read; the rest is not waited for."""
 _CHUNK = 64 * 1024
+Gate = Callable[[Target], ContextManager[Any]]
+"""Entered around a connection to a checked target (a share of the work per address)."""
 Monotonic = Callable[[], float]
 """A monotonic clock in seconds (:func:`time.monotonic`). Not :class:`~.clock.Clock`: a socket timeout
 runs on real time, so a manual clock could not stop a blocked read; tests inject a ticking one."""
@@ -89,15 +92,18 @@ def json_poster(policy: UrlPolicy, *, user_agent: str = USER_AGENT) -> Callable[
 
 
 def fetch(url: str, *, policy: UrlPolicy, deadline: float | None = None, max_bytes: int | None = None,
-          field: str = "url", user_agent: str = USER_AGENT, clock: Monotonic = time.monotonic) -> Reply:
+          field: str = "url", user_agent: str = USER_AGENT, clock: Monotonic = time.monotonic,
+          gate: Gate | None = None) -> Reply:
     """GET ``url`` under ``policy``: one attempt, at most ``deadline`` seconds and ``max_bytes`` of body.
 
     A body over ``max_bytes`` is a :class:`TooLarge`, found from Content-Length
-    before reading when the server sends one.
+    before reading when the server sends one. ``gate(target)``, when given, is entered
+    once the URL is checked and resolved, around the connection (``fairness.Shares``:
+    a share per address).
     """
     return _attempt("GET", url, None, {"User-Agent": user_agent, "Accept": "image/png, image/jpeg, */*;q=0.5"},
                     policy=policy, deadline=deadline or policy.deadline, max_bytes=max_bytes or policy.max_bytes,
-                    cut=False, field=field, clock=clock)
+                    cut=False, field=field, clock=clock, gate=gate)
 
 
 class _Deadline:
@@ -189,9 +195,16 @@ class _PinnedConnection(http.client.HTTPConnection):
 
 
 def _attempt(method: str, url: str, body: bytes | None, headers: dict[str, str], *, policy: UrlPolicy,
-             deadline: float, max_bytes: int, cut: bool, field: str, clock: Monotonic) -> Reply:
+             deadline: float, max_bytes: int, cut: bool, field: str, clock: Monotonic,
+             gate: Gate | None = None) -> Reply:
     limit = _Deadline(deadline, clock)
     target = policy.check(url, field=field, timeout=limit.remaining())
+    with gate(target) if gate is not None else contextlib.nullcontext():
+        return _exchange(method, url, body, headers, target, limit, max_bytes, cut, field)
+
+
+def _exchange(method: str, url: str, body: bytes | None, headers: dict[str, str], target: Target,
+              limit: _Deadline, max_bytes: int, cut: bool, field: str) -> Reply:
     shown = show_value(url)
     connection = _PinnedConnection(target, limit)
     try:

@@ -24,6 +24,7 @@ handler (``errors.error_answer``) for everything else the app serves, so a 404, 
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ from t2i_contract.wire.prefer import parse_prefer
 from t2i_contract.wire.routes import Route, route_table
 
 from .errors import ForcedError, NotFound, RequestRejected, error_answer
-from .inputs import load_input_images
+from .fairness import DEFAULT_FETCHES_PER_ADDRESS, DEFAULT_FETCHES_PER_CLIENT, Shares, client_share
+from .inputs import is_fetched, load_input_images
 from .intake import BodyLimits, KeyRing, read_body
 from .generic import GenericOperations
 from .service import Call, OperationNotImplemented, Service
@@ -96,6 +98,8 @@ class Pipeline:
         self.retry_after = retry_after
         self.public_url = public_url.rstrip("/") if public_url else None
         self.url_policy = url_policy
+        self.fetch_shares = Shares(DEFAULT_FETCHES_PER_CLIENT)  # requests fetching input images, per client
+        self.address_shares = Shares(DEFAULT_FETCHES_PER_ADDRESS)  # input-image fetches, per resolved address
         self._base_urls: dict[tuple[Any, ...], str] = {}
         self.base_path = spec.base_path
         self.routes = route_table(spec)
@@ -184,14 +188,29 @@ class Pipeline:
         if not values:
             return request
         limits = {name: self.spec.input_image_limits(call.operation_id, name) for name in values}
-        loaded = load_input_images(values, policy=self.url_policy or UrlPolicy(), limits=limits,
-                                   mask=("mask_image", "init_image"))
+        fetched = [name for name, value in values.items() if is_fetched(value)]
+        with contextlib.ExitStack() as shares:
+            if fetched:  # one client's slow image URLs hold at most its share of the request threads
+                shares.enter_context(self.fetch_shares.hold(client_share(request.key), field=fetched[0],
+                                                            what="this API key"))
+            loaded = load_input_images(values, policy=self.url_policy or UrlPolicy(), limits=limits,
+                                       mask=("mask_image", "init_image"), gate=self._address_gate(fetched[:1]))
         call.inputs = {name: item.image for name, item in loaded.items()}
         call.input_data = {name: item.data for name, item in loaded.items()}
         if "init_image" not in loaded:
             return request
         width, height = loaded["init_image"].image.size
         return dataclasses.replace(request, width=width, height=height)
+
+    def _address_gate(self, fields: list[str]) -> Any:
+        """The share of one address (as resolved) that each input-image fetch holds while it runs."""
+        field = fields[0] if fields else "init_image"
+
+        def gate(target: Any) -> Any:
+            return self.address_shares.hold(f"address:{target.addresses[0]}", field=field,
+                                            what=f"the address {target.addresses[0]}")
+
+        return gate
 
     def _unimplemented(self, operation_id: str) -> NotFound:
         """The document's not-implemented signal (x-t2i-wire), which clients read with the same object."""
