@@ -65,6 +65,8 @@ def _is_loopback(name: str) -> bool:
 def check_host(incoming: Request, config: MockConfig) -> None:
     """Raise :class:`WrongHost` unless the request's Host names the mock itself."""
     header = incoming.headers.get("Host", "")
+    if not header:  # HTTP/1.0 without a Host: no browser sends that, and rebinding needs a browser
+        return
     name = _host_name(header)
     own = _host_name(config.host)
     if _is_loopback(name) or (own not in _WILDCARDS and name == own):
