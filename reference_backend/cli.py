@@ -60,6 +60,7 @@ def serve_command(config: BackendConfig) -> None:
     try:
         preflight(config)
     except (BackendError, ValueError) as exc:
+        claim.release()  # refused before serving: the port is free again (and its socket closed)
         raise click.ClickException(str(exc)) from None
     mode = f"queue: {config.queue}" if config.queue else f"models: {config.models_dir}"
     click.echo(f"t2i reference backend on http://{config.host}:{config.port}/ "
