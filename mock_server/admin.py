@@ -4,8 +4,9 @@ Two rules, both checked before any ``/__mock/`` route runs (``routes.py``):
 
 - **The Host rule.** A ``/__mock/`` request is answered only when its ``Host`` header
   names the mock itself: a loopback name or address (``localhost``, ``*.localhost``,
-  ``127.0.0.0/8``, ``[::1]``) or the address the mock listens on (``--host``, unless a
-  wildcard). Anything else is a 403 naming the Host, so a page on ``evil.example``
+  ``127.0.0.0/8``, ``[::1]``), the address the mock listens on (``--host``, unless a
+  wildcard) or the host of ``--public-url`` (the name clients reach it on behind a proxy, which
+  also heads its links). Anything else is a 403 naming the Host, so a page on ``evil.example``
   whose name an attacker re-points at 127.0.0.1 (DNS rebinding) can neither read the
   journal nor change the behaviour, even though the browser thinks it is same-origin.
 - **Ownership.** Without ``--keys`` the mock is a developer's own tool: every caller
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from flask import Request
 
@@ -28,7 +30,7 @@ from t2i_contract.spec import Problem
 
 from .config import MockConfig
 
-__all__ = ["Viewer", "WrongHost", "check_host", "offered_keys", "viewer_of"]
+__all__ = ["Viewer", "WrongHost", "check_host", "offered_keys", "own_names", "viewer_of"]
 
 _WILDCARDS = frozenset({"", "0.0.0.0", "::", "[::]"})
 
@@ -40,8 +42,8 @@ class WrongHost(ProtocolError):
     status = 403
 
     def __init__(self, host: str) -> None:
-        message = (f"Host must name this mock (localhost, a loopback address or its --host) for /__mock, "
-                   f"got {host!r}")
+        message = (f"Host must name this mock (localhost, a loopback address, its --host or the host of its "
+                   f"--public-url) for /__mock, got {host!r}")
         super().__init__(message, (Problem("Host", "own_host", message, host),))
 
 
@@ -62,14 +64,22 @@ def _is_loopback(name: str) -> bool:
         return False
 
 
+def own_names(config: MockConfig) -> frozenset[str]:
+    """The names besides loopback that a ``/__mock`` request's Host may give: ``--host`` (unless a
+    wildcard) and the host of ``--public-url``, as :func:`_host_name` writes them."""
+    names = {_host_name(config.host)} - _WILDCARDS
+    if config.public_url:
+        names.add((urlsplit(config.public_url).hostname or "").rstrip("."))
+    return frozenset(names - {""})
+
+
 def check_host(incoming: Request, config: MockConfig) -> None:
     """Raise :class:`WrongHost` unless the request's Host names the mock itself."""
     header = incoming.headers.get("Host", "")
     if not header:  # HTTP/1.0 without a Host: no browser sends that, and rebinding needs a browser
         return
     name = _host_name(header)
-    own = _host_name(config.host)
-    if _is_loopback(name) or (own not in _WILDCARDS and name == own):
+    if _is_loopback(name) or name in own_names(config):
         return
     raise WrongHost(header)
 

@@ -43,7 +43,8 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     mock = MockRuntime.build(config, clock)
     pipelines = [Pipeline(spec, mock, keys=KeyRing(config.keys),
                           limits=BodyLimits.for_spec(spec, config.max_body),  # room for input images
-                          forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy)
+                          forced_errors=True, retry_after=config.retry_after, url_policy=mock.url_policy,
+                          public_url=config.public_url)
                  for spec in load_contracts(config.contract)]
     pipeline = pipelines[0]
     app = Flask(__name__)

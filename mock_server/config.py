@@ -91,6 +91,7 @@ class MockConfig:
 
     host: str = setting(DEFAULT_HOST, help="Interface to listen on.")
     port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
+    public_url: str | None = shared.public_url()
     workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(1),
                            help="Worker processes; job state is shared between them through SQLite.")
     threads: int | None = setting(
@@ -124,9 +125,7 @@ class MockConfig:
                               "404.")
     max_jobs: int = setting(DEFAULT_MAX_JOBS, type=click.IntRange(1),
                             help="Most jobs kept however fast they come; the oldest are dropped first.")
-    max_store_bytes: int = setting(DEFAULT_MAX_STORE_BYTES, type=click.IntRange(1024),
-                                   help="Bytes all kept jobs may take, their input images included (kept as "
-                                        "sent); the oldest are dropped first and their space given back.")
+    max_store_bytes: int = shared.max_store_bytes(DEFAULT_MAX_STORE_BYTES)
     journal_bytes: int = setting(DEFAULT_JOURNAL_BYTES, type=click.IntRange(1024),
                                  help="Bytes the journal may take in all (each entry keeps at most 16 KiB of its "
                                       "body); the oldest entries are dropped first.")
@@ -174,6 +173,11 @@ class MockConfig:
         for ok, name, value, accepted in checks:
             if not ok:
                 raise ConfigError(name, value, accepted)
+        if self.public_url is not None:
+            try:
+                object.__setattr__(self, "public_url", shared.parse_public_url(self.public_url))
+            except ValueError:
+                raise ConfigError("public_url", self.public_url, "an http or https URL with a host") from None
 
     @property
     def worker_threads(self) -> int:

@@ -9,15 +9,17 @@ its flag and ``T2I_<COMMAND>_<OPTION>`` variable.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
 
-from t2i_contract.spec import Spec
 from t2i_contract.spec.options import setting, split_commas
+from t2i_contract.spec import Spec
 from t2i_contract.spec.packs import DEFAULT_CONTRACT, load_contract
 
-__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "retry_after",
-           "url_allow", "webhook_attempts", "webhook_backoff", "webhook_timeout"]
+__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "max_store_bytes",
+           "parse_public_url", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
+           "webhook_timeout"]
 
 #: Delivery attempts in all, the same on every server, so webhook_status reads alike.
 DEFAULT_WEBHOOK_ATTEMPTS = 3
@@ -34,6 +36,30 @@ def contracts() -> Any:
 def load_contracts(names: tuple[str, ...] | list[str]) -> list[Spec]:
     """The documents ``--contract`` names, in order, each once (the default pack when none is named)."""
     return [load_contract(name) for name in dict.fromkeys(names or (DEFAULT_CONTRACT,))]
+
+
+def max_store_bytes(default: int) -> Any:
+    return setting(default, type=click.IntRange(1024),
+                   help="Bytes all kept jobs may take together, their images included (input images kept as "
+                        "sent); beyond it the oldest are dropped first and their space given back (the reference "
+                        "backend never drops a job it has not finished). A dropped job's fetch answers 404.")
+
+
+def parse_public_url(text: str) -> str:
+    """``--public-url``: an http(s) URL with a host (and no query), without its trailing slash."""
+    url = str(text).strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValueError(f"public URL must be an http or https URL with a host, such as "
+                         f"https://images.example.com, got {url!r}")
+    return url.rstrip("/")
+
+
+def public_url() -> Any:
+    return setting(None, parse=parse_public_url, metavar="URL", default_text="the URL each request came in on",
+                   help="Base URL clients reach the server on (behind a proxy, say): image and fetch links are "
+                        "built on it, and its host is a name of the server's own (the mock's /__mock answers "
+                        "it as it answers loopback).")
 
 
 def retry_after() -> Any:

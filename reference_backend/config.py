@@ -81,8 +81,7 @@ class BackendConfig:
                                          "accepted.")
     host: str = setting(DEFAULT_HOST, help="Interface to listen on.")
     port: int = setting(DEFAULT_PORT, type=click.IntRange(0, 65535), help="Port to listen on.")
-    public_url: str | None = setting(None, default_text="the URL each request came in on",
-                                     help="Base URL for image and fetch links.")
+    public_url: str | None = shared.public_url()
     device: str = setting(DEFAULT_DEVICE, help="torch device: cpu, cuda, cuda:1...")
     dtype: str = setting(DEFAULT_DTYPE, type=click.Choice(DTYPES),
                          help="torch dtype of the pipelines; float16 and bfloat16 halve memory on a GPU.")
@@ -116,6 +115,8 @@ class BackendConfig:
                 # Absolute: Flask's send_file reads a relative path against the package, not the cwd.
                 setattr(self, name, Path(value).resolve())
         self.keys = tuple(k for k in self.keys if k)
+        if self.public_url is not None:
+            self.public_url = shared.parse_public_url(self.public_url)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
         if self.workers < 1:

@@ -95,6 +95,7 @@ def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
     """A raw value for the option other than its default, and the value the settings should then hold."""
     special: dict[str, tuple[str, Any]] = {
         "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
+        "public_url": ("https://images.example.com/t2i", None),
         "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
         "key": ("secret", "secret"),
         "output": ("sarif=x.sarif", (("sarif", Path("x.sarif")),)),
