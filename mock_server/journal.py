@@ -114,6 +114,8 @@ class Redactor:
 
     def body(self, raw: bytes) -> bytes:
         """The body with every ``key`` member's value and every known key replaced, whatever the escaping."""
+        if not self._known and b"\\" not in raw:
+            return _plain_key_members(raw)
         out, last, redact_next = [], 0, False
         for match in _STRING_TOKEN.finditer(raw):
             decoded = _decode_token(match.group(1))
@@ -149,9 +151,37 @@ class Redactor:
 _STRING_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)("|\\?\Z)', re.DOTALL)
 
 
+def _plain_key_members(raw: bytes) -> bytes:
+    """:meth:`Redactor.body` for a body without escapes and no known keys, at C speed per byte.
+
+    Without a backslash every string token runs from one quote to the next, so a
+    ``"key"`` is a token exactly where an even number of quotes precede it; the value
+    after it (the next token) is replaced as the general path replaces it, byte for byte.
+    """
+    out, last, pos = [], 0, 0
+    while (at := raw.find(b'"key"', pos)) >= 0:
+        pos = at + 1
+        if raw.count(b'"', last, at) % 2:  # inside a string (quotes before ``last`` pair up)
+            continue
+        after = raw[at + 5:at + 5 + 64].lstrip()
+        if after[:1] != b":" or after[1:].lstrip()[:1] != b'"':
+            pos = at + 5  # a token of its own, followed by something else
+            continue
+        start = raw.find(b'"', at + 5)
+        end = raw.find(b'"', start + 1)
+        out += [raw[last:start], _encode_token(REDACTED, closed=end >= 0)]
+        last = pos = len(raw) if end < 0 else end + 1
+    if not out:
+        return raw
+    out.append(raw[last:])
+    return b"".join(out)
+
+
 def _decode_token(content: bytes) -> str:
     """A JSON string's content as text, escapes read; invalid UTF-8 kept as surrogates."""
     text = content.decode("utf-8", "surrogateescape")
+    if b"\\" not in content:  # no escapes: the text as it stands is what JSON reads (the common case)
+        return text
     try:
         return str(json.loads(f'"{text}"'))
     except ValueError:  # a broken escape, or cut short inside one: the text as it stands
@@ -206,7 +236,9 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
                                and len(value) > ANSWER_ITEM else value for name, value in normalised.items()}
         if "key" in normalised:
             entry["normalised"]["key"] = REDACTED
-    text = json.dumps(redactor.value(json.loads(json.dumps(entry, default=str))))
+    text = json.dumps(entry, default=str)
+    if redactor.longest():  # known keys: replaced in every string of the entry as JSON reads it back
+        text = json.dumps(redactor.value(json.loads(text)))
     path, status = str(entry.get("path", "")), int(entry.get("status") or 0)
     cursor = db.execute("INSERT INTO journal (path, status, bytes, owner, entry, body) VALUES (?, ?, ?, ?, ?, ?)",
                         (path, status, len(text) + len(prefix), owner, text, prefix))

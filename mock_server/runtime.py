@@ -246,7 +246,8 @@ class MockRuntime(Service):
     def view(self, job: Job, now: float) -> JobView:
         meta = client_meta(job.meta)
         samples = int(meta.get("samples") or 1)
-        links = [job.base_url + image_path(self.names.token(job.id), i) for i in range(samples)]
+        token = self.names.token(job.id)  # a few HMACs: once per answer, not once per link
+        links = [job.base_url + image_path(token, i) for i in range(samples)]
         ready = job.ready(now)
 
         def output() -> list[str]:
@@ -259,7 +260,7 @@ class MockRuntime(Service):
             id=job.id, state=SUCCESS if ready else PROCESSING, meta=meta, links=links, fetch_base=job.base_url,
             tip=TIP, webhook_status=job.webhook_status, track_id=job.track_id, eta=job.eta(now),
             generation_time=self.generation_time(job), output=output,
-            proxy_links=[job.base_url + image_path(self.names.token(job.id), i, proxy=True) for i in range(samples)],
+            proxy_links=[job.base_url + image_path(token, i, proxy=True) for i in range(samples)],
         )
 
     @staticmethod

@@ -111,6 +111,9 @@ class Pipeline:
         self.generic = GenericOperations(self)
         self.static_posts = {r.path: r.operation_id for r in self.routes if r.method == "POST" and not r.params}
         self._statuses = {r.operation_id: frozenset(spec.documented_statuses(r.operation_id)) for r in self.routes}
+        # read from the document once: resolving every property's $ref per call cost more than validating it
+        self._image_fields = {r.operation_id: spec.input_image_fields(r.operation_id) for r in self.routes
+                              if r.method == "POST" and r.operation_id in PARSERS}
 
     def base_url(self, environ: dict[str, Any]) -> str:
         """Where the client reached the server (as Flask's ``request.url_root``), or ``public_url``."""
@@ -183,7 +186,9 @@ class Pipeline:
         URL policy of this process and within the field's limits; the bytes as sent go
         on ``call.input_data`` for the service to store with the job.
         """
-        fields = self.spec.input_image_fields(call.operation_id)
+        fields = self._image_fields.get(call.operation_id)
+        if fields is None:
+            fields = self.spec.input_image_fields(call.operation_id)
         values = {name: getattr(request, name) for name in fields if getattr(request, name, None) is not None}
         if not values:
             return request
