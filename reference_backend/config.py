@@ -17,6 +17,7 @@ from t2i_contract.spec.options import setting, split_commas
 
 __all__ = [
     "DEFAULT_HOST",
+    "DEFAULT_MAX_STORE_BYTES",
     "DEFAULT_PORT",
     "DEFAULT_SYNC_TIMEOUT",
     "DEFAULT_TEMP_TTL",
@@ -36,6 +37,8 @@ DEFAULT_WEBHOOK_TIMEOUT = 30.0
 DEFAULT_MAX_QUEUED = 0
 DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_MAX_LORAS = 32
+DEFAULT_MAX_STORE_BYTES = 1024**3
+"""Bytes the job store and its generated images may take together (1 GiB: about 700 images of 1024x1024)."""
 DEFAULT_DEVICE = "cpu"
 DEFAULT_DTYPE = "float32"
 DEFAULT_TINY_SEED = 0
@@ -101,6 +104,7 @@ class BackendConfig:
     max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),
                               help="Generations waiting per key before 429; 0 means no limit.")
     retry_after: int = shared.retry_after()
+    max_store_bytes: int = shared.max_store_bytes(DEFAULT_MAX_STORE_BYTES)
     max_loaded_models: int = setting(DEFAULT_MAX_LOADED_MODELS, type=click.IntRange(1),
                                      help="Pipelines kept loaded; the least recently used goes first.")
     max_loras: int = setting(DEFAULT_MAX_LORAS, type=click.IntRange(1),

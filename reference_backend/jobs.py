@@ -14,6 +14,14 @@ copied file cannot be checked against guessed keys elsewhere. A job's input imag
 (``init_image``, ``mask_image``, ``ip_adapter_image``, as the client sent them) are kept
 while it waits or runs, and dropped when it finishes, so the store holds the inputs of
 the queue only (bounded by ``--max-queued`` per key and the intake's byte limits).
+
+The store is bounded in bytes with the images of its jobs (``--max-store-bytes``): each
+row counts its own bytes, and its image files' once saved (``bytes``); triggers keep the
+running total (``jobs_size``), and :meth:`JobStore.evict` drops finished jobs, oldest
+first, until the total is back under the bound, giving the freed pages back to the file
+system (incremental vacuum). A queued or running job, one whose webhook is still to be
+delivered, and the newest finished job are never dropped; a dropped job is gone, so its
+fetch is the usual 404.
 One connection is shared by all threads behind a lock (SQLite serialises writers anyway); the file uses WAL so
 readers in other processes are not blocked.
 """
@@ -56,11 +64,35 @@ CREATE TABLE IF NOT EXISTS jobs (
     error_status INTEGER,
     expires_at REAL,
     base_url TEXT NOT NULL DEFAULT '',
-    webhook_status TEXT NOT NULL DEFAULT ''
+    webhook_status TEXT NOT NULL DEFAULT '',
+    image_bytes INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state, id);
 CREATE TABLE IF NOT EXISTS store_secret (id INTEGER PRIMARY KEY CHECK (id = 1), secret TEXT NOT NULL);
 """
+# Columns added since the first layout, for stores kept with --data across versions.
+_ADDED_COLUMNS = (("image_bytes", "INTEGER NOT NULL DEFAULT 0"), ("bytes", "INTEGER NOT NULL DEFAULT 0"))
+# The running byte count of all jobs, kept by triggers.
+_SIZE_SCHEMA = """
+CREATE TABLE IF NOT EXISTS jobs_size (id INTEGER PRIMARY KEY CHECK (id = 1), bytes INTEGER NOT NULL);
+INSERT OR IGNORE INTO jobs_size (id, bytes) SELECT 1, COALESCE(SUM(bytes), 0) FROM jobs;
+CREATE TRIGGER IF NOT EXISTS jobs_in AFTER INSERT ON jobs
+    BEGIN UPDATE jobs_size SET bytes = bytes + NEW.bytes WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS jobs_out AFTER DELETE ON jobs
+    BEGIN UPDATE jobs_size SET bytes = bytes - OLD.bytes WHERE id = 1; END;
+CREATE TRIGGER IF NOT EXISTS jobs_resized AFTER UPDATE OF bytes ON jobs
+    BEGIN UPDATE jobs_size SET bytes = bytes + NEW.bytes - OLD.bytes WHERE id = 1; END;
+"""
+_ROW_OVERHEAD = 128
+"""Bytes a row takes besides its text columns (numbers, the index, the page's own bookkeeping), roughly."""
+_MEASURE = (f"bytes = {_ROW_OVERHEAD} + image_bytes + length(CAST(request AS BLOB)) + length(CAST(images AS BLOB)) "
+            "+ length(CAST(nsfw AS BLOB)) + length(CAST(info AS BLOB)) + COALESCE(length(CAST(error AS BLOB)), 0) "
+            "+ length(CAST(base_url AS BLOB)) + length(CAST(webhook_status AS BLOB))")
+"""What a row counts: its text as stored and its image files (``image_bytes``)."""
+_EVICT_BATCH = 64
+_WAL_LIMIT = 4 * 1024 * 1024
+"""Bytes the write-ahead log is cut back to after a checkpoint, so it does not keep its largest size."""
 
 
 _DROP_INPUTS = "request = json_remove(request, '$.inputs')"
@@ -122,9 +154,20 @@ class JobStore:
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         with self._lock:
+            if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] != 2:  # freed pages can be given back
+                self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+                self._db.execute("VACUUM")  # takes effect on a file that already has pages only after one
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
             self._db.execute("PRAGMA busy_timeout=5000")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+            for name, kind in _ADDED_COLUMNS:
+                if name not in columns:
+                    self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+                    if name == "bytes":
+                        self._db.execute(f"UPDATE jobs SET {_MEASURE}")
+            self._db.executescript(_SIZE_SCHEMA)
             self._db.execute("INSERT OR IGNORE INTO store_secret (id, secret) VALUES (1, ?)", (new_secret(),))
             secret = self._db.execute("SELECT secret FROM store_secret WHERE id = 1").fetchone()[0]
         self._owners = KeyHasher(secret)
@@ -144,6 +187,18 @@ class JobStore:
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> int:
         with self._lock:
             return self._db.execute(sql, args).rowcount
+
+    def _change(self, job_id: int, sql: str, args: tuple[Any, ...] = ()) -> None:
+        """Run ``sql`` on the job's row and count its bytes again, in one transaction."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(sql, args)
+                self._db.execute(f"UPDATE jobs SET {_MEASURE} WHERE id = ?", (job_id,))
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     @staticmethod
     def _decode(row: sqlite3.Row) -> Job:
@@ -179,6 +234,7 @@ class JobStore:
                     (QUEUED, key_hash, request_to_json(request, inputs), seed, job_cost(request), self.clock.now(),
                      base_url, webhook_status),
                 )
+                self._db.execute(f"UPDATE jobs SET {_MEASURE} WHERE id = ?", (cursor.lastrowid,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
@@ -195,18 +251,21 @@ class JobStore:
         return self._decode(row) if row is not None else None
 
     def succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
-                generation_time: float, expires_at: float | None) -> None:
-        self._write(
+                generation_time: float, expires_at: float | None, image_bytes: int = 0) -> None:
+        """Mark a job done; ``image_bytes`` is what its image files take, counted against the bound."""
+        self._change(
+            job_id,
             "UPDATE jobs SET state = ?, finished_at = ?, images = ?, nsfw = ?, info = ?, generation_time = ?, "
-            f"expires_at = ?, {_DROP_INPUTS} WHERE id = ?",
+            f"expires_at = ?, image_bytes = ?, {_DROP_INPUTS} WHERE id = ?",
             (SUCCESS, self.clock.now(), json.dumps(images), json.dumps(nsfw), json.dumps(info), generation_time,
-             expires_at, job_id),
+             expires_at, image_bytes, job_id),
         )
 
     def fail(self, job_id: int, message: str, status: int, body: dict[str, Any] | None = None) -> None:
         """Mark a job failed; ``body`` (the error answer, with its problems) is kept in ``info``."""
-        self._write(f"UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ?, {_DROP_INPUTS} "
-                    "WHERE id = ?", (FAILED, self.clock.now(), message, status, json.dumps(body or {}), job_id))
+        self._change(job_id, f"UPDATE jobs SET state = ?, finished_at = ?, error = ?, error_status = ?, info = ?, "
+                     f"{_DROP_INPUTS} WHERE id = ?",
+                     (FAILED, self.clock.now(), message, status, json.dumps(body or {}), job_id))
 
     def set_webhook_status(self, job_id: int, status: str) -> None:
         self._write("UPDATE jobs SET webhook_status = ? WHERE id = ?", (status, job_id))
@@ -260,4 +319,52 @@ class JobStore:
         return [self._decode(row) for row in rows]
 
     def clear_images(self, job_id: int) -> None:
-        self._write("UPDATE jobs SET images = '[]' WHERE id = ?", (job_id,))
+        self._change(job_id, "UPDATE jobs SET images = '[]', image_bytes = 0 WHERE id = ?", (job_id,))
+
+    # -- the byte bound -------------------------------------------------------------
+    def stored_bytes(self) -> int:
+        """Bytes all jobs take, their image files included, as the store counts them."""
+        with self._lock:
+            return self._total()
+
+    def evict(self, max_bytes: int) -> list[str]:
+        """Drop finished jobs, oldest first, until all jobs take at most ``max_bytes``; the names of the
+        images of the jobs dropped (the caller deletes the files). Never a queued or running job, one
+        whose webhook is still pending or between retries, or the newest finished job (its client may
+        be reading it), so the total can stay above the bound while those alone exceed it."""
+        with self._lock:
+            if self._total() <= max_bytes:
+                return []
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                names = self._evict(max_bytes)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            # give the freed pages back: move them to the end and cut the file, then the log
+            self._db.execute("PRAGMA incremental_vacuum").fetchall()
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return names
+
+    def _total(self) -> int:
+        return int(self._db.execute("SELECT bytes FROM jobs_size WHERE id = 1").fetchone()[0])
+
+    def _evict(self, max_bytes: int) -> list[str]:
+        names: list[str] = []
+        newest = self._db.execute("SELECT MAX(id) FROM jobs WHERE state IN (?, ?)", (SUCCESS, FAILED)).fetchone()[0]
+        after = 0
+        while newest is not None and self._total() > max_bytes:
+            rows = self._db.execute(
+                "SELECT id, images FROM jobs WHERE id > ? AND id < ? AND state IN (?, ?) AND webhook_status != ? "
+                "AND webhook_status NOT LIKE ? ORDER BY id LIMIT ?",
+                (after, newest, SUCCESS, FAILED, PENDING, RETRYING_PREFIX + "%", _EVICT_BATCH)).fetchall()
+            if not rows:
+                break
+            for row in rows:
+                after = row["id"]
+                self._db.execute("DELETE FROM jobs WHERE id = ?", (after,))
+                names.extend(json.loads(row["images"]))
+                if self._total() <= max_bytes:
+                    break
+        return names

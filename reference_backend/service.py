@@ -101,6 +101,7 @@ class JobService(Service):
             log.info("re-queued %d generation(s) interrupted by the last shutdown", recovered)
         for job in self.store.undelivered_webhooks():
             self.webhooks.resume(job.id, job.webhook_status)
+        self._evict()  # a bound lowered between runs holds at once
         for index in range(self.config.workers):
             thread = threading.Thread(target=self._work, name=f"t2i-worker-{index}", daemon=True)
             thread.start()
@@ -149,6 +150,9 @@ class JobService(Service):
         )
 
     # -- accepting --------------------------------------------------------------------
+    def check(self, call: Call, request: GenerationRequest) -> None:
+        self.generator.check(request)
+
     def enqueue(self, request: GenerationRequest, base_url: str, inputs: dict[str, bytes] | None = None) -> Job:
         self.generator.check(request)
         limit = self.config.max_queued
@@ -178,7 +182,8 @@ class JobService(Service):
         with self._changed:
             while True:
                 job = self.store.get(job_id)
-                assert job is not None
+                if job is None:  # dropped under --max-store-bytes by a later job finishing (several workers)
+                    raise NotFound.generation(job_id)
                 remaining = deadline - time.monotonic()
                 if job.finished or remaining <= 0 or self._stopping.is_set():
                     return job
@@ -232,7 +237,8 @@ class JobService(Service):
             info["notes"] = notes
             info["nsfw"] = result.nsfw
             expires_at = self.clock.now() + self.config.temp_ttl if request.temp else None
-            self.store.succeed(job.id, names, result.nsfw, info, time.perf_counter() - started, expires_at)
+            self.store.succeed(job.id, names, result.nsfw, info, time.perf_counter() - started, expires_at,
+                               image_bytes=self.images.size(names))
         except BackendError as exc:
             if self._stopping.is_set():
                 return
@@ -242,6 +248,7 @@ class JobService(Service):
                 return
             log.exception("generation %d failed", job.id)
             self.store.fail(job.id, INTERNAL_ERROR, 500, InternalError(INTERNAL_ERROR).to_body())
+        self._evict()  # before the waiters wake: a synchronous answer finds the store within its bound
         with self._changed:
             self._changed.notify_all()
         if request.webhook:
@@ -328,6 +335,10 @@ class JobService(Service):
         """Whose delivery this is (its key's digest): one client's slow receivers delay only its own."""
         job = self.store.get(job_id)
         return job.key_hash if job is not None else None
+
+    def _evict(self) -> None:
+        """Keep the jobs and their images within ``--max-store-bytes``: drop finished ones, oldest first."""
+        self.images.delete(self.store.evict(self.config.max_store_bytes))
 
     def _sweep(self) -> None:
         now = self.clock.now()

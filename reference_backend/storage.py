@@ -10,7 +10,9 @@ first; every API process and worker that shares the folder reads the same one.
 
 A name from a URL is matched against the pattern before anything touches the disk,
 so no request can name another path. ``temp`` images expire: the job row carries
-``expires_at`` and :meth:`ImageStore.sweep` deletes the files of expired jobs.
+``expires_at`` and the service's sweep deletes the files of expired jobs; the files of jobs the
+store drops to keep within ``--max-store-bytes`` (``jobs.py``) are deleted with them, and
+:meth:`ImageStore.size` is what they counted against it.
 """
 from __future__ import annotations
 
@@ -84,6 +86,11 @@ class ImageStore:
         if path is None:
             raise FileNotFoundError(name)
         return base64.b64encode(path.read_bytes()).decode("ascii")
+
+    def size(self, names: list[str]) -> int:
+        """Bytes the files of ``names`` take on disk (those gone count nothing)."""
+        paths = [self.path(name) for name in names]
+        return sum(path.stat().st_size for path in paths if path is not None)
 
     def delete(self, names: list[str]) -> None:
         for name in names:

@@ -200,6 +200,7 @@ DIFFERENT_DEFAULTS = {
               "are loaded from (required)",
     "webhook-timeout": "servers: per attempt, the receiver's answer (the mock waits less); test: how long the "
                        "suite's receiver waits for the delivery",
+    "max-store-bytes": "the mock keeps requests only (256 MiB); serve keeps the generated images too (1 GiB)",
     "contract": "servers serve several contracts side by side (the default pack unless named); lint reads one "
                 "document (SPEC, else the default pack) and diff one old document (unset: OLD is given)",
 }
