@@ -133,6 +133,10 @@ class QueueService(JobService):
         except _unreachable() as exc:
             raise QueueUnavailable(self.config.retry_after, type(exc).__name__) from exc
 
+    def check(self, call: Any, request: Any) -> None:
+        with self._redis_answers():
+            super().check(call, request)
+
     def submit(self, call: Any, request: Any) -> Any:
         with self._redis_answers():
             return super().submit(call, request)

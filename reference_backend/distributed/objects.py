@@ -110,6 +110,17 @@ class ObjectImageStore:
             raise FileNotFoundError(name)
         return base64.b64encode(path.read_bytes()).decode("ascii")
 
+    def size(self, names: list[str]) -> int:
+        """Bytes the objects of ``names`` take in the bucket (those gone count nothing)."""
+        total = 0
+        for name in names:
+            if IMAGE_NAME.fullmatch(name):
+                try:
+                    total += int(self.client.head_object(Bucket=self.bucket, Key=self.prefix + name)["ContentLength"])
+                except self.client.exceptions.ClientError:
+                    pass
+        return total
+
     def delete(self, names: list[str]) -> None:
         ours = [name for name in names if IMAGE_NAME.fullmatch(name)]
         if ours:

@@ -263,7 +263,8 @@ class RedisJobStore:
                 time.sleep(PERSIST_RETRY)
 
     def succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
-                generation_time: float, expires_at: float | None) -> None:
+                generation_time: float, expires_at: float | None, image_bytes: int = 0) -> None:
+        """As the SQLite store's; ``image_bytes`` is not counted here (records expire instead, see evict)."""
         self._persist(lambda: self._succeed(job_id, images, nsfw, info, generation_time, expires_at))
 
     def _succeed(self, job_id: int, images: list[str], nsfw: list[bool], info: dict[str, Any],
@@ -339,6 +340,11 @@ class RedisJobStore:
             return []
         names = self.client.hmget(f"{self.ns}:expiring_images", ids)
         return [ExpiredImages(int(i), json.loads(n or "[]")) for i, n in zip(ids, names)]
+
+    def evict(self, max_bytes: int) -> list[str]:
+        """Nothing: the SQLite store's byte bound (``--max-store-bytes``) is not kept in Redis; records expire
+        with their images instead (``RECORD_LINGER``) and images live in the shared folder or bucket."""
+        return []
 
     def clear_images(self, job_id: int) -> None:
         """The job's images are deleted: its record says so, and goes ``RECORD_LINGER`` seconds later."""

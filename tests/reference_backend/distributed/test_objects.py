@@ -56,6 +56,8 @@ def test_images_go_to_the_bucket_and_come_back_through_scratch(object_server: Ob
     assert Image.open(path).getpixel((0, 0)) == (0, 0, 255) and reader.job_of(names[1]) == (7, 1)
     assert Image.open(io.BytesIO(base64.b64decode(reader.base64(names[0])))).size == (8, 4)
     assert reader.path("../../etc/passwd") is None and reader.path(writer.name(8, 0)) is None
+    assert writer.size(names) == sum(len(base64.b64decode(reader.base64(name))) for name in names) > 0
+    assert writer.size(["../x.png", writer.name(9, 0)]) == 0
     writer.delete(names)
     reader.delete(names)
     assert object_server.keys() == [] and not path.exists()

@@ -168,3 +168,10 @@ def test_only_the_holder_can_finish_or_hand_back_a_job_through_a_workers_store(r
     w2.succeed(job_id, ["a.png"], [False], {"worker": "w2"}, 1.0, None)
     job = w1.get(job_id)
     assert job is not None and job.state == SUCCESS and job.images == ["a.png"]
+
+
+def test_the_sqlite_stores_byte_bound_is_not_kept_in_redis_records_expire_instead(redis_server: RedisServer) -> None:
+    store = _store(redis_server)
+    job_id = store.add(_request(), "k", 1, "") or 0
+    store.succeed(job_id, ["a.png"], [False], {}, 1.0, None, image_bytes=10_000)
+    assert store.evict(0) == [] and store.get(job_id).state == SUCCESS  # type: ignore[union-attr]
