@@ -32,8 +32,10 @@ Issue 18 ("Hardening, second pass"): one module per item, each test run against 
 4. Fairness per client and resolved address: ``test_fairness.py`` (the sender's shares
    without HTTP: tests/protocol/test_webhooks_starvation.py).
 5. Input images fetched once, at intake: ``test_inputs_once.py``.
-6. Byte bounds: ``test_byte_bounds.py``.
-7. The journal's redaction and ownership, and 9. the Host rule: ``test_journal_second.py``.
+6. Byte bounds: ``test_byte_bounds.py`` (the mock); the reference backend's store and images,
+   ``test_backend_store_bytes.py`` (run against 9f1e3b1, the commit before it, and failing there).
+7. The journal's redaction and ownership, and 9. the Host rule: ``test_journal_second.py``; the
+   Host of ``--public-url`` accepted, another refused: ``test_public_url.py`` (against 9f1e3b1 too).
 8. Slow inputs: ``test_slow_inputs.py``.
 10. Embedded-IPv4 IPv6 forms (in a loopback-only network namespace), 11. ``--url-allow``
     repeated, 13. the mock's own flag in its hints: ``test_url_policy_second.py``
