@@ -176,6 +176,9 @@ class MockRuntime(Service):
         if self.config.models and model_id not in self.config.models:
             raise NotFound(f"Model not found: {model_id}", field="model_id", value=model_id)
 
+    def check(self, call: Call, request: GenerationRequest) -> None:
+        self.check_model(request.model_id)
+
     def submit(self, call: Call, request: GenerationRequest) -> JobView:
         """Store a job (with its journal entry) and schedule its webhook; a 429 past ``--max-queued``.
 

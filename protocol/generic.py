@@ -103,7 +103,8 @@ class GenericOperations:
         service = self.pipeline.service
         request = generation_request(self.spec, hints, values, key=key or "", wire=self.wire,
                                      default_model=service.default_model())
-        request = self._load_inputs(call, hints, request)
+        request = self._load_inputs(call, hints, request)  # a pack's images come inline: nothing is fetched
+        service.check(call, request)  # after the inputs: an edit without a mask may have become an inpaint
         if not self.wire.lifecycle.is_async:
             call.prefs = Preferences(status="success")  # the answer is the result: never "processing"
         try:

@@ -165,6 +165,7 @@ class Pipeline:
                 return Answer(200, service.reload_model(call, request))
             if request.webhook and self.url_policy is not None:
                 self.url_policy.check(request.webhook, field="webhook")
+            service.check(call, request)
             request = self._load_inputs(call, request)
             view = service.submit(call, request)
             status = view.error_status if view.state == FAILED else 200

@@ -54,6 +54,10 @@ class Service:
     def finish(self, call: Call, status: int) -> None:
         """Called with the answer's status once the answer of an API call is known; must not raise."""
 
+    def check(self, call: Call, request: Any) -> None:
+        """Refuse a generation that cannot run (an unknown model, a field its model cannot use) before the
+        pipeline fetches its input images: a request refused for its fields costs no fetch."""
+
     def submit(self, call: Call, request: Any) -> JobView:
         """Start a generation for a valid request; the view as the client should see it now."""
         raise NotImplementedError

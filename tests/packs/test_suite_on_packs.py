@@ -75,6 +75,30 @@ def _own_error_shape(app: Callable[..., Any]) -> Callable[..., Any]:
     return middleware
 
 
+def _rewriting_answer(rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
+    """Pass 200 JSON answers of generations through ``rewrite`` (a server that answers a little wrong)."""
+    def wrap(app: Callable[..., Any]) -> Callable[..., Any]:
+        def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            captured: dict[str, Any] = {}
+
+            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+                captured.update(status=status, headers=headers)
+                return lambda data: None
+            body = b"".join(app(environ, capture))
+            if environ["REQUEST_METHOD"] == "POST" and captured["status"].startswith("200"):
+                body = json.dumps(rewrite(json.loads(body))).encode()
+            headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
+            start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
+            return [body]
+        return middleware
+    return wrap
+
+
+def _dead_links(answer: dict[str, Any]) -> dict[str, Any]:
+    return answer | {"data": [item | {"url": item["url"] + "-gone"} if "url" in item else item
+                              for item in answer.get("data", [])]}
+
+
 def _drop(*names: str) -> Rewrite:
     return lambda body: {k: v for k, v in body.items() if k not in names}
 
@@ -103,6 +127,9 @@ BROKEN = {
     "a1111-init-image-ignored": ("a1111", lambda app: _rewriting_body(app, _first_init_image_everywhere()),
                                  "pack_init_image"),
     "a1111-mask-ignored": ("a1111", lambda app: _rewriting_body(app, _drop("mask")), "pack_inpaint"),
+    "openai-dead-image-links": ("openai-images", _rewriting_answer(_dead_links), "pack_forms"),
+    "a1111-images-as-one-string": ("a1111", _rewriting_answer(lambda a: a | {"images": ",".join(a.get("images", []))}),
+                                   "pack_conformance"),
 }
 
 
