@@ -1,13 +1,13 @@
 """``t2i drift --contract PACK``: the pack's answers observed against its document."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 from t2i_contract.drift.live import run_drift
 from t2i_contract.drift.settings import DriftSettings
 from tests.packs.conftest import PackServer
+from tests.packs.wsgi import rewriting_json_answer
 from tests.support import ServerThread
 
 
@@ -24,20 +24,9 @@ def test_the_mocks_of_both_packs_drift_nowhere_that_matters(pack_server: PackSer
 
 def _images_as_text(app: Callable[..., Any]) -> Callable[..., Any]:
     """A server that writes ``images`` as one string instead of a list (a type drift)."""
-    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured.update(status=status, headers=headers)
-            return lambda data: None
-        body = b"".join(app(environ, capture))
-        if environ["PATH_INFO"].endswith("txt2img") and captured["status"].startswith("200"):
-            answer = json.loads(body)
-            body = json.dumps(answer | {"images": ",".join(answer["images"])}).encode()
-        headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
-        start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
-        return [body]
-    return middleware
+    return rewriting_json_answer(
+        app, lambda environ, status: environ["PATH_INFO"].endswith("txt2img") and status.startswith("200"),
+        lambda answer: answer | {"images": ",".join(answer["images"])})
 
 
 def test_a_type_drift_in_a_pack_answer_is_found(tmp_path: Path) -> None:

@@ -10,13 +10,14 @@ from __future__ import annotations
 import json
 import random
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 
 import pytest
 
 from t2i_contract.contract_tests.settings import Settings
 from t2i_contract.contract_tests.suite import run_suite
 from tests.packs.conftest import PackServer
+from tests.packs.wsgi import rewriting_answer, rewriting_json_answer, rewriting_request
 from tests.support import ServerThread
 
 KEY = "sk-suite"
@@ -46,52 +47,19 @@ Rewrite = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 def _rewriting_body(app: Callable[..., Any], rewrite: Rewrite) -> Callable[..., Any]:
-    """Pass JSON requests to ``app`` after ``rewrite`` changed their body (other requests as they are)."""
-    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if (environ.get("CONTENT_TYPE") or "").startswith("application/json"):
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-            body = json.loads(environ["wsgi.input"].read(length) or b"{}")
-            data = json.dumps(rewrite(body)).encode()
-            environ["wsgi.input"], environ["CONTENT_LENGTH"] = __import__("io").BytesIO(data), str(len(data))
-        return app(environ, start_response)
-    return middleware
+    return rewriting_request(app, rewrite)
 
 
 def _own_error_shape(app: Callable[..., Any]) -> Callable[..., Any]:
     """Answer every 4xx with a body of its own making (``{"message": ...}``), as a careless server might."""
-    def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            captured["status"], captured["headers"] = status, headers
-            return lambda data: None
-        body = b"".join(app(environ, capture))
-        if captured["status"].startswith("4"):
-            body = json.dumps({"message": "bad request"}).encode()
-            captured["headers"] = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"] + \
-                [("Content-Length", str(len(body)))]
-        start_response(captured["status"], captured["headers"])
-        return [body]
-    return middleware
+    return rewriting_answer(app, lambda environ, status: status.startswith("4"),
+                            lambda body: json.dumps({"message": "bad request"}).encode())
 
 
 def _rewriting_answer(rewrite: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[..., Any]:
-    """Pass 200 JSON answers of generations through ``rewrite`` (a server that answers a little wrong)."""
-    def wrap(app: Callable[..., Any]) -> Callable[..., Any]:
-        def middleware(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-            captured: dict[str, Any] = {}
-
-            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-                captured.update(status=status, headers=headers)
-                return lambda data: None
-            body = b"".join(app(environ, capture))
-            if environ["REQUEST_METHOD"] == "POST" and captured["status"].startswith("200"):
-                body = json.dumps(rewrite(json.loads(body))).encode()
-            headers = [(k, v) for k, v in captured["headers"] if k.lower() != "content-length"]
-            start_response(captured["status"], headers + [("Content-Length", str(len(body)))])
-            return [body]
-        return middleware
-    return wrap
+    """Pass 200 answers of generations through ``rewrite`` (a server that answers a little wrong)."""
+    return lambda app: rewriting_json_answer(
+        app, lambda environ, status: environ["REQUEST_METHOD"] == "POST" and status.startswith("200"), rewrite)
 
 
 def _dead_links(answer: dict[str, Any]) -> dict[str, Any]:
