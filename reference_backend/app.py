@@ -57,7 +57,6 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
                              ImageStore(data_dir / "images"), clock)
     pipelines = [Pipeline(spec, service, keys=KeyRing(config.keys), public_url=config.public_url,
                           url_policy=service.url_policy) for spec in load_contracts(config.contract)]
-    pipeline = pipelines[0]
 
     app = Flask(__name__)
     app.extensions[EXTENSION] = service
