@@ -18,6 +18,7 @@ from t2i_contract.spec.packs import load_contract
 from t2i_contract.spec.reports import write_outputs
 
 from .errors import ConfigError, ServerUnreachable
+from .progress import Progress
 from .settings import CliOutput, Settings
 from .suite import run_suite
 
@@ -34,11 +35,12 @@ def command(settings: Settings, output: CliOutput) -> None:
     reproduces it (the key written as $T2I_KEY). Exits 0 when every check
     passes, 1 when one fails, 2 when the suite cannot run.
     """
-    progress = (lambda line: click.echo(line, err=True)) if output.verbose else None
+    progress = Progress("t2i test", live=False if output.verbose else None) \
+        if output.progress or output.verbose else None
     try:
         spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
         report = run_suite(settings, spec, progress=progress)
-    except (ServerUnreachable, SpecError) as exc:
+    except (ServerUnreachable, SpecError, ConfigError) as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     outputs = list(output.output) + ([("junit", output.junit)] if output.junit is not None else [])

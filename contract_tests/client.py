@@ -23,6 +23,8 @@ import requests
 from t2i_contract.spec import Spec
 from t2i_contract.wire.routes import route_table
 
+from .har import Archive
+
 __all__ = ["BACKPRESSURE", "Client", "Exchange", "NO_JSON", "wait_until_answering"]
 
 # Answers that mean "busy, ask again after retry_after", not a verdict on the request.
@@ -104,7 +106,9 @@ class Client:
     """Talks to one server; ``base_url`` is its root (``https://modelslab.com`` or ``.../api``)."""
 
     def __init__(self, spec: Spec, base_url: str, *, key: str, timeout: float, retries: int,
-                 max_retry_wait: float, headers: Mapping[str, str] | None = None) -> None:
+                 max_retry_wait: float, headers: Mapping[str, str] | None = None, rate_limit: float | None = None,
+                 recorder: Archive | None = None) -> None:
+        """``rate_limit``: most requests a second (``--rate-limit``); ``recorder`` keeps every exchange (``--record``)."""
         self.spec = spec
         self.base_url = base_url.rstrip("/")
         self.key = key
@@ -116,6 +120,9 @@ class Client:
         self._lock = threading.Lock()
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
+        self.interval = 1.0 / rate_limit if rate_limit else 0.0
+        self._next_at = 0.0
+        self.archive = recorder
 
     @property
     def session(self) -> requests.Session:
@@ -166,6 +173,7 @@ class Client:
               headers: dict[str, str]) -> Exchange:
         exchange = Exchange("POST", url, operation, body=body, raw=raw, headers=self.headers | headers, key=self.key)
         data = raw if raw is not None else json.dumps(body, ensure_ascii=True).encode()
+        self._pace()
         started = time.monotonic()
         try:
             response = self.session.post(url, data=data, timeout=self.timeout,
@@ -184,14 +192,33 @@ class Client:
         exchange.elapsed = time.monotonic() - started
         with self._lock:
             self.sent += 1
+        if self.archive is not None:
+            self.archive.add_exchange(exchange, data)
         return exchange
+
+    def _pace(self) -> None:
+        """Wait for this request's turn under ``--rate-limit`` (requests are spaced 1/rate seconds apart)."""
+        if not self.interval:
+            return
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._next_at)
+            self._next_at = turn + self.interval
+        if turn > now:
+            time.sleep(turn - now)
 
     def get_bytes(self, url: str) -> tuple[int, bytes, str]:
         """GET an image URL: (status, body, error); status 0 when nothing answered."""
+        self._pace()
+        started = time.monotonic()
         try:
             response = self.session.get(url, timeout=self.timeout)
         except requests.RequestException as exc:
+            if self.archive is not None:
+                self.archive.add_download(url, self.headers, None, time.monotonic() - started)
             return 0, b"", f"{type(exc).__name__}: {exc}"
+        if self.archive is not None:
+            self.archive.add_download(url, self.headers, response, time.monotonic() - started)
         return response.status_code, response.content, ""
 
 

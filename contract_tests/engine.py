@@ -24,16 +24,19 @@ from typing import Any, Callable, Iterator
 
 from t2i_contract.spec import GenerationRequest, Spec, parse_request
 from t2i_contract.wire.prefer import prefer_header
+from t2i_contract.wire.routes import route_table
 
 from . import checks
 from .client import Client, Exchange
+from .errors import ConfigError
+from .har import Archive
 from .generation import default_model_id, minimal_body
 from .images import LoadedImage, load_outputs
 from .polling import Polled, follow
 from .registry import REGISTRY, Result, Verdict, judged_count, problems_of
 from .settings import Settings
 
-__all__ = ["DEFAULTS_COVER", "PROCESSING", "Engine", "Inputs", "Outcome", "Tally"]
+__all__ = ["DEFAULTS_COVER", "PROCESSING", "Engine", "Inputs", "Outcome", "Tally", "chosen_operations"]
 
 PROCESSING = prefer_header(status="processing", eta=1)  # the Prefer value that asks for a processing answer
 DEFAULTS_COVER = frozenset({"sample_count", "image_size"})  # the minimal body's count and size: defaults' verdict
@@ -75,6 +78,19 @@ class Tally:
     refused_for_model: set[str] = field(default_factory=set)  # "field=value" refused for the model, as allowed
 
 
+def chosen_operations(spec: Spec, names: tuple[str, ...]) -> frozenset[str] | None:
+    """``--operation`` names as the spec's operation ids (an id, or the last segment of its path); None: every one."""
+    if not names:
+        return None
+    known = {operation_id: operation_id for operation_id, _, _, _ in spec.operations()}
+    for route in route_table(spec):
+        known.setdefault(route.path.rstrip("/").rsplit("/", 1)[-1], route.operation_id)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ConfigError("operations", unknown, "among the spec's operations: " + ", ".join(sorted(known)))
+    return frozenset(known[name] for name in names)
+
+
 class Engine:
     """Sends one run's requests to ``settings.base_url`` and judges what comes back (see the module docstring)."""
 
@@ -86,20 +102,36 @@ class Engine:
         self.settings, self.spec, self.seed = settings, spec, seed
         self.key = settings.request_key
         self.model_id = settings.model_id or default_model_id(spec)
+        self.archive = Archive("t2i", self.key) if settings.record is not None else None
         self.client = Client(spec, settings.base_url, key=self.key, timeout=settings.timeout,
                              retries=settings.retries, max_retry_wait=settings.max_retry_wait,
-                             headers=dict(settings.headers))
+                             headers=dict(settings.headers), rate_limit=settings.rate_limit, recorder=self.archive)
+        self.operations = chosen_operations(spec, settings.operations)
         self.observe = observe
         self.wants_images = wants_images
         self.stalled = threading.Event()  # set once a generation ran past its eta and margin
         self.tally = Tally()
 
     def close(self) -> None:
+        """Close the client; write the ``--record`` archive of what was sent."""
         self.client.close()
+        if self.archive is not None and self.settings.record is not None:
+            self.archive.write(self.settings.record)
 
     def runs(self, check: str) -> bool:
-        """Is ``check`` judged in this run (not left out with --skip)?"""
-        return check not in self.settings.skip
+        """Is ``check`` judged in this run (not left out with --skip, among --checks when given)?"""
+        return self.settings.runs(check)
+
+    def feeds(self, checks: frozenset[str]) -> bool:
+        """Would requests judged by ``checks`` (and by every answer and result check) judge anything chosen?"""
+        generic = {info.id for info in REGISTRY.values() if info.kind in ("answer", "result")}
+        return any(self.runs(check) for check in checks | generic)
+
+    def tests(self, operation: str) -> bool:
+        """Is ``operation`` tested in this run (``--operation``; fetch goes with text2img)?"""
+        if operation in ("fetch", "fetchById"):
+            operation = "text2img"
+        return self.operations is None or operation in self.operations
 
     # -- bodies ----------------------------------------------------------------------
     def body(self, **fields: Any) -> dict[str, Any]:

@@ -32,7 +32,8 @@ import base64
 import time
 from typing import Any
 
-from t2i_contract.spec import SpecError
+from t2i_contract.spec import Spec, SpecError
+from t2i_contract.wire.contract import wire_of
 
 from . import checks
 from .client import Exchange
@@ -50,7 +51,7 @@ from .generation import (
 from .image_promises import image_promises
 from .inputs import NOT_AN_IMAGE, InputImages, InputImageServer, closed_port_url
 from .recording import Recorder
-from .scenarios import key_refusals
+from .scenarios import INVALID_FEEDS, VALID_FEEDS, key_refusals
 from .values import rule_breakers
 from .webhooks import documents_webhook, webhook_promise
 
@@ -60,14 +61,15 @@ GENERATION_OPERATIONS = ("img2img", "inpaint")
 RELOAD_OPERATION = "modelReload"
 
 
-def unimplemented(exchange: Exchange, operation: str, route: str) -> bool:
-    """Is this a 404 saying the server has no such operation (not, say, an unknown model)?"""
-    if exchange.status != 404 or not isinstance(exchange.json, dict):
-        return exchange.status in (404, 405) and not isinstance(exchange.json, dict)
-    message = str(exchange.json.get("message", ""))
-    errors = exchange.json.get("errors")
-    rules = {e.get("rule") for e in errors if isinstance(e, dict)} if isinstance(errors, list) else set()
-    return operation in message or route in message or bool(rules & {"operation", "route"})
+def unimplemented(exchange: Exchange, operation: str, spec: Spec) -> bool:
+    """Is this the contract's "not implemented" signal for ``operation`` (not, say, an unknown model)?
+
+    The signal is the wire's (``x-t2i-wire``, :class:`~t2i_contract.wire.contract.NotImplementedSignal`):
+    its status with its ``errors[].rule`` or the operation named in the message; a 404 or 405
+    without the contract's error body counts too.
+    """
+    body = exchange.json if isinstance(exchange.json, dict) else None
+    return wire_of(spec).not_implemented.is_shown_by(exchange.status, body, operation)
 
 
 def _has(engine: Engine, operation: str) -> bool:
@@ -108,7 +110,7 @@ class _ImageOperations:
         """Fail ``implemented`` (and say so) when ``exchange`` shows the server lacks ``operation``."""
         route = self.run.spec.operation(operation)[0]
         out = Outcome()
-        implemented = not unimplemented(exchange, operation, route)
+        implemented = not unimplemented(exchange, operation, self.run.spec)
         out.judge("implemented", [] if implemented else [
             f"the server does not implement {operation} ({route}); nothing more was sent to it"], exchange)
         self.recorder.record(out)
@@ -138,9 +140,10 @@ class _ImageOperations:
             return
         inputs = self.inputs(operation)
         common = {"model_id": run.model_id, "key": run.key, "operation": operation, "inputs": inputs}
-        bodies = edge_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common)
+        bodies = edge_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common) \
+            if run.feeds(VALID_FEEDS) else []
         bodies += draw(valid_bodies(run.spec, profile=settings.profile, loras=settings.loras, **common),
-                       settings.max_examples, seed=run.seed)
+                       settings.max_examples, seed=run.seed) if bodies else []
         retry = lambda b: self.evaluate(b, operation)  # noqa: E731 - the minimiser's retry
         for body, out in run.evaluated(retry, bodies):  # --workers at a time, recorded in order
             self.recorder.record(out, retry=retry, body=body, operation=operation, context=self.served_from())
@@ -157,10 +160,12 @@ class _ImageOperations:
         if run.settings.key is not None and run.runs("auth"):
             key_refusals(run, self.recorder, operation, self.probe_body(operation, prompt="auth probe"),
                          self.served_from())
-        invalid: list[tuple[str | None, Any]] = labelled_invalid_bodies(run.spec, **common)
-        invalid += [(None, body) for body in draw(invalid_bodies(run.spec, **common), settings.max_examples,
-                                                  seed=run.seed)]
-        invalid += [(None, body) for body in MALFORMED_BODIES]
+        invalid: list[tuple[str | None, Any]] = []
+        if run.feeds(INVALID_FEEDS):
+            invalid += labelled_invalid_bodies(run.spec, **common)
+            invalid += [(None, body) for body in draw(invalid_bodies(run.spec, **common), settings.max_examples,
+                                                      seed=run.seed)]
+            invalid += [(None, body) for body in MALFORMED_BODIES]
         reject = lambda b: run.evaluate_invalid(b, operation)  # noqa: E731 - the minimiser's retry
         for (_, body), out in run.evaluated(lambda pair: run.evaluate_invalid(pair[1], operation, pair[0]), invalid):
             self.recorder.record(out, retry=reject, body=body, operation=operation)
@@ -248,7 +253,7 @@ def run_image_operations(engine: Engine, recorder: Recorder) -> None:
     with InputImageServer(engine.settings.webhook_host) as server:
         operations = _ImageOperations(engine, recorder, server)
         for operation in GENERATION_OPERATIONS:
-            if _has(engine, operation):
+            if _has(engine, operation) and engine.tests(operation):
                 operations.generation(operation)
-        if _has(engine, RELOAD_OPERATION) and engine.runs("model_reload"):
+        if _has(engine, RELOAD_OPERATION) and engine.tests(RELOAD_OPERATION) and engine.runs("model_reload"):
             operations.model_reload()

@@ -16,23 +16,31 @@ from .engine import Engine, Outcome
 from .generation import CHEAP_FIELDS, is_valid
 from .report import CHECKS, Report
 
-__all__ = ["MINIMISE_BUDGET", "Recorder"]
+__all__ = ["MINIMISE_BUDGET", "Recorder", "Stopped"]
 
 MINIMISE_BUDGET = 20
+
+
+class Stopped(Exception):
+    """``--max-failures`` reached: the run stops where it is."""
 
 
 class Recorder:
     """Writes outcomes of ``engine``'s requests into ``report``."""
 
-    def __init__(self, engine: Engine, report: Report) -> None:
-        self.engine, self.report = engine, report
+    def __init__(self, engine: Engine, report: Report, on_record: Callable[[Recorder], None] | None = None) -> None:
+        """``on_record`` is told after each outcome is recorded (the live progress line)."""
+        self.engine, self.report, self.on_record = engine, report, on_record
         self.minimised: set[str] = set()
         self.failures = 0  # failures recorded so far (--max-failures stops the run)
+        self.stop_at = engine.settings.max_failures
 
     def record(self, out: Outcome, expected: dict[str, str] | None = None, context: str = "",
                retry: Callable[[dict[str, Any]], Outcome] | None = None, body: Any = None,
                operation: str = "text2img") -> None:
         for check, times in out.exercised.items():
+            if not self.engine.runs(check):
+                continue  # an answer or result check left out (--skip, --checks): not reported
             problems = out.found.get(check) or []
             self.report.timed(check, out.seconds[check])
             if not problems:
@@ -51,6 +59,10 @@ class Recorder:
                                                     + out.exchange.curl()]))
                 self.fail(check, problem, exchange, where, (expected or {}).get(check, ""), counted=False)
             self.report.exercised(check, max(times, 1))  # what was judged; an answer may break it more than once
+        if self.on_record is not None:
+            self.on_record(self)
+        if self.stop_at is not None and self.failures >= self.stop_at:
+            raise Stopped(self.failures)
 
     def fail(self, check: str, problem: str, exchange: Exchange | None = None, context: str = "",
              expected: str = "", counted: bool = True) -> None:

@@ -44,11 +44,18 @@ UNKNOWN_ID = 4_000_000_000 + 12_345
 
 @dataclass(frozen=True)
 class Scenario:
-    """One step of a run: ``check`` (or "" when it feeds many checks), what it sends, and the step itself."""
+    """One step of a run: ``check`` (or "" when it ``feeds`` many checks), what it sends, the step itself, and the
+    operation it sends to ("" for several: each is asked whether it is tested)."""
 
     check: str
     what: str
     run: Callable[[Engine, Recorder], None]
+    operation: str = "text2img"
+    feeds: frozenset[str] = frozenset()
+
+
+VALID_FEEDS = frozenset({"valid_accepted", "lifecycle"})  # and every answer and result check
+INVALID_FEEDS = frozenset({"invalid_rejected", "invalid_named"})  # and every answer check
 
 
 def defaults(engine: Engine, recorder: Recorder) -> None:
@@ -161,8 +168,9 @@ def anything_accepted(engine: Engine, recorder: Recorder) -> None:
 
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario("defaults", "a body with only the required fields", defaults),
-    Scenario("", "edge bodies and generated valid bodies", generated_valid),
-    Scenario("", "every rule broken once, generated invalid bodies, malformed bodies", generated_invalid),
+    Scenario("", "edge bodies and generated valid bodies", generated_valid, feeds=VALID_FEEDS),
+    Scenario("", "every rule broken once, generated invalid bodies, malformed bodies", generated_invalid,
+             feeds=INVALID_FEEDS),
     Scenario("determinism", "one seed twice, then another seed", determinism),
     Scenario("lifecycle", "a request that asks for a processing answer", lifecycle),
     Scenario("webhook", "a request with a webhook to the suite's receiver", webhook),

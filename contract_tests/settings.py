@@ -8,16 +8,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import click
 
-from t2i_contract.spec.options import setting
+from t2i_contract.spec.options import setting, split_commas
 from t2i_contract.spec.packs import contract_setting
 from t2i_contract.spec.reports import format_setting, output_setting
 
 from .errors import ConfigError
 from .generation import DEFAULT_KEY, PROFILES
+from .registry import load_plugins
 from .report import CHECKS
 
 __all__ = [
@@ -56,6 +58,66 @@ def parse_header(text: str | tuple[str, str]) -> tuple[str, str]:
     if not sep or not name or any(c in name for c in ' \t"(),/;<=>?@[\\]{}'):
         raise ValueError(f"a header must be NAME:VALUE, got {text!r}")
     return name, value.strip()
+
+
+def check_ids(values: object) -> frozenset[str]:
+    """``--checks a,b --checks c`` (or a set already) -> {"a", "b", "c"}; checked against the registry later."""
+    if isinstance(values, (set, frozenset)):
+        return frozenset(values)
+    return frozenset(split_commas(values))  # type: ignore[arg-type]
+
+
+def parse_rate(value: object) -> float | None:
+    """``"2/s"``, ``"30/m"``, ``"0.5"`` (a second) -> requests a second; a number passes through."""
+    if value is None or isinstance(value, (int, float)):
+        return None if value is None else float(value)
+    if isinstance(value, (list, tuple)):
+        value = value[-1] if value else None
+        return parse_rate(value)
+    text = str(value).strip().lower()
+    number, _, unit = text.partition("/")
+    per = {"": 1.0, "s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}.get(unit.strip())
+    try:
+        rate = float(number)
+    except ValueError:
+        rate = -1.0
+    if per is None or rate <= 0:
+        raise ConfigError("rate_limit", value, "requests per second or minute above 0, such as 2/s or 30/m")
+    return rate / per
+
+
+# -- the run options t2i test and t2i drift share (one name, default and meaning each) --------
+def operations_setting() -> Any:
+    """``--operation NAME`` (repeatable)."""
+    return setting((), flag="operation", parse=split_commas, repeatable=True, metavar="NAME",
+                   help="Send only to this operation (text2img, img2img, inpaint, model_reload: the spec's "
+                        "operationId or the last segment of its path; fetch goes with text2img); repeat for several. "
+                        "Default: every one.")
+
+
+def max_failures_setting(help: str) -> Any:
+    """``--max-failures N``; what counts as a failure is the command's (``help``)."""
+    return setting(None, type=click.IntRange(min=1), default_text="no limit", help=help)
+
+
+def rate_limit_setting() -> Any:
+    """``--rate-limit N/s``."""
+    return setting(None, parse=parse_rate, metavar="N/s", default_text="no limit",
+                   help="Send at most N requests a second (N/s; N/m: a minute), image downloads included, for a slow "
+                        "GPU server.")
+
+
+def record_setting() -> Any:
+    """``--record FILE`` (HAR)."""
+    return setting(None, type=click.Path(dir_okay=False, path_type=Path),
+                   help="Write every request sent (image downloads included) and its answer to FILE as a HAR 1.2 "
+                        "archive, which a browser's dev tools import (Network, Import HAR); the key is written as "
+                        "$T2I_KEY.")
+
+
+def progress_setting() -> Any:
+    """``--progress/--no-progress``."""
+    return setting(True, help="Show progress on stderr: a live line on a terminal, a line per step otherwise.")
 
 
 class _Header(click.ParamType):
@@ -122,9 +184,17 @@ class Settings:
     workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(min=1),
                            help="Requests in flight at once for the generated bodies; results are still "
                                 "reported per check, in the same order.")
-    skip: frozenset[str] = setting(default_factory=frozenset, type=click.Choice(list(CHECKS)), metavar="CHECK",
-                                   help="Leave a check out (its result shows as skipped); repeat for several. "
-                                        "Checks: " + ", ".join(CHECKS) + ".")
+    skip: frozenset[str] = setting(default_factory=frozenset, parse=check_ids, repeatable=True, metavar="CHECK",
+                                   help="Leave checks out (their results show as skipped): comma-separated, or "
+                                        "repeat the flag. Checks: " + ", ".join(CHECKS) + ", and a plugin's.")
+    checks: frozenset[str] = setting(default_factory=frozenset, parse=check_ids, repeatable=True, metavar="A,B",
+                                     help="Run only these checks (the others show as skipped, 'not among "
+                                          "--checks'): comma-separated, or repeat the flag.")
+    operations: tuple[str, ...] = operations_setting()
+    max_failures: int | None = max_failures_setting("Stop the run after this many failures; the report says where "
+                                                    "it stopped.")
+    rate_limit: float | None = rate_limit_setting()
+    record: Path | None = record_setting()
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -132,9 +202,15 @@ class Settings:
             raise ConfigError("base_url", self.base_url, "an http(s) URL such as http://127.0.0.1:4010")
         if self.profile not in PROFILES:
             raise ConfigError("profile", self.profile, "one of " + ", ".join(PROFILES))
-        unknown = set(self.skip) - set(CHECKS)
-        if unknown:
-            raise ConfigError("skip", sorted(unknown), "check names among " + ", ".join(CHECKS))
+        load_plugins()  # a plugin's checks may be chosen or left out like the built-in ones
+        for name in ("skip", "checks"):
+            unknown = set(getattr(self, name)) - set(CHECKS)
+            if unknown:
+                raise ConfigError(name, sorted(unknown), "check names among " + ", ".join(CHECKS))
+        if self.max_failures is not None and self.max_failures < 1:
+            raise ConfigError("max_failures", self.max_failures, "at least 1")
+        if self.rate_limit is not None and self.rate_limit <= 0:
+            raise ConfigError("rate_limit", self.rate_limit, "a rate above 0, such as 2/s")
         if self.max_examples < 1:
             raise ConfigError("max_examples", self.max_examples, "at least 1")
         if self.workers < 1:
@@ -143,7 +219,19 @@ class Settings:
         object.__setattr__(self, "key", self.key or None)
         object.__setattr__(self, "loras", tuple(self.loras))
         object.__setattr__(self, "skip", frozenset(self.skip))
+        object.__setattr__(self, "checks", frozenset(self.checks))
+        object.__setattr__(self, "operations", tuple(self.operations))
         object.__setattr__(self, "headers", tuple(parse_header(h) for h in self.headers))
+
+    def runs(self, check: str) -> bool:
+        """Is ``check`` judged in this run: not left out with --skip, and among --checks when that is given?"""
+        return check not in self.skip and (not self.checks or check in self.checks)
+
+    def left_out(self, check: str) -> str:
+        """Why ``check`` is not judged ("" when it is)."""
+        if check in self.skip:
+            return "skipped on request (--skip)"
+        return "" if self.runs(check) else "not among --checks"
 
     @property
     def request_key(self) -> str:
@@ -160,4 +248,6 @@ class CliOutput:
     junit: Path | None = setting(None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
                                  help="Also write a JUnit XML report to this file (the same as --output "
                                       "junit=FILE).")
-    verbose: bool = setting(False, short="-v", help="Say what is being sent, on stderr.")
+    verbose: bool = setting(False, short="-v", help="Say what is being sent, on stderr, a line per step (also on a "
+                                                    "terminal).")
+    progress: bool = progress_setting()

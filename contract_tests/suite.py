@@ -26,7 +26,8 @@ from .engine import Engine
 from .errors import ServerUnreachable
 from .operations import run_image_operations
 from .packs import is_pack, run_pack_suite
-from .recording import Recorder
+from .progress import Progress
+from .recording import Recorder, Stopped
 from .registry import REGISTRY
 from .report import Report
 from .scenarios import SCENARIOS, Scenario, anything_accepted
@@ -39,47 +40,66 @@ def _scenarios() -> list[Scenario]:
     """The built-in scenarios, the image operations, then each plugin's ``scenario`` check."""
     steps = list(SCENARIOS)
     steps.append(Scenario("", "img2img, inpaint and model_reload, with input images the suite serves",
-                          run_image_operations))
+                          run_image_operations, operation=""))
     steps += [Scenario(info.id, f"{info.id} (a plugin's scenario)", info.fn)  # type: ignore[arg-type]
               for info in REGISTRY.values() if info.kind == "scenario"]
-    steps.append(Scenario("", "", anything_accepted))
+    steps.append(Scenario("", "", anything_accepted, operation="", feeds=frozenset({"valid_accepted"})))
     return steps
 
 
-def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[str], None] | None = None) -> Report:
+def _wanted(step: Scenario, engine: Engine) -> bool:
+    """Does the run need ``step``: its check chosen (or, for a step feeding many, one of them), its operation tested?"""
+    if step.operation and not engine.tests(step.operation):
+        return False
+    if step.check:
+        return engine.runs(step.check)
+    return not step.feeds or engine.feeds(step.feeds)
+
+
+def run_suite(settings: Settings, spec: Spec | None = None,
+              progress: Progress | Callable[[str], None] | None = None) -> Report:
     """Run every check against ``settings.base_url`` and return the report.
 
-    ``progress`` is told, in words, what the run is doing (the CLI's ``--verbose``).
-    A scenario whose check is in ``settings.skip`` is not run at all.
+    ``progress`` is told, in words, what the run is doing (a :class:`Progress` also hears of each outcome).
+    A scenario whose checks are all left out (``--skip``, ``--checks``) or whose operation is not tested
+    (``--operation``) is not run at all; ``--max-failures`` stops the run where it is.
     """
     if spec is None:
         spec = load_contract(settings.contract) if settings.contract else load_spec(settings.spec_path)
     seed = settings.seed if settings.seed is not None else random.randrange(2**31)
     report = Report(settings.base_url, profile=settings.profile, seed=seed, max_examples=settings.max_examples,
                     packs=is_pack(spec))
+    say = progress.step if isinstance(progress, Progress) else progress
     if is_pack(spec):  # a contract pack: its checks, through the wire layer (contract_tests/packs.py)
         return run_pack_suite(spec, settings.base_url, key=settings.key, timeout=settings.timeout,
-                              headers=dict(settings.headers), seed=seed, report=report, progress=progress,
+                              headers=dict(settings.headers), seed=seed, report=report, progress=say,
                               model_id=settings.model_id)
     if settings.wait:
         error = wait_until_answering(settings.base_url, settings.wait, headers=dict(settings.headers))
         if error is not None:
             raise ServerUnreachable(settings.base_url, f"{error} (waited {settings.wait:g}s, --wait)")
     engine = Engine(settings, spec, seed)
-    recorder = Recorder(engine, report)
+    tick = (lambda rec: progress.tick(engine.client.sent, rec.failures)) if isinstance(progress, Progress) else None
+    recorder = Recorder(engine, report, on_record=tick)
     try:
         for step in _scenarios():
-            if step.check and not engine.runs(step.check):
+            if not _wanted(step, engine):
                 continue
-            if progress is not None and step.what:
-                progress(f"{step.check or 'sending'}: {step.what}")
+            if say is not None and step.what:
+                say(f"{step.check or 'sending'}: {step.what}")
             step.run(engine, recorder)
+    except Stopped:
+        report.notes.append(f"stopped after {recorder.failures} failure(s) (--max-failures "
+                            f"{settings.max_failures}): later requests were not sent")
     finally:
         engine.close()
-    for check in settings.skip:
-        report.results[check].failures.clear()
-        report.results[check].exercised = 0
-        report.skip(check, "skipped on request (--skip)")
+        if isinstance(progress, Progress):
+            progress.done()
+    for check in report.results:
+        if not settings.runs(check):
+            report.results[check].failures.clear()
+            report.results[check].exercised = 0
+            report.skip(check, settings.left_out(check))
     tally = engine.tally
     if tally.unfollowed:
         report.notes.append(f"{tally.unfollowed} processing answer(s) not followed: a generation had already run "
@@ -87,5 +107,10 @@ def run_suite(settings: Settings, spec: Spec | None = None, progress: Callable[[
     if tally.refused_for_model:
         report.notes.append(f"valid bodies refused for model {engine.model_id} with a 400 naming the value, as the "
                             f"spec allows (x-t2i-model-dependent): {', '.join(sorted(tally.refused_for_model))}")
+    if engine.operations is not None:
+        report.notes.append("operations tested (--operation): " + ", ".join(sorted(engine.operations)))
+    if settings.record is not None:
+        report.notes.append(f"{len(engine.archive.entries) if engine.archive else 0} exchanges recorded in "
+                            f"{settings.record} (HAR)")
     report.notes.append(f"{engine.client.sent} requests sent")
     return report.finish()

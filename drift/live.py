@@ -35,6 +35,8 @@ from t2i_contract.contract_tests.generation import input_fields
 from t2i_contract.contract_tests.inputs import InputImages, InputImageServer
 from t2i_contract.contract_tests.operations import GENERATION_OPERATIONS, RELOAD_OPERATION, refuses_input, \
     unimplemented
+from t2i_contract.contract_tests.progress import Progress
+from t2i_contract.contract_tests.recording import Stopped
 from t2i_contract.contract_tests.settings import Settings
 from t2i_contract.contract_tests.packs import is_pack
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
@@ -42,7 +44,7 @@ from t2i_contract.spec.packs import load_contract
 
 from .errors import DocumentError, UpstreamError
 from .findings import Finding
-from .observe import Observer
+from .observe import DRIFT_RULES, Observer
 from .packs import run_pack_drift
 from .settings import DriftSettings
 
@@ -55,7 +57,8 @@ def engine_settings(settings: DriftSettings) -> Settings:
     """The engine's settings for a drift run: drift follows a generation for ``max_wait`` seconds."""
     return Settings(base_url=settings.base_url, key=settings.key, model_id=settings.model_id, loras=settings.loras,
                     profile=settings.profile, timeout=settings.timeout, fetch_margin=settings.max_wait,
-                    seed=settings.seed, spec_path=settings.spec_path)
+                    seed=settings.seed, spec_path=settings.spec_path, operations=settings.operations,
+                    rate_limit=settings.rate_limit, record=settings.record)
 
 
 class _Findings:
@@ -65,9 +68,17 @@ class _Findings:
         self.settings, self.spec = settings, spec
         self.observer = Observer(spec)
         self.images_checked = 0
+        self.errors = 0  # error-level problems so far (--max-failures)
         self.reached = False  # until a first answer comes, silence means the server is not there
         self.text2img = spec.responses.operation_pointer("text2img")
         self.fields = f"{spec.responses.json_schema(f'{self.text2img}/requestBody')}/properties"
+
+    def problem(self, rule: str, path: str, message: str, group: str | None = None) -> None:
+        """One problem to the observer; ``--max-failures`` error-level ones stop the run."""
+        self.observer.problem(rule, path, message, group)
+        self.errors += DRIFT_RULES[rule].level == "error"
+        if self.settings.max_failures is not None and self.errors >= self.settings.max_failures:
+            raise Stopped(self.errors)
 
     def pointer(self, operation: str | None) -> str:
         return self.spec.responses.operation_pointer(operation or "text2img")
@@ -80,11 +91,11 @@ class _Findings:
             raise UpstreamError(f"cannot reach {self.settings.base_url}: {exchange.error}", self.settings.base_url)
         self.reached = True
         for problem in checks.no_server_error(exchange):
-            self.observer.problem("request-failed", self.pointer(exchange.operation), f"{label}: {problem}")
+            self.problem("request-failed", self.pointer(exchange.operation), f"{label}: {problem}")
         if not exchange.answered:
             return
         if exchange.json is NO_JSON:
-            self.observer.problem("request-failed", self.pointer(exchange.operation),
+            self.problem("request-failed", self.pointer(exchange.operation),
                                   f"{label} answered HTTP {exchange.status} with a body that is not JSON: "
                                   f"{exchange.text[:80]!r}")
             return
@@ -105,13 +116,13 @@ class _Findings:
         if exchange is None or not exchange.answered or exchange.json is NO_JSON:
             return
         for problem, _ in out.found.get("valid_accepted", []):
-            self.observer.problem("valid-request-rejected", f"{self.pointer(operation)}/requestBody", problem,
+            self.problem("valid-request-rejected", f"{self.pointer(operation)}/requestBody", problem,
                                   group=str(exchange.status))
         polled = out.polled
         if polled is not None:
             for index, (problem, poll) in enumerate(polled.problems, start=1):
                 ended = polled.timed_out and index == len(polled.problems)
-                self.observer.problem("generation-never-finished" if ended else "request-failed",
+                self.problem("generation-never-finished" if ended else "request-failed",
                                       self.pointer(poll.operation or "fetch"), problem)
         if out.result is not None and operation == "text2img":
             self.defaults(body, out)
@@ -121,9 +132,9 @@ class _Findings:
         request = parse_text2img(body, self.spec)
         for name, problem in checks.default_departures(self.spec, body, request, out.result, out.images):
             if name == "output":
-                self.observer.problem("request-failed", self.text2img, f"could not read an image: {problem}")
+                self.problem("request-failed", self.text2img, f"could not read an image: {problem}")
             else:
-                self.observer.problem("default-not-applied", f"{self.fields}/{escape_pointer(name)}/default",
+                self.problem("default-not-applied", f"{self.fields}/{escape_pointer(name)}/default",
                                       f"{name}: omitted, so the spec's default applies, but {problem}")
 
     def rejected(self, out: Outcome, operation: str) -> None:
@@ -131,15 +142,15 @@ class _Findings:
         if exchange is None or not exchange.answered or exchange.json is NO_JSON:
             return
         for problem, _ in out.found.get("invalid_rejected", []):
-            self.observer.problem("invalid-request-accepted", f"{self.pointer(operation)}/requestBody", problem,
+            self.problem("invalid-request-accepted", f"{self.pointer(operation)}/requestBody", problem,
                                   group=str(exchange.branch))
 
     def unserved(self, operation: str, exchange: Exchange) -> bool:
         """A 404 naming ``operation``: one finding saying the server does not implement it."""
         route = self.spec.operation(operation)[0]
-        if not unimplemented(exchange, operation, route):
+        if not unimplemented(exchange, operation, self.spec):
             return False
-        self.observer.problem("valid-request-rejected", self.pointer(operation),
+        self.problem("valid-request-rejected", self.pointer(operation),
                               f"POST {route}: the server does not implement {operation} "
                               f"({exchange.response_summary()[:160]})")
         return True
@@ -174,7 +185,7 @@ def _model_reload(engine: Engine, found: _Findings) -> None:
     if found.unserved(RELOAD_OPERATION, exchange) or not exchange.answered or exchange.json is NO_JSON:
         return
     for problem in checks.model_reload(exchange):
-        found.observer.problem("valid-request-rejected", f"{found.pointer(RELOAD_OPERATION)}/requestBody", problem)
+        found.problem("valid-request-rejected", f"{found.pointer(RELOAD_OPERATION)}/requestBody", problem)
     found.rejected(engine.evaluate_invalid({"key": engine.key}, RELOAD_OPERATION), RELOAD_OPERATION)
 
 
@@ -189,6 +200,16 @@ def run_drift(settings: DriftSettings) -> list[Finding]:
     found = _Findings(settings, spec)
     engine = Engine(engine_settings(settings), spec, settings.seed, observe=found.see,
                     wants_images=found.wants_images)
+    progress = Progress("t2i drift") if settings.progress else None
+
+    def step(what: str) -> None:
+        if progress is not None:
+            progress.step(what)
+
+    def tick() -> None:
+        if progress is not None:
+            progress.tick(engine.client.sent, found.errors)
+
     invalid_count = round(settings.samples * settings.invalid_ratio)
     valid_count = settings.samples - invalid_count
     probe = minimal_body(spec, model_id=settings.model_id, key=engine.key)
@@ -199,17 +220,29 @@ def run_drift(settings: DriftSettings) -> list[Finding]:
                    seed=settings.seed) if invalid_count else []
     operations = {operation_id for operation_id, _, _, _ in spec.operations()}
     try:
-        for body in valid[:valid_count]:
-            found.generated(body, engine.evaluate_valid(body), "text2img")
-        for body in invalid:
-            found.rejected(engine.evaluate_invalid(body), "text2img")
+        if engine.tests("text2img"):
+            step(f"text2img: {valid_count} valid and {len(invalid)} invalid bodies")
+            for body in valid[:valid_count]:
+                found.generated(body, engine.evaluate_valid(body), "text2img")
+                tick()
+            for body in invalid:
+                found.rejected(engine.evaluate_invalid(body), "text2img")
+                tick()
         with InputImageServer() as server:
             images = server.images
-            for operation in [op for op in GENERATION_OPERATIONS if op in operations]:
+            for operation in [op for op in GENERATION_OPERATIONS if op in operations and engine.tests(op)]:
+                step(f"{operation}, with input images the suite serves")
                 images = _image_operation(engine, found, operation, images, max(valid_count // OPERATION_SHARE, 2),
                                           round(invalid_count / OPERATION_SHARE))
-        if RELOAD_OPERATION in operations:
+                tick()
+        if RELOAD_OPERATION in operations and engine.tests(RELOAD_OPERATION):
+            step("model_reload")
             _model_reload(engine, found)
+    except Stopped:
+        step(f"stopped after {found.errors} error-level problem(s) (--max-failures {settings.max_failures})")
     finally:
         engine.close()
-    return found.observer.findings()
+        if progress is not None:
+            progress.done()
+    findings = found.observer.findings()
+    return [f for f in findings if f.rule in settings.checks] if settings.checks else findings

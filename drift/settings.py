@@ -15,7 +15,16 @@ from pathlib import Path
 import click
 
 from t2i_contract.contract_tests.generation import PROFILES
-from t2i_contract.contract_tests.settings import DEFAULT_PROFILE, DEFAULT_TIMEOUT
+from t2i_contract.contract_tests.settings import (
+    DEFAULT_PROFILE,
+    DEFAULT_TIMEOUT,
+    check_ids,
+    max_failures_setting,
+    operations_setting,
+    progress_setting,
+    rate_limit_setting,
+    record_setting,
+)
 from t2i_contract.spec.options import setting
 from t2i_contract.spec.packs import contract_setting
 from t2i_contract.spec.reports import FORMATS, format_setting, output_setting
@@ -111,8 +120,25 @@ class DriftSettings:
                                      default_text="the bundled spec/text2img.yaml",
                                      help="The contract to hold the server to.")
     contract: str | None = contract_setting(role="The contract to hold the server to, instead of --spec")
+    checks: frozenset[str] = setting(default_factory=frozenset, parse=check_ids, repeatable=True, metavar="A,B",
+                                     help="Report only these drift rules, by the ids the findings carry (e.g. "
+                                          "type-mismatch,default-not-applied): comma-separated, or repeat the flag.")
+    operations: tuple[str, ...] = operations_setting()
+    max_failures: int | None = max_failures_setting(
+        "Stop sending after this many error-level verdicts on requests (a valid body refused, an invalid one "
+        "accepted, a request failed, a default not applied); schema drift is tallied from what was sent.")
+    rate_limit: float | None = rate_limit_setting()
+    record: Path | None = record_setting()
+    progress: bool = progress_setting()
 
     def __post_init__(self) -> None:
+        from .observe import DRIFT_RULES
+
+        unknown = sorted(set(self.checks) - set(DRIFT_RULES))
+        if unknown:
+            raise ValueError(f"checks must be drift rules among {', '.join(DRIFT_RULES)}, got {unknown}")
+        object.__setattr__(self, "checks", frozenset(self.checks))
+        object.__setattr__(self, "operations", tuple(self.operations))
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"base_url must be an http(s) URL, got {self.base_url!r}")
         if self.samples < 1:

@@ -4,7 +4,8 @@ Each :class:`Breakage` rewrites the JSON request body before the mock sees it,
 the JSON answer after, or the PNG bytes of image downloads. The table
 :data:`BREAKAGES` names, for each, the checks it must make fail; most break
 exactly one check, and where a breakage is visible to a second check by nature
-(half-size images are also wrong defaults) the table says so.
+(half-size images are also wrong defaults, and the webhook's images are measured
+like the answer's) the table says so.
 """
 from __future__ import annotations
 
@@ -388,7 +389,8 @@ def _webhook_at_once(path: str, sent: Json, status: int, answer: Json) -> tuple[
 
 BREAKAGES: tuple[Breakage, ...] = (
     Breakage("one-sample-short", frozenset({"sample_count"}), on_response=_one_sample_short),
-    Breakage("half-size-images", frozenset({"image_size", "defaults", "img2img_size"}), on_image=_half_size),
+    # The webhook's images are downloaded and measured like the answer's: a wrong size shows there too.
+    Breakage("half-size-images", frozenset({"image_size", "defaults", "img2img_size", "webhook"}), on_image=_half_size),
     Breakage("no-status-on-errors", frozenset({"conformance"}), on_response=_no_status_on_errors),
     Breakage("500-for-width-1024", frozenset({"no_server_error"}), on_response=_crash_on_width_1024),
     Breakage("unknown-scheduler-accepted", frozenset({"invalid_rejected"}), on_request=_accept_unknown_scheduler),
@@ -402,7 +404,7 @@ BREAKAGES: tuple[Breakage, ...] = (
              on_response=refuse_samplers("model_id")),
     Breakage("auth-not-enforced", frozenset({"auth"}), on_request=_any_key_works, needs_key=True),
     Breakage("500-for-malformed-body", frozenset({"no_server_error"}), on_response=_crash_on_malformed_body),
-    Breakage("img2img-sized-by-width-height", frozenset({"img2img_size"}), on_image=_square_outputs),
+    Breakage("img2img-sized-by-width-height", frozenset({"img2img_size", "webhook"}), on_image=_square_outputs),
     Breakage("inpaint-changes-a-kept-pixel", frozenset({"inpaint_preserves"}), on_image=_paint_one_kept_pixel),
     Breakage("unusable-inputs-accepted", frozenset({"input_refused"}), on_request=_usable_inputs),
     Breakage("500-for-unusable-input", frozenset({"input_refused", "no_server_error"}),

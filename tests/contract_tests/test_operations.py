@@ -142,7 +142,8 @@ def test_model_reload_wants_success_or_processing_with_a_message(status: int, bo
 
 @pytest.mark.parametrize(("status", "body", "missing"), [
     (404, {"status": "error", "message": "Not found: this server does not implement img2img"}, True),
-    (404, {"status": "error", "message": "Not found", "errors": [{"field": "", "rule": "route"}]}, True),
+    (404, {"status": "error", "message": "Not found: no route POST /api/v6/images/img2img",
+           "errors": [{"field": "", "rule": "route"}]}, True),  # as the protocol layer answers a route it lacks
     (404, NO_JSON, True),
     (405, NO_JSON, True),
     (404, {"status": "error", "message": "Model not found: m",
@@ -150,7 +151,7 @@ def test_model_reload_wants_success_or_processing_with_a_message(status: int, bo
     (200, {"status": "success", "id": 1, "output": []}, False),
 ], ids=["names-operation", "no-route", "html-404", "html-405", "unknown-model", "success"])
 def test_an_unimplemented_operation_is_told_from_an_unknown_model(status: int, body: Any, missing: bool) -> None:
-    assert unimplemented(exchange(status, body), "img2img", "/api/v6/images/img2img") is missing
+    assert unimplemented(exchange(status, body), "img2img", SPEC) is missing  # the spec's x-t2i-wire signal
 
 
 # -- the run ------------------------------------------------------------------------

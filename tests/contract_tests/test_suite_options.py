@@ -166,7 +166,10 @@ def test_each_failure_shows_its_own_response(keyed_mock_app: Flask,
     with ServerThread(BrokenServer(keyed_mock_app, breakage)) as server:
         report = run_suite(fast_settings(server.url, key=VALID_KEY, max_examples=1))
     failures = report.results["auth"].failures
-    assert len(failures) == 2, report.render_text()
-    text2img, fetch = failures
+    # a wrong key on every operation that takes one: text2img, both fetches, img2img, inpaint, model_reload
+    assert [f.operation for f in failures] == ["text2img", "fetchById", "fetch", "img2img", "inpaint",
+                                               "modelReload"], report.render_text()
+    text2img, fetch = failures[:2]
     assert "/text2img" in text2img.reproducer and "/fetch/" in fetch.reproducer
     assert '"output"' in text2img.response and text2img.response != fetch.response
+    assert len({f.reproducer for f in failures}) == len(failures)

@@ -110,7 +110,7 @@ def test_cli_exits_zero_on_the_mock_and_one_on_a_drifting_server(
     clean = runner.invoke(main, ["drift", "--base-url", mock_url, "--samples", "5", "--format", "json"],
                           auto_envvar_prefix="T2I")
     assert clean.exit_code == 0, clean.output
-    assert all(f["level"] == "info" for f in json.loads(clean.output)["findings"])
+    assert all(f["level"] == "info" for f in json.loads(clean.stdout)["findings"])
     url = drifting_server(**DRIFTS["id-as-string"][0])
     drifted = runner.invoke(main, ["drift", "--samples", "5"], env={"T2I_DRIFT_BASE_URL": url},
                             auto_envvar_prefix="T2I")
@@ -242,3 +242,34 @@ def test_a_model_reload_answer_outside_its_schema_is_found_at_its_response(
     assert {f.rule for f in findings} == {"unknown-enum-value", "valid-request-rejected"}
     assert any(f.path == f"{S}/ModelReloadResponse/properties/status" for f in findings), findings
     assert any(f.path == f"{MODEL_RELOAD}/requestBody" and "'loaded'" in f.message for f in findings)
+
+
+def test_drift_options_choose_operations_and_rules_record_and_pace(mock_url: str, tmp_path: Path) -> None:
+    """--operation, --checks (drift rules), --record (HAR), --rate-limit and progress, as t2i test has them."""
+    har = tmp_path / "drift.har"
+    result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--samples", "4", "--format", "json",
+                                       "--operation", "img2img", "--checks", "enum-value-never-seen", "--record",
+                                       str(har), "--rate-limit", "50/s", "--fail-on", "info"])
+    assert result.exit_code == 1, result.output  # the info findings of the one rule chosen
+    findings = json.loads(result.stdout)["findings"]
+    assert findings and {f["rule"] for f in findings} == {"enum-value-never-seen"}
+    posts = [e for e in json.loads(har.read_text())["log"]["entries"] if e["request"]["method"] == "POST"]
+    assert posts and {e["request"]["url"].split("/api/v6/images/")[1].split("/")[0] for e in posts} <= \
+        {"img2img", "fetch"}
+    assert any(line.startswith("t2i drift: [") and "img2img" in line for line in result.stderr.splitlines())
+
+
+def test_drift_max_failures_stops_sending(drifting_server: Callable[..., str], tmp_path: Path) -> None:
+    url = drifting_server(response_change=lambda path, code, body: (500, body) if path.endswith("/text2img")
+                          else (code, body))
+    har = tmp_path / "stopped.har"
+    result = CliRunner().invoke(main, ["drift", "--base-url", url, "--samples", "10", "--max-failures", "2",
+                                       "--record", str(har), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    assert "stopped after 2 error-level problem(s) (--max-failures 2)" in result.stderr
+    assert len(json.loads(har.read_text())["log"]["entries"]) == 2  # each 500 is one verdict: request-failed
+
+
+def test_drift_refuses_an_unknown_rule_in_checks(mock_url: str) -> None:
+    result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--checks", "colour"])
+    assert result.exit_code == 2 and "checks must be drift rules" in result.output
