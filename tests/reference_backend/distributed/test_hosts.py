@@ -14,6 +14,7 @@ made (not root, no iproute2).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import subprocess
@@ -86,8 +87,8 @@ def test_a_cluster_of_namespaced_hosts_loses_no_job_and_runs_none_twice(tiny: Ti
         endpoint = f"http://{address['s3']}:5000"
         make_bucket = ["ip", "netns", "exec", hosts.namespace("client"), sys.executable, "-c",
                        f"import boto3; boto3.client('s3', endpoint_url={endpoint!r}).create_bucket(Bucket={BUCKET!r})"]
-        wait_for(lambda: subprocess.run(make_bucket, env={**S3_ENV, "PATH": "/usr/bin:/bin"},
-                                        capture_output=True).returncode == 0, timeout=60, interval=0.2)
+        wait_for(lambda: subprocess.run(make_bucket, env=os.environ | S3_ENV, capture_output=True).returncode == 0,
+                 timeout=60, interval=0.2)
         hooks_file = tmp_path / "hooks.jsonl"
         hosts.run("client", [sys.executable, str(Path(__file__).with_name("netns.py")), "listen", address["client"],
                              "8099", str(hooks_file)], tmp_path / "listener.log")
