@@ -148,6 +148,7 @@ class Redactor:
         return len(self._known[0]) if self._known else 0
 
 
+_REDACTED_TOKEN = json.dumps(REDACTED).encode()
 _STRING_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)("|\\?\Z)', re.DOTALL)
 
 
@@ -169,7 +170,7 @@ def _plain_key_members(raw: bytes) -> bytes:
             continue
         start = raw.find(b'"', at + 5)
         end = raw.find(b'"', start + 1)
-        out += [raw[last:start], _encode_token(REDACTED, closed=end >= 0)]
+        out += [raw[last:start], _REDACTED_TOKEN if end >= 0 else _REDACTED_TOKEN[:-1]]
         last = pos = len(raw) if end < 0 else end + 1
     if not out:
         return raw

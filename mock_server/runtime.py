@@ -34,7 +34,7 @@ from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadReques
 from t2i_contract.wire.answers import PROCESSING, SUCCESS, answers_for
 from t2i_contract.wire.seeds import seed_range
 
-from .behaviour import BehaviourFile
+from .behaviour import NOTHING, BehaviourFile
 from .config import DENY_PRIVATE_FLAG, MockConfig
 from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .journal import kept_answer
@@ -133,7 +133,7 @@ class MockRuntime(Service):
     def begin(self, call: Call) -> None:
         call.state["journal"] = entry = journal_entry(call.environ, self.clock.now())
         behaviour = self.behaviour.current()  # set with POST /__mock/behaviour, applied as Prefer is
-        if behaviour.active and (applied := behaviour.apply(call.environ, call.operation_id, call.spec or self.spec)):
+        if behaviour is not NOTHING and behaviour.active and (applied := behaviour.apply(call.environ, call.operation_id, call.spec or self.spec)):
             entry["behaviour"] = applied
         low, high = behaviour.latency or self.config.latency
         if high > 0:
