@@ -76,7 +76,7 @@ def invalid_rejected(exchange: Exchange) -> list[str]:
         return []
     if 400 <= exchange.status < 500 or exchange.branch == "error":
         return []
-    return [f"HTTP {exchange.status} with status {exchange.branch!r} for a body the spec rejects"]
+    return [f"HTTP {exchange.status} with status {exchange.word!r} for a body the spec rejects"]
 
 
 def _names(answer: Any, field: str) -> bool:
@@ -119,7 +119,7 @@ def valid_accepted(exchange: Exchange, model_dependent: Mapping[str, Any] | None
     if refused_for_the_model(exchange, model_dependent or {}):
         return []
     message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
-    return [f"HTTP {exchange.status} with status {exchange.branch!r} for a valid body"
+    return [f"HTTP {exchange.status} with status {exchange.word!r} for a valid body"
             + (f": {message}" if message else "")]
 
 
@@ -291,7 +291,7 @@ def key_refused(exchange: Exchange, missing: bool = False) -> list[str]:
         return []
     if missing and exchange.status == 400 and _names(exchange.json, "key"):
         return []
-    return [f"HTTP {exchange.status} with status {exchange.branch!r} for a {'missing' if missing else 'wrong'} key "
+    return [f"HTTP {exchange.status} with status {exchange.word!r} for a {'missing' if missing else 'wrong'} key "
             f"(the spec: a key the server does not know is a 401 in ErrorResponse's shape)"]
 define("implemented", "every operation of the spec is served: a valid body never gets a 404 naming the operation "
                       "(--skip implemented tests only the operations the server has)",
@@ -370,7 +370,7 @@ def input_refused(exchange: Exchange, field: str) -> list[str]:
     if exchange.status >= 500:
         return [f"HTTP {exchange.status} for an unusable {field}: a bad input is the client's error, a 4xx"]
     if not 400 <= exchange.status < 500:
-        return [f"HTTP {exchange.status} with status {exchange.branch!r} for an unusable {field}"]
+        return [f"HTTP {exchange.status} with status {exchange.word!r} for an unusable {field}"]
     if not _names(exchange.json, field):
         return [f"HTTP {exchange.status}, but the answer does not name {field}"]
     return []
@@ -387,8 +387,8 @@ def model_reload(exchange: Exchange) -> list[str]:
         return []
     if exchange.status != 200 or exchange.branch not in _ACCEPTED:
         message = exchange.json.get("message") if isinstance(exchange.json, dict) else None
-        return [f"HTTP {exchange.status} with status {exchange.branch!r} for a reload of a model the server has"
+        return [f"HTTP {exchange.status} with status {exchange.word!r} for a reload of a model the server has"
                 + (f": {message}" if message else "")]
     if not isinstance(exchange.json.get("message"), str):
-        return [f"answer {exchange.branch!r} without a message string"]
+        return [f"answer {exchange.word!r} without a message string"]
     return []

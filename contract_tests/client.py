@@ -20,7 +20,8 @@ from typing import Any, Callable, Mapping
 
 import requests
 
-from t2i_contract.spec import Spec
+from t2i_contract.spec import Spec, load_spec
+from t2i_contract.wire.answers import answers_for
 from t2i_contract.wire.routes import route_table
 
 from .har import Archive
@@ -59,6 +60,7 @@ class Exchange:
     json: Any = NO_JSON
     error: str | None = None
     elapsed: float = 0.0
+    role: str | None = None  # the answer's branch as the contract's status words say (set by the client)
 
     @property
     def answered(self) -> bool:
@@ -66,8 +68,20 @@ class Exchange:
 
     @property
     def branch(self) -> str | None:
-        """The response's ``status`` field (success / processing / error), if any."""
-        return self.json.get("status") if isinstance(self.json, dict) else None
+        """Which answer this is: ``success``, ``processing`` or ``error``, read through the document's words
+        (``x-t2i-wire``: :meth:`~t2i_contract.wire.answers.Answers.read`); None for anything else.
+
+        A client sets it as the answer comes; an exchange made by hand is read with the default contract's words.
+        """
+        if self.role is None and isinstance(self.json, dict):
+            return answers_for(load_spec()).read(self.json).branch
+        return self.role
+
+    @property
+    def word(self) -> Any:
+        """The status word the answer said, as sent (``'loaded'`` where the contract has no such word)."""
+        field = answers_for(load_spec()).wire.answer_status_field
+        return self.json.get(field) if isinstance(self.json, dict) and field else None
 
     def response_summary(self) -> str:
         if not self.answered:
@@ -110,6 +124,7 @@ class Client:
                  recorder: Archive | None = None) -> None:
         """``rate_limit``: most requests a second (``--rate-limit``); ``recorder`` keeps every exchange (``--record``)."""
         self.spec = spec
+        self.answers = answers_for(spec)
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.timeout = timeout
@@ -189,6 +204,7 @@ class Client:
                 exchange.json = response.json()
             except ValueError:
                 exchange.json = NO_JSON
+            exchange.role = self.answers.read(exchange.json if exchange.json is not NO_JSON else None).branch
         exchange.elapsed = time.monotonic() - started
         with self._lock:
             self.sent += 1

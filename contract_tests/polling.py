@@ -73,7 +73,7 @@ def follow(client: Client, started: Exchange, *, margin: float,
             return polled
         if not _ok(poll, "processing"):
             polled.problems.append((f"polling generation {generation_id} got HTTP {poll.status} "
-                                    f"with status {poll.branch!r} instead of processing or success", poll))
+                                    f"with status {poll.word!r} instead of processing or success", poll))
             return polled
         if poll.json.get("id") != generation_id:
             polled.problems.append((f"fetch of {generation_id} answered id {poll.json.get('id')!r}", poll))

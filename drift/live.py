@@ -143,7 +143,7 @@ class _Findings:
             return
         for problem, _ in out.found.get("invalid_rejected", []):
             self.problem("invalid-request-accepted", f"{self.pointer(operation)}/requestBody", problem,
-                                  group=str(exchange.branch))
+                                  group=str(exchange.word))
 
     def unserved(self, operation: str, exchange: Exchange) -> bool:
         """A 404 naming ``operation``: one finding saying the server does not implement it."""
