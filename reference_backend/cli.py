@@ -52,16 +52,19 @@ def serve_command(config: BackendConfig) -> None:
         claim = claim_port(config.host, config.port)  # before any model is looked at; held while serving
     except PortTaken as exc:
         raise click.ClickException(str(exc)) from None
-    if not config.queue:
-        _require_backend()
-    from .serving import preflight, serve
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
-        preflight(config)
-    except (BackendError, ValueError) as exc:
-        claim.release()  # refused before serving: the port is free again (and its socket closed)
-        raise click.ClickException(str(exc)) from None
+        if not config.queue:
+            _require_backend()
+        from .serving import preflight, serve
+
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        try:
+            preflight(config)
+        except (BackendError, ValueError) as exc:
+            raise click.ClickException(str(exc)) from None
+    except BaseException:
+        claim.release()  # refused before serving, whatever refused it: the port is free again, its socket closed
+        raise
     mode = f"queue: {config.queue}" if config.queue else f"models: {config.models_dir}"
     click.echo(f"t2i reference backend on http://{config.host}:{config.port}/ "
                f"({mode}, keys: {len(config.keys) or 'any'})", err=True)

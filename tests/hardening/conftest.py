@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 import uuid
 from contextlib import ExitStack
 from pathlib import Path
@@ -147,6 +148,10 @@ def _marked(mark: str) -> list[int]:
     return found
 
 
+LEAVING_DEADLINE = 30.0
+"""Seconds a stopping process may take to be gone before the session calls it left behind."""
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_process_left_behind() -> Iterator[None]:
     """Issue 18, item 3: every process the session starts (servers and their workers) is gone at its end.
@@ -163,7 +168,13 @@ def no_process_left_behind() -> Iterator[None]:
         yield
     finally:
         os.environ.pop(SESSION_MARK, None)
+    # a process told to stop a moment ago (a server's last worker) may still be on its way out: give each
+    # one a generous deadline to go before calling it left behind (polled, no fixed wait)
+    deadline = time.monotonic() + LEAVING_DEADLINE
     left = _marked(mark)
+    while left and time.monotonic() < deadline:
+        time.sleep(0.2)
+        left = _marked(mark)
     for pid in left:
         try:
             os.kill(pid, signal.SIGKILL)

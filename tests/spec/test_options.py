@@ -18,6 +18,7 @@ import pytest
 from click.testing import CliRunner
 
 from t2i_contract.spec.cli import ENTRY_POINT_GROUP, main
+from t2i_contract.contract_tests.settings import check_ids
 from t2i_contract.spec.options import (
     FieldOption,
     build,
@@ -91,13 +92,13 @@ def test_help_shows_every_flag_variable_and_default(name: str) -> None:
             assert f"default: {option.default_text}" in record
 
 
-def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
+def _sample(option: FieldOption, tmp_path: Path, command: str = "") -> tuple[str, Any]:
     """A raw value for the option other than its default, and the value the settings should then hold."""
     special: dict[str, tuple[str, Any]] = {
         "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
         "public_url": ("https://images.example.com/t2i", None),
         "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
-        "key": ("secret", "secret"),
+        "key": ("secret", "secret"), "rate_limit": ("30/m", 0.5),
         "output": ("sarif=x.sarif", (("sarif", Path("x.sarif")),)),
         "headers": ("X-Team: a b\nX-Trace: 1", (("X-Team", "a b"), ("X-Trace", "1"))),
     }
@@ -107,6 +108,9 @@ def _sample(option: FieldOption, tmp_path: Path) -> tuple[str, Any]:
     kind = option.type
     if option.spec.parse is split_commas:
         return "k1, k2", ("k1", "k2")
+    if option.spec.parse is check_ids:  # --checks, --skip: ids the command checks (drift's are its rules)
+        ids = ("type-mismatch", "default-not-applied") if command == "drift" else ("conformance", "auth")
+        return ", ".join(ids), frozenset(ids)
     if option.is_bool:
         return ("false" if option.default else "true"), not option.default
     if isinstance(kind, click.Choice):
@@ -143,7 +147,7 @@ def test_every_variable_reaches_the_settings(name: str, tmp_path: Path) -> None:
     for option in _options(name):
         if option.spec.argument:
             continue
-        raw, expected = _sample(option, tmp_path)
+        raw, expected = _sample(option, tmp_path, name)
         env = {envvar_name(name, o.flag): r for n, (r, _) in required.items()
                for o in _options(name) if o.name == n and not o.spec.argument}
         args = [r for n, (r, _) in required.items() for o in _options(name) if o.name == n and o.spec.argument]
@@ -201,6 +205,8 @@ DIFFERENT_DEFAULTS = {
     "webhook-timeout": "servers: per attempt, the receiver's answer (the mock waits less); test: how long the "
                        "suite's receiver waits for the delivery",
     "max-store-bytes": "the mock keeps requests only (256 MiB); serve keeps the generated images too (1 GiB)",
+    "operation": "validate checks one body against one operation (text2img unless named); test and drift send "
+                 "to every operation unless some are named",
     "contract": "servers serve several contracts side by side (the default pack unless named); lint reads one "
                 "document (SPEC, else the default pack) and diff one old document (unset: OLD is given)",
 }
