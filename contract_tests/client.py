@@ -168,10 +168,15 @@ class Client:
         return self.post("text2img", self.url_for("text2img"), raw=raw)
 
     def fetch_by_id(self, generation_id: Any, key: str | None = None) -> Exchange:
-        return self.post("fetchById", self.url_for("fetchById", id=generation_id), body={"key": key or self.key})
+        """The document's first fetch form (``x-t2i-wire`` lifecycle): the id in the path."""
+        operation = self.answers.wire.lifecycle.fetch[0]
+        return self.post(operation, self.url_for(operation, id=generation_id), body={"key": key or self.key})
 
     def fetch(self, generation_id: Any, key: str | None = None) -> Exchange:
-        return self.post("fetch", self.url_for("fetch"), body={"key": key or self.key, "request_id": generation_id})
+        """The document's second fetch form: the id in the body."""
+        operation = self.answers.wire.lifecycle.fetch[-1]
+        return self.post(operation, self.url_for(operation),
+                         body={"key": key or self.key, "request_id": generation_id})
 
     # -- plumbing ------------------------------------------------------------------
     def post(self, operation: str | None, url: str, *, body: Any = None, raw: bytes | None = None,

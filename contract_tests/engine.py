@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
 from t2i_contract.spec import GenerationRequest, Spec, parse_request
+from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.prefer import prefer_header
 from t2i_contract.wire.routes import route_table
 
@@ -129,7 +130,7 @@ class Engine:
 
     def tests(self, operation: str) -> bool:
         """Is ``operation`` tested in this run (``--operation``; fetch goes with text2img)?"""
-        if operation in ("fetch", "fetchById"):
+        if operation in wire_of(self.spec).lifecycle.fetch:  # the document's fetch forms
             operation = "text2img"
         return self.operations is None or operation in self.operations
 
