@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -25,6 +26,7 @@ __all__ = [
     "DTYPES",
     "BackendConfig",
     "TinyModelSettings",
+    "parse_queue_url",
 ]
 
 DEFAULT_HOST = "127.0.0.1"
@@ -43,6 +45,25 @@ DEFAULT_DEVICE = "cpu"
 DEFAULT_DTYPE = "float32"
 DEFAULT_TINY_SEED = 0
 DTYPES = ("float32", "float16", "bfloat16")
+
+
+QUEUE_SCHEMES = ("redis", "rediss", "unix")
+
+
+def parse_queue_url(text: str) -> str:
+    """``--queue``: a Redis URL, ``redis://HOST:PORT/DB``, ``rediss://...`` or ``unix:///PATH``; anything else
+    (``localhost:6379``, no scheme) is a usage error, not a Redis that does not answer."""
+    url = str(text).strip()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in QUEUE_SCHEMES or (parts.scheme != "unix" and not parts.hostname) \
+            or (parts.scheme == "unix" and not parts.path):
+        raise ValueError(f"expected a Redis URL such as redis://127.0.0.1:6379/0 (schemes: "
+                         f"{', '.join(s + '://' for s in QUEUE_SCHEMES)}), got {url!r}")
+    return url
 
 
 _EXISTING_DIR = click.Path(file_okay=False, exists=True, path_type=Path)
@@ -66,7 +87,7 @@ class BackendConfig:
     data_dir: Path | None = setting(None, flag="data", type=click.Path(file_okay=False, path_type=Path),
                                     default_text="a new temporary folder",
                                     help="Where the SQLite job store and the images live.")
-    queue: str | None = setting(None, metavar="redis://HOST:PORT/DB",
+    queue: str | None = setting(None, metavar="redis://HOST:PORT/DB", parse=parse_queue_url,
                                 default_text="none: one process, SQLite, in-process workers",
                                 help="Distributed mode: accept, validate and queue jobs on this Redis for t2i worker "
                                      "processes; load no model. --data must then be a folder every API process "
@@ -109,6 +130,7 @@ class BackendConfig:
                                      help="Pipelines kept loaded; the least recently used goes first.")
     max_loras: int = setting(DEFAULT_MAX_LORAS, type=click.IntRange(1),
                              help="LoRA adapters kept loaded per pipeline; the least recently used goes first.")
+    access_log: bool = setting(False, negatable=True, help="Log every request on stdout, one line each (method, path, status, milliseconds).")
     torch_threads: int | None = setting(None, flag="threads", type=click.IntRange(1), default_text="torch's choice",
                                         help="torch CPU (intra-op) threads.")
 
