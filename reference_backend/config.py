@@ -130,7 +130,8 @@ class BackendConfig:
                                      help="Pipelines kept loaded; the least recently used goes first.")
     max_loras: int = setting(DEFAULT_MAX_LORAS, type=click.IntRange(1),
                              help="LoRA adapters kept loaded per pipeline; the least recently used goes first.")
-    access_log: bool = setting(False, negatable=True, help="Log every request on stdout, one line each (method, path, status, milliseconds).")
+    access_log: bool = setting(False, negatable=True,
+                               help="Log every request on stdout, one line each (method, path, status, milliseconds).")
     torch_threads: int | None = setting(None, flag="threads", type=click.IntRange(1), default_text="torch's choice",
                                         help="torch CPU (intra-op) threads.")
 
