@@ -53,7 +53,11 @@ def serve_command(config: BackendConfig) -> None:
     except PortTaken as exc:
         raise click.ClickException(str(exc)) from None
     try:
-        if not config.queue:
+        if config.queue:
+            from .distributed.cli import require_queue
+
+            require_queue("t2i serve --queue", images=bool(config.images))
+        else:
             _require_backend()
         from .serving import preflight, serve
 

@@ -35,7 +35,7 @@ def granian_app() -> Flask:
 def serve(config: BackendConfig) -> None:
     """Serve until SIGTERM or Ctrl-C."""
     serve_granian(f"{__name__}:granian_app", env_name=CONFIG_ENV, settings=config, host=config.host,
-                  port=config.port, workers=1, threads=HTTP_THREADS)
+                  port=config.port, workers=1, threads=HTTP_THREADS, access_log=config.access_log)
 
 
 def preflight(config: BackendConfig) -> None:

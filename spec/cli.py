@@ -130,9 +130,32 @@ def _read(path: Path) -> bytes:
 
 def run() -> None:
     """Console entry point. Each command names its own T2I_<COMMAND>_<OPTION> variables
-    (``spec.options``); a spec that cannot be loaded is one line and exit 2."""
+    (``spec.options``). Every expected failure is one line on stderr that says what to do:
+    a bad option or value (click's usage errors) exits 2 and points at the command's
+    ``--help``; a command's refusal (click's ``ClickException``: a port in use, a missing
+    extra, a service that does not answer) exits with its code, 1 unless it says otherwise;
+    a spec that cannot be loaded exits 2."""
     try:
-        main()
+        code = main.main(standalone_mode=False, prog_name="t2i")  # --help and --version: click's Exit, as a code
+    except click.exceptions.NoArgsIsHelpError as exc:  # a group with no subcommand (`t2i`): its help, exit 2
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.UsageError as exc:
+        sys.exit(_one_line(exc.format_message(), exc.exit_code, exc.ctx))
+    except click.ClickException as exc:
+        sys.exit(_one_line(exc.format_message(), exc.exit_code))
+    except click.Abort:  # Ctrl-C before a command took over
+        sys.exit(_one_line("interrupted", 1))
     except SpecError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(2)
+        sys.exit(_one_line(str(exc), 2))
+    if isinstance(code, int) and code:
+        sys.exit(code)
+
+
+def _one_line(message: str, code: int, ctx: click.Context | None = None) -> int:
+    """Write ``error: MESSAGE`` as one line on stderr (with the command's --help for a usage error); the exit code."""
+    text = " ".join(message.split())
+    if ctx is not None:
+        text += f" (see '{ctx.command_path} --help')"
+    click.echo(f"error: {text}", err=True)
+    return code

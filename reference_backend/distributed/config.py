@@ -21,7 +21,7 @@ import click
 
 from t2i_contract.spec.options import setting
 
-from ..config import BackendConfig
+from ..config import BackendConfig, parse_queue_url
 from .broker import DEFAULT_HEARTBEAT_TIMEOUT
 
 __all__ = ["DEFAULT_AFFINITY_WAIT", "DEFAULT_BATCH_WAIT", "DEFAULT_SHUTDOWN_TIMEOUT", "WorkerSettings"]
@@ -47,8 +47,10 @@ def _default_name() -> str:
 class WorkerSettings:
     """Everything one generation worker process needs."""
 
-    queue: str | None = setting(None, help="Redis URL of the queue and job store shared with the t2i serve --queue "
-                                  "processes, e.g. redis://127.0.0.1:6379/0. Required.")
+    queue: str | None = setting(None, metavar="redis://HOST:PORT/DB", parse=parse_queue_url,
+                                default_text="none: required",
+                                help="Redis URL of the queue and job store shared with the t2i serve --queue "
+                                     "processes, e.g. redis://127.0.0.1:6379/0.")
     name: str = setting("", default_text="HOST-PID",
                         help="How this worker is known in meta.worker and the registry; unique per worker.")
     heartbeat_timeout: float = setting(DEFAULT_HEARTBEAT_TIMEOUT, type=click.FloatRange(min=1),
@@ -73,7 +75,10 @@ class WorkerSettings:
     loras_dir: Path | None = _same("loras_dir")
     vaes_dir: Path | None = _same("vaes_dir")
     ip_adapters_dir: Path | None = _same("ip_adapters_dir")
-    data_dir: Path | None = _same("data_dir")
+    data_dir: Path | None = setting(None, flag="data", type=click.Path(file_okay=False, path_type=Path),
+                                    default_text="none: required, unless --images (then a new temporary folder)",
+                                    help="The images folder this worker shares with the t2i serve --queue "
+                                         "processes; with --images, its own scratch space.")
     images: str | None = _same("images")
     images_endpoint: str | None = _same("images_endpoint")
     device: str = _same("device")
