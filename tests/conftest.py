@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Iterator
 import pytest
 from hypothesis import HealthCheck, settings
 
+from tests.leaks import Watch
+
 ROOT = Path(__file__).resolve().parent.parent
 
 if TYPE_CHECKING:
@@ -31,6 +33,34 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.enviro
 CI_SUITE_SEED = "20261129"
 if os.environ.get("CI"):
     os.environ.setdefault("T2I_TEST_SEED", CI_SUITE_SEED)
+
+
+# Issue 18, item 3: every process a session starts is gone at its end (tests/leaks.py). The whole suite's
+# sessions (each xdist worker's own) carry the mark from their first test; after each test the newly seen
+# marked processes are noted with that test's id, so a leak names the test that started it.
+_WATCH = Watch()
+_RUNNING = ["(session start)"]
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    _RUNNING[0] = item.nodeid
+    yield
+    _WATCH.note(item.nodeid)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_process_left_behind() -> Iterator[None]:
+    """Any marked process still living at the session's end (after a polled grace) fails its last test,
+    named with the test it was first seen during, and is killed so that nothing stays behind either way."""
+    _WATCH.start()
+    try:
+        yield
+    finally:
+        _WATCH.stop()
+    left = _WATCH.left(_RUNNING[0])
+    if left:
+        pytest.fail("processes left behind by the tests:\n" + "\n".join(map(str, left)), pytrace=False)
 
 
 @pytest.fixture(scope="session")

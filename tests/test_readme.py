@@ -45,6 +45,7 @@ import pytest
 import requests
 
 from tests.conftest import CI_SUITE_SEED, ROOT
+from tests.leaks import SESSION_MARK
 from tests.readme_commands import Command, MarkerError, extract
 from tests.support import free_port, wait_for
 
@@ -81,7 +82,8 @@ class Harness:
         subprocess.run(["git", "clone", "--quiet", "--shared", str(ROOT), str(self.clone)], check=True)
         (self.clone / ".venv").symlink_to(ROOT / ".venv")
         os.utime(self.clone / "pyproject.toml", (0, 0))  # older than .venv's stamps: make installs nothing
-        self.env = {k: v for k, v in os.environ.items() if not k.startswith("T2I_")}
+        # the session's mark stays (tests/leaks.py: whatever a README command leaves running is found)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("T2I_") or k == SESSION_MARK}
         self.env["T2I_TEST_SEED"] = CI_SUITE_SEED
         self.env["PATH"] = f"{VENV_BIN}{os.pathsep}{self.env.get('PATH', '')}"
         self.env["VIRTUAL_ENV"] = str(ROOT / ".venv")

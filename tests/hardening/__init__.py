@@ -28,7 +28,7 @@ Issue 18 ("Hardening, second pass"): one module per item, each test run against 
 1. Bounded decoding (scan bomb, every field, both servers): ``test_decoding.py``; the
    decoder itself: tests/protocol/test_inputs.py.
 2. One port, one server, and 3. no orphans after kill -9: ``test_processes.py``; every process a
-   session of these tests starts is gone at its end (``conftest.py``, ``no_process_left_behind``).
+   session of the suite starts is gone at its end (tests/leaks.py, ``no_process_left_behind``).
 4. Fairness per client and resolved address: ``test_fairness.py`` (the sender's shares
    without HTTP: tests/protocol/test_webhooks_starvation.py).
 5. Input images fetched once, at intake: ``test_inputs_once.py``.

@@ -10,12 +10,8 @@ default URL policy (private targets refused), the mock with its own (private tar
 """
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import threading
-import time
-import uuid
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
@@ -30,7 +26,6 @@ if TYPE_CHECKING:
     from t2i_contract.reference_backend import Generator
 
 KINDS = ("mock", "backend")
-SESSION_MARK = "T2I_TEST_SESSION"
 WEBHOOK_TIMEOUT = 120.0  # a guard against a hung receiver, never a claim about speed
 Launch = Callable[..., Target]
 
@@ -130,54 +125,3 @@ def trickle() -> Iterator[Trickle]:
     with Trickle() as receiver:
         yield receiver
 
-
-def _marked(mark: str) -> list[int]:
-    """Living processes (not this one) whose environment carries ``T2I_TEST_SESSION=mark``."""
-    needle = f"{SESSION_MARK}={mark}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-                if state != "Z":
-                    found.append(int(entry.name))
-        except OSError:
-            continue
-    return found
-
-
-LEAVING_DEADLINE = 30.0
-"""Seconds a stopping process may take to be gone before the session calls it left behind."""
-
-
-@pytest.fixture(scope="session", autouse=True)
-def no_process_left_behind() -> Iterator[None]:
-    """Issue 18, item 3: every process the session starts (servers and their workers) is gone at its end.
-
-    Each one inherits a mark made for this session; at the end, any living marked process
-    fails the session's last test, and is killed so that nothing stays behind either way.
-    """
-    if not Path("/proc/self/environ").exists():
-        yield
-        return
-    mark = uuid.uuid4().hex
-    os.environ[SESSION_MARK] = mark
-    try:
-        yield
-    finally:
-        os.environ.pop(SESSION_MARK, None)
-    # a process told to stop a moment ago (a server's last worker) may still be on its way out: give each
-    # one a generous deadline to go before calling it left behind (polled, no fixed wait)
-    deadline = time.monotonic() + LEAVING_DEADLINE
-    left = _marked(mark)
-    while left and time.monotonic() < deadline:
-        time.sleep(0.2)
-        left = _marked(mark)
-    for pid in left:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
-    assert not left, f"processes left behind by the tests: {left}"
