@@ -3,8 +3,9 @@
 The API operations, their intake, answers and the one error handler come from the
 protocol layer (:func:`t2i_contract.protocol.install`) over the mock's service,
 :class:`~mock_server.runtime.MockRuntime`; the mock adds its image and ``/__mock``
-routes (``routes.py``), CORS headers, and a WSGI fast path (``fastpath.py``) that
-calls the same pipeline. Nothing is created at import time, and building an app
+routes (``routes.py``), CORS headers, a WSGI fast path (``fastpath.py``) that
+calls the same pipeline, and ``GET /healthz`` and ``/readyz`` (``protocol/health.py``:
+ready while its SQLite store can be written). Nothing is created at import time, and building an app
 costs a few milliseconds, so wrapping it in WSGI middleware for tests is cheap.
 """
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from flask import Flask, Response, request
 
 from t2i_contract.protocol import BodyLimits, Clock, KeyRing, Pipeline, install
+from t2i_contract.protocol.health import install_health, sqlite_writable
 from t2i_contract.protocol.settings import load_contracts
 
 from .config import MockConfig
@@ -55,6 +57,8 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     register_page(app, mock)  # GET / and /__mock/behaviour
     # shows which worker answered; tests prove cross-worker state with it
     headers = {"X-T2I-Mock-Worker": str(os.getpid()), **CORS_HEADERS}
+    # GET /healthz and /readyz, in front of Flask and behind the fast path (which only takes POSTs)
+    install_health(app, {"store": sqlite_writable(mock.store.path)}, headers)
     app.wsgi_app = FastPath(app.wsgi_app, pipeline, headers, enabled=config.fast_path)  # type: ignore[method-assign]
 
     @app.after_request
