@@ -28,7 +28,6 @@ __all__ = [
     "DEFAULT_TTL",
     "DEFAULT_WORKERS",
     "DEFAULT_SERVER",
-    "DENY_PRIVATE_FLAG",
     "SERVERS",
     "MockConfig",
     "parse_keys",
@@ -51,8 +50,6 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_JOURNAL_LIMIT = 1000
 DEFAULT_WEBHOOK_BACKOFF = 0.5
 DEFAULT_WEBHOOK_TIMEOUT = 10.0
-DENY_PRIVATE_FLAG = "--deny-private-urls"
-"""The flag of ``deny_private_urls``, as the URL policy's refusals name it (``tests/mock_server`` checks it)."""
 
 
 def parse_latency(text: str | float | None) -> tuple[float, float]:
@@ -137,10 +134,8 @@ class MockConfig:
     webhook_backoff: float = shared.webhook_backoff(DEFAULT_WEBHOOK_BACKOFF)
     webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
     retry_after: int = shared.retry_after()
-    deny_private_urls: bool = setting(False, help="Refuse webhook URLs on loopback and private addresses. By default "
-                                                   "the mock posts to them (your receiver usually runs on your own "
-                                                   "machine); link-local and metadata addresses are always refused "
-                                                   "unless in --url-allow.")
+    # allowed by default: a developer's webhook receiver usually runs on their own machine
+    private_urls: str = shared.private_urls("allow")
     models: tuple[str, ...] = setting((), parse=parse_keys, metavar="ID,ID",
                                       help="Comma-separated model ids. When set, any other model_id gets 404 "
                                            "'Model not found: <id>' from every operation.")

@@ -29,13 +29,13 @@ from t2i_contract.protocol import (
 from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.webhooks import address_of
 from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
-from t2i_contract.protocol.urls import PolicyFlags, UrlPolicy
+from t2i_contract.protocol.urls import UrlPolicy, allows_private
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
 from t2i_contract.wire.answers import PROCESSING, SUCCESS, answers_for
 from t2i_contract.wire.seeds import seed_range
 
 from .behaviour import NOTHING, BehaviourFile
-from .config import DENY_PRIVATE_FLAG, MockConfig
+from .config import MockConfig
 from .images import INPUTS_KEY, ImageCache, client_meta, encode_inputs
 from .journal import kept_answer
 from .store import Job, JobStore, temporary_folder
@@ -86,9 +86,9 @@ class MockRuntime(Service):
         self.names = ImageNames(store.secret)  # images under tokens derived from the job id: ids grant nothing
         self._resume_lock: BinaryIO | None = None
         self.behaviour = BehaviourFile(store.path)
-        # a developer's webhook receiver usually runs on their own machine: private targets are allowed
-        self.url_policy = UrlPolicy(allow_private=not config.deny_private_urls, allow=tuple(config.url_allow),
-                                    deadline=config.webhook_timeout, flags=PolicyFlags.deny(DENY_PRIVATE_FLAG, "mock"))
+        # a developer's webhook receiver usually runs on their own machine: private targets allowed by default
+        self.url_policy = UrlPolicy(allow_private=allows_private(config.private_urls), allow=tuple(config.url_allow),
+                                    deadline=config.webhook_timeout)
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
                                       timeout=config.webhook_timeout, clock=clock, post=json_poster(self.url_policy),
                                       resolve=address_of(self.url_policy))  # shares per client and address

@@ -38,12 +38,11 @@ from .outbound import json_poster, post_json
 from .outbound_errors import InputImageError, InvalidUrl, OutboundError, UrlRefused
 from .pipeline import Answer, Pipeline, Route, install, json_bytes
 from .service import Call, Service
-from .urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, UrlPolicy
+from .urls import ALLOW_LIST_FLAG, PRIVATE_URLS_FLAG, UrlPolicy
 from .webhooks import WebhookSender, WebhookSource, initial_status, unsettled
 
 __all__ = [
     "ALLOW_LIST_FLAG",
-    "ALLOW_PRIVATE_FLAG",
     "DEFAULT_MAX_BODY",
     "STATUS_MESSAGES",
     "Answer",
@@ -61,6 +60,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotFound",
     "OutboundError",
+    "PRIVATE_URLS_FLAG",
     "Pipeline",
     "ProtocolError",
     "QueueFull",

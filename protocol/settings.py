@@ -18,7 +18,7 @@ from t2i_contract.spec import Spec
 from t2i_contract.spec.packs import DEFAULT_CONTRACT, load_contract
 
 __all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "max_store_bytes",
-           "parse_public_url", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
+           "parse_public_url", "private_urls", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
            "webhook_timeout"]
 
 #: Delivery attempts in all, the same on every server, so webhook_status reads alike.
@@ -60,6 +60,13 @@ def public_url() -> Any:
                    help="Base URL clients reach the server on (behind a proxy, say): image and fetch links are "
                         "built on it, and its host is a name of the server's own (the mock's /__mock answers "
                         "it as it answers loopback).")
+
+
+def private_urls(default: str) -> Any:
+    return setting(default, type=click.Choice(("allow", "deny"), case_sensitive=False), metavar="allow|deny",
+                   help="Whether webhooks and input images may reach loopback, private and shared (CGNAT) "
+                        "addresses. Link-local and metadata addresses are refused either way, unless in "
+                        "--url-allow.")
 
 
 def retry_after() -> Any:

@@ -30,8 +30,8 @@ digits are all 127.0.0.1 (or 0.0.0.0), found without a resolver.
 ``allow`` entries are host names (matched exactly, ignoring case and a trailing
 dot: every address of that host is then allowed) or addresses/CIDRs (``10.0.0.0/8``,
 ``127.0.0.1``, ``fd00::/8``). The servers fill them from ``--url-allow HOST|CIDR``
-and ``--allow-private-urls`` (the mock: ``--deny-private-urls``); a refusal names the
-flags of the server that owns the policy (:class:`PolicyFlags`) that would allow it.
+and ``--private-urls allow|deny`` (one option on every server, whose default each server
+states: the mock allows, ``t2i serve`` denies); a refusal names the flags that would allow it.
 """
 from __future__ import annotations
 
@@ -49,18 +49,25 @@ from .outbound_errors import InvalidUrl, TooSlow, Unreachable, UrlRefused
 
 __all__ = [
     "ALLOW_LIST_FLAG",
-    "ALLOW_PRIVATE_FLAG",
     "DEFAULT_DEADLINE",
     "DEFAULT_MAX_BYTES",
-    "PolicyFlags",
+    "PRIVATE_URLS_FLAG",
     "Resolver",
     "Target",
     "UrlPolicy",
+    "allows_private",
     "classify",
     "system_resolver",
 ]
 
-ALLOW_PRIVATE_FLAG = "--allow-private-urls"
+PRIVATE_URLS_FLAG = "--private-urls"
+"""``allow`` opens loopback, private and shared addresses to webhooks and input images; ``deny`` refuses them."""
+
+
+def allows_private(private_urls: str) -> bool:
+    """What a server's ``--private-urls`` value means for :attr:`UrlPolicy.allow_private`."""
+    return private_urls.lower() == "allow"
+
 ALLOW_LIST_FLAG = "--url-allow"
 DEFAULT_DEADLINE = 10.0
 """Seconds one attempt may take in all: connecting, sending, and reading the whole answer."""
@@ -160,28 +167,6 @@ def _connectable(address: IPAddress) -> str:
 
 
 @dataclass(frozen=True)
-class PolicyFlags:
-    """The flags of the server that owns a policy, as its refusals name them.
-
-    ``allow_list`` adds hosts and ranges (``--url-allow``); ``private`` is the switch that
-    decides about private addresses and ``open_private`` says how to use it to open them.
-    The defaults are ``t2i serve``'s; the mock opens them by default and has
-    ``--deny-private-urls`` instead (``PolicyFlags.deny(...)``).
-    """
-
-    allow_list: str = ALLOW_LIST_FLAG
-    private: str = ALLOW_PRIVATE_FLAG
-    open_private: str = f"start the server with {ALLOW_PRIVATE_FLAG}"
-    private_not_enough: str = f"{ALLOW_PRIVATE_FLAG} does not"
-
-    @classmethod
-    def deny(cls, flag: str, server: str = "server") -> PolicyFlags:
-        """The flags of a server whose ``flag`` refuses private addresses (allowed without it)."""
-        return cls(private=flag, open_private=f"start the {server} without {flag}",
-                   private_not_enough=f"leaving out {flag} does not")
-
-
-@dataclass(frozen=True)
 class Target:
     """A checked URL: where to connect and what to ask for there."""
 
@@ -209,7 +194,6 @@ class UrlPolicy:
     deadline: float = DEFAULT_DEADLINE
     max_bytes: int = DEFAULT_MAX_BYTES
     resolver: Resolver = field(default=system_resolver, compare=False, repr=False)
-    flags: PolicyFlags = field(default_factory=PolicyFlags, compare=False, repr=False)
     _networks: tuple[IPNetwork, ...] = field(init=False, repr=False, compare=False)
     _names: frozenset[str] = field(init=False, repr=False, compare=False)
 
@@ -223,7 +207,7 @@ class UrlPolicy:
             except ValueError:
                 host = _normalise_name(text)
                 if not host or "/" in host or any(c.isspace() for c in host):
-                    raise ValueError(f"{self.flags.allow_list} {entry!r} is neither a host name nor an "
+                    raise ValueError(f"{ALLOW_LIST_FLAG} {entry!r} is neither a host name nor an "
                                      "address/CIDR") from None
                 names.add(host)
         if self.deadline <= 0 or self.max_bytes <= 0:
@@ -298,15 +282,14 @@ class UrlPolicy:
             return
         plain = _connectable(address)
         where = f"{name} ({plain})" if name else str(address)
-        named = self.flags
         if category in PRIVATE_CATEGORIES:
-            flags = (named.private, named.allow_list)
-            hint = f"{named.open_private}, or {named.allow_list} {plain}"
+            flags = (PRIVATE_URLS_FLAG, ALLOW_LIST_FLAG)
+            hint = f"start the server with {PRIVATE_URLS_FLAG} allow, or {ALLOW_LIST_FLAG} {plain}"
         else:
-            flags = (named.allow_list,)
-            hint = f"only an explicit {named.allow_list} {plain} allows it ({named.private_not_enough})"
+            flags = (ALLOW_LIST_FLAG,)
+            hint = f"only an explicit {ALLOW_LIST_FLAG} {plain} allows it ({PRIVATE_URLS_FLAG} allow does not)"
         if name:
-            hint += f" or {named.allow_list} {name}"
+            hint += f" or {ALLOW_LIST_FLAG} {name}"
         raise UrlRefused(field, url, f"{field} {show_value(url)} is refused: {where} is "
                          f"{_DESCRIPTIONS[category]}; {hint}",
                          host=name or str(address), address=plain, category=category, flags=flags)

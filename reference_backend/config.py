@@ -118,8 +118,8 @@ class BackendConfig:
     webhook_attempts: int = shared.webhook_attempts()
     webhook_backoff: float = shared.webhook_backoff(DEFAULT_WEBHOOK_BACKOFF)
     webhook_timeout: float = shared.webhook_timeout(DEFAULT_WEBHOOK_TIMEOUT)
-    allow_private_urls: bool = setting(False, help="Let webhook URLs point at loopback and private addresses "
-                                                    "(refused by default: the server would be an SSRF gateway).")
+    # denied by default: a server beside other services must not be a gateway to them
+    private_urls: str = shared.private_urls("deny")
     url_allow: tuple[str, ...] = shared.url_allow()
     contract: tuple[str, ...] = shared.contracts()
     max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),

@@ -39,7 +39,7 @@ from t2i_contract.protocol import (
 )
 from t2i_contract.protocol.outbound import json_poster
 from t2i_contract.protocol.webhooks import address_of
-from t2i_contract.protocol.urls import UrlPolicy
+from t2i_contract.protocol.urls import UrlPolicy, allows_private
 from t2i_contract.spec import load_spec
 from t2i_contract.wire.answers import FAILED as VIEW_FAILED
 from t2i_contract.wire.answers import PROCESSING, answers_for, with_server_info
@@ -81,7 +81,7 @@ class JobService(Service):
         self.spec = load_spec()
         self.answers = answers_for(self.spec)
         # a server beside other services must not post to them for anyone: private targets need a flag
-        self.url_policy = UrlPolicy(allow_private=config.allow_private_urls, allow=tuple(config.url_allow),
+        self.url_policy = UrlPolicy(allow_private=allows_private(config.private_urls), allow=tuple(config.url_allow),
                                     deadline=config.webhook_timeout)
         self.webhooks = WebhookSender(self, attempts=config.webhook_attempts, backoff=config.webhook_backoff,
                                       timeout=config.webhook_timeout, clock=self.clock,

@@ -1,6 +1,6 @@
 """One policy for the whole cluster: decided once, in Redis, and followed by every process.
 
-The URL policy (``--allow-private-urls``, ``--url-allow``) and the limits of
+The URL policy (``--private-urls``, ``--url-allow``) and the limits of
 intake (``--max-queued``, ``--retry-after``, ``--temp-ttl``) are flags of the API
 processes. The first API process on a Redis writes them to ``<ns>:policy``
 (:func:`agree`); every later one must be started with the same values, or it
@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from t2i_contract.protocol.outbound import json_poster
-from t2i_contract.protocol.urls import UrlPolicy
+from t2i_contract.protocol.urls import UrlPolicy, allows_private
 
 from ..errors import ConfigError
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 class ClusterPolicy:
     """The settings every process of one cluster must share; their names are BackendConfig's fields."""
 
-    allow_private_urls: bool
+    private_urls: str
     url_allow: tuple[str, ...]
     max_queued: int
     retry_after: int
@@ -58,7 +58,7 @@ class ClusterPolicy:
         return json.dumps(asdict(self), sort_keys=True)
 
     def url_policy(self, deadline: float) -> UrlPolicy:
-        return UrlPolicy(allow_private=self.allow_private_urls, allow=self.url_allow, deadline=deadline)
+        return UrlPolicy(allow_private=allows_private(self.private_urls), allow=self.url_allow, deadline=deadline)
 
 
 class PolicyMismatch(ConfigError):

@@ -168,7 +168,7 @@ def test_a_server_without_img2img_passes_with_skip_implemented_and_says_so(
 def _refuse_url_inputs(path: str, sent: Any, status: int, answer: Any) -> tuple[int, Any]:
     value = sent.get("init_image") if isinstance(sent, dict) else None
     if path.endswith(("/img2img", "/inpaint")) and isinstance(value, str) and value.startswith("http"):
-        message = f"init_image {value!r} is refused: loopback addresses are not allowed (--allow-private-urls)"
+        message = f"init_image {value!r} is refused: loopback addresses are not allowed (--private-urls allow)"
         return 400, {"status": "error", "message": message,
                      "errors": [{"field": "init_image", "rule": "url_policy", "message": message, "value": value}]}
     return status, answer

@@ -56,7 +56,7 @@ def receiver(guard: LoopbackGuard) -> Iterator[Receiver]:
 @pytest.fixture(scope="package")
 def fuzz_mock(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     config = MockConfig(db_path=tmp_path_factory.mktemp("fuzz-mock") / "mock.sqlite3", keys=(KEY,),
-                        deny_private_urls=True, url_allow=LOOPBACK_ONLY, webhook_backoff=0.01,
+                        private_urls="deny", url_allow=LOOPBACK_ONLY, webhook_backoff=0.01,
                         webhook_timeout=WEBHOOK_TIMEOUT, eta=0.05)
     app = create_app(config)
     try:
@@ -67,7 +67,7 @@ def fuzz_mock(receiver: Receiver, tmp_path_factory: pytest.TempPathFactory) -> I
 
 
 def _backend(generator: Generator, data_dir: Path, **config: Any) -> Any:
-    return serve(generator, data_dir, keys=(KEY,), allow_private_urls=False, url_allow=LOOPBACK_ONLY,
+    return serve(generator, data_dir, keys=(KEY,), private_urls="deny", url_allow=LOOPBACK_ONLY,
                  webhook_backoff=0.01, webhook_timeout=WEBHOOK_TIMEOUT, **config)
 
 

@@ -50,7 +50,7 @@ def launch(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Launch]:
                 url = stack.enter_context(ServerThread(app)).url
             else:
                 generator: Generator = request.getfixturevalue("tiny_generator")
-                config.setdefault("allow_private_urls", False)  # t2i serve's default
+                config.setdefault("private_urls", "deny")  # t2i serve's default
                 url = stack.enter_context(serve(KeepOpen(generator), data_dir, **config)).url
             target = Target(kind, url)
             stack.callback(target.close)

@@ -37,7 +37,7 @@ def test_slow_receivers_under_many_spellings_do_not_delay_another_clients_webhoo
         launch: Launch, kind: str, trickle: Trickle, receiver: WebhookListener) -> None:
     config = {"keys": (CLIENT, OTHER), "webhook_timeout": 3600.0, "webhook_attempts": 1}
     if kind == "backend":
-        config["allow_private_urls"] = True
+        config["private_urls"] = "allow"
     target = launch(kind, **config)
     port = trickle.url.split(":")[2].split("/")[0]
     for n in range(SLOW):
@@ -70,7 +70,7 @@ def test_one_clients_slow_image_urls_take_only_its_share_of_the_fetches(launch: 
                                                                       trickle: Trickle) -> None:
     """Its next img2img is a 429 at once while its slow ones hold their share; another client's runs."""
     config: dict[str, Any] = {"keys": (CLIENT, OTHER), "webhook_timeout": 3600.0}
-    config["allow_private_urls" if kind == "backend" else "deny_private_urls"] = kind == "backend"
+    config["private_urls"] = "allow"  # both servers: the receiver listens on loopback
     target = launch(kind, **config)
     results: dict[int, requests.Response] = {}
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Iterable, Iterator
 import pytest
 from werkzeug.wrappers import Request, Response
 
-from t2i_contract.protocol import ALLOW_PRIVATE_FLAG
+from t2i_contract.protocol import PRIVATE_URLS_FLAG
 from tests.fuzz.loopback import LoopbackGuard
 from tests.support import ServerThread, WebhookListener, wait_for
 
@@ -63,7 +63,7 @@ def test_a_strict_backend_refuses_every_spelling_of_loopback_naming_the_flag(lau
     in_error_shape("text2img", response)
     assert response.status_code == 400
     assert error_fields(response) == ["webhook"]
-    assert ALLOW_PRIVATE_FLAG in response.json()["message"], response.text
+    assert f"{PRIVATE_URLS_FLAG} allow" in response.json()["message"], response.text
     assert not receiver.received
 
 
@@ -82,7 +82,7 @@ def test_a_strict_backend_refuses_a_private_address(launch: Launch) -> None:
     response = target.text2img(target.body(webhook="http://10.0.0.1:6379/"))
     in_error_shape("text2img", response)
     assert error_fields(response) == ["webhook"]
-    assert ALLOW_PRIVATE_FLAG in response.json()["message"]
+    assert f"{PRIVATE_URLS_FLAG} allow" in response.json()["message"]
 
 
 class Redirecting:

@@ -5,7 +5,8 @@ forms ``[64:ff9b::127.0.0.1]`` (NAT64), ``[2002:7f00:1::]`` (6to4) and ``[::127.
 (IPv4-compatible) passed as loopback, and the server then dialled that IPv6 address, which
 is off the machine; ``--url-allow 127.0.0.1 --url-allow localhost`` refused 127.0.0.1 (the
 last flag won); the mock's refusal said "start the server with --allow-private-urls", a flag
-the mock lacks.
+the mock lacked. Since issue 17 both servers have one option, ``--private-urls allow|deny``,
+and each refusal names it.
 
 The IPv6 test runs the mock and its client inside a network namespace of its own with only
 loopback (``unshare -n``), so even a server that dialled those addresses sends nothing off
@@ -79,7 +80,7 @@ def test_url_allow_is_repeatable_and_its_values_add_up(kind: str, tiny: TinyMode
     port = free_port()
     flags = ["--port", str(port), "--url-allow", "127.0.0.1", "--url-allow", "localhost"]
     if kind == "mock":
-        flags += ["--deny-private-urls", "--db", str(tmp_path / "m.sqlite3")]
+        flags += ["--private-urls", "deny", "--db", str(tmp_path / "m.sqlite3")]
         ready = "/__mock/health"
     else:
         flags += ["--models", str(tiny.models_dir), "--data", str(tmp_path / "d")]
@@ -97,15 +98,23 @@ def test_url_allow_is_repeatable_and_its_values_add_up(kind: str, tiny: TinyMode
         assert refused.status_code == 400 and error_fields(refused) == ["webhook"], refused.text
 
 
-def test_the_mocks_refusal_names_the_mocks_own_flags(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["mock", "serve"])
+def test_each_servers_refusal_names_the_one_private_urls_option_it_has(kind: str, tiny: TinyModel,
+                                                                      tmp_path: Path) -> None:
+    """Both servers start with ``--private-urls deny`` (so both have it), and a refusal names its opposite."""
     port = free_port()
-    flags = ["--port", str(port), "--deny-private-urls", "--db", str(tmp_path / "m.sqlite3")]
-    with running("mock", flags, tmp_path / "mock.log", port) as mock:
+    flags = ["--port", str(port), "--private-urls", "deny"]
+    if kind == "mock":
+        flags += ["--db", str(tmp_path / "m.sqlite3")]
+        ready, model = "/__mock/health", "m"
+    else:
+        flags += ["--models", str(tiny.models_dir), "--data", str(tmp_path / "d")]
+        ready, model = "/", "tiny-sd"
+    with running(kind, flags, tmp_path / f"{kind}.log", port, ready=ready) as server:
         for field, operation, extra in (("webhook", "text2img", {}), ("init_image", "img2img", {})):
-            body = {"key": "k", "model_id": "m", "prompt": "p", "init_image": PNG_BASE64, **extra,
+            body = {"key": "k", "model_id": model, "prompt": "p", "init_image": PNG_BASE64, **extra,
                     field: "http://10.0.0.1/x.png"}
-            answer = requests.post(f"{mock.url}/api/v6/images/{operation}", json=body, timeout=TIMEOUT)
+            answer = requests.post(f"{server.url}/api/v6/images/{operation}", json=body, timeout=TIMEOUT)
             assert answer.status_code == 400 and error_fields(answer) == [field], answer.text
             message = answer.json()["message"]
-            assert "--deny-private-urls" in message and "--url-allow" in message, message
-            assert "--allow-private-urls" not in message, message
+            assert "--private-urls allow" in message and "--url-allow 10.0.0.1" in message, message

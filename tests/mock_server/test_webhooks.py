@@ -102,7 +102,7 @@ def test_loopback_receivers_are_allowed_by_default_and_refused_when_denied(make_
                                                                           body: dict[str, Any]) -> None:
     hook = {"webhook": "http://127.0.0.1:9/hook"}
     assert make_mock().text2img(body | hook).status_code == 200
-    strict = make_mock(deny_private_urls=True)
+    strict = make_mock(private_urls="deny")
     refused = strict.text2img(body | hook)
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "webhook"
     assert strict.text2img(body | {"webhook": "http://169.254.169.254/latest"}).status_code == 400

@@ -67,4 +67,4 @@ def test_a_url_the_policy_refuses_is_a_400_naming_field_and_flag() -> None:
         policy.check("http://127.0.0.1:9/hook", field="webhook")
     status, body, _ = error_answer(caught.value)
     assert status == 400
-    assert body["errors"][0]["field"] == "webhook" and "--allow-private-urls" in body["message"]
+    assert body["errors"][0]["field"] == "webhook" and "--private-urls allow" in body["message"]

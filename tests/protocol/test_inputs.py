@@ -118,7 +118,7 @@ def test_a_url_the_policy_refuses_is_never_fetched(images: ServerThread, monkeyp
 
     monkeypatch.setattr(socket, "create_connection", no_connection)
     err = failure(images.url + "/cat.png", UrlRefused, policy=UrlPolicy(), limits=LIMITS)
-    assert "--allow-private-urls" in str(err)
+    assert "--private-urls allow" in str(err)
     failure("http://169.254.169.254/latest/meta-data/", UrlRefused)
     failure("file:///etc/passwd", UrlRefused)
 

@@ -59,7 +59,7 @@ def test_post_json_delivers_the_payload_with_json_content_type(server: ServerThr
 
 
 def test_a_policy_refusal_sends_nothing(server: ServerThread, seen: list[dict]) -> None:
-    with pytest.raises(UrlRefused, match="--allow-private-urls"):
+    with pytest.raises(UrlRefused, match="--private-urls allow"):
         post_json(server.url + "/hook", {"id": 1}, policy=UrlPolicy())
     assert seen == []
 

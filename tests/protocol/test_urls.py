@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from t2i_contract.protocol.outbound_errors import InvalidUrl, Unreachable, UrlRefused
-from t2i_contract.protocol.urls import ALLOW_LIST_FLAG, ALLOW_PRIVATE_FLAG, PolicyFlags, UrlPolicy, classify
+from t2i_contract.protocol.urls import ALLOW_LIST_FLAG, PRIVATE_URLS_FLAG, UrlPolicy, allows_private, classify
 from t2i_contract.spec import load_spec
 
 
@@ -102,14 +102,14 @@ def test_allow_private_opens_loopback_private_and_cgnat_only() -> None:
         with pytest.raises(UrlRefused) as caught:
             UrlPolicy(allow_private=True, resolver=answering(address)).check("http://svc.internal/")
         assert caught.value.flags == (ALLOW_LIST_FLAG,)
-        assert f"{ALLOW_PRIVATE_FLAG} does not" in str(caught.value)
+        assert f"{PRIVATE_URLS_FLAG} allow does not" in str(caught.value)
 
 
 def test_a_private_refusal_names_both_flags() -> None:
     with pytest.raises(UrlRefused) as caught:
         UrlPolicy().check("http://10.0.0.1:6379/")
-    assert caught.value.flags == (ALLOW_PRIVATE_FLAG, ALLOW_LIST_FLAG)
-    assert ALLOW_PRIVATE_FLAG in str(caught.value) and f"{ALLOW_LIST_FLAG} 10.0.0.1" in str(caught.value)
+    assert caught.value.flags == (PRIVATE_URLS_FLAG, ALLOW_LIST_FLAG)
+    assert f"{PRIVATE_URLS_FLAG} allow" in str(caught.value) and f"{ALLOW_LIST_FLAG} 10.0.0.1" in str(caught.value)
 
 
 @pytest.mark.parametrize(("allow", "url"), [
@@ -212,16 +212,15 @@ def test_an_embedded_ipv4_form_is_judged_as_dialled_not_by_the_ipv4_inside(addre
     assert dialled == (str(ipaddress.ip_address(address)),)  # as IPv6: that exact range was allowed
 
 
-def test_refusal_hints_name_the_flags_of_the_server_that_owns_the_policy() -> None:
-    """Issue 18, item 13: the mock has --deny-private-urls, not --allow-private-urls."""
-    mock = UrlPolicy(flags=PolicyFlags.deny("--deny-private-urls", "mock"))
-    with pytest.raises(UrlRefused) as private:
-        mock.check("http://10.0.0.1/hook")
-    assert "start the mock without --deny-private-urls" in str(private.value)
-    assert private.value.flags == ("--deny-private-urls", ALLOW_LIST_FLAG)
-    with pytest.raises(UrlRefused) as metadata:
-        mock.check("http://169.254.169.254/")
-    assert ALLOW_PRIVATE_FLAG not in str(private.value) + str(metadata.value)
+@pytest.mark.parametrize(("value", "allowed"), [("allow", True), ("ALLOW", True), ("deny", False)])
+def test_the_private_urls_value_decides_the_policy(value: str, allowed: bool) -> None:
+    """One option, one polarity on every server (issue 17): ``--private-urls allow|deny``."""
+    policy = UrlPolicy(allow_private=allows_private(value), resolver=answering("10.0.0.1"))
+    if allowed:
+        assert policy.check("http://svc.internal/").addresses == ("10.0.0.1",)
+    else:
+        with pytest.raises(UrlRefused, match="--private-urls allow"):
+            policy.check("http://svc.internal/")
 
 
 @given(st.integers(min_value=0, max_value=2**32 - 1), st.sampled_from(["10.0.0.0/8", "127.0.0.0/8", "0.0.0.0/0"]))

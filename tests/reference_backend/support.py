@@ -77,7 +77,7 @@ def serve(generator: Generator, tmp_path: Path | None = None, *, clock: Clock | 
         config.setdefault("data_dir", tmp_path)
     config.setdefault("sync_timeout", 60.0)
     config.setdefault("webhook_backoff", 0.05)
-    config.setdefault("allow_private_urls", True)  # the tests' webhook receivers listen on loopback
+    config.setdefault("private_urls", "allow")  # the tests' webhook receivers listen on loopback
     app = create_app(BackendConfig(**config), generator=generator, clock=clock)
     service = app.extensions[EXTENSION]
     try:

@@ -295,12 +295,12 @@ def test_an_unexpected_exception_is_a_500_in_the_error_shape(tmp_path: Path) -> 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/hook", "http://localhost/hook", "http://0x7f000001/hook",
                                  "http://[::1]/hook", "http://169.254.169.254/latest"])
 def test_a_webhook_to_a_private_address_is_refused_by_default_naming_the_flag(tmp_path: Path, url: str) -> None:
-    with serve(fake(), tmp_path, allow_private_urls=False) as server:
+    with serve(fake(), tmp_path, private_urls="deny") as server:
         response = server.text2img(webhook=url)
         assert response.status_code == 400
         answer = conforms("text2img", response)
         assert answer["errors"][0]["field"] == "webhook"
-        assert "--allow-private-urls" in answer["message"] or "--url-allow" in answer["message"]
+        assert "--private-urls allow" in answer["message"] or "--url-allow" in answer["message"]
         assert server.service.store.waiting() == 0 and server.service.store.get(1) is None  # nothing stored
 
 

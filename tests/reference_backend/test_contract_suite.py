@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def test_t2i_test_passes_against_t2i_serve_on_the_tiny_model(tiny: TinyModel, tmp_path: Path) -> None:
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),
-                       keys="suite-key", data=str(tmp_path / "data"), allow_private_urls="true") as server:
+                       keys="suite-key", data=str(tmp_path / "data"), private_urls="allow") as server:
         result = subprocess.run(
             [sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "test", "--base-url", server.url,
              "--key", "suite-key", "--profile", "cheap", "--model-id", "tiny-sd", "--lora", "tiny-style",

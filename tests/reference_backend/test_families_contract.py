@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def test_t2i_test_passes_on_each_family(tiny: TinyModel, tmp_path: Path, family: str) -> None:
     loras = [arg for lora in TINY_FAMILY_LORAS[family][:2] for arg in ("--lora", lora)]
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),
-                       keys="suite-key", data=str(tmp_path / "data"), allow_private_urls="1") as server:
+                       keys="suite-key", data=str(tmp_path / "data"), private_urls="allow") as server:
         result = subprocess.run(
             [sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "test", "--base-url", server.url,
              "--key", "suite-key", "--profile", "cheap", "--model-id", TINY_FAMILY_MODELS[family], *loras,

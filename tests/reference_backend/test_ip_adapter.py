@@ -159,7 +159,7 @@ def test_t2i_serve_takes_ip_adapters_from_its_flag_and_fetches_under_its_url_pol
         refused = requests.post(f"{strict.url}/api/v6/images/text2img", json=body, timeout=60)
     assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == "ip_adapter_image"
     assert "loopback" in refused.json()["message"]
-    with serve_process(models=str(tiny.models_dir), ip_adapters=str(tiny.ip_adapters_dir), allow_private_urls="1",
+    with serve_process(models=str(tiny.models_dir), ip_adapters=str(tiny.ip_adapters_dir), private_urls="allow",
                        data=str(tmp_path / "open")) as server:
         answer = requests.post(f"{server.url}/api/v6/images/text2img", json=body, timeout=60).json()
     assert answer["status"] == "success", answer

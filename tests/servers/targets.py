@@ -113,7 +113,7 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
 
     config = MockConfig(db_path=data_dir / "mock.sqlite3", keys=(KEY,), webhook_backoff=BACKOFF,
                         webhook_timeout=WEBHOOK_TIMEOUT, eta=HOLD_ETA if hold else PROCESSING_ETA,
-                        max_queued=max_queued, deny_private_urls=bool(url_allow), url_allow=url_allow)
+                        max_queued=max_queued, private_urls="deny" if url_allow else "allow", url_allow=url_allow)
     app = create_app(config)
     try:
         with _serving("mock", app, ({}, {"Prefer": "code=500"})) as target:  # the mock's documented way
@@ -133,7 +133,7 @@ def serve_mock_process(data_dir: Path, *, max_queued: int | None = None, hold: b
     if max_queued is not None:
         flags += ["--max-queued", str(max_queued)]
     if url_allow:
-        flags += ["--deny-private-urls", "--url-allow", ",".join(url_allow)]
+        flags += ["--private-urls", "deny", "--url-allow", ",".join(url_allow)]
     target = Target("mock_granian", f"http://127.0.0.1:{port}", ({}, {"Prefer": "code=500"}))
     try:
         with running("mock", flags, data_dir / "mock.log", port):
@@ -183,7 +183,7 @@ def serve_backend(generator: Generator, data_dir: Path, *, max_queued: int | Non
         gate.set()
     config = BackendConfig(data_dir=data_dir, keys=(KEY,), webhook_backoff=BACKOFF, webhook_timeout=WEBHOOK_TIMEOUT,
                            max_queued=max_queued or 0, url_allow=url_allow,
-                           allow_private_urls=not url_allow)  # the webhook receiver listens on loopback
+                           private_urls="deny" if url_allow else "allow")  # the webhook receiver listens on loopback
     app = create_app(config, generator=Gated(generator, gate))
     try:
         with _serving("backend", app, ({"prompt": FAIL_PROMPT}, {})) as target:

@@ -200,6 +200,8 @@ DIFFERENT_DEFAULTS = {
     "max-queued": "mock: at most N pending jobs in all, unset for no limit (0 forces 429s); serve: per key, "
                   "0 for no limit",
     "webhook-backoff": "the mock retries sooner, for quick feedback in client tests",
+    "private-urls": "the mock allows them (a developer's webhook receiver usually runs on their machine); serve "
+                    "denies them (a server beside other services must not be a gateway to them)",
     "models": "mock: the model ids it knows (unset: any id is a model); serve and worker: the folder the models "
               "are loaded from (required)",
     "webhook-timeout": "servers: per attempt, the receiver's answer (the mock waits less); test: how long the "

@@ -57,7 +57,7 @@ def test_t2i_serve_started_with_another_policy_says_so_before_serving(redis_serv
 
 def test_a_worker_told_nothing_delivers_a_webhook_the_api_process_allowed(tiny: TinyModel, tmp_path: Path) -> None:
     with WebhookListener() as hooks, cluster(tiny, tmp_path) as running:
-        api = running.api(allow_private_urls="false", url_allow="127.0.0.1")
+        api = running.api(private_urls="deny", url_allow="127.0.0.1")
         running.worker("w1")
         job_id = submit(api, text2img_body(webhook=hooks.url))["id"]
         assert finished([api], [job_id], KEY)[job_id]["status"] == "success"
