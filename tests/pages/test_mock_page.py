@@ -114,3 +114,42 @@ def test_the_filters_hide_what_does_not_match(browser: Any, mock_url: str) -> No
     Select(browser.find_element(By.CSS_SELECTOR, "#filters [name=status]")).select_by_value("4xx")
     _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#journal .entry")) == 1, "the filtered list")
     assert "/fetch/999999" in browser.find_element(By.CSS_SELECTOR, "#journal .entry").text
+
+
+def test_a_job_still_processing_shows_a_placeholder_not_a_broken_image(browser: Any, mock_url: str,
+                                                                        screenshot: Callable[..., Path]) -> None:
+    from selenium.webdriver.common.by import By
+
+    # processing for ten minutes: the placeholders stay while the test looks (the page polls, the job is not done)
+    assert requests.post(mock_url + "/__mock/behaviour", json={"status": "processing", "eta": 600},
+                         timeout=WAIT).status_code == 200
+    browser.get(mock_url + "/")
+    _send(browser, prompt="slow to come", samples="2")
+    _wait(browser, lambda b: "processing" in b.find_element(By.ID, "try-status").text, "the processing answer")
+    shown = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#try-images .placeholder"), "placeholders")
+    assert len(shown) == 2 and "processing" in shown[0].text
+    assert not browser.find_elements(By.CSS_SELECTOR, "#try-images img")
+    entry = _wait(browser, lambda b: [e for e in b.find_elements(By.CSS_SELECTOR, "#journal .entry")
+                                      if "/text2img" in e.text and e.find_elements(By.CSS_SELECTOR, ".placeholder")],
+                  "the journal entry's placeholders")[0]
+    assert "processing" in entry.text
+    assert not entry.find_elements(By.CSS_SELECTOR, "img"), "an image of a job still processing (it would be broken)"
+    browser.execute_script("window.scrollTo(0, 0)")
+    screenshot(browser, "mock-processing")
+
+
+def test_each_error_is_printed_once(browser: Any, mock_url: str) -> None:
+    from selenium.webdriver.common.by import By
+
+    browser.get(mock_url + "/")
+    _send(browser, width="250")
+    _wait(browser, lambda b: "HTTP 400" in b.find_element(By.ID, "try-status").text, "the 400")
+    entry = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#journal .entry .errors li"), "the errors")
+    assert [li.text for li in entry] == ["width: width must be at least 256, got 250",
+                                        "width: width must be a multiple of 8, got 250"]
+    page = browser.find_element(By.TAG_NAME, "main").text
+    for message in ("width must be at least 256, got 250", "width must be a multiple of 8, got 250"):
+        # once in the answer to the form, once in the journal: never twice in either
+        assert browser.find_element(By.ID, "try-status").text.count(message) == 1
+        assert browser.find_element(By.ID, "journal").text.count(message) == 1, message
+        assert page.count(message) == 2
