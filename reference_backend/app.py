@@ -10,7 +10,10 @@ answers and the one error handler come from the protocol layer
 This module adds only what the backend serves besides the API:
 
 - ``GET /images/<token>-<n>.png``: the generated images (``storage.py`` names them);
-- ``GET /`` and ``GET /models``: a page to try the server from a browser, and the ids it holds (``page.py``).
+- ``GET /`` and ``GET /models``: a page to try the server from a browser, and the ids it holds (``page.py``);
+- ``GET /healthz`` and ``GET /readyz``: liveness and readiness (``protocol/health.py``). Ready: the models
+  folder holds a model, the job store and the image folder can be written, the generation threads run; an
+  API process of the distributed mode: Redis answers, its image folder can be written, its outbox relay runs.
 
 A client that sends ``Prefer: respond-async`` (or the mock's ``Prefer:
 status=processing``) gets ``processing`` at once, whatever ``sync_timeout`` says.
@@ -23,13 +26,14 @@ from pathlib import Path
 from flask import Flask, Response, send_file
 
 from t2i_contract.protocol import Clock, KeyRing, NotFound, Pipeline, SystemClock, install
+from t2i_contract.protocol.health import Probe, folder_writable, install_health, sqlite_writable
 from t2i_contract.protocol.settings import load_contracts
 from t2i_contract.spec import load_spec
 
 from .config import BackendConfig
 from .generator import Generator
 from .jobs import JobStore
-from .page import register_page
+from .page import available, register_page
 from .service import JobService
 from .storage import ImageStore
 
@@ -82,4 +86,49 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
         register_page(app, load_spec(), text2img, config)  # GET / (a form with every field) and GET /models
 
     service.start()
+    install_health(app, readiness_probes(config, service))  # GET /healthz and /readyz, in front of Flask
     return app
+
+
+def readiness_probes(config: BackendConfig, service: JobService) -> dict[str, Probe]:
+    """What ``GET /readyz`` asks of this process (see the module docstring)."""
+    probes: dict[str, Probe] = {}
+    if config.models_dir is not None:
+        probes["models"] = _models_on_disk(config)
+    if config.queue:
+        from .distributed.api import QueueService
+
+        assert isinstance(service, QueueService)
+        probes["queue"] = service.queue_probe()
+    else:
+        probes["store"] = sqlite_writable(service.store.path)
+    folder = getattr(service.images, "folder", None)  # an S3 bucket (--images) has no folder to probe
+    if folder is not None:
+        probes["images"] = folder_writable(folder)
+    probes["threads"] = _threads_running(service)
+    return probes
+
+
+def _models_on_disk(config: BackendConfig) -> Probe:
+    def probe() -> str | None:
+        if available(config)["models"]:
+            return None
+        return (f"no model in {config.models_dir} (a diffusers folder <id>/ with model_index.json, or a single "
+                f"file <id>.safetensors)")
+
+    return probe
+
+
+def _threads_running(service: JobService) -> Probe:
+    """The service's own threads (generation workers; the outbox relay of an API process) are alive."""
+
+    def probe() -> str | None:
+        if service._stopping.is_set():  # noqa: SLF001 - the service's life cycle, read only
+            return "the server is stopping"
+        threads = service._threads  # noqa: SLF001
+        dead = [thread.name for thread in threads if not thread.is_alive()]
+        if dead:
+            return f"{', '.join(dead)} stopped"
+        return None if threads else "its threads have not started"
+
+    return probe
