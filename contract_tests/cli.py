@@ -44,5 +44,6 @@ def command(settings: Settings, output: CliOutput) -> None:
         click.echo(f"error: {exc}", err=True)
         sys.exit(2)
     outputs = list(output.output) + ([("junit", output.junit)] if output.junit is not None else [])
-    write_outputs(report.to_run(spec.path, spec.responses.operation_pointer), output.format, outputs)
+    write_outputs(report.to_run(spec.path, spec.responses.operation_pointer), output.format, outputs,
+                  output.path_prefix)
     sys.exit(0 if report.ok else 1)

@@ -15,7 +15,7 @@ import click
 
 from t2i_contract.spec.options import setting, split_commas
 from t2i_contract.spec.packs import contract_setting
-from t2i_contract.spec.reports import format_setting, output_setting
+from t2i_contract.spec.reports import format_setting, output_setting, path_prefix_setting
 
 from .errors import ConfigError
 from .generation import DEFAULT_KEY, PROFILES
@@ -245,6 +245,7 @@ class CliOutput:
 
     format: str = format_setting()
     output: tuple[tuple[str, Path], ...] = output_setting()
+    path_prefix: Path | None = path_prefix_setting()
     junit: Path | None = setting(None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
                                  help="Also write a JUnit XML report to this file (the same as --output "
                                       "junit=FILE).")

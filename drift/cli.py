@@ -16,20 +16,19 @@ from typing import Callable, Iterable, Sequence
 import click
 
 from t2i_contract.spec.options import settings_command
-from t2i_contract.spec.reports import write_outputs
+from t2i_contract.spec.reports import level_word, write_outputs
 
 from .errors import DriftError
-from .findings import DIFF_LABELS, Finding, exit_code, to_run
+from .findings import Finding, exit_code, to_run
 from .settings import DiffSettings, DriftSettings, LintSettings, ProxySettings, ReportSettings
 
 __all__ = ["diff_command", "drift_command", "lint_command", "proxy_command"]
 
 
 def _finish(command: str, findings: list[Finding], report: ReportSettings, rules: Iterable[object],
-            spec_files: Sequence[Path], labels: dict[str, str] | None = None) -> None:
-    run = to_run(findings, tool=f"t2i {command}", rules=rules, spec_files=spec_files,  # type: ignore[arg-type]
-                 labels=labels)
-    write_outputs(run, report.format, report.output)
+            spec_files: Sequence[Path]) -> None:
+    run = to_run(findings, tool=f"t2i {command}", rules=rules, spec_files=spec_files)  # type: ignore[arg-type]
+    write_outputs(run, report.format, report.output, report.path_prefix)
     sys.exit(exit_code(findings, report.fail_on))
 
 
@@ -67,7 +66,7 @@ def lint_command(settings: LintSettings, report: ReportSettings) -> None:
 
     if settings.list_rules:
         for item in RULES.values():
-            click.echo(f"{item.id:34} {item.level:5}  {item.summary}")
+            click.echo(f"{item.id:34} {level_word(item.level):7}  {item.summary}")
         return
     path = settings.spec or _contract_file(settings.contract)
     _finish("lint", _guarded(lambda: lint_path(path)), report, RULES.values(), [path])
@@ -77,21 +76,21 @@ def lint_command(settings: LintSettings, report: ReportSettings) -> None:
 def diff_command(settings: DiffSettings, report: ReportSettings) -> None:
     """Sort the changes from spec OLD to spec NEW by what they do to clients.
 
-    ERR (level error) breaks existing clients, WARN (warn) may break some, INFO
-    (info) is everything else. In JSON the levels read error, warn and info, as in lint.
+    An error breaks existing clients, a warning may break some, a note is
+    everything else (in JSON the levels read error, warn and info, as in lint).
     """
     from .diff import DIFF_RULES, diff_paths
 
     if settings.list_rules:
         for item in DIFF_RULES.values():
-            click.echo(f"{item.id:36} {DIFF_LABELS[item.level]:4}  {item.summary}")
+            click.echo(f"{item.id:36} {level_word(item.level):7}  {item.summary}")
         return
     old, new = settings.old, settings.new
     if settings.contract is not None:
         old, new = _contract_file(settings.contract), old
     if old is None or new is None:
         raise click.UsageError("diff needs two documents, OLD and NEW (or --contract and NEW)")
-    _finish("diff", _guarded(lambda: diff_paths(old, new)), report, DIFF_RULES.values(), [new, old], DIFF_LABELS)
+    _finish("diff", _guarded(lambda: diff_paths(old, new)), report, DIFF_RULES.values(), [new, old])
 
 
 @settings_command("drift", DriftSettings, ReportSettings, context_settings={"show_default": True})

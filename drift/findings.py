@@ -3,8 +3,9 @@
 A :class:`Finding` names a stable ``rule`` id, a ``level`` (``error``, ``warn`` or
 ``info``), a ``path`` (a JSON pointer into the spec the finding is about) and a
 human ``message``. JSON output is ``{"findings": [...]}``; text output is one line
-per finding. ``exit_code`` turns a list of findings and a ``--fail-on`` level into
-the process's exit status. :func:`to_run` hands findings to the shared renderer
+per finding, its level in the words every command and CI format shows
+(:data:`spec.reports.LEVEL_WORDS`: error, warning, note). ``exit_code`` turns a
+list of findings and a ``--fail-on`` level into the process's exit status. :func:`to_run` hands findings to the shared renderer
 (:mod:`spec.reports`) for the CI formats (github, sarif, junit, markdown).
 """
 from __future__ import annotations
@@ -15,10 +16,9 @@ from pathlib import Path
 from typing import Iterable, Literal, Protocol, Sequence
 
 from t2i_contract.spec import escape_pointer
-from t2i_contract.spec.reports import Entry, RuleMeta, Run
+from t2i_contract.spec.reports import Entry, RuleMeta, Run, level_word
 
 __all__ = [
-    "DIFF_LABELS",
     "LEVELS",
     "Finding",
     "Level",
@@ -34,9 +34,8 @@ __all__ = [
 Level = Literal["error", "warn", "info"]
 LEVELS: tuple[Level, ...] = ("error", "warn", "info")
 _RANK = {"error": 0, "warn": 1, "info": 2}
-# ``t2i diff`` speaks of ERR / WARN / INFO, as oasdiff does; JSON keeps lint's words.
-DIFF_LABELS = {"error": "ERR", "warn": "WARN", "info": "INFO"}
-_ALIASES = {"err": "error", "error": "error", "warn": "warn", "warning": "warn", "info": "info"}
+# The words shown (error, warning, note), the data's (warn, info) and oasdiff's (ERR) are all read.
+_ALIASES = {"err": "error", "error": "error", "warn": "warn", "warning": "warn", "info": "info", "note": "info"}
 
 
 def show_json(value: object) -> str:
@@ -45,11 +44,11 @@ def show_json(value: object) -> str:
 
 
 def normalise_level(value: str) -> Level:
-    """``ERR``/``error``/``WARN``/``warning``/``info`` (any case) to a :data:`Level`."""
+    """``error``/``warning``/``note`` (or ``ERR``, ``warn``, ``info``; any case) to a :data:`Level`."""
     try:
         return _ALIASES[value.strip().lower()]  # type: ignore[return-value]
     except KeyError:
-        raise ValueError(f"level must be one of error, warn, info (or ERR, WARN, INFO), got {value!r}") from None
+        raise ValueError(f"level must be one of error, warning, note (or warn, info), got {value!r}") from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +74,7 @@ def sort_findings(findings: Iterable[Finding]) -> list[Finding]:
     return sorted(findings, key=lambda f: (_RANK[f.level], f.path, f.rule, f.message))
 
 
-def render(findings: Iterable[Finding], fmt: str = "text", labels: dict[str, str] | None = None) -> str:
+def render(findings: Iterable[Finding], fmt: str = "text") -> str:
     """Findings as ``json`` (``{"findings": [...]}``) or ``text`` (one line each, most severe first)."""
     ordered = sort_findings(findings)
     if fmt == "json":
@@ -84,14 +83,13 @@ def render(findings: Iterable[Finding], fmt: str = "text", labels: dict[str, str
         raise ValueError(f"format must be text or json, got {fmt!r}")
     if not ordered:
         return "no findings"
-    labels = labels or {}
-    width = max(len(labels.get(f.level, f.level)) for f in ordered)
+    width = max(len(level_word(f.level)) for f in ordered)
     lines = [
-        f"{labels.get(f.level, f.level):<{width}}  {f.rule}  {f.path or '/'}\n{' ' * (width + 2)}{f.message}"
+        f"{level_word(f.level):<{width}}  {f.rule}  {f.path or '/'}\n{' ' * (width + 2)}{f.message}"
         for f in ordered
     ]
     counts = {level: sum(1 for f in ordered if f.level == level) for level in LEVELS}
-    summary = ", ".join(f"{n} {labels.get(level, level)}" for level, n in counts.items() if n)
+    summary = ", ".join(f"{n} {level_word(level)}" for level, n in counts.items() if n)
     return "\n".join(lines) + f"\n{len(ordered)} findings: {summary}"
 
 
@@ -106,11 +104,10 @@ class _Rule(Protocol):
     summary: str
 
 
-def to_run(findings: Iterable[Finding], *, tool: str, rules: Iterable[_Rule], spec_files: Sequence[Path],
-           labels: dict[str, str] | None = None) -> Run:
+def to_run(findings: Iterable[Finding], *, tool: str, rules: Iterable[_Rule], spec_files: Sequence[Path]) -> Run:
     """Findings as a :class:`~spec.reports.Run` of ``tool``, located in ``spec_files`` (first match wins)."""
     ordered = sort_findings(findings)
     return Run(tool=tool, rules=[RuleMeta(r.id, r.level, r.summary) for r in rules],
                entries=[Entry(f.rule, f.level, f.message, f.path) for f in ordered],
-               text=render(ordered, "text", labels), json=json.loads(render(ordered, "json")),
+               text=render(ordered, "text"), json=json.loads(render(ordered, "json")),
                spec_files=list(spec_files))

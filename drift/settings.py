@@ -27,7 +27,7 @@ from t2i_contract.contract_tests.settings import (
 )
 from t2i_contract.spec.options import setting
 from t2i_contract.spec.packs import contract_setting
-from t2i_contract.spec.reports import FORMATS, format_setting, output_setting
+from t2i_contract.spec.reports import FORMATS, format_setting, output_setting, path_prefix_setting
 
 from .findings import Level, normalise_level
 
@@ -48,9 +48,10 @@ class ReportSettings:
 
     format: str = format_setting()
     output: tuple[tuple[str, Path], ...] = output_setting()
-    fail_on: Level = setting(DEFAULT_FAIL_ON, parse=normalise_level, metavar="error|warn|info",
-                             help="Exit 1 when a finding is at this level or more severe (any case; ERR and "
-                                  "WARNING are read as error and warn).")
+    path_prefix: Path | None = path_prefix_setting()
+    fail_on: Level = setting(DEFAULT_FAIL_ON, parse=normalise_level, metavar="error|warning|note",
+                             help="Exit 1 when a finding is at this level or more severe (any case; warn, info and "
+                                  "ERR are read too).")
 
 
 @dataclass(frozen=True, kw_only=True)

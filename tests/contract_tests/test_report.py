@@ -143,3 +143,25 @@ def test_the_report_in_ci_formats_keeps_checks_times_and_failures() -> None:
     assert cases["lifecycle"].find("skipped").get("message") == "the server never answered processing"  # type: ignore[union-attr]
     assert cases["conformance"].find("system-out").text == "10 answers judged"  # type: ignore[union-attr]
     assert data["checks"]["sample_count"]["failures"][0]["operation"] == "text2img"
+
+
+def test_the_same_failure_many_times_is_one_annotation_and_distinct_ones_stay_apart() -> None:
+    from t2i_contract.spec.reports import render
+
+    report = Report("http://h", profile="cheap", seed=42, max_examples=3)
+    exchange = Exchange("POST", "http://h/api/v6/images/text2img", "text2img", body={"key": "k"}, key="k",
+                        status=404, text='{"status": "error", "message": "Model not found: m"}')
+    for _ in range(25):
+        report.fail("valid_accepted", "a valid body gets success", "HTTP 404 Model not found: m", exchange)
+    report.fail("valid_accepted", "a valid body gets success", "HTTP 500", exchange)
+    run = report.finish().to_run(SPEC.path, SPEC.responses.operation_pointer)
+    *annotations, summary = render(run, "github").splitlines()
+    errors = [a for a in annotations if a.startswith("::error")]
+    assert len(errors) == 2
+    assert errors[0].endswith("::HTTP 404 Model not found: m (expected: a valid body gets success) (×25) "
+                              "(/paths/~1api~1v6~1images~1text2img/post)")
+    assert "(×" not in errors[1] and "HTTP 500" in errors[1]
+    assert summary.startswith("t2i test: 0 passed, 1 failed, ") and summary.endswith("; 26 failures, 2 distinct")
+    results = [r for r in json.loads(render(run, "sarif"))["runs"][0]["results"] if r["ruleId"] == "valid_accepted"]
+    assert [r["properties"]["count"] for r in results] == [25, 1]
+    assert "The first of 25:\nresponse: HTTP 404" in results[0]["message"]["text"]

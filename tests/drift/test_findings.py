@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from t2i_contract.drift.findings import DIFF_LABELS, Finding, exit_code, normalise_level, render
+from t2i_contract.drift.findings import Finding, exit_code, normalise_level, render
 
 FINDINGS = [Finding("b-rule", "info", "/b", "later"), Finding("a-rule", "error", "/a", "first")]
 
@@ -18,9 +18,11 @@ def test_json_output_has_the_documented_shape_most_severe_first() -> None:
     ]}
 
 
-def test_text_output_uses_diff_labels_and_counts() -> None:
-    text = render(FINDINGS, "text", DIFF_LABELS)
-    assert text.splitlines()[0].startswith("ERR ") and "1 ERR, 1 INFO" in text
+def test_text_output_uses_the_sarif_level_words_and_counts() -> None:
+    text = render(FINDINGS + [Finding("c-rule", "warn", "/c", "middle")], "text")
+    assert [line.split()[0] for line in text.splitlines()[0:6:2]] == ["error", "warning", "note"]
+    assert text.endswith("3 findings: 1 error, 1 warning, 1 note")
+    assert not any(word in text.split() for word in ("ERR", "WARN", "INFO", "warn", "info"))
     assert render([], "text") == "no findings"
 
 
@@ -34,8 +36,9 @@ def test_exit_code_passes_below_the_threshold() -> None:
     assert exit_code([], "info") == 0
 
 
-def test_levels_accept_diff_spellings_and_reject_others() -> None:
-    assert [normalise_level(v) for v in ("ERR", "Warn", "warning", "INFO")] == ["error", "warn", "warn", "info"]
+def test_levels_accept_the_shown_words_the_data_words_and_diff_spellings_and_reject_others() -> None:
+    assert [normalise_level(v) for v in ("error", "warning", "note", "ERR", "Warn", "INFO", "NOTE")] == \
+        ["error", "warn", "info", "error", "warn", "info", "info"]
     with pytest.raises(ValueError, match="got 'fatal'"):
         normalise_level("fatal")
     with pytest.raises(ValueError):

@@ -105,8 +105,8 @@ def test_list_rules_prints_every_rule_with_its_level() -> None:
     assert result.exit_code == 0
     rows = [line.split()[:2] for line in result.output.splitlines()]
     assert [row[0] for row in rows] == list(DIFF_RULES)
-    assert ["request-pattern-changed", "WARN"] in rows
-    assert ["request-enum-value-removed", "ERR"] in rows
+    assert ["request-pattern-changed", "warning"] in rows
+    assert ["request-enum-value-removed", "error"] in rows
 
 
 def test_diff_without_documents_is_a_usage_error() -> None:
