@@ -11,9 +11,12 @@ embedded service. It is the same :class:`~reference_backend.service.JobService`
   (:func:`~.broker.relay_unsent`), so a stored job is always run, and never blocks
   its key's ``--max-queued`` for good;
 - the generator only checks: against the live workers' registry (a model no live
-  worker serves is a 503 naming it; one no worker ever served a 404; a LoRA, VAE or
-  IP-Adapter no live worker with the model has a 404), then, when the API process
-  was given ``--models`` too, against the files, without loading them;
+  worker serves is a 503 naming it, with ``Retry-After``, and so is every model while
+  no worker is live, since the next one may bring it: before the first worker
+  registers the answer says so; a model no worker ever served while others are live
+  is a 404 saying what they serve; a LoRA, VAE or IP-Adapter no live worker with
+  the model has a 404), then, when the API process was given ``--models`` too,
+  against the files, without loading them;
 - ``eta`` divides the queued work by the number of live workers' threads;
 - while Redis cannot be reached, every operation answers 503 with ``Retry-After``
   (:class:`QueueUnavailable`, the spec's error shape) and picks up again by itself
@@ -32,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 
 from t2i_contract.protocol import Clock, InternalError, SystemClock
+from t2i_contract.protocol.health import PROBE_TIMEOUT, Probe
 
 from ..errors import BackendError, GenerationError, NotFoundError
 from ..generator import Generator
@@ -39,7 +43,7 @@ from ..service import DEFAULT_ETA, INTERNAL_ERROR, MIN_ETA, JobService
 from .broker import OUTBOX_GRACE, make_broker, relay_unsent, send
 from .objects import image_store
 from .policy import ClusterPolicy, agree
-from .registry import WorkerRegistry
+from .registry import WorkerInfo, WorkerRegistry
 from .store import DEFAULT_NAMESPACE, RedisJobStore
 
 if TYPE_CHECKING:
@@ -59,6 +63,11 @@ class NoLiveWorker(BackendError):
 
     code = "no_live_worker"
     status = 503
+
+    def __init__(self, message: str, *, field: str, value: str, rule: str, retry_after: int) -> None:
+        super().__init__(message, field=field, value=value, rule=rule)
+        self.headers = {"Retry-After": str(retry_after)}
+        self.extra = {"retry_after": retry_after}
 
 
 class QueueUnavailable(BackendError):
@@ -85,9 +94,10 @@ def _unreachable() -> tuple[type[BaseException], ...]:
 class RegistryCheck(Generator):
     """The API process's generator: refuses what no live worker can run, generates nothing."""
 
-    def __init__(self, registry: WorkerRegistry, files: Generator | None = None) -> None:
+    def __init__(self, registry: WorkerRegistry, files: Generator | None = None, retry_after: int = 5) -> None:
         self.registry = registry
         self.files = files
+        self.retry_after = retry_after
 
     def check(self, request: Any, *inputs: Any) -> None:
         if self.files is not None:
@@ -95,14 +105,7 @@ class RegistryCheck(Generator):
         live = self.registry.live()
         serving = [w for w in live if request.model_id in w.models]
         if not serving:
-            served = sorted({m for w in live for m in w.models})
-            if request.model_id not in self.registry.known_models():
-                raise NotFoundError(f"Model not found: {request.model_id}", field="model_id",
-                                    value=request.model_id, rule="exists")
-            raise NoLiveWorker(
-                f"No live worker serves model {request.model_id} now ({len(live)} live worker(s) serve "
-                f"{', '.join(served) or 'nothing'}); start a t2i worker whose --models has it",
-                field="model_id", value=request.model_id, rule="live_worker")
+            self._refuse_model(request.model_id, live)
         # what else the request names, each held by a live worker that has everything before it
         needs = [("lora_model", "LoRA", lora_id, "loras") for lora_id in request.lora_model]
         needs += [(name, title, getattr(request, name), attribute)
@@ -113,6 +116,20 @@ class RegistryCheck(Generator):
             if not serving:
                 raise NotFoundError(f"{title} not found: {value} (no live worker serving {request.model_id} with "
                                     f"the rest of this request has it)", field=name, value=value, rule="exists")
+
+    def _refuse_model(self, model_id: str, live: list[WorkerInfo]) -> None:
+        """Why no live worker takes ``model_id``, as the answer that says so: 503 while one may come, else 404."""
+        served = ", ".join(sorted({m for w in live for m in w.models})) or "nothing"
+        if not live and not self.registry.ever_registered():
+            raise NoLiveWorker(f"No worker serves model {model_id}: no t2i worker has registered with this queue "
+                               f"yet; start one whose --models has it", field="model_id", value=model_id,
+                               rule="live_worker", retry_after=self.retry_after)
+        if not live or model_id in self.registry.known_models():  # the next worker to start may bring it
+            raise NoLiveWorker(f"No live worker serves model {model_id} now ({len(live)} live worker(s) serve "
+                               f"{served}); start a t2i worker whose --models has it", field="model_id",
+                               value=model_id, rule="live_worker", retry_after=self.retry_after)
+        raise NotFoundError(f"Model not found: {model_id}: no worker serves it (the {len(live)} live worker(s) "
+                            f"serve {served})", field="model_id", value=model_id, rule="exists")
 
     def generate(self, request: Any, seed: int, *inputs: Any) -> Any:
         raise GenerationError("an API process of the distributed mode generates nothing; t2i worker does")
@@ -125,6 +142,7 @@ class QueueService(JobService):
         super().__init__(config, generator, store, images, clock)  # type: ignore[arg-type]
         self.broker = broker
         self.registry = registry
+        self._probe_client: Any = None
 
     @contextmanager
     def _redis_answers(self) -> Iterator[None]:
@@ -145,6 +163,24 @@ class QueueService(JobService):
         with self._redis_answers():
             return super().fetch(call, request)
 
+    def queue_probe(self) -> Probe:
+        """A readiness probe: Redis (jobs and queue) answers a PING within ``PROBE_TIMEOUT`` seconds."""
+        import redis
+
+        assert self.config.queue
+        client = redis.Redis.from_url(self.config.queue, socket_connect_timeout=PROBE_TIMEOUT,
+                                      socket_timeout=PROBE_TIMEOUT)  # its own: the store's waits up to 30 s
+        self._probe_client = client
+
+        def probe() -> str | None:
+            try:
+                client.ping()
+            except (redis.RedisError, OSError) as exc:
+                return f"the job queue (Redis) does not answer: {type(exc).__name__}: {exc}"
+            return None
+
+        return probe
+
     def start(self) -> None:
         """Relay the outbox in the background: the workers run jobs and webhooks."""
         thread = threading.Thread(target=self._relay, name="t2i-outbox", daemon=True)
@@ -164,6 +200,8 @@ class QueueService(JobService):
             thread.join(timeout)
         self.broker.close()
         self.store.close()
+        if self._probe_client is not None:
+            self._probe_client.close()
 
     def enqueue(self, request: Any, base_url: str, *args: Any) -> Job:
         job = super().enqueue(request, base_url, *args)  # stored with its outbox entry, in one script
@@ -214,8 +252,8 @@ def queue_service(config: BackendConfig, clock: Clock | None = None) -> QueueSer
         files = DiffusersGenerator.from_config(config)  # reads configs to check requests; loads no model
     data_dir = config.data_dir or Path(tempfile.mkdtemp(prefix="t2i-api-scratch-"))
     images = image_store(config.images, config.images_endpoint, data_dir, store.client, store.ns)
-    return QueueService(config, RegistryCheck(registry, files), store, images, make_broker(config.queue), registry,
-                        clock)
+    return QueueService(config, RegistryCheck(registry, files, config.retry_after), store, images,
+                        make_broker(config.queue), registry, clock)
 
 
 def preflight_queue(config: BackendConfig) -> None:

@@ -65,6 +65,10 @@ class WorkerRegistry:
             self.client.srem(f"{self.ns}:workers", *gone)
         return [WorkerInfo(**json.loads(value)) for value in values if value is not None]
 
+    def ever_registered(self) -> bool:
+        """Has any worker ever registered with this queue (its models are remembered)?"""
+        return bool(self.client.exists(f"{self.ns}:models"))
+
     def known_models(self) -> set[str]:
         """Every model id a worker has ever said it serves."""
         return set(self.client.smembers(f"{self.ns}:models"))

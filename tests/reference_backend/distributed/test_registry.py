@@ -87,3 +87,28 @@ def test_a_vae_or_ip_adapter_no_live_worker_with_the_model_has_is_a_404_even_wit
     with pytest.raises(NotFoundError) as adapter:
         check.check(Text2ImgRequest(key="k", model_id="tiny-sd", prompt="p", ip_adapter_id="tiny-ip"))
     assert adapter.value.field == "ip_adapter_id" and adapter.value.value == "tiny-ip"
+
+
+def test_before_any_worker_registers_every_model_is_a_503_saying_so(redis_server: RedisServer) -> None:
+    registry = _registry(redis_server)
+    check = RegistryCheck(registry, retry_after=7)
+    assert not registry.ever_registered()
+    with pytest.raises(NoLiveWorker) as refused:
+        check.check(_request("anything"))
+    assert refused.value.status == 503 and refused.value.value == "anything"
+    assert refused.value.headers == {"Retry-After": "7"}
+    assert "no t2i worker has registered with this queue yet" in refused.value.message
+    registry.publish(WorkerInfo("w1", ["tiny-sd"]), ttl=600)
+    assert registry.ever_registered()
+    check.check(_request("tiny-sd"))
+
+
+def test_a_model_no_worker_serves_while_others_are_live_is_a_404_naming_what_they_serve(
+        redis_server: RedisServer) -> None:
+    registry = _registry(redis_server)
+    registry.publish(WorkerInfo("w1", ["tiny-sd", "tiny-sdxl"]), ttl=600)
+    with pytest.raises(NotFoundError) as refused:
+        RegistryCheck(registry).check(_request("f222-diffusion"))
+    assert refused.value.status == 404 and refused.value.value == "f222-diffusion"
+    assert refused.value.message == ("Model not found: f222-diffusion: no worker serves it (the 1 live worker(s) "
+                                     "serve tiny-sd, tiny-sdxl)")
