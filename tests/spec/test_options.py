@@ -185,10 +185,10 @@ def test_an_empty_key_means_no_key_in_t2i_test() -> None:
 
 
 @pytest.mark.parametrize("name", ["lint", "diff", "drift"])
-@pytest.mark.parametrize("spelling", ["warn", "WARN", "Warning"])
+@pytest.mark.parametrize("spelling", ["warning", "warn", "WARN", "Warning"])
 def test_fail_on_is_spelled_the_same_on_every_report_command(name: str, spelling: str) -> None:
     fail_on = next(o for o in _options(name) if o.name == "fail_on")
-    assert fail_on.spec.metavar == "error|warn|info" and fail_on.default == "error"
+    assert fail_on.spec.metavar == "error|warning|note" and fail_on.default == "error"
     assert fail_on.convert(spelling) == "warn"
 
 
