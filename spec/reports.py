@@ -18,8 +18,8 @@ GitHub, SARIF and Markdown show each distinct finding once (:func:`group_entries
 same rule and level, the same message, at the same place), with how many times it was
 found, so a server that fails one way 25 times gives one annotation saying ``(×25)``.
 
-Spec locations come from :class:`SpecLines`, which maps a JSON pointer to the
-line of its key in a YAML, JSON or Markdown file (yaml's node marks). File paths are
+Spec locations come from :mod:`spec.locations` (:class:`SpecLines` maps a JSON pointer
+to the line of its key in a YAML, JSON or Markdown file). File paths are
 written relative to the run's ``root`` (``--path-prefix``; by default the git work tree
 holding the working directory, else the working directory), never absolute: a file
 outside it is named in the message instead of located. A finding's level is ``error``,
@@ -30,8 +30,6 @@ This module imports nothing of the toolkit's outside ``spec``.
 from __future__ import annotations
 
 import json
-import os
-import re
 import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -39,9 +37,8 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import click
-import yaml
 
-from .document import _FENCE
+from .locations import Place, SpecLines, repository_root
 from .options import setting
 
 __all__ = ["FORMATS", "LEVEL_WORDS", "Case", "Entry", "Group", "OutputTarget", "Place", "RuleMeta", "Run",
@@ -95,18 +92,6 @@ class Case:
 
 
 @dataclass(frozen=True)
-class Place:
-    """Where a pointer is: its file relative to the run's root (None when outside it), the file's name, the line."""
-
-    file: str | None
-    name: str
-    line: int
-
-    def __str__(self) -> str:
-        return f"{self.file or self.name}:{self.line}"
-
-
-@dataclass(frozen=True)
 class Group:
     """One distinct finding (``entry``, the first of them) and how many times it was found."""
 
@@ -129,12 +114,6 @@ def group_entries(entries: Sequence[Entry]) -> list[Group]:
         counts[key] += 1
         first.setdefault(key, entry)
     return [Group(entry, counts[key]) for key, entry in first.items()]
-
-
-def repository_root(start: Path | None = None) -> Path:
-    """The git work tree holding ``start`` (default: the working directory), else ``start`` itself."""
-    here = (start or Path.cwd()).resolve()
-    return next((folder for folder in (here, *here.parents) if (folder / ".git").exists()), here)
 
 
 @dataclass
@@ -171,59 +150,6 @@ class Run:
     def shown_files(self) -> list[str]:
         """The spec files as the formats name them: relative to the root, or by name when outside it."""
         return [lines.shown or lines.path.name for lines in self._spec_lines()]
-
-
-class SpecLines:
-    """Line numbers (1-based) of JSON pointers in one YAML, JSON or Markdown file.
-
-    ``shown`` is its path relative to ``root`` (default: :func:`repository_root`), None when outside it."""
-
-    def __init__(self, path: Path, root: Path | None = None) -> None:
-        self.path = Path(path)
-        self.shown = _shown_path(self.path, root if root is not None else repository_root())
-        self.root: yaml.Node | None = None
-        self.offset = 0
-        try:
-            text = self.path.read_text(encoding="utf-8")
-            if self.path.suffix.lower() in (".md", ".markdown"):
-                match = next((m for m in _FENCE.finditer(text) if re.search(r"^openapi\s*:", m.group(2), re.M)),
-                             None)  # the block read_document reads
-                if match is None:
-                    return
-                self.offset = text.count("\n", 0, match.start(2))
-                text = match.group(2)
-            self.root = yaml.compose(text, Loader=yaml.SafeLoader)
-        except (OSError, UnicodeDecodeError, yaml.YAMLError):
-            self.root = None
-
-    def find(self, pointer: str) -> tuple[int, int]:
-        """(segments matched, line) for the deepest node on ``pointer``'s path; line 0 when none."""
-        node = self.root
-        if node is None:
-            return 0, 0
-        line, depth = node.start_mark.line + 1, 0
-        for raw in [p for p in pointer.split("/")[1:]]:
-            part = raw.replace("~1", "/").replace("~0", "~")
-            if isinstance(node, yaml.MappingNode):
-                pair = next(((k, v) for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == part),
-                            None)
-                if pair is None:
-                    break
-                line, node = pair[0].start_mark.line + 1, pair[1]
-            elif isinstance(node, yaml.SequenceNode) and part.isdigit() and int(part) < len(node.value):
-                node = node.value[int(part)]
-                line = node.start_mark.line + 1
-            else:
-                break
-            depth += 1
-        return depth, line + self.offset
-
-
-def _shown_path(path: Path, root: Path) -> str | None:
-    """The path as CI tools want it, relative to ``root`` (a repository's root, as GitHub's annotations and
-    SARIF's %SRCROOT% read it); None when outside, never an absolute path that means nothing elsewhere."""
-    resolved, base = path.resolve(), root.resolve()
-    return Path(os.path.relpath(resolved, base)).as_posix() if resolved.is_relative_to(base) else None
 
 
 # -- the formats --------------------------------------------------------------------
