@@ -8,8 +8,11 @@
 The page is plain HTML with a little JavaScript, served by the app, with nothing to
 build and nothing fetched from elsewhere. It reads the journal
 (``GET /__mock/requests``) and shows what the mock received, newest first, with the
-answer it sent, thumbnails of the images and the validation errors; it filters them,
-sets the behaviour, and sends a text2img of its own. Every value from the journal is
+answer it sent, thumbnails of the images and the validation errors (each once: the
+error list, or the message where there is no list); it filters them, sets the
+behaviour, and sends a text2img of its own, following it to its images. A job still
+processing shows a placeholder where its images will be (its ``future_links`` answer
+404 until it is done), never a broken image. Every value from the journal is
 written with ``textContent``: a request body is never markup.
 
 The behaviour endpoint is an admin endpoint under ``/__mock/``: with ``--keys`` it

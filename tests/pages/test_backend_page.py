@@ -13,7 +13,6 @@ tests check the mask the server got, not only what the page shows.
 """
 from __future__ import annotations
 
-import io
 import json
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -79,7 +78,8 @@ def _pick_model(browser: Any, operation: str, model_id: str) -> None:
 def _loras_offered(browser: Any, operation: str) -> set[str]:
     from selenium.webdriver.common.by import By
 
-    return {b.get_attribute("data-lora") for b in browser.find_elements(By.CSS_SELECTOR, f"#op-{operation} .chips button")}
+    buttons = browser.find_elements(By.CSS_SELECTOR, f"#op-{operation} .chips button")
+    return {b.get_attribute("data-lora") for b in buttons}
 
 
 def _generate_and_wait(browser: Any, images: int = 1) -> Any:
@@ -183,7 +183,8 @@ def test_text2img_with_a_model_from_the_list_and_a_lora_of_its_family(
     assert state.startswith("HTTP 200: processing (eta"), f"no progress was shown: {state}"
     assert browser.execute_script("return arguments[0].naturalWidth", image) == 256
     meta = _answer(browser)["meta"]
-    assert (meta["model_id"], meta["negative_prompt"], meta["vae"], meta["seed"]) == ("tiny-sd", "blurry", "tiny-vae", 7)
+    assert (meta["model_id"], meta["negative_prompt"], meta["vae"], meta["seed"]) == (
+        "tiny-sd", "blurry", "tiny-vae", 7)
     assert meta["scheduler"] == "EulerDiscreteScheduler" and meta["lora_model"] == ["tiny-style"], meta
     assert [request.model_id for request, _ in recording.seen] == ["tiny-sd"]
     browser.execute_script("window.scrollTo(0, 0)")
@@ -255,7 +256,8 @@ def test_inpaint_sends_the_uploaded_image_and_a_mask_drawn_on_it(
 
     request, inputs = recording.seen[-1]
     assert request.OPERATION == "inpaint" and request.model_id == "tiny-sd-inpaint", request
-    assert request.init_image.startswith("data:image/png;base64,") and request.mask_image.startswith("data:image/png;base64,")
+    for sent in (request.init_image, request.mask_image):  # the upload and the drawing, both in base64
+        assert sent.startswith("data:image/png;base64,"), sent[:40]
     assert np.array_equal(np.asarray(inputs["init_image"].convert("RGB")), pixels), "the upload is not the file"
     mask = np.asarray(inputs["mask_image"].convert("L"))
     assert mask.shape == (320, 256)
