@@ -10,7 +10,8 @@ answers and the one error handler come from the protocol layer
 This module adds only what the backend serves besides the API:
 
 - ``GET /images/<token>-<n>.png``: the generated images (``storage.py`` names them);
-- ``GET /`` and ``GET /models``: a page to try the server from a browser, and the ids it holds (``page.py``);
+- ``GET /`` (with ``/page.js``) and ``GET /models``: a page to try every operation from a browser, and the ids
+  it holds with their families (``page.py``);
 - ``GET /healthz`` and ``GET /readyz``: liveness and readiness (``protocol/health.py``). Ready: the models
   folder holds a model, the job store and the image folder can be written, the generation threads run; an
   API process of the distributed mode: Redis answers, its image folder can be written, its outbox relay runs.
@@ -83,7 +84,7 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     text2img = next((route.path for each in pipelines for route in each.routes if route.operation_id == "text2img"),
                     None)
     if text2img is not None:  # the page is a v6 form
-        register_page(app, load_spec(), text2img, config)  # GET / (a form with every field) and GET /models
+        register_page(app, load_spec(), text2img, config)  # GET / (a tab per operation), /page.js and GET /models
 
     service.start()
     install_health(app, readiness_probes(config, service))  # GET /healthz and /readyz, in front of Flask
