@@ -51,6 +51,14 @@ CHECKS: Mapping[str, str] = _Promises()
 MAX_SHOWN_FAILURES = 3
 
 
+def _distinct(failures: list[Failure]) -> list[tuple[Failure, int]]:
+    """Each distinct failure (the first of its kind) and how many times it happened, in the order first seen."""
+    counted: dict[tuple[str, str, str, str | None], list[Any]] = {}
+    for failure in failures:
+        counted.setdefault(failure.key, [failure, 0])[1] += 1
+    return [(failure, times) for failure, times in counted.values()]
+
+
 @dataclass
 class Failure:
     check: str
@@ -61,8 +69,15 @@ class Failure:
     context: str = ""
     operation: str | None = None
 
-    def render(self, index: int) -> str:
-        lines = [f"  [{index}] expected: {self.expected}", f"      seen:     {self.seen}"]
+    @property
+    def key(self) -> tuple[str, str, str, str | None]:
+        """What makes two failures the same failure: the check, what was expected and seen, the operation (the
+        request, its response and reproducer are examples of it)."""
+        return self.check, self.expected, self.seen, self.operation
+
+    def render(self, index: int, times: int = 1) -> str:
+        lines = [f"  [{index}] expected: {self.expected}",
+                 f"      seen:     {self.seen}" + (f" (×{times}; the first shown)" if times > 1 else "")]
         if self.response:
             lines.append(f"      response: {self.response}")
         if self.context:
@@ -167,11 +182,13 @@ class Report:
         for name, result in self.results.items():
             lines.append(f"  {result.outcome:4} {name:{width}} {result.summary}")
         for name in self.failed:
-            failures = self.results[name].failures
+            distinct = _distinct(self.results[name].failures)
             lines += ["", f"== {name}: {CHECKS[name]} =="]
-            lines += [f.render(i) for i, f in enumerate(failures[:MAX_SHOWN_FAILURES], 1)]
-            if len(failures) > MAX_SHOWN_FAILURES:
-                lines.append(f"  ... and {len(failures) - MAX_SHOWN_FAILURES} more")
+            lines += [f.render(i, times) for i, (f, times) in enumerate(distinct[:MAX_SHOWN_FAILURES], 1)]
+            rest = distinct[MAX_SHOWN_FAILURES:]
+            if rest:
+                more = sum(times for _, times in rest)
+                lines.append(f"  ... and {more} more" + (f" ({len(rest)} distinct)" if more != len(rest) else ""))
         lines += [""] + [f"note: {note}" for note in self.notes]
         counts = [sum(r.outcome == o for r in self.results.values()) for o in ("PASS", "FAIL", "SKIP")]
         lines.append(f"{counts[0]} passed, {counts[1]} failed, {counts[2]} skipped in {self.duration:.1f}s"
