@@ -155,6 +155,9 @@ def test_the_same_failure_many_times_is_one_annotation_and_distinct_ones_stay_ap
         report.fail("valid_accepted", "a valid body gets success", "HTTP 404 Model not found: m", exchange)
     report.fail("valid_accepted", "a valid body gets success", "HTTP 500", exchange)
     run = report.finish().to_run(SPEC.path, SPEC.responses.operation_pointer)
+    section = report.render_text().split("== valid_accepted:")[1]
+    assert section.count("reproduce: curl") == 2 and "... and" not in section
+    assert "seen:     HTTP 404 Model not found: m (×25; the first shown)" in section
     *annotations, summary = render(run, "github").splitlines()
     errors = [a for a in annotations if a.startswith("::error")]
     assert len(errors) == 2
@@ -165,3 +168,12 @@ def test_the_same_failure_many_times_is_one_annotation_and_distinct_ones_stay_ap
     results = [r for r in json.loads(render(run, "sarif"))["runs"][0]["results"] if r["ruleId"] == "valid_accepted"]
     assert [r["properties"]["count"] for r in results] == [25, 1]
     assert "The first of 25:\nresponse: HTTP 404" in results[0]["message"]["text"]
+
+
+def test_the_text_report_counts_what_it_does_not_show_and_how_many_kinds() -> None:
+    report = Report("http://h", profile="cheap", seed=42, max_examples=3)
+    for seen in ["a", "b", "c", "d", "d", "e"]:
+        report.fail("sample_count", "len(output) == samples", seen)
+    section = report.finish().render_text().split("== sample_count:")[1]
+    assert [line.split()[-1] for line in section.splitlines() if "seen:" in line] == ["a", "b", "c"]
+    assert "  ... and 3 more (2 distinct)" in section
