@@ -195,13 +195,16 @@ class _SettingOption(click.Option):
 def _click_param(option: FieldOption, command: str) -> click.Parameter:
     spec = option.spec
     if spec.argument:
-        return click.Argument([option.name], type=option.type, required=option.required, default=None)
+        # no default for a required parameter: since click 8.3 a default of None counts as given
+        return click.Argument([option.name], type=option.type, required=option.required,
+                              **({} if option.required else {"default": None}))
     decls = [spec.short] if spec.short else []
     negatable = spec.negatable if spec.negatable is not None else option.default is True
     decls.append(f"--{option.flag}/--no-{option.flag}" if option.is_bool and negatable else f"--{option.flag}")
     return _SettingOption(
         [*decls, option.name], type=option.type, multiple=option.multiple, required=option.required,
-        is_flag=option.is_bool or None, default=bool(option.default) if option.is_bool else None,
+        is_flag=option.is_bool or None,
+        **({} if option.required else {"default": bool(option.default) if option.is_bool else None}),
         show_default=option.is_bool and negatable,
         default_text=option.default_text, help=spec.help, metavar=spec.metavar, show_envvar=True,
         envvar=envvar_name(command, option.flag), allow_from_autoenv=False,

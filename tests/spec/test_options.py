@@ -96,7 +96,7 @@ def _sample(option: FieldOption, tmp_path: Path, command: str = "") -> tuple[str
     """A raw value for the option other than its default, and the value the settings should then hold."""
     special: dict[str, tuple[str, Any]] = {
         "base_url": ("http://127.0.0.1:9", None), "upstream": ("http://127.0.0.1:9", None),
-        "public_url": ("https://images.example.com/t2i", None),
+        "public_url": ("https://images.example.com/t2i", None), "queue": ("redis://127.0.0.1:6379/0", None),
         "latency": ("50-200", (50.0, 200.0)), "fail_on": ("WARN", "warn"),
         "key": ("secret", "secret"), "rate_limit": ("30/m", 0.5),
         "output": ("sarif=x.sarif", (("sarif", Path("x.sarif")),)),
@@ -197,8 +197,6 @@ DIFFERENT_DEFAULTS = {
     "port": "each server listens on its own: mock 4010, proxy 4011, serve 8000",
     "seed": "test draws a new seed each run and prints it, to explore; drift and make-tiny-model are "
             "reproducible, so two runs can be compared",
-    "max-queued": "mock: at most N pending jobs in all, unset for no limit (0 forces 429s); serve: per key, "
-                  "0 for no limit",
     "webhook-backoff": "the mock retries sooner, for quick feedback in client tests",
     "private-urls": "the mock allows them (a developer's webhook receiver usually runs on their machine); serve "
                     "denies them (a server beside other services must not be a gateway to them)",
