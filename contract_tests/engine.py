@@ -25,7 +25,6 @@ from typing import Any, Callable, Iterator
 from t2i_contract.spec import GenerationRequest, Spec, parse_request
 from t2i_contract.wire.contract import wire_of
 from t2i_contract.wire.prefer import prefer_header
-from t2i_contract.wire.routes import route_table
 
 from . import checks
 from .client import Client, Exchange
@@ -83,9 +82,7 @@ def chosen_operations(spec: Spec, names: tuple[str, ...]) -> frozenset[str] | No
     """``--operation`` names as the spec's operation ids (an id, or the last segment of its path); None: every one."""
     if not names:
         return None
-    known = {operation_id: operation_id for operation_id, _, _, _ in spec.operations()}
-    for route in route_table(spec):
-        known.setdefault(route.path.rstrip("/").rsplit("/", 1)[-1], route.operation_id)
+    known = spec.operation_names()
     unknown = [name for name in names if name not in known]
     if unknown:
         raise ConfigError("operations", unknown, "among the spec's operations: " + ", ".join(sorted(known)))

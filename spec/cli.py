@@ -18,6 +18,7 @@ import click
 
 from .body import parse_json_body
 from .errors import RequestError, SpecError
+from .loader import load_spec
 from .options import setting, settings_command
 from .request import PARSERS, parse_request
 
@@ -83,9 +84,10 @@ class ValidateSettings:
 
     body: Path = setting(type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), argument=True,
                          help="The JSON request body to validate, or - for stdin.")
-    operation: str = setting(AUTO_OPERATION, type=click.Choice([AUTO_OPERATION, *PARSERS]),
-                             help="The operation the body is for (its operationId). auto: inpaint when the body "
-                                  "has mask_image, img2img when it has init_image, text2img otherwise.")
+    operation: str = setting(AUTO_OPERATION, metavar="NAME",
+                             help="The operation the body is for: text2img, img2img, inpaint or model_reload (the "
+                                  "last segment of its path, or its operationId, modelReload). auto: inpaint when "
+                                  "the body has mask_image, img2img when it has init_image, text2img otherwise.")
 
 
 def detect_operation(body: object) -> str:
@@ -105,11 +107,12 @@ def validate_command(settings: ValidateSettings) -> None:
     The operation is --operation, or guessed from the body (see its help). Prints the normalised request as JSON and exits 0, or prints the error body
     the API would answer with and exits 1. A file that cannot be read exits 2.
     """
+    operation = _operation_id(settings.operation)
     body = settings.body
     raw = sys.stdin.buffer.read() if str(body) == "-" else _read(body)
     try:
         body = parse_json_body(raw)
-        operation = detect_operation(body) if settings.operation == AUTO_OPERATION else settings.operation
+        operation = detect_operation(body) if operation == AUTO_OPERATION else operation
         request = parse_request(operation, body)
     except RequestError as exc:
         click.echo(json.dumps(exc.to_body(), indent=2))
@@ -117,6 +120,17 @@ def validate_command(settings: ValidateSettings) -> None:
     fields = request.to_meta() if hasattr(request, "to_meta") else {"model_id": request.model_id}
     normalised = {"operation": operation} | fields | {"key": request.key, "extra": dict(request.extra)}
     click.echo(json.dumps(normalised, indent=2))
+
+
+def _operation_id(name: str) -> str:
+    """``--operation``'s name as the operationId it means (``model_reload`` -> ``modelReload``); else a usage error."""
+    if name == AUTO_OPERATION:
+        return name
+    names = {n: i for n, i in load_spec().operation_names().items() if i in PARSERS}
+    if name not in names:
+        raise click.BadParameter(f"{name!r} is not one of {', '.join([AUTO_OPERATION, *names])}",
+                                 param_hint="'--operation'")
+    return names[name]
 
 
 def _read(path: Path) -> bytes:

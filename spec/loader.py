@@ -76,6 +76,16 @@ class Spec(Document):
         for operation_id, (route, method, operation) in self._operations.items():
             yield operation_id, route, method, operation
 
+    def operation_names(self) -> dict[str, str]:
+        """Every name a command takes for an operation -> its operationId: the id, and the last segment of its
+        path (``modelReload`` and ``model_reload``), so every command accepts both spellings."""
+        names = {operation_id: operation_id for operation_id in self._operations}
+        for operation_id, (route, _, _) in self._operations.items():
+            segment = route.rstrip("/").rsplit("/", 1)[-1]
+            if not segment.startswith("{"):
+                names.setdefault(segment, operation_id)
+        return names
+
     def request_schema(self, operation_id: str) -> dict[str, Any]:
         """The request body's object schema: ``application/json``, else ``multipart/form-data``.
 
