@@ -77,8 +77,8 @@ class MockConfig:
     """Everything that changes how the mock behaves.
 
     ``latency`` is a (low, high) range in milliseconds; each API answer waits a
-    uniformly drawn time in it. ``max_queued`` caps how many jobs may be pending
-    at once (None: no cap). ``db_path`` is the SQLite file shared by every
+    uniformly drawn time in it. ``max_queued`` caps how many jobs one key may
+    have pending (0: no cap). ``db_path`` is the SQLite file shared by every
     worker; None means a fresh file in a temporary folder (in memory, on /dev/shm,
     where there is one) that is removed when the app is closed. ``max_jobs`` bounds
     the store however fast requests come: the oldest jobs go first. ``fast_path``
@@ -110,9 +110,7 @@ class MockConfig:
                                       help="Share of text2img requests answered 'processing' instead of 'success'.")
     eta: float = setting(DEFAULT_ETA, type=click.FloatRange(0),
                          help="Seconds a 'processing' job takes to become ready (header 'Prefer: eta=N' overrides).")
-    max_queued: int | None = setting(None, type=click.IntRange(0),
-                                     help="At most N jobs may be pending at once; a request that would queue one "
-                                          "more gets 429 with retry_after. Unset: no limit.")
+    max_queued: int = shared.max_queued()
     latency: tuple[float, float] = setting(DEFAULT_LATENCY, parse=parse_latency, default_text="0",
                                            metavar="MS|LOW-HIGH",
                                            help="Simulated latency of every API answer in ms: a fixed value (150) "
@@ -152,7 +150,7 @@ class MockConfig:
         checks = [
             (0.0 <= self.processing_ratio <= 1.0, "processing_ratio", self.processing_ratio, "between 0 and 1"),
             (self.eta >= 0, "eta", self.eta, "0 or more seconds"),
-            (self.max_queued is None or self.max_queued >= 0, "max_queued", self.max_queued, "0 or more"),
+            (self.max_queued >= 0, "max_queued", self.max_queued, "0 or more"),
             (0 <= self.latency[0] <= self.latency[1], "latency", self.latency, "0 <= low <= high milliseconds"),
             (self.ttl > 0, "ttl", self.ttl, "more than 0 seconds"),
             (self.max_jobs >= 1, "max_jobs", self.max_jobs, "1 or more"),

@@ -200,9 +200,8 @@ class MockRuntime(Service):
         owner = self.owners.digest(request.key)  # protocol.ownership: keyed digest; enforced on fetch with --keys
         job = self.store.add_job(meta=meta, base_url=call.base_url, delay=self.plan_delay(call),
                                  webhook=request.webhook, track_id=request.track_id, journal=entry,
-                                 max_pending=config.max_queued, owner=owner)
+                                 max_pending=config.max_queued or None, owner=owner)
         if job is None:
-            assert config.max_queued is not None
             raise QueueFull(config.max_queued, config.retry_after)
         call.state["stored"] = True
         if job.webhook:

@@ -236,8 +236,9 @@ class JobStore:
         """Store a new job (and its journal entry, in the same transaction); return it with its id.
 
         With ``max_pending``, a job that would wait (``delay > 0``) is refused, and None
-        returned, when that many jobs are already pending. The count and the insert share
-        one write transaction, so concurrent workers cannot overshoot the limit.
+        returned, when ``owner`` (the key's digest) already has that many jobs pending. The
+        count and the insert share one write transaction, so concurrent workers cannot
+        overshoot the limit.
         """
         now = self.clock.now()
         status = initial_status(webhook)
@@ -245,7 +246,8 @@ class JobStore:
             db.execute("BEGIN IMMEDIATE")
             try:
                 if max_pending is not None and delay > 0:
-                    pending = db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ?", (now,)).fetchone()[0]
+                    pending = db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ? AND owner IS ?",
+                                         (now, owner)).fetchone()[0]
                     if pending >= max_pending:
                         db.execute("ROLLBACK")
                         return None

@@ -18,7 +18,7 @@ from t2i_contract.spec import Spec
 from t2i_contract.spec.packs import DEFAULT_CONTRACT, load_contract
 
 __all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "max_store_bytes",
-           "parse_public_url", "private_urls", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
+           "max_queued", "parse_public_url", "private_urls", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
            "webhook_timeout"]
 
 #: Delivery attempts in all, the same on every server, so webhook_status reads alike.
@@ -43,6 +43,12 @@ def max_store_bytes(default: int) -> Any:
                    help="Bytes all kept jobs may take together, their images included (input images kept as "
                         "sent); beyond it the oldest are dropped first and their space given back (the reference "
                         "backend never drops a job it has not finished). A dropped job's fetch answers 404.")
+
+
+def max_queued() -> Any:
+    return setting(0, type=click.IntRange(0),
+                   help="Unfinished generations one key may have before the next gets 429 with retry_after; "
+                        "0 means no limit.")
 
 
 def parse_public_url(text: str) -> str:

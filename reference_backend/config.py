@@ -36,7 +36,6 @@ DEFAULT_SYNC_TIMEOUT = 30.0
 DEFAULT_TEMP_TTL = 24 * 3600.0
 DEFAULT_WEBHOOK_BACKOFF = 1.0
 DEFAULT_WEBHOOK_TIMEOUT = 30.0
-DEFAULT_MAX_QUEUED = 0
 DEFAULT_MAX_LOADED_MODELS = 2
 DEFAULT_MAX_LORAS = 32
 DEFAULT_MAX_STORE_BYTES = 1024**3
@@ -122,8 +121,7 @@ class BackendConfig:
     private_urls: str = shared.private_urls("deny")
     url_allow: tuple[str, ...] = shared.url_allow()
     contract: tuple[str, ...] = shared.contracts()
-    max_queued: int = setting(DEFAULT_MAX_QUEUED, type=click.IntRange(0),
-                              help="Generations waiting per key before 429; 0 means no limit.")
+    max_queued: int = shared.max_queued()
     retry_after: int = shared.retry_after()
     max_store_bytes: int = shared.max_store_bytes(DEFAULT_MAX_STORE_BYTES)
     max_loaded_models: int = setting(DEFAULT_MAX_LOADED_MODELS, type=click.IntRange(1),

@@ -139,6 +139,7 @@ def test_max_queued_refuses_with_429_and_retry_after(make_mock: Callable[..., Mo
     assert refused.json()["retry_after"] == 30
     assert "Maximum 2 queued requests" in refused.json()["message"]
     assert mock.text2img(body).status_code == 429
+    assert mock.text2img({**body, "key": "another-key"}).status_code == 200  # the limit is per key
     clock.advance(0.6)  # the queue drains as jobs become ready
     assert mock.text2img(body).status_code == 200
 

@@ -113,7 +113,7 @@ def serve_mock(data_dir: Path, *, max_queued: int | None = None, hold: bool = Fa
 
     config = MockConfig(db_path=data_dir / "mock.sqlite3", keys=(KEY,), webhook_backoff=BACKOFF,
                         webhook_timeout=WEBHOOK_TIMEOUT, eta=HOLD_ETA if hold else PROCESSING_ETA,
-                        max_queued=max_queued, private_urls="deny" if url_allow else "allow", url_allow=url_allow)
+                        max_queued=max_queued or 0, private_urls="deny" if url_allow else "allow", url_allow=url_allow)
     app = create_app(config)
     try:
         with _serving("mock", app, ({}, {"Prefer": "code=500"})) as target:  # the mock's documented way
