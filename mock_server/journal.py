@@ -256,7 +256,7 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
 
 @dataclass(frozen=True)
 class JournalQuery:
-    """Filters of ``GET /__mock/requests``: entries after ``since``, oldest first, at most ``limit``.
+    """Filters of ``GET /__mock/requests``: entries after ``since``, oldest first; ``limit`` keeps the newest N.
 
     ``path`` keeps entries whose path starts with it; ``status`` an exact status (``404``)
     or a class (``4xx``).
@@ -286,9 +286,9 @@ def select(db: sqlite3.Connection, query: JournalQuery) -> list[dict[str, Any]]:
         else:
             sql.append("AND status = ?")
             args.append(int(query.status))
-    sql.append("ORDER BY seq LIMIT ?")
+    sql.append("ORDER BY seq DESC LIMIT ?")  # limit: the newest N, as the mock's page lists them
     args.append(-1 if query.limit is None else query.limit)
-    rows = db.execute(" ".join(sql), args).fetchall()
+    rows = db.execute(" ".join(sql), args).fetchall()[::-1]
     shown = []
     for seq, text, body in rows:
         entry = json.loads(text)

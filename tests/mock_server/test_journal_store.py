@@ -91,7 +91,15 @@ def test_filters_limit_since_path_and_status(store: JobStore) -> None:
     assert [e["path"] for e in store.journal(JournalQuery(path="/a/fetch"))] == ["/a/fetch/1", "/a/fetch/2"]
     assert [e["status"] for e in store.journal(JournalQuery(status="4xx"))] == [404, 400]
     assert [e["seq"] for e in store.journal(JournalQuery(status="200"))] == [seqs[0], seqs[3]]
-    assert [e["seq"] for e in store.journal(JournalQuery(since=seqs[1], limit=1))] == [seqs[2]]
+    assert [e["seq"] for e in store.journal(JournalQuery(since=seqs[0], limit=1))] == [seqs[3]]
+
+
+def test_limit_keeps_the_newest_entries_oldest_first(store: JobStore) -> None:
+    """The mock's page lists the newest first: ?limit=N is the newest N, in the journal's order."""
+    for path in ("/a/1", "/a/2", "/a/3"):
+        store.record(_entry(path=path, status=200))
+    assert [e["path"] for e in store.journal(JournalQuery(limit=2))] == ["/a/2", "/a/3"]
+    assert [e["path"] for e in store.journal(JournalQuery(limit=1, status="2xx"))] == ["/a/3"]
 
 
 def test_delete_gives_the_space_back_to_the_file_system(tmp_path: Path) -> None:
