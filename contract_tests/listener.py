@@ -11,7 +11,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Self
+from typing import Any, Callable, Iterable, TypeVar
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
@@ -36,6 +36,9 @@ class QuietHandler(WSGIRequestHandler):
         pass
 
 
+_L = TypeVar("_L", bound="SuiteServer")
+
+
 class SuiteServer:
     """A threaded WSGI server of the suite's own on ``host`` and a free port (or ``port``); a context manager.
 
@@ -51,7 +54,7 @@ class SuiteServer:
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         raise NotImplementedError
 
-    def __enter__(self) -> Self:
+    def __enter__(self: _L) -> _L:
         self._thread.start()
         return self
 
