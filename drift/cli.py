@@ -120,6 +120,7 @@ def proxy_command(settings: ProxySettings) -> None:
     traffic against the spec.
     """
     import logging
+    import socket
 
     from werkzeug.serving import make_server
 
@@ -127,8 +128,15 @@ def proxy_command(settings: ProxySettings) -> None:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
-    server = make_server(settings.host, settings.port, create_app(settings), threaded=True)
-    click.echo(f"t2i proxy: http://{settings.host}:{server.server_port} -> {settings.upstream}", err=True)
+    try:  # bound here, so a port in use is one line and exit 1, as t2i mock and t2i serve say it
+        listening = socket.create_server((settings.host, settings.port),
+                                         family=socket.AF_INET6 if ":" in settings.host else socket.AF_INET)
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    with listening:  # werkzeug serves a duplicate of it
+        server = make_server(settings.host, settings.port, create_app(settings), threaded=True, fd=listening.fileno())
+        port = listening.getsockname()[1]
+    click.echo(f"t2i proxy: http://{settings.host}:{port} -> {settings.upstream}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:
