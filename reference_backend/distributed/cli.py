@@ -4,8 +4,8 @@ SIGTERM stops it gracefully (``--shutdown-timeout``, :meth:`~.worker.GenerationW
 
 Its options are the fields of :class:`~.config.WorkerSettings`, each also read from
 ``T2I_WORKER_<OPTION>``. What it needs is checked cheapest first, each refusal one line:
-the options (exit 2), the ``queue`` extra, a Redis that answers, the ``backend`` extra,
-then the models (exit 1), so a Redis that is down is said before any model is read.
+the options (exit 2), the ``queue`` and ``backend`` extras, a Redis that answers, then the
+models (exit 1), so a Redis that is down is said before any model is read.
 """
 from __future__ import annotations
 
@@ -68,13 +68,13 @@ def worker_command(settings: WorkerSettings) -> None:
         raise click.UsageError("t2i worker needs --data DIR (or T2I_WORKER_DATA): the images folder it shares with "
                                "the t2i serve --queue processes, or --images s3://BUCKET/PREFIX")
     require_queue("t2i worker", images=bool(settings.images))
-    ping_queue(settings.queue)
     from ..diffusion import DiffusersGenerator, require_backend
 
     try:
         require_backend()
     except MissingDependencyError as exc:
         raise click.ClickException(str(exc)) from None
+    ping_queue(settings.queue)
     import redis
 
     scratch = None
