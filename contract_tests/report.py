@@ -220,7 +220,7 @@ class Report:
                                      detail))
         cases = []
         for name, result in self.results.items():
-            text = "\n\n".join(f.render(i) for i, f in enumerate(result.failures, 1))
+            text = "\n\n".join(f.render(i, times) for i, (f, times) in enumerate(_distinct(result.failures), 1))
             message = f"{len(result.failures)} failure(s) in {result.counted}: {result.failures[0].expected}" \
                 if result.failures else result.summary
             cases.append(Case(name, {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}[result.outcome],
