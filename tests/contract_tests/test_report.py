@@ -168,6 +168,9 @@ def test_the_same_failure_many_times_is_one_annotation_and_distinct_ones_stay_ap
     results = [r for r in json.loads(render(run, "sarif"))["runs"][0]["results"] if r["ruleId"] == "valid_accepted"]
     assert [r["properties"]["count"] for r in results] == [25, 1]
     assert "The first of 25:\nresponse: HTTP 404" in results[0]["message"]["text"]
+    failure = ET.fromstring(render(run, "junit")).find(".//testcase[@name='valid_accepted']/failure")
+    assert failure is not None and failure.text is not None
+    assert failure.text.count("reproduce: curl") == 2 and "(×25; the first shown)" in failure.text
 
 
 def test_the_text_report_counts_what_it_does_not_show_and_how_many_kinds() -> None:
