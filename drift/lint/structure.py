@@ -223,14 +223,19 @@ def path_parameter_mismatch(document: Document) -> Iterator[tuple[str, str]]:
     for route, item in (document.data.get("paths") or {}).items():
         in_route = set(_TEMPLATE.findall(route))
         base = f"/paths/{escape_pointer(route)}"
-        shared = [f"{base}/parameters/{i}" for i, _ in enumerate((item or {}).get("parameters") or [])]
+        shared = [f"{base}/parameters/{i}" for i, _ in enumerate((item if isinstance(item, dict) else {})
+                                                                 .get("parameters") or [])]
         for _, method, op in ((r, m, p) for r, m, p in document.operation_pointers() if r == route and p.startswith("/paths/")):
             own = [f"{op}/parameters/{i}" for i, _ in enumerate(document.get(op).get("parameters") or [])]
             declared: dict[str, str] = {}
             for pointer in shared + own:
                 param = document.get(document.follow(pointer))
                 if isinstance(param, dict) and param.get("in") == "path":
-                    declared[param.get("name", "")] = pointer
+                    name = param.get("name", "")
+                    if not isinstance(name, str):
+                        yield pointer, f"path parameter name must be a string, got {name!r}"
+                        continue
+                    declared[name] = pointer
                     if param.get("required") is not True:
                         yield pointer, f"path parameter {param.get('name')!r} must have required: true"
             for name in sorted(in_route - set(declared)):

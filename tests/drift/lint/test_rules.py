@@ -247,3 +247,13 @@ def test_a_schema_no_validator_can_evaluate_is_malformed() -> None:
     # The default rules skip that schema instead of crashing; schema-malformed has said what is wrong.
     broken = schema_doc(Slug={"type": "string", "pattern": "([a-z", "default": "x"})
     assert run_rules(broken, only=["default-pattern-mismatch"]) == []
+
+
+def test_a_path_parameter_whose_name_is_not_a_string_is_a_finding_not_a_crash() -> None:
+    """Found by tests/drift/test_robustness.py: ``name: []`` made the rule raise (unhashable list)."""
+    doc = document(paths={"/fetch/{id}": operation(parameters=[{"name": [], "in": "path", "required": True}])})
+    findings = run_rules(doc, only=["path-parameter-mismatch"])
+    assert [(f.path, f.message) for f in findings] == [
+        ("/paths/~1fetch~1{id}/post/parameters/0", "path parameter name must be a string, got []"),
+        ("/paths/~1fetch~1{id}/post", "POST /fetch/{id} has {id} in its path but no path parameter 'id'"),
+    ]
