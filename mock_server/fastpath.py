@@ -12,18 +12,46 @@ proves both paths answer alike.
 
 The wrapper sits inside the Flask app, so WSGI middleware wrapping the app (as
 the contract tests' deliberately broken servers do) still sees every request.
+
+The calls a load test sends take turns (issue 22). With granian's 8 request threads
+all busy, each gave up the GIL to the others at every SQLite statement, and those
+hand-offs cost a third of a worker's throughput against one thread. A call that can
+wait on nothing but the CPU and SQLite (:meth:`FastPath.quick_ok`: a text2img, fetch
+or reload whose body sets none of the fields that make a call wait on the network,
+its input images and ``webhook`` (``Pipeline.waits_on``), with no simulated latency
+set) is answered under one lock per worker, so at most one thread runs the hot path
+and the others wait on the lock, not on the GIL. The body is read before the turn,
+so a client that trickles it in holds only its own thread; every other call runs
+beside the turns on its own thread as before, so a slow input-image URL still holds
+one thread, never the mock (issue 18, item 8; ``tests/mock_server/test_quick_path.py``).
 """
 from __future__ import annotations
 
+import io
+import threading
 from typing import Any, Callable, Iterable
 
 from werkzeug.http import HTTP_STATUS_CODES
 
-from t2i_contract.protocol import Pipeline, json_bytes
+from t2i_contract.protocol import Pipeline, is_json, json_bytes
+from t2i_contract.spec import RequestError, parse_json_body
 
-__all__ = ["FastPath"]
+__all__ = ["QUICK_BODY_BYTES", "FastPath"]
+
+QUICK_BODY_BYTES = 16 * 1024
+"""The largest body that takes turns (:meth:`FastPath.quick_ok`); a larger one runs on its own thread."""
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+class _Failed:
+    """A request body whose reading failed: the pipeline's read fails the same way."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def read(self, *args: Any) -> bytes:
+        raise self.error
 
 
 class FastPath:
@@ -32,13 +60,72 @@ class FastPath:
         self.pipeline = pipeline
         self.enabled = enabled
         self.headers = [("Content-Type", "application/json"), *headers.items()]
+        self._turns = threading.Lock()  # the hot path, one call at a time (see the module's docstring)
+        # path -> (operation, the fields that make it wait on the network, as JSON keys) of the calls that
+        # may take turns
+        self.quick_paths: dict[str, tuple[str, tuple[str, ...], tuple[bytes, ...]]] = {}
+        for path, operation_id in pipeline.static_posts.items():
+            fields = pipeline.waits_on(operation_id)
+            if fields is not None:
+                self.quick_paths[path] = (operation_id, fields, tuple(f'"{f}"'.encode() for f in fields))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         operation_id = self.pipeline.static_posts.get(environ.get("PATH_INFO", "")) if self.enabled else None
         if operation_id is None or environ.get("REQUEST_METHOD") != "POST":
             return self.app(environ, start_response)
+        length = environ.get("CONTENT_LENGTH") or ""
+        if length.isdigit() and int(length) <= QUICK_BODY_BYTES and is_json(environ.get("CONTENT_TYPE")):
+            try:
+                body = environ["wsgi.input"].read(int(length))  # before the turn: a slow client holds only its thread
+            except Exception as exc:  # the client went away: the pipeline answers it as it always has
+                environ["wsgi.input"], body = _Failed(exc), None
+            else:
+                environ["wsgi.input"] = io.BytesIO(body)  # the pipeline reads it again from here
+            if body is not None and self.quick_ok(environ, body):
+                with self._turns:
+                    status, headers, payload = self.reply(operation_id, environ)
+            else:
+                status, headers, payload = self.reply(operation_id, environ)
+        else:  # no length, a large body or not JSON: the pipeline reads (or refuses) it as ever
+            status, headers, payload = self.reply(operation_id, environ)
+        start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}", headers)
+        return [payload]
+
+    def reply(self, operation_id: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
+        """The pipeline's answer to one call: status, headers (the app's own added), body."""
         answer = self.pipeline.handle(operation_id, environ)
         payload = json_bytes(answer.body)
-        status = f"{answer.status} {HTTP_STATUS_CODES.get(answer.status, 'UNKNOWN').upper()}"
-        start_response(status, [*self.headers, *answer.headers.items(), ("Content-Length", str(len(payload)))])
-        return [payload]
+        return answer.status, [*self.headers, *answer.headers.items(), ("Content-Length", str(len(payload)))], payload
+
+    def quick_ok(self, environ: dict[str, Any], body: bytes) -> bool:
+        """Whether this call (a POST to one of the paths, ``body`` its whole body) may take turns.
+
+        Only when it can wait on nothing but the CPU and SQLite: its operation's waits are
+        known, no simulated latency is set, and its body sets none of the fields that make
+        it wait. A body that names such a field (or escapes a character, which could spell
+        one) is parsed as the pipeline parses it; one that does not parse is refused at
+        once, which waits on nothing.
+        """
+        if len(body) > QUICK_BODY_BYTES:
+            return False
+        found = self.quick_paths.get(environ["PATH_INFO"])
+        if found is None or self._may_sleep():
+            return False
+        operation_id, fields, spelt = found
+        if b"\\" in body or any(name in body for name in spelt):
+            try:
+                sent = parse_json_body(body)
+            except RequestError:
+                sent = {}
+            if any(sent.get(name) is not None for name in fields):
+                return False
+        return True
+
+    def _may_sleep(self) -> bool:
+        """Whether a simulated latency is set (``--latency``, or the behaviour's while it is active)."""
+        service = self.pipeline.service
+        config, behaviour = getattr(service, "config", None), getattr(service, "behaviour", None)
+        if config is None or behaviour is None:  # not the mock's runtime: it may do anything
+            return True
+        low, high = behaviour.current().latency or config.latency  # as MockRuntime.begin reads it
+        return high > 0

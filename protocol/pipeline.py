@@ -120,6 +120,22 @@ class Pipeline:
         self._image_fields = {r.operation_id: spec.input_image_fields(r.operation_id) for r in self.routes
                               if r.method == "POST" and r.operation_id in PARSERS}
 
+    def waits_on(self, operation_id: str) -> tuple[str, ...] | None:
+        """The body fields whose value, when set, makes a call of ``operation_id`` wait on the network.
+
+        Its input images (fetched when a URL) and ``webhook`` (its host resolved at
+        submission); a call without them is CPU and the service's own storage. None for
+        an operation whose waits this pipeline cannot tell (a contract pack's, in
+        ``protocol.generic``): assume it may wait.
+        """
+        if self.generic.handles(operation_id):
+            return None
+        if operation_id in self._image_fields:
+            return (*self._image_fields[operation_id], "webhook")
+        if operation_id in self._fetches:
+            return ()
+        return None
+
     def base_url(self, environ: dict[str, Any]) -> str:
         """Where the client reached the server (as Flask's ``request.url_root``), or ``public_url``."""
         if self.public_url:

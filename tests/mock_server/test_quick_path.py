@@ -1,0 +1,162 @@
+"""The quick path: calls that wait on nothing but the CPU and SQLite take turns, the rest keep their threads.
+
+``FastPath`` runs a text2img, fetch or reload whose body sets no input image and no
+webhook, with no simulated latency, one at a time per worker (issue 22: eight request
+threads fighting over the GIL cost a third of the mock's throughput). That must not
+undo issue 18, item 8: a slow client or a slow input-image URL holds only its own
+thread. ``quick_ok`` decides what takes turns; the served tests prove that a body that
+trickles in and an init image that trickles in each leave the mock answering text2img
+meanwhile. The order of events is the proof, never a time bound.
+"""
+from __future__ import annotations
+
+import io
+import json
+import socket
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pytest
+import requests
+from flask import Flask
+
+from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+from t2i_contract.mock_server.fastpath import QUICK_BODY_BYTES, FastPath
+from tests.hardening.answers import PNG_BASE64
+from tests.hardening.conftest import Trickle
+from tests.processes import running
+from tests.support import free_port, wait_for
+
+TIMEOUT = 120.0  # a guard against a hung server, never a claim about speed
+TEXT2IMG = "/api/v6/images/text2img"
+BODY = {"key": "k", "model_id": "m", "prompt": "a lighthouse", "webhook": None, "track_id": None}
+
+
+@pytest.fixture
+def apps(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Mock apps on one store in ``tmp_path`` (as the workers of one server), closed after the test."""
+    made: list[Flask] = []
+
+    def make(**settings: Any) -> Flask:
+        made.append(create_app(MockConfig(db_path=tmp_path / "m.sqlite3", **settings)))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.extensions[EXTENSION].close()
+
+
+@pytest.fixture
+def fast_path(apps: Callable[..., Flask]) -> Callable[..., FastPath]:
+    def make(**settings: Any) -> FastPath:
+        wsgi = apps(**settings).wsgi_app
+        assert isinstance(wsgi, FastPath)
+        return wsgi
+
+    return make
+
+
+def _environ(path: str = TEXT2IMG) -> dict[str, Any]:
+    return {"REQUEST_METHOD": "POST", "PATH_INFO": path}
+
+
+@pytest.mark.parametrize(("body", "quick"), [
+    (BODY, True),
+    (BODY | {"webhook": "http://hooks.example/x"}, False),  # its host is resolved at submission
+    (BODY | {"ip_adapter_image": "http://images.example/a.png"}, False),  # fetched
+    (BODY | {"ip_adapter_image": PNG_BASE64}, False),  # decoded: image work stays on its thread
+    (BODY | {"ip_adapter_image": None}, True),
+    (BODY | {"pad": "x" * QUICK_BODY_BYTES}, False),
+], ids=["plain", "webhook", "image-url", "image-base64", "image-null", "large"])
+def test_what_takes_turns(fast_path: Callable[..., FastPath], body: dict[str, Any], quick: bool) -> None:
+    assert fast_path().quick_ok(_environ(), json.dumps(body).encode()) is quick
+
+
+def test_an_escaped_field_name_is_read_as_the_pipeline_reads_it(fast_path: Callable[..., FastPath]) -> None:
+    """``\\u0077ebhook`` is ``webhook`` to JSON: the byte scan must not be fooled by it."""
+    raw = json.dumps(BODY).encode().replace(b'"webhook": null', b'"\\u0077ebhook": "http://hooks.example/x"')
+    assert b'"webhook"' not in raw and json.loads(raw)["webhook"] == "http://hooks.example/x"
+    assert fast_path().quick_ok(_environ(), raw) is False
+
+
+def test_img2img_with_an_image_url_keeps_its_thread(fast_path: Callable[..., FastPath]) -> None:
+    body = {"key": "k", "model_id": "m", "prompt": "p", "init_image": "http://images.example/a.png"}
+    assert fast_path().quick_ok(_environ("/api/v6/images/img2img"), json.dumps(body).encode()) is False
+
+
+def test_a_simulated_latency_keeps_its_thread(fast_path: Callable[..., FastPath]) -> None:
+    assert fast_path(latency=(5.0, 5.0)).quick_ok(_environ(), json.dumps(BODY).encode()) is False
+
+
+def test_the_behaviours_latency_keeps_its_thread(fast_path: Callable[..., FastPath],
+                                                 apps: Callable[..., Flask]) -> None:
+    fast = fast_path()
+    raw = json.dumps(BODY).encode()
+    assert fast.quick_ok(_environ(), raw) is True
+    client = apps().test_client()  # another worker on the same store
+    assert client.post("/__mock/behaviour", json={"latency": "5"}).status_code == 200
+    assert fast.quick_ok(_environ(), raw) is False
+
+
+def test_a_quick_call_answers_as_before(fast_path: Callable[..., FastPath]) -> None:
+    """Through the WSGI entry point: the body is read once, before the turn, and the pipeline reads it again."""
+    fast = fast_path()
+    raw = json.dumps(BODY).encode()
+    started: list[Any] = []
+    environ = {**_environ(), "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
+               "wsgi.input": io.BytesIO(raw), "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:4010",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "4010", "SCRIPT_NAME": ""}
+    payload = b"".join(fast(environ, lambda status, headers: started.append(status)))
+    assert started == ["200 OK"]
+    assert json.loads(payload)["meta"]["prompt"] == "a lighthouse"
+
+
+def _served(tmp_path: Path) -> Any:
+    port = free_port()
+    flags = ["--port", str(port), "--webhook-timeout", "600", "--db", str(tmp_path / "m.sqlite3")]
+    return running("mock", flags, tmp_path / "mock.log", port)
+
+
+def test_a_body_that_trickles_in_does_not_hold_the_others(tmp_path: Path) -> None:
+    """Half a text2img body sent, the rest held back: another text2img is answered meanwhile."""
+    raw = json.dumps(BODY).encode()
+    with _served(tmp_path) as mock:
+        host, port = mock.url.split("//")[1].split(":")
+        with socket.create_connection((host, int(port)), timeout=TIMEOUT) as slow:
+            slow.sendall(f"POST {TEXT2IMG} HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(raw)}\r\n\r\n".encode() + raw[:10])
+            other = requests.post(mock.url + TEXT2IMG, json=BODY, timeout=TIMEOUT)
+            slow.setblocking(False)
+            with pytest.raises(BlockingIOError):  # the held call has no answer yet
+                slow.recv(1)
+            slow.setblocking(True)
+            slow.sendall(raw[10:])
+            answer = slow.recv(65536)
+    assert other.status_code == 200, other.text
+    assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_an_init_image_that_trickles_in_does_not_hold_text2img(tmp_path: Path) -> None:
+    with Trickle() as trickle, _served(tmp_path) as mock:
+        finished = threading.Event()
+        outcome: dict[str, Any] = {}
+
+        def img2img() -> None:
+            body = {"key": "k", "model_id": "m", "prompt": "p", "init_image": trickle.url, "mask_image": PNG_BASE64}
+            outcome["answer"] = requests.post(f"{mock.url}/api/v6/images/img2img", json=body, timeout=TIMEOUT)
+            finished.set()
+
+        caller = threading.Thread(target=img2img, daemon=True)
+        caller.start()
+        try:
+            wait_for(lambda: trickle.connections >= 1, timeout=TIMEOUT, interval=0.02)  # the fetch is in flight
+            answers = [requests.post(mock.url + TEXT2IMG, json=BODY, timeout=TIMEOUT) for _ in range(3)]
+            in_flight = not finished.is_set()
+        finally:
+            trickle.stop.set()
+            caller.join(TIMEOUT)
+    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert in_flight, "text2img answered only after the slow img2img had finished"
+    assert outcome["answer"].status_code == 400
+
