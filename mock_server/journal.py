@@ -149,6 +149,8 @@ class Redactor:
 
 
 _REDACTED_TOKEN = json.dumps(REDACTED).encode()
+_ENTRY_JSON = json.JSONEncoder(default=str).encode
+"""``json.dumps(entry, default=str)``, without building an encoder per entry."""
 _STRING_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)("|\\?\Z)', re.DOTALL)
 
 
@@ -237,7 +239,7 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
                                and len(value) > ANSWER_ITEM else value for name, value in normalised.items()}
         if "key" in normalised:
             entry["normalised"]["key"] = REDACTED
-    text = json.dumps(entry, default=str)
+    text = _ENTRY_JSON(entry)
     if redactor.longest():  # known keys: replaced in every string of the entry as JSON reads it back
         text = json.dumps(redactor.value(json.loads(text)))
     path, status = str(entry.get("path", "")), int(entry.get("status") or 0)

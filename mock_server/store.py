@@ -134,6 +134,8 @@ class JobStore:
         self._lock_path = self.path.with_name(self.path.name + ".lock")
         self._lock_file: BinaryIO | None = None
         self._lock_pid: int | None = None
+        self._writer: sqlite3.Connection | None = None  # see _conn(write=True)
+        self._writer_pid: int | None = None
         self._next_sweep = 0.0
         self._sweep_every = min(SWEEP_EVERY, ttl / 4)
         with self._conn(write=True) as db:
@@ -179,9 +181,12 @@ class JobStore:
 
         ``write=True`` also holds the store's write lock for the block (see :meth:`_write_lock`).
         """
-        if write:
-            with self._write_lock(), self._conn() as db:
-                yield db
+        if write:  # writers take turns (the write lock), so one connection per process serves them all
+            with self._write_lock():
+                if self._writer_pid != os.getpid():  # forked, or the first write: a connection of our own
+                    self._writer, self._writer_pid = self._connect(), os.getpid()
+                assert self._writer is not None
+                yield self._writer
             return
         with self._pool_lock:
             if self._pid != os.getpid():  # forked: the parent's connections are not ours
@@ -226,6 +231,10 @@ class JobStore:
             self._lock_pid = None
         with self._pool_lock:
             pool, self._pool = self._pool, []
+        with self._thread_lock:
+            if self._writer is not None and self._writer_pid == os.getpid():
+                pool.append(self._writer)
+            self._writer = self._writer_pid = None
         for db in pool:
             db.close()
 
