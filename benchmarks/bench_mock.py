@@ -137,15 +137,50 @@ TARGET = 3.0  # requests/s against Prism's, every shape
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
-def run_wrk(wrk: str, url: str, script: Path, connections: int, duration: int) -> dict[str, float]:
-    out = subprocess.run([wrk, f"-t{THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script), url],
-                         capture_output=True, text=True, check=True).stdout
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process below it (a server's workers), read from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found, todo = [], [pid]
+    while todo:
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], []))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU the processes have used so far (all their threads)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def run_wrk(wrk: str, url: str, script: Path, connections: int, duration: int,
+            server: subprocess.Popen[bytes] | None = None) -> dict[str, float]:
+    pids = process_tree(server.pid) if server is not None and Path("/proc").is_dir() else []
+    before = cpu_seconds(pids)
+    run = subprocess.run([wrk, f"-t{THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(script),
+                          url], capture_output=True, text=True, check=True)
+    out = run.stdout
+    cpu = cpu_seconds(pids) - before
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p99_value, p99_unit = re.search(r"99%\s+([\d.]+)(us|ms|s|m)", out).groups()  # type: ignore[union-attr]
     bad = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = re.search(r"Socket errors:.*", out)
     return {"rps": rps, "p99_ms": float(p99_value) * _UNITS[p99_unit], "non_2xx": float(bad.group(1)) if bad else 0,
-            "socket_errors": 1.0 if errors else 0.0}
+            "socket_errors": 1.0 if errors else 0.0, "cpu_us": cpu / total * 1e6 if pids and total else 0.0}
 
 
 def check_validation(name: str, url: str) -> None:
@@ -258,9 +293,10 @@ def main() -> None:
         order = list(urls)
         for round_no in range(args.rounds):
             for name in order if round_no % 2 == 0 else order[::-1]:
-                result = run_wrk(wrk, urls[name], script, args.connections, args.duration)
+                result = run_wrk(wrk, urls[name], script, args.connections, args.duration, servers[name])
                 results[name].append(result)
                 print(f"  round {round_no + 1} {name:9} {result['rps']:8.0f} req/s  p99 {result['p99_ms']:7.2f} ms"
+                      f"  CPU {result['cpu_us']:5.0f} us/req"
                       + (f"  non-2xx {result['non_2xx']:.0f}" if result["non_2xx"] else ""), flush=True)
     finally:
         for process in servers.values():
@@ -272,10 +308,12 @@ def main() -> None:
 def report(results: dict[str, list[dict[str, float]]], args: argparse.Namespace, load_start: float) -> None:
     rps = {name: statistics.median(r["rps"] for r in rs) for name, rs in results.items()}
     p99 = {name: statistics.median(r["p99_ms"] for r in rs) for name, rs in results.items()}
-    print(f"\nmedian of rounds (load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end):")
+    cpu = {name: statistics.median(r["cpu_us"] for r in rs) for name, rs in results.items()}
+    print(f"\nmedian of rounds (load average {load_start:.2f} at the start, {os.getloadavg()[0]:.2f} at the end; "
+          "CPU: the server's processes, all threads, per request):")
     for name in results:
         note = f"  ({args.server} hello world: the most any WSGI app gets here)" if name == "ceiling" else ""
-        print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms{note}")
+        print(f"  {name:9} {rps[name]:8.0f} req/s  p99 {p99[name]:7.2f} ms  CPU {cpu[name]:5.0f} us/req{note}")
     if "ceiling" in rps:
         print(f"ceiling / prism: {rps['ceiling'] / rps['prism']:.2f}x")
     met = True
