@@ -136,6 +136,7 @@ class Report:
         self.started = time.monotonic()
         self.duration = 0.0
         self.notes: list[str] = []
+        self.model = ""  # the model the run sent and how it was chosen (contract_tests.models), for the header
 
     def exercised(self, check: str, times: int = 1) -> None:
         self.results[check].exercised += times
@@ -178,6 +179,8 @@ class Report:
     def render_text(self) -> str:
         lines = [f"t2i contract tests against {self.base_url} "
                  f"(profile {self.profile}, seed {self.seed}, {self.max_examples} examples)"]
+        if self.model:
+            lines.append(f"model: {self.model}")
         width = max([16, *map(len, self.results)])
         for name, result in self.results.items():
             lines.append(f"  {result.outcome:4} {name:{width}} {result.summary}")
@@ -198,7 +201,8 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """The report as JSON: the run's settings, then each check's outcome, count, time and failures."""
         return {"base_url": self.base_url, "profile": self.profile, "seed": self.seed,
-                "max_examples": self.max_examples, "seconds": round(self.duration, 3), "ok": self.ok,
+                "max_examples": self.max_examples, "model": self.model, "seconds": round(self.duration, 3),
+                "ok": self.ok,
                 "checks": {name: {"outcome": r.outcome, "exercised": r.exercised, "judged": r.counted,
                                   "summary": r.summary, "seconds": round(r.seconds, 3),
                                   "skip_reason": r.skip_reason if r.outcome == "SKIP" else "",

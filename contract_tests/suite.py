@@ -15,6 +15,7 @@ exchanges it judged, the waits for fetch and webhook), which JUnit reports.
 """
 from __future__ import annotations
 
+import dataclasses
 import random
 from typing import Callable
 
@@ -24,6 +25,7 @@ from t2i_contract.spec.packs import load_contract
 from .client import wait_until_answering
 from .engine import Engine
 from .errors import ServerUnreachable
+from .models import choose_model
 from .operations import run_image_operations
 from .packs import is_pack, run_pack_suite
 from .progress import Progress
@@ -71,14 +73,23 @@ def run_suite(settings: Settings, spec: Spec | None = None,
                     packs=is_pack(spec))
     say = progress.step if isinstance(progress, Progress) else progress
     if is_pack(spec):  # a contract pack: its checks, through the wire layer (contract_tests/packs.py)
+        model = choose_model(spec, settings.base_url, given=settings.model_id, headers=dict(settings.headers),
+                             timeout=settings.timeout)
+        report.model = model.describe()
         return run_pack_suite(spec, settings.base_url, key=settings.key, timeout=settings.timeout,
                               headers=dict(settings.headers), seed=seed, report=report, progress=say,
-                              model_id=settings.model_id)
+                              model_id=model.model_id)
     if settings.wait:
         error = wait_until_answering(settings.base_url, settings.wait, headers=dict(settings.headers))
         if error is not None:
             raise ServerUnreachable(settings.base_url, f"{error} (waited {settings.wait:g}s, --wait)")
-    engine = Engine(settings, spec, seed)
+    # one model for the whole run, chosen up front from the server's list (contract_tests/models.py)
+    model = choose_model(spec, settings.base_url, given=settings.model_id, headers=dict(settings.headers),
+                         timeout=settings.timeout)
+    report.model = model.describe()
+    if say is not None:
+        say(f"model: {report.model}")
+    engine = Engine(dataclasses.replace(settings, model_id=model.model_id), spec, seed)
     tick = (lambda rec: progress.tick(engine.client.sent, rec.failures)) if isinstance(progress, Progress) else None
     recorder = Recorder(engine, report, on_record=tick)
     try:
