@@ -21,6 +21,7 @@ from t2i_contract.spec.options import settings_command
 
 from .config import BackendConfig, TinyModelSettings
 from .errors import BackendError, MissingDependencyError
+from .progress import step_bar
 
 __all__ = ["make_tiny_model_command", "serve_command"]
 
@@ -59,8 +60,10 @@ def serve_command(config: BackendConfig) -> None:
             require_queue("t2i serve --queue", images=bool(config.images))
         else:
             _require_backend()
+        from .quiet import quiet_known_noise
         from .serving import preflight, serve
 
+        quiet_known_noise()
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
             preflight(config)
@@ -91,9 +94,13 @@ def make_tiny_model_command(settings: TinyModelSettings) -> None:
     No download: everything is built from configs with random weights, in seconds.
     """
     _require_backend()
-    from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, make_tiny_model, tiny_ip_adapters
+    from .quiet import quiet_known_noise
+    from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, TINY_STEPS, make_tiny_model, tiny_ip_adapters
 
-    tiny = make_tiny_model(settings.directory, seed=settings.seed)
+    quiet_known_noise()
+    with step_bar("t2i make-tiny-model", 1 + len(TINY_STEPS), quiet=settings.quiet) as step:
+        step("importing torch, diffusers and transformers")  # a few seconds on their own
+        tiny = make_tiny_model(settings.directory, seed=settings.seed, step=step)
     click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} and the inpainting checkpoint "
                f"{tiny.inpaint_model_id} in {tiny.models_dir}, and {tiny.model_id} as one file: {tiny.single_file_id}")
     click.echo(f"LoRAs {', '.join(lora for loras in TINY_FAMILY_LORAS.values() for lora in loras)} in {tiny.loras_dir}")

@@ -28,7 +28,9 @@ HTTP_THREADS = 32
 def granian_app() -> Flask:
     """The app factory granian's worker calls."""
     from .app import create_app
+    from .quiet import quiet_known_noise
 
+    quiet_known_noise()
     return create_app(settings_from_env(BackendConfig, os.environ[CONFIG_ENV]))
 
 

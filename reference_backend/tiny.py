@@ -37,10 +37,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 __all__ = ["TINY_FAMILY_LORAS", "TINY_FAMILY_MODELS", "TINY_INPAINT_MODEL_ID", "TINY_LORAS", "TINY_MODEL_ID",
-           "TINY_SINGLE_FILE_ID", "TINY_VAE_ID", "TinyModel", "make_tiny_model", "tiny_ip_adapters"]
+           "TINY_SINGLE_FILE_ID", "TINY_STEPS", "TINY_VAE_ID", "TinyModel", "make_tiny_model", "tiny_ip_adapters"]
 
 TINY_MODEL_ID = "tiny-sd"
 TINY_SINGLE_FILE_ID = "tiny-sd-single"
@@ -197,8 +197,15 @@ def tiny_ip_adapters() -> dict[str, tuple[str, ...]]:
     return groups
 
 
-def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
-    """Write the tiny models of every family, VAE, LoRAs and IP-Adapters under ``root``."""
+TINY_STEPS = ("SD 1.5 model", "SD 1.5 single file", "inpainting model and VAE", "SD 1.5 LoRAs and IP-Adapters",
+              "SDXL model, LoRAs and IP-Adapters", "FLUX.1 model and LoRAs", "FLUX.1 schnell model")
+"""What :func:`make_tiny_model` tells its ``step`` callback, in order (``t2i make-tiny-model``'s progress)."""
+
+
+def make_tiny_model(root: Path | str, seed: int = 0, step: Callable[[str], None] | None = None) -> TinyModel:
+    """Write the tiny models of every family, VAE, LoRAs and IP-Adapters under ``root``; ``step`` is told each
+    of :data:`TINY_STEPS` as it starts."""
+    tell = step or (lambda what: None)
     import torch
     from diffusers import DDIMScheduler, StableDiffusionInpaintPipeline, StableDiffusionPipeline, UNet2DConditionModel
     from safetensors.torch import save_file
@@ -212,6 +219,7 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
 
     transformers_logging.disable_progress_bar()  # "Writing model shards" bars, one per saved model
     tiny = TinyModel(Path(root))
+    tell(TINY_STEPS[0])
     model_dir = tiny.models_dir / tiny.model_id
     vocab_size = _write_tokenizer(model_dir / "tokenizer")
     tokenizer = CLIPTokenizer.from_pretrained(str(model_dir / "tokenizer"))
@@ -231,7 +239,9 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
         safety_checker=None, feature_extractor=None, requires_safety_checker=False,
     )
     pipe.save_pretrained(str(model_dir), safe_serialization=True)
+    tell(TINY_STEPS[1])
     write_single_file(model_dir, tiny.models_dir / f"{tiny.single_file_id}.safetensors")
+    tell(TINY_STEPS[2])
     torch.manual_seed(seed + 4)
     StableDiffusionInpaintPipeline(
         unet=UNet2DConditionModel(**{**_unet_config(), "in_channels": 9}), vae=pipe.vae, text_encoder=text_encoder,
@@ -240,6 +250,7 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     ).save_pretrained(str(tiny.models_dir / tiny.inpaint_model_id), safe_serialization=True)
     _vae(seed + 3).save_pretrained(str(tiny.vaes_dir / tiny.vae_id), safe_serialization=True)
 
+    tell(TINY_STEPS[3])
     tiny.loras_dir.mkdir(parents=True, exist_ok=True)
     style, detail, kohya = tiny.lora_ids
     write_lora(_peft_lora(unet, text_encoder, seed + 10, 0.5), tiny.loras_dir / f"{style}.safetensors", "sd1")
@@ -250,9 +261,12 @@ def make_tiny_model(root: Path | str, seed: int = 0) -> TinyModel:
     for offset, adapter_id in enumerate(adapters["sd1"]):
         make_tiny_ip_adapter(unet, tiny.ip_adapters_dir / adapter_id, seed + 13 + offset)
 
+    tell(TINY_STEPS[4])
     sdxl_unet = make_tiny_sdxl(tiny.models_dir / TINY_FAMILY_MODELS["sdxl"], tiny.loras_dir, seed + 100)
     for offset, adapter_id in enumerate(adapters["sdxl"]):
         make_tiny_ip_adapter(sdxl_unet, tiny.ip_adapters_dir / adapter_id, seed + 113 + offset)
+    tell(TINY_STEPS[5])
     make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux"], tiny.loras_dir, seed + 200)
+    tell(TINY_STEPS[6])
     make_tiny_flux(tiny.models_dir / TINY_FAMILY_MODELS["flux-schnell"], None, seed + 300, schnell=True)
     return tiny

@@ -24,6 +24,7 @@ import click
 from t2i_contract.spec.options import settings_command
 
 from ..errors import BackendError, MissingDependencyError
+from ..quiet import quiet_known_noise
 from .config import WorkerSettings
 
 __all__ = ["QUEUE_INSTALL_HINT", "ping_queue", "require_queue", "worker_command"]
@@ -80,6 +81,7 @@ def worker_command(settings: WorkerSettings) -> None:
     scratch = None
     if settings.data_dir is None:  # --images: this worker's own scratch space, removed on the way out
         scratch = settings.data_dir = Path(tempfile.mkdtemp(prefix="t2i-worker-scratch-"))
+    quiet_known_noise()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
         from .worker import GenerationWorker
