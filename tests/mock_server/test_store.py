@@ -1,7 +1,8 @@
 """The SQLite job store: shared between instances (as between workers), atomic queue limit, expiry."""
 from __future__ import annotations
 
-import multiprocessing
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from t2i_contract.mock_server.store import FIRST_ID, JobStore
 from t2i_contract.protocol import ManualClock
+from tests.conftest import ROOT
 
 META = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
 
@@ -38,18 +40,24 @@ def test_two_stores_on_one_file_see_each_others_jobs(tmp_path: Path) -> None:
     second.close()
 
 
+# Plain subprocesses, not multiprocessing: a spawned multiprocessing.Process starts the parent's resource
+# tracker, a process that lives as long as pytest does (the session's leftover-process check caught it).
+CHILD = "import sys; from tests.mock_server.test_store import _add_in_child; _add_in_child(sys.argv[1], int(sys.argv[2]))"
+
+
 def test_processes_writing_at_once_get_distinct_ids(tmp_path: Path) -> None:
     path = tmp_path / "s.sqlite3"
     store = JobStore(path, ttl=60, journal_limit=10)
-    context = multiprocessing.get_context("spawn")
-    children = [context.Process(target=_add_in_child, args=(str(path), 50)) for _ in range(2)]
-    for child in children:
-        child.start()
-    for _ in range(50):
-        _add(store)
-    for child in children:
-        child.join(30)
-        assert child.exitcode == 0
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, str(path), "50"], cwd=ROOT) for _ in range(2)]
+    try:
+        for _ in range(50):
+            _add(store)
+        assert [child.wait(timeout=120) for child in children] == [0, 0]
+    finally:
+        for child in children:
+            if child.poll() is None:
+                child.kill()
+                child.wait()
     assert store.count_jobs() == 150
     store.close()
 
