@@ -37,7 +37,9 @@ batch of ``samples`` images, made in one call (``num_images_per_prompt``).
 from __future__ import annotations
 
 import inspect
+import logging
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +66,7 @@ if TYPE_CHECKING:
     from .config import BackendConfig
 
 __all__ = ["DiffusersGenerator", "api_clip_skip_to_diffusers", "require_backend"]
+log = logging.getLogger(__name__)
 
 
 def require_backend() -> None:
@@ -269,11 +272,16 @@ class DiffusersGenerator(Generator):
             with self._lock:
                 if model_id in self._models:
                     return self._models[model_id]
+            started = time.monotonic()
+            log.info("loading model %s on %s (%d of at most %d kept loaded)", model_id, self.device,
+                     len(self._models) + 1, self.max_loaded_models)
             loaded = self._load_pipeline(model_id)
+            log.info("model %s loaded (%s) in %.1f s", model_id, loaded.info.family.title, time.monotonic() - started)
             with self._lock:
                 self._models[model_id] = loaded
                 while len(self._models) > self.max_loaded_models:
-                    self._models.popitem(last=False)
+                    gone, _ = self._models.popitem(last=False)
+                    log.info("model %s unloaded: --max-loaded-models %d", gone, self.max_loaded_models)
             return loaded
 
     def _vae(self, vae_id: str) -> Any:

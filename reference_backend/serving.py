@@ -10,6 +10,7 @@ no model; run more of them (or put several behind a load balancer) to scale.
 """
 from __future__ import annotations
 
+import logging
 import os
 
 from flask import Flask
@@ -18,10 +19,11 @@ from t2i_contract.protocol.serving import serve_granian, settings_from_env
 
 from .config import BackendConfig
 
-__all__ = ["CONFIG_ENV", "HTTP_THREADS", "granian_app", "serve"]
+__all__ = ["CONFIG_ENV", "HTTP_THREADS", "LOG_FORMAT", "granian_app", "serve"]
 
 CONFIG_ENV = "T2I_SERVE_SERVING_CONFIG"
 HTTP_THREADS = 32
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 """granian's blocking threads: a sync text2img holds one for up to --sync-timeout seconds."""
 
 
@@ -31,6 +33,8 @@ def granian_app() -> Flask:
     from .quiet import quiet_known_noise
 
     quiet_known_noise()
+    # this process's own log lines (a model loading, a webhook given up) on stderr, as in the serving process
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     return create_app(settings_from_env(BackendConfig, os.environ[CONFIG_ENV]))
 
 

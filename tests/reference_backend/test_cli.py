@@ -67,17 +67,24 @@ def test_serve_help_names_the_environment_variables() -> None:
 
 
 def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny: TinyModel, tmp_path: Path) -> None:
+    """Also: --access-log logs each request over real HTTP, a model's loading is said, and no warning is printed
+    (granian's thread count and transformers' torchvision fallback are known and filtered: reference_backend/quiet.py)."""
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), keys="k1,k2",
-                       data=str(tmp_path / "data")) as server:
+                       data=str(tmp_path / "data"), access_log="1") as server:
         denied = requests.post(server.url + f"{API}/text2img", json=text2img_body(key="k3"), timeout=10)
         assert denied.status_code == 401
         body = requests.post(server.url + f"{API}/text2img", json=text2img_body(key="k2", lora_model="tiny-kohya"),
                              timeout=120).json()
         assert body["status"] == "success", body
         assert decode_png(requests.get(body["output"][0], timeout=10).content).size == (256, 256)
+        image_path = body["output"][0].split(server.url, 1)[1]
     assert server.process.returncode == 0, server.output
     assert "k1" not in server.output and "k2" not in server.output, "keys are never logged"
     assert (tmp_path / "data" / "jobs.sqlite3").is_file()
+    for request, status in ((f"POST {API}/text2img", 401), (f"POST {API}/text2img", 200), (f"GET {image_path}", 200)):
+        assert f'"{request} HTTP/1.1" {status} ' in server.output, (request, server.output)
+    assert "loading model tiny-sd on cpu" in server.output and "model tiny-sd loaded (" in server.output
+    assert "warn" not in server.output.lower() and "Traceback" not in server.output, server.output
 
 
 def test_importing_the_package_and_its_commands_loads_no_ml_library() -> None:
