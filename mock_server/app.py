@@ -4,8 +4,9 @@ The API operations, their intake, answers and the one error handler come from th
 protocol layer (:func:`t2i_contract.protocol.install`) over the mock's service,
 :class:`~mock_server.runtime.MockRuntime`; the mock adds its image and ``/__mock``
 routes (``routes.py``), CORS headers, a WSGI fast path (``fastpath.py``) that
-calls the same pipeline, and ``GET /healthz`` and ``/readyz`` (``protocol/health.py``:
-ready while its SQLite store can be written). Nothing is created at import time, and building an app
+calls the same pipeline, ``GET /healthz`` and ``/readyz`` (``protocol/health.py``:
+ready while its SQLite store can be written), and with ``--models`` ``GET /models``
+(``wire/models.py``), the ids it knows. Nothing is created at import time, and building an app
 costs a few milliseconds, so wrapping it in WSGI middleware for tests is cheap.
 """
 from __future__ import annotations
@@ -14,9 +15,10 @@ import os
 
 from flask import Flask, Response, request
 
-from t2i_contract.protocol import BodyLimits, Clock, KeyRing, Pipeline, install
+from t2i_contract.protocol import BodyLimits, Clock, KeyRing, Pipeline, install, json_bytes
 from t2i_contract.protocol.health import install_health, sqlite_writable
 from t2i_contract.protocol.settings import load_contracts
+from t2i_contract.wire.models import MODELS_PATH
 
 from .config import MockConfig
 from .fastpath import FastPath
@@ -54,6 +56,9 @@ def create_app(config: MockConfig | None = None, *, clock: Clock | None = None) 
     for each in pipelines:  # several contracts side by side: their routes never overlap
         install(app, each)
     register_routes(app, mock)
+    if config.models:  # the ids it knows, read by t2i test without --model-id; unset, any id is a model
+        listed = json_bytes({"models": list(config.models)})
+        app.add_url_rule(MODELS_PATH, "t2i_models", lambda: Response(listed, mimetype="application/json"))
     register_page(app, mock)  # GET / and /__mock/behaviour
     # shows which worker answered; tests prove cross-worker state with it
     headers = {"X-T2I-Mock-Worker": str(os.getpid()), **CORS_HEADERS}

@@ -96,3 +96,15 @@ def test_t2i_test_names_the_empty_list_in_one_line_and_exits_2() -> None:
     assert result.returncode == 2, result.stderr
     assert result.stderr.strip().splitlines() == [
         "error: the server lists no model at GET /models: pass --model-id with a model it has"]
+
+
+def test_a_mock_with_models_lists_them_and_one_without_lists_none() -> None:
+    from t2i_contract.mock_server import MockConfig
+
+    from .conftest import running_mock
+
+    with running_mock(MockConfig(models=("m1", "m2"))) as listing, running_mock(MockConfig()) as any_id:
+        listed = choose_model(SPEC, listing)
+        unlisted = choose_model(SPEC, any_id)
+    assert listed.model_id == "m1" and "the first of 2 model(s)" in listed.how
+    assert unlisted.model_id == "f222-diffusion" and "lists no models at GET /models (404)" in unlisted.how
