@@ -139,7 +139,8 @@ class Settings:
                                  "(https://modelslab.com/api works too).")
     key: str | None = setting(None, help="A valid API key. When given, the auth check expects a wrong key to get "
                                          "a 401; empty means no key, as when it is not given.")
-    model_id: str | None = setting(None, default_text="the spec example's f222-diffusion",
+    model_id: str | None = setting(None, default_text="the server's GET /models: the spec's f222-diffusion if "
+                                                      "listed, else the first; f222-diffusion when none is listed",
                                    help="A model the server really has.")
     loras: tuple[str, ...] = setting((), flag="lora",
                                      help="A LoRA id the server really has; repeat for several (space-separated in "
