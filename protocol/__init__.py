@@ -13,7 +13,9 @@ to post webhooks). It owns what the contract says about HTTP, once:
 - ``clock``: injected time (:class:`ManualClock` for tests);
 - ``urls``, ``outbound``, ``outbound_errors``, ``inputs``: the URL policy every
   outbound request goes through, the one client that honours it (webhooks, input
-  images), and input images by URL or base64; their errors are 400s naming the field.
+  images), and input images by URL or base64; their errors are 400s naming the field;
+- ``health``: ``GET /healthz`` and ``GET /readyz`` on every server process, each server
+  naming its readiness probes (:func:`install_health`).
 """
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from .errors import (
     RequestRejected,
     error_answer,
 )
+from .health import install_health
 from .inputs import check_mask_size, load_input_image, load_input_images
 from .intake import DEFAULT_MAX_BODY, BodyLimits, KeyRing, is_json, read_body
 from .outbound import json_poster, post_json
@@ -76,6 +79,7 @@ __all__ = [
     "error_answer",
     "initial_status",
     "install",
+    "install_health",
     "is_json",
     "json_bytes",
     "json_poster",
