@@ -26,6 +26,8 @@ def command(config: MockConfig) -> None:
     'status=success', or 'code=401|402|404|429|500|503'. The journal of received
     requests is at GET /__mock/requests (DELETE clears it).
     """
+    from t2i_contract.protocol.quiet import quiet
+
     from .serving import serve
     from .store import JobStore, temporary_folder
 
@@ -42,6 +44,7 @@ def command(config: MockConfig) -> None:
              max_bytes=config.max_store_bytes, journal_bytes=config.journal_bytes).close()
     click.echo(f"t2i mock: http://{config.host}:{config.port}/api/  ({config.server}, workers={config.workers}, "
                f"db={config.db_path})", err=True)
+    quiet()  # granian's thread-count warning: the mock's threads are chosen on purpose
     try:
         serve(config, access_log=config.access_log)
     finally:

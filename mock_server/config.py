@@ -144,7 +144,7 @@ class MockConfig:
                                    help="SQLite file for jobs and the journal, shared by every worker.")
     fast_path: bool = setting(True, help="Answer valid text2img calls without Flask's request machinery "
                                          "(same answers, faster); --no-fast-path is for comparing the two.")
-    access_log: bool = setting(False, negatable=True, help="Log every request to stderr.")
+    access_log: bool = setting(False, negatable=True, help="Log every request on stdout, one line each.")
 
     def __post_init__(self) -> None:
         checks = [

@@ -117,18 +117,22 @@ def test_two_workers_share_jobs(served: dict[str, Any]) -> None:
 
 
 def test_the_command_reads_options_from_t2i_mock_variables(tmp_path: Path) -> None:
+    """Also: --access-log logs each request over real HTTP, and granian's thread warning is not printed."""
     port = free_port()
     process = _start([], env={"T2I_MOCK_PORT": str(port), "T2I_MOCK_PROCESSING_RATIO": "1",
-                              "T2I_MOCK_ETA": "7", "T2I_MOCK_DB": str(tmp_path / "m.sqlite3")})
+                              "T2I_MOCK_ETA": "7", "T2I_MOCK_DB": str(tmp_path / "m.sqlite3"),
+                              "T2I_MOCK_ACCESS_LOG": "1"})
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_up(url)
         answer = requests.post(url + "/api/v6/images/text2img", json={"key": "k", "model_id": "m", "prompt": "p"},
                                timeout=5).json()
     finally:
-        _stop(process)
+        log = _stop(process)
     assert answer["status"] == "processing"
     assert 6 <= answer["eta"] <= 7
+    assert '"POST /api/v6/images/text2img HTTP/1.1" 200 ' in log, log
+    assert "warn" not in log.lower(), log
 
 
 def test_the_default_temporary_store_is_removed_on_shutdown() -> None:
