@@ -157,4 +157,4 @@ class TinyModelSettings:
     directory: Path = setting(type=click.Path(file_okay=False, path_type=Path), argument=True,
                               help="Folder to write the models, LoRAs and VAE into.")
     seed: int = setting(DEFAULT_TINY_SEED, help="Seed of the random weights.")
-    quiet: bool = setting(False, help="No progress bar (there is none either when stderr is not a terminal).")
+    progress: bool = setting(True, help="Show a bar of the steps on stderr while they run (on a terminal only).")
