@@ -98,7 +98,7 @@ def make_tiny_model_command(settings: TinyModelSettings) -> None:
     from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, TINY_STEPS, make_tiny_model, tiny_ip_adapters
 
     quiet_known_noise()
-    with step_bar("t2i make-tiny-model", 1 + len(TINY_STEPS), quiet=settings.quiet) as step:
+    with step_bar("t2i make-tiny-model", 1 + len(TINY_STEPS), quiet=not settings.progress) as step:
         step("importing torch, diffusers and transformers")  # a few seconds on their own
         tiny = make_tiny_model(settings.directory, seed=settings.seed, step=step)
     click.echo(f"models {', '.join(TINY_FAMILY_MODELS.values())} and the inpainting checkpoint "

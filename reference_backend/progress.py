@@ -1,7 +1,7 @@
 """Progress of the backend's long steps on stderr, with tqdm (which diffusers and transformers use too).
 
 A bar that names the step running and counts the steps done, drawn only on a terminal and not with
-``--quiet``: in a log or a pipe nothing is drawn, and the command's own lines say what was done.
+``--no-progress``: in a log or a pipe nothing is drawn, and the command's own lines say what was done.
 """
 from __future__ import annotations
 
