@@ -19,8 +19,10 @@ hand-offs cost a third of a worker's throughput against one thread. A call that 
 wait on nothing but the CPU and SQLite (:meth:`FastPath.quick_ok`: a text2img, fetch
 or reload whose body sets none of the fields that make a call wait on the network,
 its input images and ``webhook`` (``Pipeline.waits_on``), with no simulated latency
-set) is answered under one lock per worker, so at most one thread runs the hot path
-and the others wait on the lock, not on the GIL. The body is read before the turn,
+set) is answered in turn, one thread per worker at a time, so the others wait on a
+lock, not on the GIL; and the thread whose turn comes answers every call that queued
+meanwhile, their writes in one SQLite transaction (one COMMIT for all, none answered
+before it), so the busier the mock, the less each call costs. The body is read before the turn,
 so a client that trickles it in holds only its own thread; every other call runs
 beside the turns on its own thread as before, so a slow input-image URL still holds
 one thread, never the mock (issue 18, item 8; ``tests/mock_server/test_quick_path.py``).
@@ -28,6 +30,7 @@ one thread, never the mock (issue 18, item 8; ``tests/mock_server/test_quick_pat
 from __future__ import annotations
 
 import io
+import logging
 import threading
 from typing import Any, Callable, Iterable
 
@@ -42,6 +45,19 @@ QUICK_BODY_BYTES = 16 * 1024
 """The largest body that takes turns (:meth:`FastPath.quick_ok`); a larger one runs on its own thread."""
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Reply = tuple[int, list[tuple[str, str]], bytes]
+log = logging.getLogger(__name__)
+
+
+class _Waiting:
+    """A quick call waiting for its turn, and its reply once some thread has made it."""
+
+    __slots__ = ("environ", "operation_id", "reply")
+
+    def __init__(self, operation_id: str, environ: dict[str, Any]) -> None:
+        self.operation_id = operation_id
+        self.environ = environ
+        self.reply: Reply | BaseException | None = None
 
 
 class _Failed:
@@ -60,7 +76,9 @@ class FastPath:
         self.pipeline = pipeline
         self.enabled = enabled
         self.headers = [("Content-Type", "application/json"), *headers.items()]
-        self._turns = threading.Lock()  # the hot path, one call at a time (see the module's docstring)
+        self._turns = threading.Lock()  # the hot path, one thread at a time (see the module's docstring)
+        self._queue_lock = threading.Lock()
+        self._waiting: list[_Waiting] = []  # quick calls not yet answered, oldest first
         # path -> (operation, the fields that make it wait on the network, as JSON keys) of the calls that
         # may take turns
         self.quick_paths: dict[str, tuple[str, tuple[str, ...], tuple[bytes, ...]]] = {}
@@ -82,14 +100,54 @@ class FastPath:
             else:
                 environ["wsgi.input"] = io.BytesIO(body)  # the pipeline reads it again from here
             if body is not None and self.quick_ok(environ, body):
-                with self._turns:
-                    status, headers, payload = self.reply(operation_id, environ)
+                status, headers, payload = self._in_turn(operation_id, environ)
             else:
                 status, headers, payload = self.reply(operation_id, environ)
         else:  # no length, a large body or not JSON: the pipeline reads (or refuses) it as ever
             status, headers, payload = self.reply(operation_id, environ)
         start_response(f"{status} {HTTP_STATUS_CODES.get(status, 'UNKNOWN').upper()}", headers)
         return [payload]
+
+    def _in_turn(self, operation_id: str, environ: dict[str, Any]) -> Reply:
+        """Answer a quick call in turn: the thread whose turn comes answers every call waiting, in one group.
+
+        The calls that queued while another thread had the turn are answered together,
+        their writes in one SQLite transaction (``MockRuntime.group``: one COMMIT for all),
+        and none is answered before it is committed; a thread whose call was answered so
+        finds its reply when its own turn comes, and only returns it.
+        """
+        waiting = _Waiting(operation_id, environ)
+        with self._queue_lock:
+            self._waiting.append(waiting)
+        with self._turns:
+            if waiting.reply is None:  # nobody answered it meanwhile: answer every call waiting, this one included
+                with self._queue_lock:
+                    calls, self._waiting = self._waiting, []
+                self._answer_together(calls)
+        if isinstance(waiting.reply, BaseException):
+            raise waiting.reply
+        assert waiting.reply is not None
+        return waiting.reply
+
+    def _answer_together(self, calls: list[_Waiting]) -> None:
+        group = getattr(self.pipeline.service, "group", None)
+        if group is not None and len(calls) > 1:
+            sent = [dict(call.environ) for call in calls]  # as they came: a call may mark its environ
+            try:
+                with group():
+                    for call in calls:
+                        call.reply = self.reply(call.operation_id, call.environ)
+                return
+            except Exception:  # the transaction failed (nothing of it is stored): each call again, on its own
+                log.exception("a group of calls could not be stored together; answering each on its own")
+                for call, environ in zip(calls, sent):
+                    environ["wsgi.input"].seek(0)
+                    call.environ = environ
+        for call in calls:
+            try:
+                call.reply = self.reply(call.operation_id, call.environ)
+            except Exception as exc:  # raised in its own thread, as it would have been without turns
+                call.reply = exc
 
     def reply(self, operation_id: str, environ: dict[str, Any]) -> tuple[int, list[tuple[str, str]], bytes]:
         """The pipeline's answer to one call: status, headers (the app's own added), body."""

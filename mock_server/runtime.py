@@ -288,6 +288,10 @@ class MockRuntime(Service):
         job = self.store.get_job(job_id)
         return job.owner if job is not None else None
 
+    def group(self) -> Any:
+        """A block whose calls are stored in one transaction (``JobStore.group``): ``FastPath`` answers several so."""
+        return self.store.group()
+
     def close(self) -> None:
         """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""
         self.webhooks.close()

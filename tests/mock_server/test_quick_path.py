@@ -160,3 +160,81 @@ def test_an_init_image_that_trickles_in_does_not_hold_text2img(tmp_path: Path) -
     assert in_flight, "text2img answered only after the slow img2img had finished"
     assert outcome["answer"].status_code == 400
 
+
+
+def _call(fast: FastPath, body: dict[str, Any], path: str = TEXT2IMG) -> tuple[str, dict[str, Any]]:
+    raw = json.dumps(body).encode()
+    started: list[str] = []
+    environ = {**_environ(path), "CONTENT_TYPE": "application/json", "CONTENT_LENGTH": str(len(raw)),
+               "wsgi.input": io.BytesIO(raw), "wsgi.url_scheme": "http", "HTTP_HOST": "127.0.0.1:4010",
+               "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "4010", "SCRIPT_NAME": ""}
+    payload = b"".join(fast(environ, lambda status, headers: started.append(status)))
+    return started[0], json.loads(payload)
+
+
+def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Callable[..., FastPath]) -> None:
+    """Held at the turn, five calls queue; the one whose turn comes answers all five in one group."""
+    fast = fast_path()
+    runtime = fast.pipeline.service
+    groups: list[int] = []  # calls answered in each group
+    group = runtime.group
+
+    def counting_group() -> Any:
+        groups.append(0)
+        return group()
+
+    def counting_reply(operation_id: str, environ: dict[str, Any]) -> Any:
+        groups[-1] += 1
+        return reply(operation_id, environ)
+
+    reply = fast.reply
+    runtime.group = counting_group  # type: ignore[method-assign]
+    fast.reply = counting_reply  # type: ignore[method-assign]
+    bodies = [BODY | {"prompt": f"p{n}"} for n in range(3)] + [BODY | {"key": "other", "prompt": f"q{n}"} for n in range(2)]
+    results: dict[int, tuple[str, dict[str, Any]]] = {}
+    with fast._turns:  # the turn is taken: every call below waits for it
+        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
+                   for n in range(len(bodies))]
+        for thread in threads:
+            thread.start()
+        wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
+    for thread in threads:
+        thread.join(TIMEOUT)
+    fast.reply = reply  # type: ignore[method-assign]
+    assert groups == [len(bodies)], "the five calls were not answered in one group"
+    assert [results[n][0] for n in range(len(bodies))] == ["200 OK"] * len(bodies)
+    ids = [results[n][1]["id"] for n in range(len(bodies))]
+    assert len(set(ids)) == len(ids)
+    for n, job_id in enumerate(ids):  # committed before they were answered: each is there to fetch
+        status, answer = _call(fast, {"key": bodies[n]["key"], "request_id": job_id}, "/api/v6/images/fetch")
+        assert status == "200 OK" and answer["id"] == job_id
+    assert [e["status"] for e in runtime.store.journal()][-len(bodies):] == [200] * len(bodies)
+
+
+def test_max_queued_holds_inside_a_group(apps: Callable[..., Flask]) -> None:
+    """A savepoint per job: the third processing job of one key is refused, the two before it stay."""
+    store = apps().extensions[EXTENSION].store
+    meta = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
+
+    def add() -> Any:
+        return store.add_job(meta=meta, base_url="http://x", delay=30, webhook=None, track_id=None,
+                             max_pending=2, owner="o")
+
+    before = store.count_jobs()
+    with store.group():
+        added = [add() for _ in range(3)]
+        assert store.count_jobs() == before  # not seen by another connection before the group ends
+    assert [job is not None for job in added] == [True, True, False]
+    assert store.count_jobs() == before + 2
+
+
+def test_a_group_that_fails_stores_nothing(apps: Callable[..., Flask]) -> None:
+    store = apps().extensions[EXTENSION].store
+    meta = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
+    before = store.count_jobs()
+    with pytest.raises(RuntimeError), store.group():
+        store.add_job(meta=meta, base_url="http://x", delay=0, webhook=None, track_id=None)
+        raise RuntimeError("the group fails")
+    assert store.count_jobs() == before
+    store.add_job(meta=meta, base_url="http://x", delay=0, webhook=None, track_id=None)  # the store still writes
+    assert store.count_jobs() == before + 1
