@@ -74,8 +74,9 @@ class BackendConfig:
     ``t2i serve`` needs ``models_dir``."""
 
     models_dir: Path | None = setting(None, flag="models", type=_EXISTING_DIR,
+                                      default_text="none: required, except by t2i serve --queue",
                                       help="Folder of models: diffusers folders <id>/ or single files "
-                                           "<id>.safetensors. Required by t2i serve.")
+                                           "<id>.safetensors (an API process of the distributed mode loads none).")
     loras_dir: Path | None = setting(None, flag="loras", type=_EXISTING_DIR,
                                      help="Folder of LoRA files <id>.safetensors (diffusers/peft or kohya/A1111 "
                                           "keys).")
@@ -84,7 +85,7 @@ class BackendConfig:
                                            help="Folder of IP-Adapters <id>/ (the spec's ip_adapter_id), each "
                                                 "with its weights <id>.safetensors and its image_encoder/.")
     data_dir: Path | None = setting(None, flag="data", type=click.Path(file_okay=False, path_type=Path),
-                                    default_text="a new temporary folder",
+                                    default_text="a new temporary folder; with --queue, required",
                                     help="Where the SQLite job store and the images live.")
     queue: str | None = setting(None, metavar="redis://HOST:PORT/DB", parse=parse_queue_url,
                                 default_text="none: one process, SQLite, in-process workers",
