@@ -17,6 +17,8 @@ PORT ?= $(or $(T2I_MOCK_PORT),4010)
 HOST ?= $(or $(T2I_MOCK_HOST),127.0.0.1)
 # `make run` writes its server's process id here; `make stop` stops every server these name.
 RUN_PIDS := .make-run
+# `make test` runs the suite on this many pytest-xdist workers (TEST_JOBS=0: in this one process, serially)
+TEST_JOBS ?= 3
 
 .PHONY: help run test stop clean
 .DEFAULT_GOAL := help
@@ -41,7 +43,7 @@ run: $(BIN)/.installed-core ## the mock server on http://127.0.0.1:4010 (PORT=80
 # the system programs some tests drive (chromium, chromedriver, redis-server), installed when missing
 test: $(BIN)/.installed ## the whole test suite, as CI runs it (.ci/run); adds the backend and queue extras and test tools
 	sh scripts/install-test-services.sh
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_JOBS)
 
 stop: ## stops the mock servers `make run` started from this checkout
 	@sh scripts/stop-run.sh $(RUN_PIDS)

@@ -11,6 +11,8 @@ is pinned (unless already set) so CI's verdict does not depend on a draw.
 from __future__ import annotations
 
 import os
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
@@ -63,6 +65,19 @@ def no_process_left_behind() -> Iterator[None]:
         pytest.fail("processes left behind by the tests:\n" + "\n".join(map(str, left)), pytrace=False)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files with the most ``slow`` tests first, then the files with the most tests, each file's own order
+    kept: under ``pytest -n`` (--dist loadfile --no-loadscope-reorder) the workers start on the long files,
+    so none is left running alone at the end."""
+    slow: dict[str, int] = {}
+    count: dict[str, int] = {}
+    for item in items:
+        path = item.location[0]
+        slow[path] = slow.get(path, 0) + (item.get_closest_marker("slow") is not None)
+        count[path] = count.get(path, 0) + 1
+    items.sort(key=lambda item: (-slow[item.location[0]], -count[item.location[0]]))  # stable within a file
+
+
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return ROOT
@@ -77,11 +92,36 @@ def upstream_example() -> dict:
 
 # The tiny diffusers models, built once per run and shared by every suite that needs a real
 # backend (reference_backend, servers, hardening, fuzz): one TinyModel, one DiffusersGenerator.
+# Under pytest -n the workers of one run share one copy (built by the first, under a lock, in the
+# run's temporary folder); tests that change a model folder change a copy of it.
 @pytest.fixture(scope="session")
 def tiny(tmp_path_factory: pytest.TempPathFactory) -> TinyModel:
     from t2i_contract.reference_backend import make_tiny_model
+    from t2i_contract.reference_backend.tiny import TinyModel
 
-    return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # not under xdist: this session's own
+        return make_tiny_model(tmp_path_factory.mktemp("tiny"))
+    shared = tmp_path_factory.getbasetemp().parent  # the run's folder, above each worker's own
+    with _locked(shared / "tiny.lock"):
+        root = shared / "tiny"
+        if not (root / ".complete").exists():
+            if root.exists():
+                shutil.rmtree(root)  # a build interrupted by a worker that died
+            make_tiny_model(root)
+            (root / ".complete").touch()
+    return TinyModel(root)
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    import fcntl
+
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 @pytest.fixture(scope="session")

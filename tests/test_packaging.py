@@ -96,6 +96,7 @@ def test_t2i_runs_inside_a_project_with_its_own_spec_and_drift(user_project: Pat
     assert "the user project" not in validate.stdout + validate.stderr
 
 
+@pytest.mark.slow
 def test_the_pytest_plugin_runs_inside_a_project_with_its_own_spec(user_project: Path) -> None:
     with ServerThread(create_app(MockConfig())) as server:
         done = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-v",

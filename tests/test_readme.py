@@ -236,6 +236,7 @@ def harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=[command.id for command in COMMANDS])
+@pytest.mark.slow
 def test_readme_command(command: Command, harness: Harness) -> None:
     harness.enter(command.block)
     if command.skip is not None:
@@ -303,6 +304,7 @@ def test_a_failing_command_fails_and_a_dead_server_fails(harness: Harness) -> No
     assert server_kind(Command(".venv/bin/t2i serve --models m", 1, "sh", 0)) == "serve"
 
 
+@pytest.mark.slow
 def test_make_run_with_port_serves_the_mock_there(harness: Harness) -> None:
     """``make run PORT=N`` (the README names it in prose): the harness rewrites N and waits for an answer."""
     assert "make run PORT=" in (ROOT / "README.md").read_text("utf-8"), "the README no longer shows make run PORT="

@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable
 
+import pytest
 import requests
 from click.testing import CliRunner
 from flask import Flask
@@ -133,6 +134,7 @@ def test_skipped_checks_are_not_run_and_verbose_says_what_is_sent(mock_url: str)
     assert time.monotonic() - started < 30
 
 
+@pytest.mark.slow
 def test_t2i_test_passes_against_a_running_t2i_mock(tmp_path: Path) -> None:
     """The issue's first "done when", literally: two real processes, the mock with keys and processing."""
     port = free_port()

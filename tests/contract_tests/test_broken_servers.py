@@ -16,6 +16,7 @@ from tests.support import ServerThread
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=[b.name for b in BREAKAGES])
+@pytest.mark.slow
 def test_broken_server_fails_on_its_check(breakage: Breakage, mock_app: Flask, keyed_mock_app: Flask,
                                           fast_settings: Callable[..., Settings]) -> None:
     app = keyed_mock_app if breakage.needs_key else mock_app

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from flask import Flask
 
 from t2i_contract.contract_tests.report import CHECKS
@@ -50,6 +51,7 @@ def test_plugin_refuses_a_bad_value_as_t2i_test_does(tmp_path: Path) -> None:
     assert "Invalid value for '--t2i-max-examples': 0 is not in the range x>=1" in done.stderr
 
 
+@pytest.mark.slow
 def test_plugin_adds_one_passing_item_per_check_against_the_mock(mock_url: str, tmp_path: Path) -> None:
     # --t2i-key "" is no key, as when $T2I_KEY is unset in the README's command: auth is skipped, not failed
     done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "--t2i-key", "",
@@ -71,6 +73,7 @@ def test_plugin_fails_the_item_of_the_broken_check(mock_app: Flask, tmp_path: Pa
     assert f"1 failed, {len(CHECKS) - 2} passed, 1 skipped" in done.stdout
 
 
+@pytest.mark.slow
 def test_plugin_items_can_be_selected_by_marker_and_keyword(mock_url: str, tmp_path: Path) -> None:
     (tmp_path / "test_other.py").write_text("def test_other():\n    assert True\n")
     done = run_pytest(tmp_path, "-v", "--t2i-base-url", mock_url, *FAST, "-m", "t2i_contract", "-k", "defaults")

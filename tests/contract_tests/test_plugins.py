@@ -33,6 +33,7 @@ def prompt_check() -> Iterator[str]:
     unregister("prompt_in_meta")
 
 
+@pytest.mark.slow
 def test_a_decorated_check_is_judged_on_every_result_and_can_fail(
         prompt_check: str, mock_app: Flask, fast_settings: Callable[..., Settings]) -> None:
     with ServerThread(mock_app) as server:

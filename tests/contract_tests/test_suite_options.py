@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from typing import Any, Callable, Iterable
 
+import pytest
 from click.testing import CliRunner
 from flask import Flask
 
@@ -98,6 +99,7 @@ def _exercised(report: Any) -> dict[str, int]:
     return {name: result.exercised for name, result in report.results.items()}
 
 
+@pytest.mark.slow
 def test_workers_send_in_parallel_and_report_the_same(mock_app: Flask,
                                                       fast_settings: Callable[..., Settings]) -> None:
     sequential = Recorder(mock_app)

@@ -150,6 +150,7 @@ def test_the_mock_gives_no_5xx_and_conforms(fuzz_mock: str, receiver: Receiver, 
 
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=["positive", "negative"])
+@pytest.mark.slow
 def test_the_backend_gives_no_5xx_and_conforms(request: pytest.FixtureRequest, receiver: Receiver,
                                                guard: LoopbackGuard, mode: GenerationMode) -> None:
     url: str = request.getfixturevalue("fuzz_backend" if mode is GenerationMode.POSITIVE else "fuzz_backend_held")

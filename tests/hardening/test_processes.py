@@ -122,6 +122,7 @@ def test_kill_nine_of_a_mock_kills_its_worker_and_frees_the_port(tmp_path: Path)
         assert worker_of(again.url) is not None
 
 
+@pytest.mark.slow
 def test_kill_nine_of_serve_kills_its_worker_and_frees_the_port(tiny: TinyModel, tmp_path: Path) -> None:
     port = free_port()
     args = ["--models", str(tiny.models_dir), "--port", str(port), "--data", str(tmp_path / "d")]

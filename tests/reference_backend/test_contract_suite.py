@@ -10,6 +10,8 @@ import subprocess
 import sys
 from typing import TYPE_CHECKING
 
+import pytest
+
 from .support import ROOT, serve_process
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
     from t2i_contract.reference_backend import TinyModel
 
 
+@pytest.mark.slow
 def test_t2i_test_passes_against_t2i_serve_on_the_tiny_model(tiny: TinyModel, tmp_path: Path) -> None:
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),
                        keys="suite-key", data=str(tmp_path / "data"), private_urls="allow") as server:

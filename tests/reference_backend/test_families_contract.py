@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 
 @pytest.mark.parametrize("family", ["sdxl", "flux"])
+@pytest.mark.slow
 def test_t2i_test_passes_on_each_family(tiny: TinyModel, tmp_path: Path, family: str) -> None:
     loras = [arg for lora in TINY_FAMILY_LORAS[family][:2] for arg in ("--lora", lora)]
     with serve_process(models=str(tiny.models_dir), loras=str(tiny.loras_dir), vaes=str(tiny.vaes_dir),

@@ -152,6 +152,7 @@ def fast_path_accepts(body: dict[str, Any]) -> bool:
     return True
 
 
+@pytest.mark.slow
 def test_fast_path_agrees_with_openapi_core_on_generated_bodies() -> None:
     verdicts: list[bool] = []
 

@@ -98,6 +98,7 @@ def test_a_worker_runs_compatible_queued_jobs_as_one_batch_and_answers_each(tiny
         assert sizes == [(256, 256)] * 4 and len(results[ids[3]]["proxy_links"]) == 2
 
 
+@pytest.mark.slow
 def test_the_batching_benchmark_prints_both_figures_and_the_ratio() -> None:
     script = ROOT / "benchmarks" / "bench_batching.py"
     arguments = ["--jobs", "4", "--batch", "2", "--steps", "1", "--rounds", "1"]

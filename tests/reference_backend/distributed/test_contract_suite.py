@@ -8,6 +8,8 @@ from __future__ import annotations
 import subprocess
 from typing import TYPE_CHECKING
 
+import pytest
+
 from .cluster import T2I, cluster
 
 if TYPE_CHECKING:
@@ -18,6 +20,7 @@ if TYPE_CHECKING:
 from tests.reference_backend.support import ROOT
 
 
+@pytest.mark.slow
 def test_t2i_test_passes_against_an_api_process_in_distributed_mode(tiny: TinyModel, tmp_path: Path) -> None:
     with cluster(tiny, tmp_path) as running:
         for name in ("w1", "w2"):

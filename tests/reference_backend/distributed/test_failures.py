@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 
 from t2i_contract.reference_backend.distributed import RedisJobStore
@@ -71,6 +72,7 @@ def test_jobs_accepted_by_an_api_process_killed_at_once_are_all_answered_by_anot
         assert [results[i]["status"] for i in ids] == ["success"] * 6
 
 
+@pytest.mark.slow
 def test_a_redis_restart_loses_no_accepted_job(tiny: TinyModel, tmp_path: Path) -> None:
     with cluster(tiny, tmp_path) as running:
         api = running.api()
@@ -101,6 +103,7 @@ def test_a_job_stored_by_an_api_process_that_died_before_queueing_it_is_run(tiny
         store.close()
 
 
+@pytest.mark.slow
 def test_an_api_process_killed_mid_flood_leaves_every_stored_job_run_and_no_key_blocked(
         tiny: TinyModel, tmp_path: Path) -> None:
     with cluster(tiny, tmp_path) as running:

@@ -69,6 +69,7 @@ def _ping(client: redis.Redis) -> bool:
         return False
 
 
+@pytest.mark.slow
 def test_a_cluster_of_namespaced_hosts_loses_no_job_and_runs_none_twice(tiny: TinyModel, tmp_path: Path) -> None:
     reason = unavailable()
     if reason is not None:

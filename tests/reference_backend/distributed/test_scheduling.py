@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING
 
+import pytest
 import requests
 
 from t2i_contract.protocol import ManualClock
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from .cluster import RedisServer
 
 
+@pytest.mark.slow
 def test_jobs_go_to_the_worker_that_has_their_model_loaded(tiny: TinyModel, tmp_path: Path) -> None:
     with cluster(tiny, tmp_path) as running:
         for name in ("w1", "w2"):
@@ -43,6 +45,7 @@ def test_jobs_go_to_the_worker_that_has_their_model_loaded(tiny: TinyModel, tmp_
         assert [(b["meta"]["worker"], b["meta"]["model_load"]) for b in later] == [(hot, False)] * 4
 
 
+@pytest.mark.slow
 def test_a_worker_with_nothing_else_to_do_waits_for_the_hot_one_no_longer_than_affinity_wait(
         tiny: TinyModel, tmp_path: Path) -> None:
     with cluster(tiny, tmp_path) as running:
