@@ -73,8 +73,9 @@ def main() -> None:
     1 what was checked breaks the contract (an invalid body, a failed check, a
     finding at --fail-on); 2 the check could not run (a bad option, a file or
     document that cannot be read, no server answering). The servers (mock, serve,
-    proxy) and make-tiny-model: 0 when done or stopped, 1 when they cannot start
-    (a port in use, a missing extra), 2 for a bad option.
+    proxy, worker) and make-tiny-model: 0 when done or stopped, 1 when they cannot
+    start (a port in use, a missing extra, a queue that does not answer), 2 for a
+    bad option. Each failure is one line on stderr: error: ...
     """
 
 
