@@ -84,7 +84,8 @@ def create_app(config: BackendConfig | None = None, *, generator: Generator | No
     text2img = next((route.path for each in pipelines for route in each.routes if route.operation_id == "text2img"),
                     None)
     if text2img is not None:  # the page is a v6 form
-        register_page(app, load_spec(), text2img, config)  # GET / (a tab per operation), /page.js and GET /models
+        held = getattr(service, "held", None) if config.queue else None  # an API process: its live workers'
+        register_page(app, load_spec(), text2img, config, held)  # GET / (a tab per operation), /page.js, /models
 
     service.start()
     install_health(app, readiness_probes(config, service))  # GET /healthz and /readyz, in front of Flask

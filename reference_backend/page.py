@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from flask import Flask, Response
 
@@ -129,8 +129,12 @@ def families(config: Any, held: dict[str, list[str]]) -> dict[str, dict[str, str
     return {"models": {m: model(m) for m in held["models"]}, "loras": {name: lora(name) for name in held["loras"]}}
 
 
-def register_page(app: Flask, spec: Spec, text2img_path: str, config: Any) -> None:
-    """``GET /``, ``GET /page.js`` and ``GET /models``; ``text2img_path`` is where this app serves text2img."""
+def register_page(app: Flask, spec: Spec, text2img_path: str, config: Any,
+                  held: Callable[[], dict[str, list[str]]] | None = None) -> None:
+    """``GET /``, ``GET /page.js`` and ``GET /models``; ``text2img_path`` is where this app serves text2img.
+
+    ``held`` lists the ids ``GET /models`` answers (default: the folders', :func:`available`; an API process
+    of the distributed mode: its live workers')."""
     tabs = page_operations(spec)
     prefix = text2img_path.removesuffix(route_table(spec)["text2img"].path)  # "" unless served under a prefix
     for tab in tabs:
@@ -150,6 +154,6 @@ def register_page(app: Flask, spec: Spec, text2img_path: str, config: Any) -> No
 
     @app.get("/models")
     def models() -> Response:
-        held: dict[str, Any] = available(config)
-        held["families"] = families(config, held)
-        return Response(json_bytes(held), mimetype="application/json", headers={"Cache-Control": "no-store"})
+        ids: dict[str, Any] = held() if held is not None else available(config)
+        ids["families"] = families(config, ids)
+        return Response(json_bytes(ids), mimetype="application/json", headers={"Cache-Control": "no-store"})

@@ -17,7 +17,8 @@ embedded service. It is the same :class:`~reference_backend.service.JobService`
   is a 404 saying what they serve; a LoRA, VAE or IP-Adapter no live worker with
   the model has a 404), then, when the API process was given ``--models`` too,
   against the files, without loading them;
-- ``eta`` divides the queued work by the number of live workers' threads;
+- ``eta`` divides the queued work by the number of live workers' threads, and ``GET /models``
+  lists what the live workers serve;
 - while Redis cannot be reached, every operation answers 503 with ``Retry-After``
   (:class:`QueueUnavailable`, the spec's error shape) and picks up again by itself
   once Redis is back (redis-py reconnects).
@@ -162,6 +163,17 @@ class QueueService(JobService):
     def fetch(self, call: Any, request: Any) -> Any:
         with self._redis_answers():
             return super().fetch(call, request)
+
+    def held(self) -> dict[str, list[str]]:
+        """What the live workers serve, for ``GET /models``: an API process holds no model of its own."""
+        with self._redis_answers():
+            live = self.registry.live()
+        return {kind: sorted({name for worker in live for name in getattr(worker, kind)})
+                for kind in ("models", "loras", "vaes")}
+
+    def models(self, call: Any) -> list[str]:
+        """The models a live worker serves (a pack's model list; its requests' default, the first)."""
+        return self.held()["models"]
 
     def queue_probe(self) -> Probe:
         """A readiness probe: Redis (jobs and queue) answers a PING within ``PROBE_TIMEOUT`` seconds."""

@@ -49,3 +49,16 @@ def test_before_any_worker_registers_a_generation_is_told_no_worker_serves_its_m
     assert body["errors"][0]["value"] == "tiny-sd" and body["errors"][0]["rule"] == "live_worker"
     assert body["message"].startswith("No worker serves model tiny-sd: no t2i worker has registered with this "
                                       "queue yet")
+
+
+def test_an_api_process_lists_what_its_live_workers_serve(tmp_path: Path) -> None:
+    from t2i_contract.reference_backend.distributed import WorkerInfo, WorkerRegistry
+
+    with cluster(None, tmp_path) as running:
+        api = running.api()
+        before = requests.get(api.url + "/models", timeout=TIMEOUT).json()
+        WorkerRegistry(running.redis.client(), "t2i").publish(
+            WorkerInfo("w1", ["tiny-sdxl", "tiny-sd"], ["tiny-style"]), ttl=600)
+        after = requests.get(api.url + "/models", timeout=TIMEOUT).json()
+    assert (before["models"], before["loras"]) == ([], [])
+    assert (after["models"], after["loras"], after["vaes"]) == (["tiny-sd", "tiny-sdxl"], ["tiny-style"], [])
