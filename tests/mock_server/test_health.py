@@ -1,13 +1,12 @@
 """``t2i mock`` answers ``GET /healthz`` and ``GET /readyz`` (issue 21, item 8), as users run it."""
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any
 
 import requests
 
 from tests.hardening.conftest import Trickle
+from tests.held_request import while_an_input_trickles
 from tests.processes import running
 from tests.support import free_port, wait_for
 
@@ -50,20 +49,8 @@ def test_the_mocks_journal_and_the_contract_leave_the_probes_out(tmp_path: Path)
 def test_readyz_answers_while_an_img2img_holds_a_request_thread(tmp_path: Path) -> None:
     port = free_port()
     flags = ["--port", str(port), "--webhook-timeout", "600", "--db", str(tmp_path / "m.sqlite3")]
-    outcome: dict[str, Any] = {}
     with Trickle() as trickle, running("mock", flags, tmp_path / "mock.log", port, ready="/healthz") as mock:
-        def img2img() -> None:
-            body = {"key": "k", "model_id": "m", "prompt": "p", "init_image": trickle.url}
-            outcome["answer"] = requests.post(f"{mock.url}/api/v6/images/img2img", json=body, timeout=TIMEOUT)
-
-        caller = threading.Thread(target=img2img, daemon=True)
-        caller.start()
-        try:
-            wait_for(lambda: trickle.connections >= 1, timeout=TIMEOUT, interval=0.02)  # the fetch is in flight
-            ready = requests.get(mock.url + "/readyz", timeout=TIMEOUT)
-            in_flight = caller.is_alive()
-        finally:
-            trickle.stop.set()  # the image server hangs up: the img2img ends
-            caller.join(TIMEOUT)
+        ready, in_flight, answer = while_an_input_trickles(
+            mock.url, trickle, lambda: requests.get(mock.url + "/readyz", timeout=TIMEOUT))
     assert ready.status_code == 200 and in_flight, "readyz answered only after the held img2img had finished"
-    assert outcome["answer"].status_code == 400 and outcome["answer"].json()["errors"][0]["field"] == "init_image"
+    assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "init_image"
