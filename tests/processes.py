@@ -13,7 +13,7 @@ import requests
 
 from tests.support import wait_for
 
-__all__ = ["Process", "running", "start", "stop", "worker_of"]
+__all__ = ["Process", "descendants", "kill_tree", "running", "start", "stop", "worker_of"]
 
 ROOT = Path(__file__).resolve().parents[1]
 TIMEOUT = 120.0  # polling deadline: generous, never a claim about speed
@@ -44,15 +44,44 @@ def start(command: str, args: list[str], log: Path, port: int, env: dict[str, st
 
 
 def stop(process: Process) -> int:
-    """SIGTERM, then wait (generously) for the exit status."""
+    """SIGTERM, then wait (generously) for the exit status; one that will not go is SIGKILLed with its
+    children (a server's workers), so nothing is left behind either way."""
     if process.popen.poll() is None:
         process.popen.send_signal(signal.SIGTERM)
         try:
             process.popen.wait(timeout=TIMEOUT)
         except subprocess.TimeoutExpired:
-            process.popen.kill()
-            process.popen.wait()
+            kill_tree(process.popen)
     return process.popen.returncode
+
+
+def descendants(pid: int) -> list[int]:
+    """The living processes below ``pid`` (children, theirs, ...), read from /proc; none where there is none."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        children = [child for child, parent in parents.items() if parent in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def kill_tree(popen: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """SIGKILL a started process and everything below it, and reap it."""
+    below = descendants(popen.pid)
+    popen.kill()
+    for pid in below:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    popen.wait()
 
 
 def worker_of(url: str, path: str = "/__mock/health") -> str | None:

@@ -18,6 +18,7 @@ import requests
 from click.testing import CliRunner
 
 from t2i_contract.spec.cli import main
+from tests.processes import kill_tree
 from tests.support import free_port, wait_for
 
 
@@ -48,9 +49,9 @@ def _start(args: list[str], env: dict[str, str] | None = None) -> subprocess.Pop
 def _stop(process: subprocess.Popen[bytes]) -> str:
     process.send_signal(signal.SIGTERM)
     try:
-        output, _ = process.communicate(timeout=15)
+        output, _ = process.communicate(timeout=120)  # generous: two loaded cores
     except subprocess.TimeoutExpired:
-        process.kill()
+        kill_tree(process)  # its server workers too
         output, _ = process.communicate()
     return output.decode("utf-8", "replace")
 

@@ -18,6 +18,7 @@ from PIL import Image
 from t2i_contract.protocol import Clock
 from t2i_contract.reference_backend import BackendConfig, Generator, create_app
 from t2i_contract.reference_backend.app import EXTENSION
+from tests.processes import kill_tree
 from tests.support import ServerThread, free_port, wait_for
 
 API = "/api/v6/images"
@@ -130,7 +131,11 @@ def serve_process(**settings: str) -> Iterator[ServeProcess]:
         yield running
     finally:
         process.send_signal(signal.SIGTERM)
-        running.output, _ = process.communicate(timeout=30)
+        try:
+            running.output, _ = process.communicate(timeout=120)  # generous: two loaded cores
+        except subprocess.TimeoutExpired:
+            kill_tree(process)  # never left running, whatever happened
+            raise
 
 
 def _answers(running: ServeProcess) -> bool:

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 
 from t2i_contract.reference_backend.cli import make_tiny_model_command, serve_command
 
+from tests.support import free_port
+
 from .support import API, decode_png, serve_process, text2img_body
 
 if TYPE_CHECKING:
@@ -46,7 +48,7 @@ def test_serve_refuses_a_cuda_device_that_is_not_there(tiny: TinyModel, tmp_path
     if torch.cuda.is_available():
         pytest.skip("this machine has a CUDA device")
     result = CliRunner().invoke(serve_command, ["--models", str(tiny.models_dir), "--device", "cuda",
-                                                "--data", str(tmp_path)])
+                                                "--data", str(tmp_path), "--port", str(free_port())])
     assert result.exit_code == 1
     assert "torch sees no CUDA device here; use --device cpu" in result.output
 

@@ -22,6 +22,7 @@ from typing import Any, Iterator
 import redis
 import requests
 
+from tests.processes import kill_tree
 from tests.reference_backend.support import API, ROOT
 from tests.support import free_port, wait_for
 
@@ -52,8 +53,12 @@ class ObjectServer:
         with self.log.open("wb") as handle:
             self.process = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(self.port)],
                                             stdout=handle, stderr=subprocess.STDOUT, env=os.environ | S3_ENV)
-        wait_for(self._answers, timeout=60, interval=0.05)
-        self.client().create_bucket(Bucket=self.bucket)
+        try:
+            wait_for(self._answers, timeout=60, interval=0.05)
+            self.client().create_bucket(Bucket=self.bucket)
+        except BaseException:
+            self.kill()  # a server that did not come up is not left running
+            raise
         return self
 
     def _answers(self) -> bool:
@@ -94,7 +99,11 @@ class RedisServer:
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder), "--save", "",
              "--appendonly", "yes", "--appendfsync", "always", "--protected-mode", "yes"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(self._answers, timeout=30, interval=0.05)
+        try:
+            wait_for(self._answers, timeout=30, interval=0.05)
+        except BaseException:
+            self.kill()  # a server that did not come up is not left running
+            raise
         return self
 
     def _answers(self) -> bool:
@@ -195,8 +204,7 @@ class Cluster:
             try:
                 running.process.wait(30)
             except subprocess.TimeoutExpired:
-                running.process.kill()
-                running.process.wait(30)
+                kill_tree(running.process)  # and whatever it started
 
 
 def _answers(running: Process) -> bool:

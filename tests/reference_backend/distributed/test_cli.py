@@ -12,6 +12,7 @@ from t2i_contract.reference_backend.cli import serve_command
 from t2i_contract.reference_backend.distributed.cli import worker_command
 from t2i_contract.reference_backend.distributed.config import WorkerSettings
 from tests.reference_backend.support import ROOT
+from tests.support import free_port
 
 if TYPE_CHECKING:
     from .cluster import RedisServer
@@ -29,9 +30,12 @@ def test_worker_without_queue_models_or_data_is_a_usage_error_naming_each(tmp_pa
 
 
 def test_serve_with_a_queue_needs_a_shared_data_folder_and_a_queue_that_answers(tmp_path: Path) -> None:
-    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0"], env={"T2I_SERVE_DATA": ""})
+    port = str(free_port())  # not the default 8000, which another test process may be using
+    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0", "--port", port],
+                                env={"T2I_SERVE_DATA": ""})
     assert result.exit_code == 2 and "t2i serve --queue needs --data DIR" in result.output
-    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0", "--data", str(tmp_path)])
+    result = CliRunner().invoke(serve_command, ["--queue", "redis://127.0.0.1:1/0", "--data", str(tmp_path),
+                                                "--port", port])
     assert result.exit_code == 1 and "--queue redis://127.0.0.1:1/0 does not answer" in result.output
 
 
