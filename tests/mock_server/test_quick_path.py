@@ -73,6 +73,18 @@ def test_what_takes_turns(fast_path: Callable[..., FastPath], body: dict[str, An
     assert fast_path().quick_ok(_environ(), json.dumps(body).encode()) is quick
 
 
+@pytest.mark.parametrize(("raw", "quick"), [
+    (b'{"key": "k", "model_id": "m", "prompt": "p", "webhook" :\n null}', True),
+    (b'{"key": "k", "model_id": "m", "prompt": "p", "webhook": null, "webhook": "http://hooks.example/x"}', False),
+    (b'{"key": "k", "model_id": "m", "prompt": "p", "extra": {"webhook": "http://hooks.example/x"}, '
+     b'"webhook": null}', True),  # a nested key of that name is not the field
+    (b'{"key": "k", "model_id": "m", "prompt": "p", "webhook": "null"}', False),
+    (b'{"key": "k", "model_id": "m", "prompt": "p", "webhook": nullx}', True),  # not JSON: refused at once
+], ids=["null-spaced", "duplicate-last-wins", "nested", "string-null", "not-json"])
+def test_the_byte_scan_agrees_with_the_parser(fast_path: Callable[..., FastPath], raw: bytes, quick: bool) -> None:
+    assert fast_path().quick_ok(_environ(), raw) is quick
+
+
 def test_an_escaped_field_name_is_read_as_the_pipeline_reads_it(fast_path: Callable[..., FastPath]) -> None:
     """``\\u0077ebhook`` is ``webhook`` to JSON: the byte scan must not be fooled by it."""
     raw = json.dumps(BODY).encode().replace(b'"webhook": null', b'"\\u0077ebhook": "http://hooks.example/x"')
