@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 import click
 
 from t2i_contract.spec.options import setting, split_commas
-from t2i_contract.spec import Spec
+from t2i_contract.spec import Spec, SpecError
 from t2i_contract.spec.packs import DEFAULT_CONTRACT, load_contract
 
-__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "contracts", "load_contracts", "max_store_bytes",
+__all__ = ["DEFAULT_RETRY_AFTER", "DEFAULT_WEBHOOK_ATTEMPTS", "check_contracts", "contracts", "load_contracts", "max_store_bytes",
            "max_queued", "parse_public_url", "private_urls", "public_url", "retry_after", "url_allow", "webhook_attempts", "webhook_backoff",
            "webhook_timeout"]
 
@@ -36,6 +36,15 @@ def contracts() -> Any:
 def load_contracts(names: tuple[str, ...] | list[str]) -> list[Spec]:
     """The documents ``--contract`` names, in order, each once (the default pack when none is named)."""
     return [load_contract(name) for name in dict.fromkeys(names or (DEFAULT_CONTRACT,))]
+
+
+def check_contracts(names: tuple[str, ...] | list[str]) -> None:
+    """``--contract`` checked in the command, before serving: a usage error (exit 2) naming the value, not a
+    server worker that dies at start-up with a traceback."""
+    try:
+        load_contracts(names)
+    except SpecError as exc:
+        raise click.BadParameter(str(exc), param_hint="'--contract'") from None
 
 
 def max_store_bytes(default: int) -> Any:
