@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
+import sqlite3
 
 import click
 
@@ -27,10 +28,12 @@ def command(config: MockConfig) -> None:
     requests is at GET /__mock/requests (DELETE clears it).
     """
     from t2i_contract.protocol.quiet import quiet
+    from t2i_contract.protocol.settings import check_contracts
 
     from .serving import serve
     from .store import JobStore, temporary_folder
 
+    check_contracts(config.contract)
     try:
         claim = claim_port(config.host, config.port)  # held while serving; granian would share the port
     except PortTaken as exc:
@@ -39,9 +42,15 @@ def command(config: MockConfig) -> None:
     if config.db_path is None:
         folder = temporary_folder()
         config = dataclasses.replace(config, db_path=folder / "mock.sqlite3")
-    # create the schema once, before the server starts the workers that share it
-    JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit, max_jobs=config.max_jobs,
-             max_bytes=config.max_store_bytes, journal_bytes=config.journal_bytes).close()
+    try:  # create the schema once, before the server starts the workers that share it
+        JobStore(config.db_path, ttl=config.ttl, journal_limit=config.journal_limit, max_jobs=config.max_jobs,
+                 max_bytes=config.max_store_bytes, journal_bytes=config.journal_bytes).close()
+    except (OSError, sqlite3.Error) as exc:
+        claim.release()
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+        raise click.ClickException(f"cannot create the job store {config.db_path} ({exc}): pass --db a file in a "
+                                   f"folder you can write") from None
     click.echo(f"t2i mock: http://{config.host}:{config.port}/api/  ({config.server}, workers={config.workers}, "
                f"db={config.db_path})", err=True)
     quiet()  # granian's thread-count warning: the mock's threads are chosen on purpose

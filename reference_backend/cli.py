@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -17,13 +18,14 @@ from pathlib import Path
 import click
 
 from t2i_contract.protocol.ports import PortTaken, claim_port
+from t2i_contract.protocol.settings import check_contracts
 from t2i_contract.spec.options import settings_command
 
 from .config import BackendConfig, TinyModelSettings
 from .errors import BackendError, MissingDependencyError
 from .progress import step_bar
 
-__all__ = ["make_tiny_model_command", "serve_command"]
+__all__ = ["make_tiny_model_command", "require_writable", "serve_command"]
 
 
 def _require_backend() -> None:
@@ -49,6 +51,7 @@ def serve_command(config: BackendConfig) -> None:
     if config.queue and config.data_dir is None:
         raise click.UsageError("t2i serve --queue needs --data DIR (or T2I_SERVE_DATA): the images folder it shares "
                                "with the t2i worker processes")
+    check_contracts(config.contract)
     try:
         claim = claim_port(config.host, config.port)  # before any model is looked at; held while serving
     except PortTaken as exc:
@@ -64,6 +67,8 @@ def serve_command(config: BackendConfig) -> None:
         from .serving import preflight, serve
 
         quiet_known_noise()
+        if config.data_dir is not None:
+            require_writable(config.data_dir)
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         try:
             preflight(config)
@@ -87,6 +92,17 @@ def serve_command(config: BackendConfig) -> None:
             shutil.rmtree(temporary, ignore_errors=True)
 
 
+def require_writable(folder: Path) -> None:
+    """A folder the command writes into, made if need be; one line and exit 1 when it cannot be."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as exc:
+        raise click.ClickException(f"cannot write into {folder} ({exc.strerror or exc}): pass a folder you can "
+                                   f"write") from None
+
+
 @settings_command("make-tiny-model", TinyModelSettings, context_settings={"show_default": True})
 def make_tiny_model_command(settings: TinyModelSettings) -> None:
     """Write tiny random SD 1.5, SDXL and FLUX.1 models, their LoRAs, a VAE and IP-Adapters to DIRECTORY.
@@ -98,6 +114,7 @@ def make_tiny_model_command(settings: TinyModelSettings) -> None:
     from .tiny import TINY_FAMILY_LORAS, TINY_FAMILY_MODELS, TINY_STEPS, make_tiny_model, tiny_ip_adapters
 
     quiet_known_noise()
+    require_writable(settings.directory)
     with step_bar("t2i make-tiny-model", 1 + len(TINY_STEPS), quiet=not settings.progress) as step:
         step("importing torch, diffusers and transformers")  # a few seconds on their own
         tiny = make_tiny_model(settings.directory, seed=settings.seed, step=step)

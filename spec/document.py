@@ -98,6 +98,15 @@ class SchemaView:
         return types
 
 
+def _one_line(exc: Exception) -> str:
+    """A parser's complaint on one line: YAML's problem and where (its own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None)
+    if problem and mark is not None:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(exc).split())
+
+
 class Document:
     """An OpenAPI 3.0 or 3.1 document held as plain data."""
 
@@ -115,7 +124,7 @@ class Document:
         try:
             data = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
         except (ValueError, yaml.YAMLError) as exc:
-            raise DocumentError(f"{source} is neither valid YAML nor JSON: {exc}", source) from None
+            raise DocumentError(f"{source} is neither valid YAML nor JSON: {_one_line(exc)}", source) from None
         return cls(data, source)
 
     @property

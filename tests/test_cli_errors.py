@@ -37,6 +37,7 @@ class Case:
 DOWN = "{down}"  # a loopback port nothing listens on
 TAKEN = "{taken}"  # a loopback port another socket holds
 TMP = "{tmp}"  # a folder of the test's own
+UNWRITABLE = "{tmp}/a-file/folder"  # under a plain file: no folder can be made there, whoever runs the test
 
 CASES = {
     # the host
@@ -52,6 +53,8 @@ CASES = {
     "mock-bad-value": Case(("mock", "--latency", "fast"), 2, "--latency"),
     "mock-malformed-public-url": Case(("mock", "--public-url", "ftp://x"), 2, "--public-url"),
     "mock-port-in-use": Case(("mock", "--port", TAKEN), 1, "Address already in use"),
+    "mock-unknown-contract": Case(("mock", "--port", "0", "--contract", "nosuch"), 2, "--contract"),
+    "mock-unwritable-db": Case(("mock", "--port", "0", "--db", f"{UNWRITABLE}/m.sqlite3"), 1, "--db"),
     # test
     "test-no-base-url": Case(("test",), 2, "--base-url"),
     "test-malformed-base-url": Case(("test", "--base-url", "localhost:4010"), 2, "--base-url"),
@@ -68,6 +71,10 @@ CASES = {
     "serve-backend-extra-missing": Case(("serve", "--port", "0", "--models", TMP), 1, "pip install -e '.[backend]'",
                                         missing=("torch",)),
     "serve-port-in-use": Case(("serve", "--port", TAKEN, "--models", TMP), 1, "Address already in use"),
+    "serve-unknown-contract": Case(("serve", "--port", "0", "--models", TMP, "--contract", "nosuch"), 2,
+                                   "--contract"),
+    "serve-unwritable-data": Case(("serve", "--port", "0", "--models", TMP, "--data", UNWRITABLE), 1,
+                                  "cannot write into"),
     # worker
     "worker-no-queue": Case(("worker",), 2, "--queue"),
     "worker-queue-without-scheme": Case(("worker", "--queue", "localhost:6379", "--models", TMP, "--data", TMP), 2,
@@ -79,14 +86,18 @@ CASES = {
                                         "--data", TMP), 1, "pip install -e '.[queue]'", missing=("redis",)),
     "worker-backend-extra-missing": Case(("worker", "--queue", f"redis://127.0.0.1:{DOWN}/0", "--models", TMP,
                                           "--data", TMP), 1, "pip install -e '.[backend]'", missing=("torch",)),
+    "worker-unwritable-data": Case(("worker", "--queue", f"redis://127.0.0.1:{DOWN}/0", "--models", TMP,
+                                    "--data", UNWRITABLE), 1, "cannot write into"),
     # make-tiny-model
     "make-tiny-model-no-directory": Case(("make-tiny-model",), 2, "Missing argument 'DIRECTORY'"),
     "make-tiny-model-bad-seed": Case(("make-tiny-model", "--seed", "x", TMP), 2, "--seed"),
+    "make-tiny-model-unwritable": Case(("make-tiny-model", UNWRITABLE), 1, "cannot write into"),
     "make-tiny-model-backend-extra-missing": Case(("make-tiny-model", f"{TMP}/tiny"), 1, "pip install -e '.[backend]'",
                                                   missing=("torch",)),
     # lint, diff
     "lint-absent-document": Case(("lint", f"{TMP}/absent.yaml"), 2, "absent.yaml"),
     "lint-bad-level": Case(("lint", "--fail-on", "loud"), 2, "--fail-on"),
+    "lint-malformed-yaml": Case(("lint", f"{TMP}/a-file"), 2, "neither valid YAML nor JSON"),
     "diff-one-document": Case(("diff", "spec/text2img.yaml"), 2, "two documents"),
     # drift, proxy
     "drift-no-base-url": Case(("drift",), 2, "--base-url"),
@@ -117,6 +128,7 @@ def taken_port() -> Iterator[int]:
 
 
 def _run(case: Case, tmp_path: Path, taken: int) -> subprocess.CompletedProcess[str]:
+    (tmp_path / "a-file").write_text("openapi: [3.1\n")
     values = {DOWN: str(free_port()), TAKEN: str(taken), TMP: str(tmp_path)}
     args = []
     for arg in case.args:

@@ -75,6 +75,10 @@ def worker_command(settings: WorkerSettings) -> None:
         require_backend()
     except MissingDependencyError as exc:
         raise click.ClickException(str(exc)) from None
+    if settings.data_dir is not None:
+        from ..cli import require_writable
+
+        require_writable(settings.data_dir)
     ping_queue(settings.queue)
     import redis
 

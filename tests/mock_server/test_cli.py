@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -124,16 +125,22 @@ def test_the_command_reads_options_from_t2i_mock_variables(tmp_path: Path) -> No
                               "T2I_MOCK_ETA": "7", "T2I_MOCK_DB": str(tmp_path / "m.sqlite3"),
                               "T2I_MOCK_ACCESS_LOG": "1"})
     url = f"http://127.0.0.1:{port}"
+    printed: list[bytes] = []  # read as it comes: the access line is written after the answer, maybe after we stop
+    reader = threading.Thread(target=lambda: printed.extend(iter(process.stdout.readline, b"")), daemon=True)
+    reader.start()
+    access = '"POST /api/v6/images/text2img HTTP/1.1" 200 '
     try:
         _wait_up(url)
         answer = requests.post(url + "/api/v6/images/text2img", json={"key": "k", "model_id": "m", "prompt": "p"},
                                timeout=5).json()
+        wait_for(lambda: access in b"".join(printed).decode(), timeout=20)
     finally:
-        log = _stop(process)
+        rest = _stop(process)
+        reader.join(timeout=10)
+    log = b"".join(printed).decode() + rest
     assert answer["status"] == "processing"
     assert 6 <= answer["eta"] <= 7
-    assert '"POST /api/v6/images/text2img HTTP/1.1" 200 ' in log, log
-    assert "warn" not in log.lower(), log
+    assert access in log and "warn" not in log.lower(), log
 
 
 def test_the_default_temporary_store_is_removed_on_shutdown() -> None:

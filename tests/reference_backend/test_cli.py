@@ -80,6 +80,7 @@ def test_serve_runs_from_environment_variables_and_stops_cleanly(tiny: TinyModel
         assert body["status"] == "success", body
         assert decode_png(requests.get(body["output"][0], timeout=10).content).size == (256, 256)
         image_path = body["output"][0].split(server.url, 1)[1]
+        assert requests.get(server.url + "/models", timeout=10).status_code == 200  # the asserted lines are out
     assert server.process.returncode == 0, server.output
     assert "k1" not in server.output and "k2" not in server.output, "keys are never logged"
     assert (tmp_path / "data" / "jobs.sqlite3").is_file()
