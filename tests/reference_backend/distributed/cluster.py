@@ -170,7 +170,7 @@ class Cluster:
     def api(self, name: str = "api", **settings: str) -> Process:
         port = free_port()
         env = {"T2I_SERVE_PORT": str(port), "T2I_SERVE_QUEUE": self.redis.url, "T2I_SERVE_SYNC_TIMEOUT": "60",
-               "T2I_SERVE_ALLOW_PRIVATE_URLS": "true"} | self._storage("T2I_SERVE", name)
+               "T2I_SERVE_PRIVATE_URLS": "allow"} | self._storage("T2I_SERVE", name)
         env |= {f"T2I_SERVE_{key.upper()}": value for key, value in settings.items()}
         running = self._spawn(name, ["serve"], env)
         running.url = f"http://127.0.0.1:{port}"

@@ -100,7 +100,7 @@ def test_a_cluster_of_namespaced_hosts_loses_no_job_and_runs_none_twice(tiny: Ti
         def api(name: str) -> tuple[subprocess.Popen[Any], Path]:
             env = {f"T2I_SERVE_{k}": v for k, v in {
                 "HOST": address[name], "PORT": str(PORT), "QUEUE": queue, "DATA": str(tmp_path / f"{name}-scratch"),
-                "ALLOW_PRIVATE_URLS": "true", "MAX_QUEUED": "4", "SYNC_TIMEOUT": "60", **storage}.items()}
+                "PRIVATE_URLS": "allow", "MAX_QUEUED": "4", "SYNC_TIMEOUT": "60", **storage}.items()}
             process = hosts.run(name, T2I + ["serve"], tmp_path / f"{name}.log", S3_ENV | env)
             sock = hosts.forward(PORT, name, name)
             wait_for(lambda: process.poll() is None and _answers(sock, address[name]), timeout=STARTUP, interval=0.2)
