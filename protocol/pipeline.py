@@ -63,9 +63,12 @@ PIPELINES_EXTENSION = "t2i_pipelines"
 # handed to Service.operation as a dict.
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps builds one per call
+
+
 def json_bytes(body: Any) -> bytes:
     """Compact JSON, as every answer is sent."""
-    return json.dumps(body, separators=(",", ":")).encode("utf-8")
+    return _COMPACT(body).encode("utf-8")
 
 
 @dataclass(frozen=True)
