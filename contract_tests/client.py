@@ -98,7 +98,7 @@ class Exchange:
             parts += ["-H", shlex.quote("Content-Type: application/json"), "--data-raw", self._json_argument()]
         elif self.raw is not None:
             parts += ["-H", shlex.quote("Content-Type: application/json")]
-            if self.raw and all(32 <= b < 127 for b in self.raw):
+            if all(32 <= b < 127 for b in self.raw):  # an empty body too: --data-raw ''
                 parts += ["--data-raw", shlex.quote(self.raw.decode("ascii"))]
             else:
                 escaped = "".join(f"\\x{b:02x}" for b in self.raw)

@@ -54,6 +54,14 @@ def test_curl_reproducer_of_binary_bodies_uses_printf(mock_url: str) -> None:
     assert replayed == sent.json and replayed["status"] == "error"
 
 
+def test_curl_reproducer_of_an_empty_body_is_a_plain_curl(mock_url: str) -> None:
+    sent = client(mock_url).text2img_raw(b"")
+    command = sent.curl()
+    assert command.startswith("curl -sS -X POST") and command.endswith("--data-raw ''"), command
+    replayed = json.loads(shell(command, "k"))
+    assert replayed == sent.json and replayed["status"] == "error"
+
+
 def test_client_joins_a_base_url_that_already_ends_in_api() -> None:
     assert client("https://modelslab.com/api/").url_for("text2img") == "https://modelslab.com/api/v6/images/text2img"
     assert client("http://127.0.0.1:4010").url_for("fetchById", id=5) == \
