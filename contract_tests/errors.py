@@ -9,6 +9,8 @@ Findings about the server are never exceptions: they are
 """
 from __future__ import annotations
 
+import re
+
 __all__ = ["ConfigError", "ContractTestError", "ServerUnreachable"]
 
 
@@ -30,5 +32,16 @@ class ServerUnreachable(ContractTestError):
     code = "unreachable"
 
     def __init__(self, url: str, reason: str) -> None:
-        self.url = url
-        super().__init__(f"no server answers at {url}: {reason}")
+        self.url, self.reason = url, reason
+        super().__init__(f"no server answers at {url} ({_os_reason(reason)}): start it, or pass --base-url where "
+                         f"one runs (--wait N gives it N seconds to come up)")
+
+
+_OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+
+def _os_reason(reason: str) -> str:
+    """The system's words inside a client library's wrapping ("Connection refused"), else the whole reason."""
+    found = _OS_ERROR.search(reason)
+    waited = re.search(r"\(waited [^)]*\)", reason)
+    return (found.group(1).strip() + (f", {waited.group(0)[1:-1]}" if waited else "")) if found else reason
