@@ -7,7 +7,11 @@ server through the contract suite's scenario engine
 (:class:`~contract_tests.engine.Engine`: its client, polling, image loading and
 checks), which hands every answer to an :class:`~drift.observe.Observer` that
 tallies how the answers depart from the documented responses. On top of that,
-the engine's outcomes (the suite's verdicts) become findings:
+the engine's outcomes (the suite's verdicts) become findings. Its bodies name
+one model, chosen up front as ``t2i test`` chooses it (``contract_tests.models``:
+``--model-id``, else one the server lists at ``GET /models``).
+
+The findings:
 
 * ``default-not-applied``: a field the request omitted is echoed in ``meta``
   with another value than the spec's default, or the images disagree with the
@@ -27,11 +31,13 @@ answers with a 404 naming it is one ``valid-request-rejected`` finding saying so
 """
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from t2i_contract.contract_tests import NO_JSON, Exchange, checks, draw, invalid_bodies, minimal_body, valid_bodies
 from t2i_contract.contract_tests.engine import Engine, Outcome
 from t2i_contract.contract_tests.generation import input_fields
+from t2i_contract.contract_tests.models import NoModelListed, choose_model
 from t2i_contract.contract_tests.inputs import InputImages, InputImageServer
 from t2i_contract.contract_tests.operations import GENERATION_OPERATIONS, RELOAD_OPERATION, refuses_input, \
     unimplemented
@@ -42,7 +48,7 @@ from t2i_contract.contract_tests.packs import is_pack
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
 from t2i_contract.spec.packs import load_contract
 
-from .errors import DocumentError, UpstreamError
+from .errors import DocumentError, DriftError, UpstreamError
 from .findings import Finding
 from .observe import DRIFT_RULES, Observer
 from .packs import run_pack_drift
@@ -197,6 +203,11 @@ def run_drift(settings: DriftSettings) -> list[Finding]:
         raise DocumentError(str(exc), str(settings.contract or settings.spec_path)) from None
     if is_pack(spec):
         return run_pack_drift(settings, spec)
+    try:  # one model for the run, from the server's own list unless --model-id names one (as t2i test does)
+        model = choose_model(spec, settings.base_url, given=settings.model_id, timeout=settings.timeout)
+    except NoModelListed as exc:
+        raise DriftError(str(exc)) from None
+    settings = dataclasses.replace(settings, model_id=model.model_id)
     found = _Findings(settings, spec)
     engine = Engine(engine_settings(settings), spec, settings.seed, observe=found.see,
                     wants_images=found.wants_images)
@@ -210,6 +221,7 @@ def run_drift(settings: DriftSettings) -> list[Finding]:
         if progress is not None:
             progress.tick(engine.client.sent, found.errors)
 
+    step(f"model: {model.describe()}")
     invalid_count = round(settings.samples * settings.invalid_ratio)
     valid_count = settings.samples - invalid_count
     probe = minimal_body(spec, model_id=settings.model_id, key=engine.key)

@@ -273,3 +273,21 @@ def test_drift_max_failures_stops_sending(drifting_server: Callable[..., str], t
 def test_drift_refuses_an_unknown_rule_in_checks(mock_url: str) -> None:
     result = CliRunner().invoke(main, ["drift", "--base-url", mock_url, "--checks", "colour"])
     assert result.exit_code == 2 and "checks must be drift rules" in result.output
+
+
+def test_drift_without_a_model_id_sends_a_model_the_server_lists() -> None:
+    """Issue 21, item 3: like ``t2i test``, drift reads GET /models first; given the spec's example instead,
+    a mock that knows only ``only-model`` refuses every valid body (valid-request-rejected)."""
+    from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
+    from tests.support import ServerThread
+
+    app = create_app(MockConfig(models=("only-model",)))
+    try:
+        with ServerThread(app) as server:
+            chosen = [f for f in _drift(server.url, seed=3) if f.rule == "valid-request-rejected"]
+            forced = [f for f in _drift(server.url, seed=3, model_id="f222-diffusion")
+                      if f.rule == "valid-request-rejected"]
+    finally:
+        app.extensions[EXTENSION].close()
+    assert chosen == []
+    assert forced and any("f222-diffusion" in f.message for f in forced), forced
