@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import click
 
-from t2i_contract.spec.options import setting, split_commas
+from t2i_contract.spec.options import FileToWrite, setting, split_commas
 from t2i_contract.spec.packs import contract_setting
 from t2i_contract.spec.reports import format_setting, output_setting, path_prefix_setting
 
@@ -109,7 +109,7 @@ def rate_limit_setting() -> Any:
 
 def record_setting() -> Any:
     """``--record FILE`` (HAR)."""
-    return setting(None, type=click.Path(dir_okay=False, path_type=Path),
+    return setting(None, type=FileToWrite(),
                    help="Write every request sent (image downloads included) and its answer to FILE as a HAR 1.2 "
                         "archive, which a browser's dev tools import (Network, Import HAR); the key is written as "
                         "$T2I_KEY.")
@@ -247,7 +247,7 @@ class CliOutput:
     format: str = format_setting()
     output: tuple[tuple[str, Path], ...] = output_setting()
     path_prefix: Path | None = path_prefix_setting()
-    junit: Path | None = setting(None, type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    junit: Path | None = setting(None, type=FileToWrite(),
                                  help="Also write a JUnit XML report to this file (the same as --output "
                                       "junit=FILE).")
     verbose: bool = setting(False, short="-v", help="Say what is being sent, on stderr, a line per step (also on a "

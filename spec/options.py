@@ -35,8 +35,8 @@ from typing import Any, Literal
 
 import click
 
-__all__ = ["ENV_PREFIX", "FieldOption", "OptionSpec", "build", "envvar_name", "field_options",
-           "problems", "argparse_options", "setting", "settings_command", "split_commas"]
+__all__ = ["ENV_PREFIX", "FieldOption", "FileToWrite", "OptionSpec", "build", "envvar_name", "field_options",
+           "problems", "argparse_options", "setting", "settings_command", "split_commas", "unwritable"]
 
 ENV_PREFIX = "T2I"
 _KEY = "t2i.option"
@@ -67,6 +67,31 @@ def setting(default: Any = dataclasses.MISSING, *, default_factory: Any = datacl
     """A dataclass field that is also an option: ``port: int = setting(DEFAULT_PORT, help="...")``."""
     return dataclasses.field(default=default, default_factory=default_factory,
                              metadata={_KEY: OptionSpec(help=help, **spec)})
+
+
+class FileToWrite(click.Path):
+    """A file the command will write (a report, a HAR): its folder must exist and be writable, so a bad path is a
+    usage error before anything runs, not a traceback once the work is done."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False, path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        path = super().convert(value, param, ctx)
+        problem = unwritable(Path(path))
+        if problem:
+            self.fail(problem, param, ctx)
+        return path
+
+
+def unwritable(path: Path) -> str | None:
+    """Why ``path`` cannot be written (its folder is missing or read-only), or None."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        return f"cannot write {path}: the folder {folder} does not exist"
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        return f"cannot write {path}: permission denied"
+    return None
 
 
 def split_commas(text: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -39,7 +39,7 @@ from typing import Any, Sequence
 import click
 
 from .locations import Place, SpecLines, repository_root
-from .options import setting
+from .options import setting, unwritable
 
 __all__ = ["FORMATS", "LEVEL_WORDS", "Case", "Entry", "Group", "OutputTarget", "Place", "RuleMeta", "Run",
            "SpecLines", "format_setting", "group_entries", "level_word", "output_setting", "path_prefix_setting",
@@ -342,6 +342,9 @@ class OutputTarget(click.ParamType):
         kind, sep, path = str(value).partition("=")
         if not sep or kind not in FORMATS or not path:
             self.fail(f"expected FORMAT=FILE with FORMAT one of {', '.join(FORMATS)}, got {value!r}", param, ctx)
+        problem = unwritable(Path(path))
+        if problem:
+            self.fail(problem, param, ctx)
         return kind, Path(path)
 
 

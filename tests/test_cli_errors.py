@@ -58,6 +58,8 @@ CASES = {
     # test
     "test-no-base-url": Case(("test",), 2, "--base-url"),
     "test-malformed-base-url": Case(("test", "--base-url", "localhost:4010"), 2, "--base-url"),
+    "test-unwritable-record": Case(("test", "--base-url", f"http://127.0.0.1:{DOWN}", "--record",
+                                    f"{UNWRITABLE}/run.har"), 2, "--record"),
     "test-server-down": Case(("test", "--no-progress", "--base-url", f"http://127.0.0.1:{DOWN}"), 2,
                              "no server answers"),
     # serve
@@ -97,6 +99,7 @@ CASES = {
     # lint, diff
     "lint-absent-document": Case(("lint", f"{TMP}/absent.yaml"), 2, "absent.yaml"),
     "lint-bad-level": Case(("lint", "--fail-on", "loud"), 2, "--fail-on"),
+    "lint-unwritable-output": Case(("lint", "--output", f"sarif={UNWRITABLE}/lint.sarif"), 2, "--output"),
     "lint-malformed-yaml": Case(("lint", f"{TMP}/a-file"), 2, "neither valid YAML nor JSON"),
     "diff-one-document": Case(("diff", "spec/text2img.yaml"), 2, "two documents"),
     # drift, proxy
