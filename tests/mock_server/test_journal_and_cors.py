@@ -51,6 +51,17 @@ def test_journal_keeps_only_the_newest_entries(make_mock: Callable[..., MockClie
     assert [e["normalised"]["prompt"] for e in entries] == ["picture 3", "picture 4", "picture 5"]
 
 
+def test_limit_gives_the_newest_requests(make_mock: Callable[..., MockClient], body: dict[str, Any]) -> None:
+    """The mock's page lists the newest first: ?limit=1 is the last request, not the first (issue 21)."""
+    mock = make_mock()
+    for n in range(3):
+        mock.text2img(body | {"prompt": f"picture {n}"})
+    newest = mock.get("/__mock/requests?limit=1").json()["requests"]
+    assert [e["normalised"]["prompt"] for e in newest] == ["picture 2"]
+    two = mock.get("/__mock/requests?limit=2").json()["requests"]
+    assert [e["normalised"]["prompt"] for e in two] == ["picture 1", "picture 2"]
+
+
 def test_answers_carry_cors_headers(mock: MockClient, body: dict[str, Any]) -> None:
     answer = mock.text2img(body, headers={"Origin": "http://localhost:3000"})
     assert answer.headers["Access-Control-Allow-Origin"] == "*"
