@@ -105,8 +105,10 @@ def detect_operation(body: object) -> str:
 def validate_command(settings: ValidateSettings) -> None:
     """Validate a request body (a JSON file, or - for stdin) for one operation.
 
-    The operation is --operation, or guessed from the body (see its help). Prints the normalised request as JSON and exits 0, or prints the error body
-    the API would answer with and exits 1. A file that cannot be read exits 2.
+    The operation is --operation (model_reload or modelReload alike), or guessed
+    from the body (see its help). Prints the normalised request as JSON and exits
+    0, or prints the error body the API would answer with and exits 1. A file that
+    cannot be read exits 2.
     """
     operation = _operation_id(settings.operation)
     body = settings.body
