@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["ConfigError", "ContractTestError", "ServerUnreachable"]
+__all__ = ["ConfigError", "ContractTestError", "ServerUnreachable", "short_reason"]
 
 
 class ContractTestError(Exception):
@@ -33,14 +33,14 @@ class ServerUnreachable(ContractTestError):
 
     def __init__(self, url: str, reason: str) -> None:
         self.url, self.reason = url, reason
-        super().__init__(f"no server answers at {url} ({_os_reason(reason)}): start it, or pass --base-url where "
+        super().__init__(f"no server answers at {url} ({short_reason(reason)}): start it, or pass --base-url where "
                          f"one runs (--wait N gives it N seconds to come up)")
 
 
 _OS_ERROR = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
-def _os_reason(reason: str) -> str:
+def short_reason(reason: str) -> str:
     """The system's words inside a client library's wrapping ("Connection refused"), else the whole reason."""
     found = _OS_ERROR.search(reason)
     waited = re.search(r"\(waited [^)]*\)", reason)

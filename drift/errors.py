@@ -15,9 +15,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from typing import Iterator
 
+from t2i_contract.contract_tests.errors import short_reason
 from t2i_contract.spec import DocumentError as SpecDocumentError
 
-__all__ = ["DocumentError", "DriftError", "UpstreamError", "drift_errors"]
+__all__ = ["DocumentError", "DriftError", "UpstreamError", "drift_errors", "unreachable"]
 
 
 class DriftError(Exception):
@@ -40,6 +41,12 @@ class UpstreamError(DriftError):
     def __init__(self, message: str, url: str = "") -> None:
         super().__init__(message)
         self.url = url
+
+
+def unreachable(url: str, reason: str | None) -> UpstreamError:
+    """No answer at all from ``url``: one line with the system's reason and what to do."""
+    return UpstreamError(f"cannot reach {url} ({short_reason(reason or 'no answer')}): start it, or pass --base-url "
+                         f"where one runs", url)
 
 
 @contextmanager

@@ -48,7 +48,7 @@ from t2i_contract.contract_tests.packs import is_pack
 from t2i_contract.spec import Spec, SpecError, escape_pointer, load_spec, parse_text2img
 from t2i_contract.spec.packs import load_contract
 
-from .errors import DocumentError, DriftError, UpstreamError
+from .errors import DocumentError, DriftError, unreachable
 from .findings import Finding
 from .observe import DRIFT_RULES, Observer
 from .packs import run_pack_drift
@@ -94,7 +94,7 @@ class _Findings:
         """Record one answer (no answer and a body that is not JSON are request-failed)."""
         label = f"{exchange.method} {self.spec.operation(exchange.operation or 'text2img')[0]}"
         if not exchange.answered and not self.reached:
-            raise UpstreamError(f"cannot reach {self.settings.base_url}: {exchange.error}", self.settings.base_url)
+            raise unreachable(self.settings.base_url, exchange.error)
         self.reached = True
         for problem in checks.no_server_error(exchange):
             self.problem("request-failed", self.pointer(exchange.operation), f"{label}: {problem}")

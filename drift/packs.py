@@ -13,7 +13,7 @@ from t2i_contract.contract_tests.packs import run_pack_suite
 from t2i_contract.contract_tests.report import Report
 from t2i_contract.spec import Spec
 
-from .errors import UpstreamError
+from .errors import unreachable
 from .findings import Finding
 from .observe import Observer
 from .settings import DriftSettings
@@ -31,7 +31,7 @@ def run_pack_drift(settings: DriftSettings, spec: Spec) -> list[Finding]:
         label = f"{exchange.method} {spec.operation(exchange.operation or '')[0]}"
         if not exchange.answered:
             if not reached:
-                raise UpstreamError(f"cannot reach {settings.base_url}: {exchange.error}", settings.base_url)
+                raise unreachable(settings.base_url, exchange.error)
             observer.problem("request-failed", pointer, f"{label}: no answer ({exchange.error})")
             return
         reached.append(True)
