@@ -19,10 +19,11 @@ hand-offs cost a third of a worker's throughput against one thread. A call that 
 wait on nothing but the CPU and SQLite (:meth:`FastPath.quick_ok`: a text2img, fetch
 or reload whose body sets none of the fields that make a call wait on the network,
 its input images and ``webhook`` (``Pipeline.waits_on``), with no simulated latency
-set) is answered in turn, one thread per worker at a time, so the others wait on a
-lock, not on the GIL; and the thread whose turn comes answers every call that queued
-meanwhile, their writes in one SQLite transaction (one COMMIT for all, none answered
-before it), so the busier the mock, the less each call costs. The body is read before the turn,
+set) is answered in turn: one thread per worker at a time leads and answers every
+call queued meanwhile, their writes in one SQLite transaction (one COMMIT for all, none
+answered before it), while the threads of the other calls sleep on a lock of their
+own, not on the GIL, until their reply is made; so the busier the mock, the less each
+call costs. The body is read before the turn,
 so a client that trickles it in holds only its own thread; every other call runs
 beside the turns on its own thread as before, so a slow input-image URL still holds
 one thread, never the mock (issue 18, item 8; ``tests/mock_server/test_quick_path.py``).
@@ -64,12 +65,14 @@ def _set(body: bytes, name: bytes, null: re.Pattern[bytes]) -> bool:
 class _Waiting:
     """A quick call waiting for its turn, and its reply once some thread has made it."""
 
-    __slots__ = ("environ", "operation_id", "reply")
+    __slots__ = ("environ", "operation_id", "reply", "wake")
 
     def __init__(self, operation_id: str, environ: dict[str, Any]) -> None:
         self.operation_id = operation_id
         self.environ = environ
         self.reply: Reply | BaseException | None = None
+        self.wake = threading.Lock()  # held until the call is answered or its thread is to lead
+        self.wake.acquire()
 
 
 class _Failed:
@@ -88,9 +91,9 @@ class FastPath:
         self.pipeline = pipeline
         self.enabled = enabled
         self.headers = [("Content-Type", "application/json"), *headers.items()]
-        self._turns = threading.Lock()  # the hot path, one thread at a time (see the module's docstring)
-        self._queue_lock = threading.Lock()
+        self._queue_lock = threading.Lock()  # guards the two below
         self._waiting: list[_Waiting] = []  # quick calls not yet answered, oldest first
+        self._leading = False  # whether a thread is answering quick calls (see _in_turn)
         # path -> (operation, the fields that make it wait on the network, as JSON keys) of the calls that
         # may take turns
         self.quick_paths: dict[str, tuple[str, tuple[str, ...], tuple[tuple[bytes, re.Pattern[bytes]], ...]]] = {}
@@ -122,25 +125,44 @@ class FastPath:
         return [payload]
 
     def _in_turn(self, operation_id: str, environ: dict[str, Any]) -> Reply:
-        """Answer a quick call in turn: the thread whose turn comes answers every call waiting, in one group.
+        """Answer a quick call in turn: one thread at a time leads, answering every call queued, in one group.
 
-        The calls that queued while another thread had the turn are answered together,
-        their writes in one SQLite transaction (``MockRuntime.group``: one COMMIT for all),
-        and none is answered before it is committed; a thread whose call was answered so
-        finds its reply when its own turn comes, and only returns it.
+        A call that comes while no thread leads makes its own thread the leader; one
+        that comes while another leads queues and its thread sleeps. The leader answers
+        every call queued (its own among them) together, their writes in one SQLite
+        transaction (``MockRuntime.group``: one COMMIT for all), none answered before it
+        is committed; then it wakes their threads, which only return their replies, and
+        hands the lead to the thread of the oldest call queued meanwhile, if any.
         """
         waiting = _Waiting(operation_id, environ)
         with self._queue_lock:
             self._waiting.append(waiting)
-        with self._turns:
-            if waiting.reply is None:  # nobody answered it meanwhile: answer every call waiting, this one included
-                with self._queue_lock:
-                    calls, self._waiting = self._waiting, []
-                self._answer_together(calls)
+            leads, self._leading = not self._leading, True
+        if not leads:
+            waiting.wake.acquire()  # woken with its reply, or with the lead
+        if waiting.reply is None:
+            self._lead()
         if isinstance(waiting.reply, BaseException):
             raise waiting.reply
         assert waiting.reply is not None
         return waiting.reply
+
+    def _lead(self) -> None:
+        """Answer every call queued in one group, wake their threads, and pass the lead on (or give it up)."""
+        with self._queue_lock:
+            calls, self._waiting = self._waiting, []
+        try:
+            self._answer_together(calls)
+        finally:
+            for call in calls:
+                if call.reply is None:  # the leader itself was stopped (KeyboardInterrupt, SystemExit)
+                    call.reply = RuntimeError("the thread answering this call stopped before answering it")
+                call.wake.release()
+            with self._queue_lock:
+                if self._waiting:  # its thread leads next: it wakes with no reply
+                    self._waiting[0].wake.release()
+                else:
+                    self._leading = False
 
     def _answer_together(self, calls: list[_Waiting]) -> None:
         group = getattr(self.pipeline.service, "group", None)

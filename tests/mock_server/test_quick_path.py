@@ -185,7 +185,7 @@ def _call(fast: FastPath, body: dict[str, Any], path: str = TEXT2IMG) -> tuple[s
 
 
 def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Callable[..., FastPath]) -> None:
-    """Held at the turn, five calls queue; the one whose turn comes answers all five in one group."""
+    """While one thread leads, five calls queue; the next lead answers all five in one group."""
     fast = fast_path()
     runtime = fast.pipeline.service
     groups: list[int] = []  # calls answered in each group
@@ -204,12 +204,15 @@ def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Ca
     fast.reply = counting_reply  # type: ignore[method-assign]
     bodies = [BODY | {"prompt": f"p{n}"} for n in range(3)] + [BODY | {"key": "other", "prompt": f"q{n}"} for n in range(2)]
     results: dict[int, tuple[str, dict[str, Any]]] = {}
-    with fast._turns:  # the turn is taken: every call below waits for it
-        threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
-                   for n in range(len(bodies))]
-        for thread in threads:
-            thread.start()
-        wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
+    with fast._queue_lock:
+        fast._leading = True  # this test leads: every call below queues and waits
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
+               for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
+    fast._lead()  # answers the five together, wakes their threads, gives the lead up
+    assert not fast._leading
     for thread in threads:
         thread.join(TIMEOUT)
     fast.reply = reply  # type: ignore[method-assign]
@@ -250,3 +253,28 @@ def test_a_group_that_fails_stores_nothing(apps: Callable[..., Flask]) -> None:
     assert store.count_jobs() == before
     store.add_job(meta=meta, base_url="http://x", delay=0, webhook=None, track_id=None)  # the store still writes
     assert store.count_jobs() == before + 1
+
+
+def test_many_threads_at_once_are_all_answered_and_the_lead_is_given_up(fast_path: Callable[..., FastPath]) -> None:
+    """Eight threads, thirty calls each, through the WSGI entry point: every call answered once, ids distinct,
+    and when they are done no thread leads and nothing is queued (a lost hand-over would hang a thread)."""
+    fast = fast_path()
+    answers: list[tuple[str, dict[str, Any]]] = []
+    lock = threading.Lock()
+
+    def client(n: int) -> None:
+        for i in range(30):
+            answer = _call(fast, BODY | {"prompt": f"c{n}-{i}"})
+            with lock:
+                answers.append(answer)
+
+    threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads), "a thread never got its reply"
+    assert [status for status, _ in answers] == ["200 OK"] * 240
+    assert len({answer["id"] for _, answer in answers}) == 240
+    assert {answer["meta"]["prompt"] for _, answer in answers} == {f"c{n}-{i}" for n in range(8) for i in range(30)}
+    assert not fast._leading and not fast._waiting
