@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tomllib
 import zipfile
 from pathlib import Path
 
@@ -19,6 +18,11 @@ import pytest
 from t2i_contract.mock_server import MockConfig, create_app
 from tests.support import ServerThread
 from tests.test_layout import PACKAGES, ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib  # novm: Python 3.10 reads pyproject.toml with tomli, the same parser (dev extra)
+else:
+    import tomli as tomllib
 
 T2I = Path(sys.executable).with_name("t2i")
 

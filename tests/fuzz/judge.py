@@ -24,6 +24,7 @@ shows up) and whether base64 text is really an image.
 from __future__ import annotations
 
 import json
+import sys
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -36,6 +37,9 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from t2i_contract.spec import RequestError, load_spec, parse_fetch, parse_json_body, parse_request
+
+if sys.version_info < (3, 11):
+    from exceptiongroup import BaseExceptionGroup  # novm: the backport, for Python 3.10
 
 __all__ = ["KNOWN", "Known", "Problem", "judge", "wire"]
 
@@ -137,7 +141,7 @@ def judge(server: str, operation: str, case: Any, response: Any, *, body: Any = 
     summary = f"{response.status_code} for {body!r:.300} -> {response.text[:300]!r}"
     try:
         (validate or case.validate_response)(response, checks=CHECKS)
-    except BaseExceptionGroup as group:
+    except BaseExceptionGroup as group:  # novm: on 3.10, exceptiongroup's (a dependency of hypothesis)
         problems += [Problem(server, operation, getattr(f, "title", type(f).__name__), "", f"{f}\n{summary}")
                      for f in group.exceptions]
     except AssertionError as failure:

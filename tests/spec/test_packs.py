@@ -6,7 +6,6 @@ import json
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,11 @@ from t2i_contract.spec import Spec, SpecLoadError
 from t2i_contract.spec.packs import (DEFAULT_CONTRACT, PACKS, contract_path, contracts, contracts_command,
                                      load_contract)
 from t2i_contract.spec.semantics import OperationMap, operation_maps
+
+if sys.version_info >= (3, 11):
+    import tomllib  # novm: Python 3.10 reads pyproject.toml with tomli, the same parser (dev extra)
+else:
+    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 T2I = shutil.which("t2i", path=str(Path(sys.executable).parent))
