@@ -31,7 +31,7 @@ def test_plugin_is_inert_without_a_base_url(tmp_path: Path) -> None:
 
 def test_plugin_options_are_t2i_tests_options_but_its_output_ones(tmp_path: Path) -> None:
     """The plugin and ``t2i test`` are made from the same Settings; only the report options (--format,
-    --output, --junit), -v and progress are the CLI's own (pytest has --junitxml, -v, its own report plugins
+    --output, --junit, --path-prefix), -v and progress are the CLI's own (pytest has --junitxml, -v, its own report plugins
     and its own progress)."""
     from t2i_contract.contract_tests.cli import command
     from t2i_contract.contract_tests.settings import CliOutput
@@ -42,7 +42,7 @@ def test_plugin_options_are_t2i_tests_options_but_its_output_ones(tmp_path: Path
     cli_only = {f.name for f in dataclasses.fields(CliOutput)}
     cli = {p.opts[-1].removeprefix("--") for p in command.params if p.name not in cli_only}
     assert plugin == cli and len(cli) >= 14
-    assert {"format", "output", "junit", "verbose", "progress"} == cli_only
+    assert {"format", "output", "junit", "path_prefix", "verbose", "progress"} == cli_only
 
 
 def test_plugin_refuses_a_bad_value_as_t2i_test_does(tmp_path: Path) -> None:
