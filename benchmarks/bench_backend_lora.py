@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=6, help="requests per mode per round")
     parser.add_argument("--size", type=int, default=256)
     parser.add_argument("--steps", type=int, default=4)
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
+    parser.add_argument("--torch-threads", type=int, default=1, help="torch CPU threads (t2i serve --torch-threads)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--family", action="append", choices=FAMILIES, help="default: every family")
     args = parser.parse_args()
@@ -109,12 +109,12 @@ def main() -> None:
     folder = Path(tempfile.mkdtemp(prefix="bench-lora-"))
     tiny = make_tiny_model(folder)
     generator = DiffusersGenerator(models_dir=tiny.models_dir, loras_dir=tiny.loras_dir, device=args.device,
-                                   torch_threads=args.threads)
+                                   torch_threads=args.torch_threads)
     for family in args.family or FAMILIES:
         medians = measure(generator, family, args)
         print(f"LoRA switching on the tiny {family} model ({TINY_FAMILY_MODELS[family]}), {args.size}x{args.size}, "
               f"{args.steps} steps, {args.rounds} rounds x {args.requests} requests per mode, device {args.device}, "
-              f"{args.threads} torch thread(s)")
+              f"{args.torch_threads} torch thread(s)")
         for mode, median in medians.items():
             print(f"  {mode:<12} median {median * 1000:8.1f} ms/request")
         ratio = medians["alternating"] / medians["fixed"]

@@ -21,7 +21,7 @@ from t2i_contract.protocol.ports import PortTaken, claim_port
 from t2i_contract.protocol.settings import check_contracts
 from t2i_contract.spec.options import settings_command
 
-from .config import BackendConfig, TinyModelSettings
+from .config import MOCK_ONLY_FLAGS, BackendConfig, TinyModelSettings
 from .errors import BackendError, MissingDependencyError
 from .progress import step_bar
 
@@ -37,7 +37,7 @@ def _require_backend() -> None:
         raise click.ClickException(str(exc)) from None
 
 
-@settings_command("serve", BackendConfig, context_settings={"show_default": True})
+@settings_command("serve", BackendConfig, absent=MOCK_ONLY_FLAGS, context_settings={"show_default": True})
 def serve_command(config: BackendConfig) -> None:
     """Serve the text2img API with real diffusers pipelines and multi-LoRA.
 

@@ -14,16 +14,17 @@ from urllib.parse import urlsplit
 import click
 
 from t2i_contract.protocol import settings as shared
-from t2i_contract.spec.options import setting, split_commas
+from t2i_contract.spec.options import Absent, setting, split_commas
 
 __all__ = [
+    "DEFAULT_GENERATION_THREADS",
     "DEFAULT_HOST",
     "DEFAULT_MAX_STORE_BYTES",
     "DEFAULT_PORT",
     "DEFAULT_SYNC_TIMEOUT",
     "DEFAULT_TEMP_TTL",
-    "DEFAULT_WORKERS",
     "DTYPES",
+    "MOCK_ONLY_FLAGS",
     "BackendConfig",
     "TinyModelSettings",
     "parse_queue_url",
@@ -31,7 +32,7 @@ __all__ = [
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-DEFAULT_WORKERS = 1
+DEFAULT_GENERATION_THREADS = 1
 DEFAULT_SYNC_TIMEOUT = 30.0
 DEFAULT_TEMP_TTL = 24 * 3600.0
 DEFAULT_WEBHOOK_BACKOFF = 1.0
@@ -44,6 +45,13 @@ DEFAULT_DEVICE = "cpu"
 DEFAULT_DTYPE = "float32"
 DEFAULT_TINY_SEED = 0
 DTYPES = ("float32", "float16", "bfloat16")
+
+#: The mock's flags that t2i serve and t2i worker do not have, and what they call what the user may have meant:
+#: one flag, one meaning on every server (issue 17), and the old spellings never silently mean something.
+MOCK_ONLY_FLAGS = {
+    "workers": Absent("the mock's process count", "generation threads", "generation-threads"),
+    "threads": Absent("the mock's request threads per process", "torch CPU threads", "torch-threads"),
+}
 
 
 QUEUE_SCHEMES = ("redis", "rediss", "unix")
@@ -109,8 +117,9 @@ class BackendConfig:
     device: str = setting(DEFAULT_DEVICE, help="torch device: cpu, cuda, cuda:1...")
     dtype: str = setting(DEFAULT_DTYPE, type=click.Choice(DTYPES),
                          help="torch dtype of the pipelines; float16 and bfloat16 halve memory on a GPU.")
-    workers: int = setting(DEFAULT_WORKERS, type=click.IntRange(1),
-                           help="Generation worker threads (one pipeline runs one generation at a time).")
+    generation_threads: int = setting(DEFAULT_GENERATION_THREADS, type=click.IntRange(1),
+                                      help="Generation worker threads (one pipeline runs one generation at a "
+                                           "time).")
     sync_timeout: float = setting(DEFAULT_SYNC_TIMEOUT, type=click.FloatRange(0),
                                   help="Seconds text2img waits for the result before answering processing.")
     temp_ttl: float = setting(DEFAULT_TEMP_TTL, type=click.FloatRange(0),
@@ -131,7 +140,7 @@ class BackendConfig:
                              help="LoRA adapters kept loaded per pipeline; the least recently used goes first.")
     access_log: bool = setting(False, negatable=True,
                                help="Log every request on stdout, one line each (method, path, status, milliseconds).")
-    torch_threads: int | None = setting(None, flag="threads", type=click.IntRange(1), default_text="torch's choice",
+    torch_threads: int | None = setting(None, type=click.IntRange(1), default_text="torch's choice",
                                         help="torch CPU (intra-op) threads.")
 
     def __post_init__(self) -> None:
@@ -145,8 +154,8 @@ class BackendConfig:
             self.public_url = shared.parse_public_url(self.public_url)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be at least 1, got {self.workers}")
+        if self.generation_threads < 1:
+            raise ValueError(f"generation_threads must be at least 1, got {self.generation_threads}")
         if self.sync_timeout < 0:
             raise ValueError(f"sync_timeout must be 0 or more seconds, got {self.sync_timeout}")
 

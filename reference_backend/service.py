@@ -102,7 +102,7 @@ class JobService(Service):
         for job in self.store.undelivered_webhooks():
             self.webhooks.resume(job.id, job.webhook_status)
         self._evict()  # a bound lowered between runs holds at once
-        for index in range(self.config.workers):
+        for index in range(self.config.generation_threads):
             thread = threading.Thread(target=self._work, name=f"t2i-worker-{index}", daemon=True)
             thread.start()
             self._threads.append(thread)

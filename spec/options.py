@@ -14,7 +14,12 @@ command, and the field says everything about it:
   ``"k1,k2"``);
 - the flag, ``--`` and the field name in kebab case, unless ``flag=`` keeps an older one;
 - the environment variable, always ``T2I_<COMMAND>_<FLAG>`` (``T2I_MOCK_PORT``); an old
-  name that broke the rule can stay readable as a deprecated alias.
+  name that broke the rule can stay readable as a deprecated alias. A ``T2I_<COMMAND>_...``
+  variable that names no option of the command (a typo, a renamed option) is one warning
+  line on stderr, with the closest option's variable, unless :data:`NOT_OPTIONS` lists it;
+- a flag the command does not have but another server has with another meaning can be
+  named with ``absent=`` (:class:`Absent`): passing it is a usage error that says what
+  the command calls that instead, so it never silently means something else.
 
 :func:`settings_command` builds a click command from one or more settings classes and
 calls the function with the filled instances. The pytest plugin reads the same fields
@@ -24,6 +29,7 @@ cannot disagree. This module sits beside the CLI host and imports nothing of our
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import inspect
 import os
 import types
@@ -31,18 +37,40 @@ import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import click
 
-__all__ = ["ENV_PREFIX", "FieldOption", "FileToWrite", "OptionSpec", "build", "envvar_name", "field_options",
-           "problems", "argparse_options", "setting", "settings_command", "split_commas", "unwritable"]
+__all__ = ["ENV_PREFIX", "NOT_OPTIONS", "Absent", "FieldOption", "FileToWrite", "OptionSpec", "build", "envvar_name",
+           "field_options", "problems", "argparse_options", "setting", "settings_command", "split_commas",
+           "unknown_variables", "unwritable"]
 
 ENV_PREFIX = "T2I"
 _KEY = "t2i.option"
 _SIMPLE: dict[Any, click.ParamType] = {int: click.INT, float: click.FLOAT, str: click.STRING,
                                        Path: click.Path(path_type=Path)}
 _CONTAINERS = (tuple, frozenset, list)
+
+#: Variables the project itself sets under a command's prefix that are no option of it, so no warning names them:
+#: the settings a server hands its granian worker processes (``mock_server/serving.py``,
+#: ``reference_backend/serving.py``: CONFIG_ENV) and the test session's mark on every process it starts
+#: (``tests/leaks.py``: SESSION_MARK).
+NOT_OPTIONS = frozenset({"T2I_MOCK_SERVING_CONFIG", "T2I_SERVE_SERVING_CONFIG", "T2I_TEST_SESSION"})
+
+
+class Absent(NamedTuple):
+    """A flag a command does not have, which another server has with another meaning (``settings_command(absent=)``):
+    ``t2i serve has no --workers (that is the mock's process count); generation threads are --generation-threads``."""
+
+    elsewhere: str
+    """What the flag means where it exists: ``the mock's process count``."""
+    meaning: str
+    """What the user may have meant here: ``generation threads``."""
+    flag: str
+    """This command's flag for that, without dashes: ``generation-threads``."""
+
+    def message(self, command: str, flag: str) -> str:
+        return f"t2i {command} has no --{flag} (that is {self.elsewhere}); {self.meaning} are --{self.flag}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -236,6 +264,72 @@ def _click_param(option: FieldOption, command: str) -> click.Parameter:
         deprecated_envvars=spec.deprecated_envvars)
 
 
+class _SettingsCommand(click.Command):
+    """A command made by :func:`settings_command`: before parsing, it warns of the command's variables that name no
+    option, and refuses a flag it does not have that means something else on another server."""
+
+    def __init__(self, *args: Any, absent: Mapping[str, Absent], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.absent = dict(absent)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not ctx.resilient_parsing:
+            for line in unknown_variables(self, os.environ, _other_commands(ctx)):
+                click.echo(f"warning: {line}", err=True)
+            for arg in args:
+                if arg == "--":
+                    break
+                flag = arg[2:].partition("=")[0] if arg.startswith("--") else ""
+                if flag in self.absent:
+                    raise click.UsageError(self.absent[flag].message(self.name or "", flag), ctx)
+        return super().parse_args(ctx, args)
+
+
+def _other_commands(ctx: click.Context) -> list[str]:
+    """The names of the other commands of the group this one runs in (none when it runs alone)."""
+    parent = ctx.parent
+    if parent is None or not isinstance(parent.command, click.Group):
+        return []
+    return [name for name in parent.command.list_commands(parent) if name != ctx.info_name]
+
+
+def unknown_variables(command: click.Command, environ: Mapping[str, str], others: Sequence[str] = ()) -> list[str]:
+    """One line for each ``T2I_<COMMAND>_...`` variable in ``environ`` that names no option of ``command``: the
+    closest option's variable when one is close, or what a flag in ``absent`` is called here. A variable of
+    another command whose name extends this one's (``T2I_MAKE_TINY_MODEL_SEED`` for a command ``make``) is the
+    other command's; :data:`NOT_OPTIONS` and deprecated names are known."""
+    name = command.name or ""
+    prefix = envvar_name(name, "")
+    theirs = [envvar_name(other, "") for other in others]
+    theirs = [p for p in theirs if p.startswith(prefix) and p != prefix]
+    known: dict[str, str] = {}
+    for param in command.params:
+        if isinstance(param, click.Option) and isinstance(param.envvar, str):
+            known[param.envvar] = param.envvar
+            for old in getattr(param, "deprecated_envvars", ()):
+                known[old] = param.envvar
+    absent = getattr(command, "absent", {})
+    lines = []
+    for variable in sorted(environ):
+        if (not variable.startswith(prefix) or variable in known or variable in NOT_OPTIONS
+                or any(variable.startswith(p) for p in theirs)):
+            continue
+        line = f"{variable} names no option of t2i {name} and is ignored"
+        flag = variable[len(prefix):].lower().replace("_", "-")
+        if flag in absent:
+            gone = absent[flag]
+            line += f" (t2i {name} has no --{flag}: that is {gone.elsewhere}; {gone.meaning} are " \
+                    f"{envvar_name(name, gone.flag)})"
+        else:
+            # the option part alone: the prefix all of them share would make any two alike
+            close = difflib.get_close_matches(variable[len(prefix):], [v[len(prefix):] for v in known.values()],
+                                              n=1, cutoff=0.6)
+            if close:
+                line += f"; did you mean {prefix}{close[0]}?"
+        lines.append(line)
+    return lines
+
+
 def build(cls: type, values: Mapping[str, Any], *, prefix: str = "--",
           errors: tuple[type[Exception], ...] = (ValueError,)) -> Any:
     """An instance of ``cls`` from option values by field name; what is None or empty is left to the
@@ -257,8 +351,10 @@ def build(cls: type, values: Mapping[str, Any], *, prefix: str = "--",
 
 
 def settings_command(name: str, *classes: type, errors: tuple[type[Exception], ...] = (ValueError,),
+                     absent: Mapping[str, Absent] | None = None,
                      **attrs: Any) -> Callable[[Callable[..., Any]], click.Command]:
-    """A click command whose options are the fields of ``classes``; the function gets one instance of each."""
+    """A click command whose options are the fields of ``classes``; the function gets one instance of each.
+    ``absent``: flags (without dashes) the command does not have, refused with what it calls that instead."""
 
     def decorate(function: Callable[..., Any]) -> click.Command:
         params = [_click_param(option, name) for cls in classes for option in field_options(cls)]
@@ -270,7 +366,8 @@ def settings_command(name: str, *classes: type, errors: tuple[type[Exception], .
         def callback(**values: Any) -> Any:
             return function(*(build(cls, values, errors=errors) for cls in classes))
 
-        command = click.Command(name, callback=callback, params=params, help=inspect.getdoc(function), **attrs)
+        command = _SettingsCommand(name, callback=callback, params=params, help=inspect.getdoc(function),
+                                   absent=absent or {}, **attrs)
         command.settings_classes = classes  # type: ignore[attr-defined]
         return command
 

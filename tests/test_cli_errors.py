@@ -77,6 +77,13 @@ CASES = {
                                    "--contract"),
     "serve-unwritable-data": Case(("serve", "--port", "0", "--models", TMP, "--data", UNWRITABLE), 1,
                                   "cannot write into"),
+    # the mock's --workers and --threads mean something else there: refused, naming serve's own flag
+    "serve-mock-workers": Case(("serve", "--models", TMP, "--workers", "2"), 2,
+                               "t2i serve has no --workers (that is the mock's process count); generation threads "
+                               "are --generation-threads"),
+    "serve-mock-threads": Case(("serve", "--models", TMP, "--threads=2"), 2,
+                               "t2i serve has no --threads (that is the mock's request threads per process); torch "
+                               "CPU threads are --torch-threads"),
     # worker
     "worker-no-queue": Case(("worker",), 2, "--queue"),
     "worker-queue-without-scheme": Case(("worker", "--queue", "localhost:6379", "--models", TMP, "--data", TMP), 2,
@@ -90,6 +97,9 @@ CASES = {
                                           "--data", TMP), 1, "pip install -e '.[backend]'", missing=("torch",)),
     "worker-unwritable-data": Case(("worker", "--queue", f"redis://127.0.0.1:{DOWN}/0", "--models", TMP,
                                     "--data", UNWRITABLE), 1, "cannot write into"),
+    "worker-mock-workers": Case(("worker", "--workers", "2"), 2, "t2i worker has no --workers"),
+    "worker-mock-threads": Case(("worker", "--queue", f"redis://127.0.0.1:{DOWN}/0", "--threads", "1"), 2,
+                                "torch CPU threads are --torch-threads"),
     # make-tiny-model
     "make-tiny-model-no-directory": Case(("make-tiny-model",), 2, "Missing argument 'DIRECTORY'"),
     "make-tiny-model-bad-seed": Case(("make-tiny-model", "--seed", "x", TMP), 2, "--seed"),

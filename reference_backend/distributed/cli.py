@@ -25,6 +25,7 @@ from t2i_contract.spec.options import settings_command
 
 from ..errors import BackendError, MissingDependencyError
 from ..quiet import quiet_known_noise
+from ..config import MOCK_ONLY_FLAGS
 from .config import WorkerSettings
 
 __all__ = ["QUEUE_INSTALL_HINT", "ping_queue", "require_queue", "worker_command"]
@@ -55,7 +56,7 @@ def ping_queue(url: str) -> None:
                                    f"of one that runs") from None
 
 
-@settings_command("worker", WorkerSettings, context_settings={"show_default": True})
+@settings_command("worker", WorkerSettings, absent=MOCK_ONLY_FLAGS, context_settings={"show_default": True})
 def worker_command(settings: WorkerSettings) -> None:
     """Run a generation worker for `t2i serve --queue` API processes.
 

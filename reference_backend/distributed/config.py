@@ -83,7 +83,7 @@ class WorkerSettings:
     images_endpoint: str | None = _same("images_endpoint")
     device: str = _same("device")
     dtype: str = _same("dtype")
-    workers: int = _same("workers")
+    generation_threads: int = _same("generation_threads")
     webhook_attempts: int = _same("webhook_attempts")
     webhook_backoff: float = _same("webhook_backoff")
     webhook_timeout: float = _same("webhook_timeout")

@@ -174,7 +174,7 @@ class GenerationWorker:
         with self._lock:
             busy = self._busy
         info = WorkerInfo(self.name, self.models, self.loras, loaded_models(self.generator), busy,
-                          self.settings.workers, vaes=self.vaes, ip_adapters=self.ip_adapters)
+                          self.settings.generation_threads, vaes=self.vaes, ip_adapters=self.ip_adapters)
         self.registry.publish(info, self.settings.heartbeat_timeout)
 
     def _beat(self) -> None:
@@ -195,8 +195,8 @@ class GenerationWorker:
         self.publish()
         self._heart = threading.Thread(target=self._beat, name="t2i-heartbeat", daemon=True)
         self._heart.start()
-        self._worker = Worker(self.broker, worker_threads=self.settings.workers, worker_timeout=100)
-        self._worker.queue_prefetch = self.settings.workers  # hold no job another worker could start now
+        self._worker = Worker(self.broker, worker_threads=self.settings.generation_threads, worker_timeout=100)
+        self._worker.queue_prefetch = self.settings.generation_threads  # hold no job another worker could start now
         self._worker.start()
 
     def stop(self, timeout: float | None = None) -> bool:

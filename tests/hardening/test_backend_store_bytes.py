@@ -74,7 +74,7 @@ class _Turns:
 def turnstile(tiny_generator: Generator, tmp_path: Path) -> Iterator[tuple[Target, _Turns]]:
     turns = _Turns()
     with serve(Gated(tiny_generator, turns), tmp_path / "backend", keys=(KEY,), max_store_bytes=KIB,
-               workers=1) as server:
+               generation_threads=1) as server:
         target = Target("backend", server.url)
         try:
             yield target, turns

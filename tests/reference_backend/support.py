@@ -121,7 +121,7 @@ class ServeProcess:
 def serve_process(**settings: str) -> Iterator[ServeProcess]:
     """Run ``t2i serve`` configured through T2I_SERVE_* variables; SIGTERM it when the block ends."""
     port = free_port()
-    env = os.environ | {"T2I_SERVE_PORT": str(port), "T2I_SERVE_THREADS": "1"}
+    env = os.environ | {"T2I_SERVE_PORT": str(port), "T2I_SERVE_TORCH_THREADS": "1"}
     env |= {f"T2I_SERVE_{name.upper()}": value for name, value in settings.items()}
     process = subprocess.Popen([sys.executable, "-c", "from t2i_contract.spec.cli import run; run()", "serve"], cwd=ROOT,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

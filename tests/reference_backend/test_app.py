@@ -112,7 +112,7 @@ class Rendezvous(FakeGenerator):
 
 
 def test_two_workers_run_two_jobs_at_once(tmp_path: Path) -> None:
-    with serve(Rendezvous(2), tmp_path, workers=2, sync_timeout=0.0) as server:
+    with serve(Rendezvous(2), tmp_path, generation_threads=2, sync_timeout=0.0) as server:
         ids = [server.text2img().json()["id"] for _ in range(2)]
         finished = wait_for(lambda: all(server.fetch(i).json()["status"] != "processing" for i in ids), timeout=90)
         assert finished and [server.fetch(i).json()["status"] for i in ids] == ["success", "success"]

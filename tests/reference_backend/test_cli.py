@@ -64,7 +64,7 @@ def test_serve_help_names_the_environment_variables() -> None:
 
     result = CliRunner().invoke(main, ["serve", "--help"], auto_envvar_prefix="T2I")
     for variable in ("T2I_SERVE_MODELS", "T2I_SERVE_PORT", "T2I_SERVE_KEYS", "T2I_SERVE_SYNC_TIMEOUT",
-                     "T2I_SERVE_THREADS"):
+                     "T2I_SERVE_TORCH_THREADS", "T2I_SERVE_GENERATION_THREADS"):
         assert variable in result.output
 
 

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from t2i_contract.spec.cli import ENTRY_POINT_GROUP, main
 from t2i_contract.contract_tests.settings import check_ids
 from t2i_contract.spec.options import (
+    NOT_OPTIONS,
     FieldOption,
     build,
     envvar_name,
@@ -28,6 +29,7 @@ from t2i_contract.spec.options import (
     setting,
     settings_command,
     split_commas,
+    unknown_variables,
 )
 
 COMMANDS = sorted(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))
@@ -221,6 +223,74 @@ def test_a_flag_shared_by_commands_has_one_default_unless_the_reason_is_written(
     assert differing == set(DIFFERENT_DEFAULTS)
     assert {name: defaults["profile"][name] for name in ("test", "drift")} == {"test": "full", "drift": "full"}
     assert len(defaults["timeout"]) == 3 and len(defaults["fail-on"]) == 3
+
+
+# A flag the mock shares with serve or worker means one thing on both. Where its help is worded apart, the one
+# meaning is written here; --workers and --threads, the mock's processes and request threads, are not theirs.
+WORDED_APART = {
+    "access-log": "every request logged on stdout, one line each (serve says which fields)",
+    "keys": "the API keys accepted; unset, any non-empty key",
+    "models": "the models the server has: the mock's ids, serve's folder (their defaults differ: DIFFERENT_DEFAULTS)",
+}
+
+
+def test_a_flag_the_servers_share_has_one_meaning() -> None:
+    mock = {o.flag: o for o in _options("mock")}
+    for name in ("serve", "worker"):
+        theirs = {o.flag: o for o in _options(name)}
+        assert {"workers", "threads"} & set(theirs) == set(), f"t2i {name}"
+        absent = _command(name).absent  # type: ignore[attr-defined]
+        assert set(absent) == {"workers", "threads"} and {a.flag for a in absent.values()} <= set(theirs)
+        apart = {flag for flag in set(mock) & set(theirs) if mock[flag].spec.help != theirs[flag].spec.help}
+        assert apart <= set(WORDED_APART), f"t2i mock and t2i {name} word {sorted(apart - set(WORDED_APART))} apart"
+    assert {"generation_threads", "torch_threads"} <= {o.name for o in _options("worker")}
+
+
+@pytest.mark.parametrize(("variable", "says"), [
+    ("T2I_SERVE_ALLOW_PRIVATE_URLS", "T2I_SERVE_ALLOW_PRIVATE_URLS names no option of t2i serve and is ignored; "
+                                     "did you mean T2I_SERVE_PRIVATE_URLS?"),
+    ("T2I_SERVE_WORKERS", "T2I_SERVE_WORKERS names no option of t2i serve and is ignored (t2i serve has no "
+                          "--workers: that is the mock's process count; generation threads are "
+                          "T2I_SERVE_GENERATION_THREADS)"),
+    ("T2I_SERVE_QQQ", "T2I_SERVE_QQQ names no option of t2i serve and is ignored\n"),
+])
+def test_a_variable_that_names_no_option_is_one_warning(variable: str, says: str) -> None:
+    result = CliRunner().invoke(main, ["serve", "--help"], env={variable: "1", "T2I_SERVE_PORT": "1"})
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and f"warning: {says}" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("variable", ["T2I_SERVE_PORT", "T2I_DRIFT_LORAS", "T2I_MOCK_PORT", "T2I_TEST_SEED",
+                                      *sorted(NOT_OPTIONS)])
+def test_a_known_variable_is_no_warning(variable: str) -> None:
+    command = variable.split("_")[1].lower()
+    result = CliRunner().invoke(main, [command, "--help"], env={variable: "1"})
+    assert result.exit_code == 0, result.output
+    assert "warning" not in result.stderr, result.stderr
+
+
+def test_the_variables_the_project_sets_itself_are_known() -> None:
+    from t2i_contract.mock_server.serving import CONFIG_ENV as MOCK_CONFIG
+    from t2i_contract.reference_backend.serving import CONFIG_ENV as SERVE_CONFIG
+    from tests.leaks import SESSION_MARK
+
+    assert {MOCK_CONFIG, SERVE_CONFIG, SESSION_MARK} == NOT_OPTIONS
+
+
+def test_a_longer_commands_variables_are_its_own() -> None:
+    """Prefixes overlap only by the command's name: T2I_MAKE_TINY_MODEL_SEED belongs to make-tiny-model, not a
+    command named make, which still hears of its own unknown variables."""
+    make = settings_command("make", _Fine)(lambda settings: None)
+    environ = {"T2I_MAKE_TINY_MODEL_SEED": "1", "T2I_MAKE_PORT": "1", "T2I_MAKE_PROT": "1"}
+    assert unknown_variables(make, environ, ["make-tiny-model", "mock"]) == [
+        "T2I_MAKE_PROT names no option of t2i make and is ignored; did you mean T2I_MAKE_PORT?"]
+    assert len(unknown_variables(make, environ)) == 2  # alone, it cannot tell make-tiny-model's from its own
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Fine:
+    port: int = setting(1, help="A port.")
 
 
 # The checker itself, on settings made to break it.

@@ -180,7 +180,7 @@ class Cluster:
     def worker(self, name: str, *, wait: bool = True, **settings: str) -> Process:
         env = self._storage("T2I_WORKER", name) | {"T2I_WORKER_QUEUE": self.redis.url, "T2I_WORKER_NAME": name,
                "T2I_WORKER_MODELS": str(self.tiny.models_dir), "T2I_WORKER_LORAS": str(self.tiny.loras_dir),
-               "T2I_WORKER_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout), "T2I_WORKER_THREADS": "1",
+               "T2I_WORKER_HEARTBEAT_TIMEOUT": str(self.heartbeat_timeout), "T2I_WORKER_TORCH_THREADS": "1",
                "T2I_WORKER_WEBHOOK_BACKOFF": "0.05"}
         env |= {f"T2I_WORKER_{key.upper()}": value for key, value in settings.items()}
         running = self._spawn(name, ["worker"], env)
