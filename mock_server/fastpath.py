@@ -178,6 +178,10 @@ class FastPath:
                 for call, environ in zip(calls, sent):
                     environ["wsgi.input"].seek(0)
                     call.environ = environ
+            except BaseException:  # stopped (KeyboardInterrupt, SystemExit): nothing of the group is stored
+                for call in calls:
+                    call.reply = None
+                raise
         for call in calls:
             try:
                 call.reply = self.reply(call.operation_id, call.environ)
