@@ -124,4 +124,3 @@ class Trickle:
 def trickle() -> Iterator[Trickle]:
     with Trickle() as receiver:
         yield receiver
-
