@@ -49,7 +49,9 @@ class SuiteServer:
     def __init__(self, host: str, name: str, port: int = 0) -> None:
         self._server = make_server(host, port, self._wsgi, threaded=True, request_handler=QuietHandler)
         self.root = f"http://{f'[{host}]' if ':' in host else host}:{self._server.server_port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True, name=name)
+        # shutdown() waits for the loop to look up: every 50 ms, not socketserver's 0.5 s, so stopping is prompt
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True, name=name)
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         raise NotImplementedError
