@@ -12,6 +12,12 @@ with SIGKILL cannot stop them, so each worker asks the kernel to kill it when it
 parent dies (``PR_SET_PDEATHSIG``, Linux), and exits at once if the parent is already
 gone; the port is then free for a restart at once. :func:`serve_granian` gives granian
 :func:`worker_app` as the target, which does that before calling the server's factory.
+
+granian starts every request's WSGI environ from a copy of the worker's ``os.environ``,
+so a process variable named like request data (``HTTP_PROXY``, ``HTTP_PREFER``,
+``CONTENT_TYPE``: "httpoxy") would read as a header of every request that lacks it.
+:func:`worker_app` drops those names from the worker's environment after the app is
+built and before granian takes its copy (:func:`drop_request_names`).
 """
 from __future__ import annotations
 
@@ -25,12 +31,19 @@ import sys
 from pathlib import Path
 from typing import Any, TypeVar
 
-__all__ = ["die_with_parent", "serve_granian", "settings_from_env", "settings_to_env", "worker_app"]
+__all__ = ["die_with_parent", "drop_request_names", "serve_granian", "settings_from_env", "settings_to_env",
+           "worker_app"]
 
 S = TypeVar("S")
 TARGET_ENV = "T2I_SERVING_TARGET"
 PARENT_ENV = "T2I_SERVING_PARENT"
 _PR_SET_PDEATHSIG = 1
+#: RFC 3875's meta-variables: in a WSGI environ they describe the request, never the process.
+CGI_NAMES = frozenset({
+    "AUTH_TYPE", "CONTENT_LENGTH", "CONTENT_TYPE", "GATEWAY_INTERFACE", "PATH_INFO", "PATH_TRANSLATED",
+    "QUERY_STRING", "REMOTE_ADDR", "REMOTE_HOST", "REMOTE_IDENT", "REMOTE_USER", "REQUEST_METHOD", "SCRIPT_NAME",
+    "SERVER_NAME", "SERVER_PORT", "SERVER_PROTOCOL", "SERVER_SOFTWARE",
+})
 
 
 def settings_to_env(settings: Any) -> str:
@@ -85,8 +98,21 @@ def die_with_parent(parent: int) -> None:
         os._exit(1)
 
 
+def drop_request_names(environ: Any = os.environ) -> list[str]:
+    """Remove the variables a WSGI environ would read as request data (``HTTP_*``, CGI's); their names."""
+    names = sorted(name for name in environ if name.startswith("HTTP_") or name in CGI_NAMES)
+    for name in names:
+        del environ[name]
+    return names
+
+
 def worker_app() -> Any:
-    """The factory granian's workers call: bound to the server's life, then the server's own factory."""
+    """The factory granian's workers call: bound to the server's life, then the server's own factory.
+
+    The request names are dropped once the app is built (granian copies the environment right after).
+    """
     die_with_parent(int(os.environ[PARENT_ENV]))
     module, _, name = os.environ[TARGET_ENV].partition(":")
-    return getattr(importlib.import_module(module), name)()
+    app = getattr(importlib.import_module(module), name)()
+    drop_request_names()
+    return app
