@@ -25,6 +25,7 @@ from t2i_contract.mock_server import EXTENSION, MockConfig, create_app
 from t2i_contract.mock_server.fastpath import QUICK_BODY_BYTES, FastPath
 from tests.hardening.answers import PNG_BASE64
 from tests.hardening.conftest import Trickle
+from tests.held_request import while_an_input_trickles
 from tests.processes import running
 from tests.support import free_port, wait_for
 
@@ -151,26 +152,12 @@ def test_a_body_that_trickles_in_does_not_hold_the_others(tmp_path: Path) -> Non
 
 def test_an_init_image_that_trickles_in_does_not_hold_text2img(tmp_path: Path) -> None:
     with Trickle() as trickle, _served(tmp_path) as mock:
-        finished = threading.Event()
-        outcome: dict[str, Any] = {}
-
-        def img2img() -> None:
-            body = {"key": "k", "model_id": "m", "prompt": "p", "init_image": trickle.url, "mask_image": PNG_BASE64}
-            outcome["answer"] = requests.post(f"{mock.url}/api/v6/images/img2img", json=body, timeout=TIMEOUT)
-            finished.set()
-
-        caller = threading.Thread(target=img2img, daemon=True)
-        caller.start()
-        try:
-            wait_for(lambda: trickle.connections >= 1, timeout=TIMEOUT, interval=0.02)  # the fetch is in flight
-            answers = [requests.post(mock.url + TEXT2IMG, json=BODY, timeout=TIMEOUT) for _ in range(3)]
-            in_flight = not finished.is_set()
-        finally:
-            trickle.stop.set()
-            caller.join(TIMEOUT)
+        answers, in_flight, held = while_an_input_trickles(
+            mock.url, trickle, lambda: [requests.post(mock.url + TEXT2IMG, json=BODY, timeout=TIMEOUT)
+                                        for _ in range(3)])
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert in_flight, "text2img answered only after the slow img2img had finished"
-    assert outcome["answer"].status_code == 400
+    assert held.status_code == 400
 
 
 
