@@ -29,9 +29,12 @@ def mock_url(tmp_path: Path) -> Iterator[str]:
 
 
 def _wait(browser: Any, condition: Callable[[Any], Any], what: str) -> Any:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    return WebDriverWait(browser, WAIT, poll_frequency=0.1).until(condition, message=f"waited for {what}")
+    # the journal is redrawn as it refreshes: an element found a moment ago may be gone, so look again
+    return WebDriverWait(browser, WAIT, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+                         ).until(condition, message=f"waited for {what}")
 
 
 def _loaded_image(browser: Any, selector: str) -> Any:
@@ -72,13 +75,15 @@ def test_the_page_sends_a_request_and_shows_its_image_and_the_journal(browser: A
     _wait(browser, lambda b: "HTTP 400" in b.find_element(By.ID, "try-status").text, "the 400")
     assert "width" in browser.find_element(By.ID, "try-status").text
     _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#journal .entry")) == 2, "two entries")
-    newest = browser.find_elements(By.CSS_SELECTOR, "#journal .entry")[0]
-    assert "400" in newest.text, "the journal must list the newest first"
-    errors = _wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#journal .entry .errors li"), "the errors")
-    assert errors[0].text.startswith("width: width must be")
+    _wait(browser, lambda b: "400" in b.find_elements(By.CSS_SELECTOR, "#journal .entry")[0].text,
+          "the journal listing the newest (the 400) first")
+    _wait(browser, lambda b: any(e.text.startswith("width: width must be")
+                                 for e in b.find_elements(By.CSS_SELECTOR, "#journal .entry .errors li")[:1]),
+          "the width error in the journal")
     _send(browser, width="256", samples="2", prompt="two lighthouses")
     _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#try-images img")) == 2, "two images")
-    browser.find_elements(By.CSS_SELECTOR, "#journal details")[0].click()
+    _wait(browser, lambda b: len(b.find_elements(By.CSS_SELECTOR, "#journal .entry")) == 3
+          and b.find_elements(By.CSS_SELECTOR, "#journal details")[0].click() is None, "the newest entry opened")
     browser.execute_script("window.scrollTo(0, 0)")
     screenshot(browser, "mock-page")
 
