@@ -21,6 +21,7 @@ import pytest
 import requests
 
 from t2i_contract.reference_backend.distributed import RedisJobStore
+from t2i_contract.reference_backend.distributed.broker import DEFAULT_HEARTBEAT_TIMEOUT
 from t2i_contract.spec import Text2ImgRequest
 from tests.reference_backend.support import API, KEY, text2img_body
 from tests.support import WebhookListener, wait_for
@@ -106,7 +107,10 @@ def test_a_job_stored_by_an_api_process_that_died_before_queueing_it_is_run(tiny
 @pytest.mark.slow
 def test_an_api_process_killed_mid_flood_leaves_every_stored_job_run_and_no_key_blocked(
         tiny: TinyModel, tmp_path: Path) -> None:
-    with cluster(tiny, tmp_path) as running:
+    # No worker dies here, so the worker's heartbeat gets the default timeout, not the cluster's 3 s: with
+    # twelve threads flooding the API on a busy 2-core machine, a heartbeat a few seconds late took the only
+    # worker out of the registry, and the API rightly answered 503 (no live worker) to a few calls
+    with cluster(tiny, tmp_path, heartbeat_timeout=DEFAULT_HEARTBEAT_TIMEOUT) as running:
         running.worker("w1")
         doomed = running.api("doomed", max_queued="4")
         answers: list[int] = []
