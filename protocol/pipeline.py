@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -44,6 +43,7 @@ from .errors import ForcedError, NotFound, RequestRejected, error_answer
 from .fairness import DEFAULT_FETCHES_PER_ADDRESS, DEFAULT_FETCHES_PER_CLIENT, Shares, client_share
 from .inputs import is_fetched, load_input_images
 from .intake import BodyLimits, KeyRing, read_body
+from .jsonio import json_bytes
 from .generic import GenericOperations
 from .service import Call, OperationNotImplemented, Service
 from .urls import UrlPolicy
@@ -61,14 +61,6 @@ PIPELINES_EXTENSION = "t2i_pipelines"
 # through submit, modelReload through reload_model); the fetch forms (the document's
 # x-t2i-wire lifecycle) through fetch; any other is validated against its schema and
 # handed to Service.operation as a dict.
-
-
-_COMPACT = json.JSONEncoder(separators=(",", ":")).encode  # made once: json.dumps builds one per call
-
-
-def json_bytes(body: Any) -> bytes:
-    """Compact JSON, as every answer is sent."""
-    return _COMPACT(body).encode("utf-8")
 
 
 @dataclass(frozen=True)
