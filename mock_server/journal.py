@@ -43,8 +43,10 @@ from dataclasses import dataclass
 from typing import Any, Iterable
 from urllib.parse import parse_qsl, urlencode
 
-__all__ = ["BODY_PREFIX", "MAX_BYTES", "REDACTED", "SCHEMA", "JournalQuery", "Redactor", "clear", "insert",
-           "kept_answer", "select"]
+from t2i_contract.protocol.jsonio import json_text
+
+__all__ = ["BODY_PREFIX", "COLUMNS", "MAX_BYTES", "REDACTED", "SCHEMA", "JournalQuery", "Redactor", "clear",
+           "kept_answer", "row", "select", "trim"]
 
 BODY_PREFIX = 16 * 1024
 """Bytes of a request body an entry keeps. An API call's JSON is a few hundred bytes; a
@@ -73,13 +75,13 @@ CREATE TRIGGER IF NOT EXISTS journal_in AFTER INSERT ON journal
 CREATE TRIGGER IF NOT EXISTS journal_out AFTER DELETE ON journal
     BEGIN UPDATE journal_size SET bytes = bytes - OLD.bytes WHERE id = 1; END;
 """
-_COLUMNS = ("seq", "path", "status", "bytes", "owner", "entry", "body")
+COLUMNS = ("seq", "path", "status", "bytes", "owner", "entry", "body")
 
 
 def migrate(db: sqlite3.Connection) -> None:
     """Create the journal; a journal of an older layout (one JSON column) is dropped, not converted."""
     columns = {row[1] for row in db.execute("PRAGMA table_info(journal)")}
-    if columns and not set(_COLUMNS) <= columns:
+    if columns and not set(COLUMNS) <= columns:
         db.execute("DROP TABLE journal")
     db.executescript(SCHEMA)
 
@@ -149,8 +151,6 @@ class Redactor:
 
 
 _REDACTED_TOKEN = json.dumps(REDACTED).encode()
-_ENTRY_JSON = json.JSONEncoder(default=str).encode
-"""``json.dumps(entry, default=str)``, without building an encoder per entry."""
 _STRING_TOKEN = re.compile(rb'"((?:[^"\\]|\\.)*)("|\\?\Z)', re.DOTALL)
 
 
@@ -220,9 +220,12 @@ def _show_body(prefix: bytes, truncated: bool) -> dict[str, Any]:
         return {"raw_base64": base64.b64encode(prefix).decode("ascii")}
 
 
-def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *, limit: int,
-           max_bytes: int = MAX_BYTES) -> int:
-    """Store one entry, redacted and cut; trim the journal to ``limit`` entries and ``max_bytes``; its seq."""
+def row(seq: int, entry: dict[str, Any], redactor: Redactor) -> tuple[Any, ...]:
+    """One entry as the journal stores it, redacted and cut: its row, in the order of ``COLUMNS``.
+
+    Its ``bytes`` (the JSON and the kept body) count against the journal's ``max_bytes``. Rows go
+    in as their transaction ends, and :func:`trim` trims the journal once for all of them.
+    """
     entry = dict(entry)
     raw = entry.pop("body", b"") or b""
     owner = entry.pop("owner", None)
@@ -239,21 +242,26 @@ def insert(db: sqlite3.Connection, entry: dict[str, Any], redactor: Redactor, *,
                                and len(value) > ANSWER_ITEM else value for name, value in normalised.items()}
         if "key" in normalised:
             entry["normalised"]["key"] = REDACTED
-    text = _ENTRY_JSON(entry)
+    text = json_text(entry, default=str)
     if redactor.longest():  # known keys: replaced in every string of the entry as JSON reads it back
-        text = json.dumps(redactor.value(json.loads(text)))
-    path, status = str(entry.get("path", "")), int(entry.get("status") or 0)
-    cursor = db.execute("INSERT INTO journal (path, status, bytes, owner, entry, body) VALUES (?, ?, ?, ?, ?, ?)",
-                        (path, status, len(text) + len(prefix), owner, text, prefix))
-    seq = int(cursor.lastrowid or 0)
-    db.execute("DELETE FROM journal WHERE seq <= ?", (seq - limit,))
-    if len(text) + len(prefix) <= max_bytes // max(limit, 1):
-        return seq  # entries this small cannot, by their count, take the journal much past max_bytes
+        text = json_text(redactor.value(json.loads(text)))
+    return seq, str(entry.get("path", "")), int(entry.get("status") or 0), len(text) + len(prefix), owner, text, prefix
+
+
+def trim(db: sqlite3.Connection, newest: int, largest: int, *, limit: int, max_bytes: int = MAX_BYTES) -> None:
+    """Keep the journal to ``limit`` entries and ``max_bytes`` after entries up to seq ``newest`` went in.
+
+    ``largest`` is the size of the largest of them: entries no larger than ``max_bytes / limit``
+    cannot, by their count, take the journal much past ``max_bytes``, so the bytes are then not
+    even read. The entry ``newest`` itself always stays.
+    """
+    db.execute("DELETE FROM journal WHERE seq <= ?", (newest - limit,))
+    if largest <= max_bytes // max(limit, 1):
+        return
     while db.execute("SELECT bytes FROM journal_size WHERE id = 1").fetchone()[0] > max_bytes:
-        db.execute("DELETE FROM journal WHERE seq = (SELECT MIN(seq) FROM journal) AND seq < ?", (seq,))
+        db.execute("DELETE FROM journal WHERE seq = (SELECT MIN(seq) FROM journal) AND seq < ?", (newest,))
         if db.execute("SELECT changes()").fetchone()[0] == 0:
             break  # only the new entry is left
-    return seq
 
 
 @dataclass(frozen=True)

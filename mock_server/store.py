@@ -29,11 +29,12 @@ import os
 import sqlite3
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
 from t2i_contract.protocol import Clock, SystemClock, initial_status
+from t2i_contract.protocol.jsonio import json_text
 from t2i_contract.protocol.ownership import new_secret
 from t2i_contract.protocol.webhooks import PENDING, RETRYING_PREFIX
 
@@ -113,6 +114,34 @@ class Job:
         return max(0.0, round(self.ready_at - now, 2))
 
 
+# The columns a job's row is written with, ids included (see JobStore.group).
+_INSERT_COLUMNS = ("id", "created", "ready_at", "expires_at", "base_url", "meta", "webhook", "track_id",
+                   "webhook_status", "owner", "bytes")
+_ROWS_PER_INSERT = 64
+"""Rows one INSERT statement writes (SQLite allows 32,766 parameters in one)."""
+
+
+@dataclass(slots=True)
+class _Writes:
+    """What one transaction of :meth:`JobStore.group` writes when it ends, and the ids it gave out."""
+
+    next_job: int | None = None  # the next job id to give out; read from SQLite at the first job
+    next_entry: int | None = None  # the same for the journal's seq
+    jobs: list[tuple[Any, ...]] = field(default_factory=list)
+    entries: list[tuple[Any, ...]] = field(default_factory=list)
+    waiting: dict[str | None, int] = field(default_factory=dict)  # jobs added that wait, by owner
+    failed: bool = False
+
+
+def _insert_rows(db: sqlite3.Connection, table: str, columns: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
+    """``rows`` into ``table``, many to one statement: SQLite runs (and the GIL is given up for) one step each."""
+    for start in range(0, len(rows), _ROWS_PER_INSERT):
+        chunk = rows[start:start + _ROWS_PER_INSERT]
+        one = "(" + ", ".join("?" * len(columns)) + ")"
+        db.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {', '.join([one] * len(chunk))}",
+                   [value for row in chunk for value in row])
+
+
 class JobStore:
     """SQLite-backed jobs and journal; one instance per app, usable from any thread."""
 
@@ -137,6 +166,7 @@ class JobStore:
         self._writer: sqlite3.Connection | None = None  # see _conn(write=True)
         self._writer_pid: int | None = None
         self._group: int | None = None  # the thread inside group(), which holds the write lock
+        self._writes: _Writes | None = None  # what that group wrote
         self._next_sweep = 0.0
         self._sweep_every = min(SWEEP_EVERY, ttl / 4)
         with self._conn(write=True) as db:
@@ -213,23 +243,77 @@ class JobStore:
     def group(self) -> Iterator[None]:
         """Every write of this thread in the block, in one transaction, committed when the block ends.
 
-        For several calls answered together (``FastPath``): one COMMIT instead of one each.
-        Each :meth:`add_job` in it is a savepoint, so a refused job (``max_pending``) or a
-        failed one takes back only its own rows; an exception out of the block takes back
-        all of them. Nothing written in the block is seen by other connections before it
-        ends, so its calls must not be answered before then.
+        Every write goes through one (a write outside a group makes a group of its own), so
+        several calls answered together (``FastPath``) pay for one transaction. Its rows are
+        written as it ends, each table's in one INSERT, with ids given out in the block (the
+        transaction holds SQLite's write lock from its start, so no other writer can take
+        them); then the trims (jobs beyond ``max_jobs`` or ``max_bytes``, the journal beyond
+        its limits) and the sweep run once for all. A call in the block costs no SQLite
+        statement of its own, and the thread leading a group keeps the GIL, which every
+        statement would give up to the request threads waiting for it (issue 22).
+        ``max_pending`` stays exact: the block counts the jobs it added.
+
+        A write that fails inside the block fails the whole block, even when the call it
+        belonged to was answered (with a 500), and so does an exception out of it: nothing of
+        it is stored, and the caller answers each call again on its own. Nothing written in
+        the block is seen by other connections, or by reads, before it ends, so its calls must
+        not be answered before then.
         """
+        if self._group == threading.get_ident():  # inside this thread's group: its transaction
+            yield
+            return
         with self._conn(write=True) as db:
             db.execute("BEGIN IMMEDIATE")
-            self._group = threading.get_ident()
+            self._group, self._writes = threading.get_ident(), _Writes()
             try:
                 yield
+                writes = self._writes
+                if writes.failed:
+                    raise sqlite3.OperationalError("a write of this group failed: nothing of the group is stored")
+                self._flush(db, writes)
             except BaseException:
-                self._group = None
+                self._group = self._writes = None
                 db.execute("ROLLBACK")
                 raise
-            self._group = None
+            self._group = self._writes = None
             db.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[tuple[sqlite3.Connection, _Writes]]:
+        """The writer connection, in this thread's group (one of its own if none), and what the group writes.
+
+        An exception out of the block fails the whole group (see :meth:`group`).
+        """
+        with self.group():
+            writes = self._writes
+            assert writes is not None
+            try:
+                with self._conn(write=True) as db:
+                    yield db, writes
+            except BaseException:
+                writes.failed = True
+                raise
+
+    @staticmethod
+    def _next_ids(db: sqlite3.Connection, writes: _Writes) -> None:
+        """The first job id and journal seq this transaction gives out (AUTOINCREMENT's own counters)."""
+        seqs = dict(db.execute("SELECT name, seq FROM sqlite_sequence WHERE name IN ('jobs', 'journal')").fetchall())
+        writes.next_job, writes.next_entry = seqs.get("jobs", FIRST_ID) + 1, seqs.get("journal", 0) + 1
+
+    def _flush(self, db: sqlite3.Connection, writes: _Writes) -> None:
+        """The group's rows in, then, once for all: the jobs and the journal back within their limits, the sweep."""
+        if writes.jobs:
+            _insert_rows(db, "jobs", _INSERT_COLUMNS, writes.jobs)
+            newest = writes.jobs[-1][0]
+            # one row out per row in keeps the store at max_jobs without the periodic bulk
+            # deletes that stalled every worker (see _sweep)
+            db.execute("DELETE FROM jobs WHERE id <= ?", (newest - self.max_jobs,))
+            self._trim_bytes(db, newest)
+        if writes.entries:
+            _insert_rows(db, "journal", journal_table.COLUMNS, writes.entries)
+            journal_table.trim(db, writes.entries[-1][0], max(row[3] for row in writes.entries),
+                               limit=self.journal_limit, max_bytes=self.journal_bytes)
+        self._maybe_sweep(db, self.clock.now())
 
     @contextlib.contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -278,43 +362,25 @@ class JobStore:
         """
         now = self.clock.now()
         status = initial_status(webhook)
-        grouped = self._group == threading.get_ident()  # in group(): a savepoint of its transaction
-        begin, commit, rollback = (("SAVEPOINT job", "RELEASE job", "ROLLBACK TO job") if grouped
-                                   else ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK"))
-        with self._conn(write=True) as db:
-            db.execute(begin)
-            try:
-                if max_pending is not None and delay > 0:
-                    pending = db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ? AND owner IS ?",
-                                         (now, owner)).fetchone()[0]
-                    if pending >= max_pending:
-                        db.execute(rollback)
-                        if grouped:
-                            db.execute(commit)  # ROLLBACK TO keeps the savepoint open
-                        return None
-                text = json.dumps(meta)
-                size = len(text) + len(base_url) + len(webhook or "") + len(track_id or "")
-                cursor = db.execute(
-                    "INSERT INTO jobs (created, ready_at, expires_at, base_url, meta, webhook, track_id, "
-                    "webhook_status, owner, bytes) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (now, now + delay, now + delay + self.ttl, base_url, text, webhook, track_id,
-                     status, owner, size),
-                )
-                job_id = int(cursor.lastrowid or 0)
-                # Trim as we go: one row out per row in keeps the store at max_jobs without
-                # the periodic bulk deletes that stalled every worker (see _sweep).
-                db.execute("DELETE FROM jobs WHERE id <= ?", (job_id - self.max_jobs,))
-                self._trim_bytes(db, job_id)
-                if journal is not None:
-                    journal["job_id"] = job_id
-                    self._journal_insert(db, journal)
-                db.execute(commit)
-            except BaseException:
-                db.execute(rollback)
-                if grouped:
-                    db.execute(commit)
-                raise
-            self._maybe_sweep(db, now)
+        with self._write() as (db, writes):
+            if writes.next_job is None:
+                self._next_ids(db, writes)
+            if max_pending is not None and delay > 0:
+                stored = db.execute("SELECT COUNT(*) FROM jobs WHERE ready_at > ? AND owner IS ?",
+                                    (now, owner)).fetchone()[0]
+                if stored + writes.waiting.get(owner, 0) >= max_pending:
+                    return None
+            text = json_text(meta)
+            size = len(text) + len(base_url) + len(webhook or "") + len(track_id or "")
+            assert writes.next_job is not None
+            job_id, writes.next_job = writes.next_job, writes.next_job + 1
+            writes.jobs.append((job_id, now, now + delay, now + delay + self.ttl, base_url, text, webhook, track_id,
+                                status, owner, size))
+            if delay > 0:
+                writes.waiting[owner] = writes.waiting.get(owner, 0) + 1
+            if journal is not None:
+                journal["job_id"] = job_id
+                self._journal_insert(db, writes, journal)
         return Job(job_id, now, now + delay, now + delay + self.ttl, base_url, meta, webhook, track_id, status,
                    owner)
 
@@ -359,14 +425,17 @@ class JobStore:
         return [Job.from_row(r) for r in rows]
 
     # -- journal -----------------------------------------------------------
-    def _journal_insert(self, db: sqlite3.Connection, entry: dict[str, Any]) -> None:
-        journal_table.insert(db, entry, self.redactor, limit=self.journal_limit, max_bytes=self.journal_bytes)
+    def _journal_insert(self, db: sqlite3.Connection, writes: _Writes, entry: dict[str, Any]) -> None:
+        if writes.next_entry is None:
+            self._next_ids(db, writes)
+        assert writes.next_entry is not None
+        writes.entries.append(journal_table.row(writes.next_entry, entry, self.redactor))
+        writes.next_entry += 1
 
     def record(self, entry: dict[str, Any]) -> None:
         """Append one request to the journal (redacted and cut as ``journal.py`` says; ``body`` as bytes)."""
-        with self._conn(write=True) as db:
-            self._journal_insert(db, entry)
-            self._maybe_sweep(db, self.clock.now())
+        with self._write() as (db, writes):
+            self._journal_insert(db, writes, entry)
 
     def journal(self, query: JournalQuery | None = None) -> list[dict[str, Any]]:
         """The journal entries still kept that match ``query`` (all by default), oldest first."""

@@ -214,7 +214,7 @@ def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Ca
 
 
 def test_max_queued_holds_inside_a_group(apps: Callable[..., Flask]) -> None:
-    """A savepoint per job: the third processing job of one key is refused, the two before it stay."""
+    """The count reads the group's own rows: the third processing job of one key is refused, the two before it stay."""
     store = apps().extensions[EXTENSION].store
     meta = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
 
@@ -240,6 +240,54 @@ def test_a_group_that_fails_stores_nothing(apps: Callable[..., Flask]) -> None:
     assert store.count_jobs() == before
     store.add_job(meta=meta, base_url="http://x", delay=0, webhook=None, track_id=None)  # the store still writes
     assert store.count_jobs() == before + 1
+
+
+def test_a_write_that_fails_fails_its_group_even_when_the_error_was_answered(apps: Callable[..., Flask]) -> None:
+    """The pipeline answers a failed write with a 500 and goes on; the group must still store nothing of it."""
+    store = apps().extensions[EXTENSION].store
+    meta = {"width": 256, "height": 256, "samples": 1, "num_inference_steps": 20, "prompt": "p"}
+    before = store.count_jobs(), len(store.journal())
+    with pytest.raises(Exception, match="nothing of the group is stored"), store.group():
+        store.add_job(meta=meta, base_url="http://x", delay=0, webhook=None, track_id=None, journal={"path": "/a"})
+        with pytest.raises(TypeError):  # a meta JSON cannot encode: the insert never happens
+            store.add_job(meta=meta | {"prompt": object()}, base_url="http://x", delay=0, webhook=None,
+                          track_id=None)
+    assert (store.count_jobs(), len(store.journal())) == before
+
+
+def test_a_group_with_a_failed_write_is_answered_again_call_by_call(fast_path: Callable[..., FastPath]) -> None:
+    """One call of five fails to store: the group is taken back and each call answered on its own, so the
+    four others are stored once each, fetchable, and only the failing one gets a 500."""
+    fast = fast_path()
+    store = fast.pipeline.service.store
+    insert = store._journal_insert
+
+    def failing_insert(db: Any, writes: Any, entry: dict[str, Any]) -> None:
+        if b"boom" in (entry.get("body") or b""):
+            raise OSError("disk full")
+        insert(db, writes, entry)
+
+    store._journal_insert = failing_insert  # type: ignore[method-assign]
+    bodies = [BODY | {"prompt": f"p{n}"} for n in range(2)] + [BODY | {"prompt": "boom"}] + \
+        [BODY | {"prompt": f"q{n}"} for n in range(2)]
+    before = store.count_jobs()
+    results: dict[int, tuple[str, dict[str, Any]]] = {}
+    with fast._queue_lock:
+        fast._leading = True  # this test leads: every call below queues and waits
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
+               for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
+    fast._lead()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    statuses = [results[n][0] for n in range(len(bodies))]
+    assert statuses == ["200 OK", "200 OK", "500 INTERNAL SERVER ERROR", "200 OK", "200 OK"], results
+    assert store.count_jobs() == before + 4, "a job of the failed group was stored twice, or the failing one kept"
+    for n in (0, 1, 3, 4):
+        status, answer = _call(fast, {"key": "k", "request_id": results[n][1]["id"]}, "/api/v6/images/fetch")
+        assert status == "200 OK" and answer["id"] == results[n][1]["id"]
 
 
 def test_many_threads_at_once_are_all_answered_and_the_lead_is_given_up(fast_path: Callable[..., FastPath]) -> None:
