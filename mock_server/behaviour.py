@@ -16,12 +16,17 @@ operations whose spec documents that status (402 to text2img, not to fetch).
 
 Every worker of a multi-process mock must see the same behaviour, so it lives in a
 small JSON file beside the SQLite store (``<db>.behaviour.json``), replaced
-atomically on each change; a worker re-reads it only when its modification time or
-size changed (one ``stat`` per API call).
+atomically on each change. Each change then writes a new random mark into
+``<db>.behaviour.mark``, 8 bytes every worker maps into its memory, and a worker
+re-reads the JSON only when the mark differs from the one it read it under. So an
+API call reads 8 bytes of memory, not the file system: a ``stat`` per call (as
+before) gave the GIL up to the request threads waiting for it at every call, which
+cost the mock a seventh of its throughput (issue 22).
 """
 from __future__ import annotations
 
 import json
+import mmap
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,30 +133,32 @@ NOTHING = Behaviour()
 
 
 class BehaviourFile:
-    """The behaviour shared by every worker on one store: ``<db>.behaviour.json``."""
+    """The behaviour shared by every worker on one store: ``<db>.behaviour.json``, and the mark of its last change."""
 
     def __init__(self, db_path: Path) -> None:
         self.path = db_path.with_name(db_path.name + ".behaviour.json")
-        self._seen: tuple[int, int, int] | None = None
+        self._mark = _mapped(db_path.with_name(db_path.name + ".behaviour.mark"), MARK_BYTES)
+        self._seen: bytes | None = None  # the mark the behaviour below was read under
         self._current = NOTHING
 
     def current(self) -> Behaviour:
-        try:
-            stat = os.stat(self.path)
-        except FileNotFoundError:
-            self._seen, self._current = None, NOTHING
-            return NOTHING
-        seen = (stat.st_ino, stat.st_mtime_ns, stat.st_size)
-        if seen != self._seen:
+        mark = self._mark[:MARK_BYTES]
+        if mark != self._seen:  # changed since it was read (or never read): read the file
             try:
                 self._current = Behaviour.from_json(json.loads(self.path.read_text("utf-8")))
-            except (OSError, ValueError, RequestRejected, PreferError):  # half-written by hand: keep the last good one
+            except FileNotFoundError:
+                self._current = NOTHING
+            except (OSError, ValueError, RequestRejected, PreferError):  # damaged: keep the last good one
                 return self._current
-            self._seen = seen
+            self._seen = mark
         return self._current
 
     def set(self, behaviour: Behaviour) -> Behaviour:
-        """Write it for every worker (atomically: a reader sees the old file or the new one)."""
+        """Write it for every worker (atomically: a reader sees the old file or the new one), then mark the change.
+
+        The file changes before the mark, so a worker that sees the new mark reads this file or a
+        newer one; two workers setting at once leave the file of the last and the mark of the last.
+        """
         if not behaviour.active:
             self.path.unlink(missing_ok=True)
         else:
@@ -159,4 +166,22 @@ class BehaviourFile:
             temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             temporary.write_text(json.dumps(body), "utf-8")
             os.replace(temporary, self.path)
+        self._mark[:MARK_BYTES] = os.urandom(MARK_BYTES)
         return self.current()
+
+    def close(self) -> None:
+        self._mark.close()
+
+
+MARK_BYTES = 8
+
+
+def _mapped(path: Path, size: int) -> mmap.mmap:
+    """``size`` bytes of the file at ``path`` (made, zero-filled, if missing), shared with every process mapping it."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        if os.fstat(fd).st_size < size:
+            os.ftruncate(fd, size)  # two workers at once both make it ``size`` zero bytes: the same file
+        return mmap.mmap(fd, size)
+    finally:
+        os.close(fd)

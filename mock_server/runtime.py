@@ -296,6 +296,7 @@ class MockRuntime(Service):
         """Stop the webhook thread, close the store, and remove its folder if this runtime made it."""
         self.webhooks.close()
         self.store.close()
+        self.behaviour.close()
         if self._resume_lock is not None:
             self._resume_lock.close()
         if self.owned_folder is not None:

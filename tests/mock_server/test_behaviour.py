@@ -91,6 +91,20 @@ def test_every_worker_on_the_store_sees_a_change(tmp_path: Path) -> None:
     assert reader.current() == Behaviour() and not writer.path.exists()
 
 
+def test_a_call_reads_the_file_only_after_a_change_was_marked(tmp_path: Path) -> None:
+    """The mark, not the file, says when to read: a file changed behind the mark's back is not read (a call costs
+    no file-system access), the next marked change is; a file a stopped mock left (--db) is read at the start."""
+    writer = BehaviourFile(tmp_path / "m.sqlite3")
+    writer.set(Behaviour(code=503))
+    writer.close()
+    reader = BehaviourFile(tmp_path / "m.sqlite3")  # as a worker of the next run on the same --db
+    assert reader.current() == Behaviour(code=503)
+    reader.path.write_text('{"code": 500}', "utf-8")
+    assert reader.current() == Behaviour(code=503), "the file was read again without a change being marked"
+    BehaviourFile(tmp_path / "m.sqlite3").set(Behaviour(status="processing"))
+    assert reader.current() == Behaviour(status="processing")
+
+
 def test_both_workers_of_a_t2i_mock_apply_the_behaviour_one_of_them_took(tmp_path: Path) -> None:
     from tests.processes import running
     from tests.support import free_port, wait_for
