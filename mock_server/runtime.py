@@ -32,7 +32,7 @@ from t2i_contract.protocol.ownership import ImageNames, KeyHasher, image_name
 from t2i_contract.protocol.urls import UrlPolicy, allows_private
 from t2i_contract.spec import FetchRequest, GenerationRequest, ModelReloadRequest, Spec, load_spec
 from t2i_contract.wire.answers import PROCESSING, SUCCESS, answers_for
-from t2i_contract.wire.seeds import seed_range
+from t2i_contract.wire.seeds import SeedRange, seed_range
 
 from .behaviour import NOTHING, BehaviourFile
 from .config import MockConfig
@@ -84,6 +84,11 @@ class MockRuntime(Service):
         self.owners = KeyHasher(store.secret)
         self.keyring = KeyRing(config.keys)
         self.names = ImageNames(store.secret)  # images under tokens derived from the job id: ids grant nothing
+        # Seeds the client left to the server: any seed of the range will do, so a generator of this process
+        # (seeded from os.urandom once) draws them; secrets' default asks the kernel once or twice a call, and
+        # each ask gives the GIL up to the request threads waiting for it (issue 22)
+        self._seeds = random.Random()
+        self._seed_ranges: dict[str, SeedRange] = {}  # by operation, read from the spec at its first call
         self._resume_lock: BinaryIO | None = None
         self.behaviour = BehaviourFile(store.path)
         # a developer's webhook receiver usually runs on their own machine: private targets allowed by default
@@ -189,7 +194,10 @@ class MockRuntime(Service):
         self.check_model(request.model_id)
         meta = request.to_meta()
         if meta["seed"] is None:
-            meta["seed"] = seed_range(self.spec, request.OPERATION).pick()
+            seeds = self._seed_ranges.get(request.OPERATION)
+            if seeds is None:
+                seeds = self._seed_ranges[request.OPERATION] = seed_range(self.spec, request.OPERATION)
+            meta["seed"] = seeds.pick(self._seeds.randrange)
         entry = call.state["journal"]
         entry["owner"] = self.journal_owner(call)
         entry["body"] = call.raw  # journal.py redacts and cuts it before it is stored

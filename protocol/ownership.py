@@ -103,20 +103,29 @@ class ImageNames:
 class KeyHasher:
     """Keyed digests of API keys, and the ownership rule over them."""
 
-    __slots__ = ("_secret",)
+    __slots__ = ("_recent", "_secret")
+
+    RECENT = 256
+    """Digests kept for the keys last seen: a client sends its key with every call (issue 22)."""
 
     def __init__(self, secret: str) -> None:
         if len(secret) < 2 * 16:
             raise ValueError("a key-hashing secret needs at least 128 bits (32 hex characters)")
         self._secret = secret.encode("ascii")
+        self._recent: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return "KeyHasher(<secret>)"
 
     def digest(self, key: str) -> str:
         """The digest a store keeps for ``key``; a key that is not valid UTF-8 hashes its escaped form."""
-        data = key.encode("utf-8", "surrogatepass")
-        return hmac.digest(self._secret, data, "sha256").hex()
+        found = self._recent.get(key)
+        if found is None:
+            if len(self._recent) >= self.RECENT:  # many keys (or made-up ones): start over, never grow
+                self._recent.clear()
+            data = key.encode("utf-8", "surrogatepass")
+            found = self._recent[key] = hmac.digest(self._secret, data, "sha256").hex()
+        return found
 
     def owns(self, owner: str | None, key: str | None, *, enforced: bool) -> bool:
         """Whether ``key`` may see a job whose stored digest is ``owner``.

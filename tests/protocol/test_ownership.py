@@ -16,6 +16,16 @@ def test_a_digest_is_keyed_by_the_secret_and_is_not_the_plain_hash() -> None:
     assert "secret" not in repr(one).lower().replace("<secret>", "")
 
 
+def test_digests_of_recent_keys_are_kept_but_never_more_than_recent() -> None:
+    """A client sends its key with every call, so its digest is kept; made-up keys never grow what is kept."""
+    secret = new_secret()
+    hasher, fresh = KeyHasher(secret), KeyHasher(secret)
+    keys = [f"key-{n}" for n in range(3 * KeyHasher.RECENT)] + ["key-1", "\udcff"]
+    assert [hasher.digest(k) for k in keys] == [KeyHasher(secret).digest(k) for k in keys]
+    assert hasher.digest("key-1") == fresh.digest("key-1")
+    assert 0 < len(hasher._recent) <= KeyHasher.RECENT
+
+
 @pytest.mark.parametrize(("enforced", "owner_key", "caller", "sees"), [
     (True, "k1", "k1", True),
     (True, "k1", "k2", False),
