@@ -38,7 +38,9 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4010
 DEFAULT_WORKERS = 1
 DEFAULT_THREADS: int | None = None  # auto: see MockConfig.worker_threads
-GRANIAN_THREADS = 8
+GRANIAN_THREADS = 16
+"""granian's request threads per server, shared out among its workers (at least ``GRANIAN_MIN_THREADS`` each)."""
+GRANIAN_MIN_THREADS = 8
 SERVERS = ("granian", "gunicorn")
 DEFAULT_SERVER = "granian"
 DEFAULT_PROCESSING_RATIO = 0.0
@@ -93,10 +95,10 @@ class MockConfig:
                            help="Worker processes; job state is shared between them through SQLite.")
     threads: int | None = setting(
         DEFAULT_THREADS, type=click.IntRange(1), default_text="auto",
-        help="Python threads per worker. auto is 8 with granian (a slow input-image URL holds one, not the "
-             "mock), 16 with granian and --latency (so simulated waits overlap), 4 with gunicorn (its gthread "
-             "worker). 1 is the fastest but one slow request stalls it; with gunicorn, 1 selects its sync "
-             "worker: no keep-alive, one request at a time per worker.")
+        help="Python threads per worker. auto with granian is 16 shared out among the workers, at least 8 "
+             "each (a slow input-image URL holds one, not the mock), 16 each with --latency (so simulated waits "
+             "overlap); 4 with gunicorn (its gthread worker). 1 is the fastest but one slow request stalls it; "
+             "with gunicorn, 1 selects its sync worker: no keep-alive, one request at a time per worker.")
     server: str = setting(DEFAULT_SERVER, type=click.Choice(SERVERS),
                           help="WSGI server: granian (Rust HTTP core, keep-alive; fastest here) or gunicorn.")
     keys: tuple[str, ...] = setting((), parse=parse_keys, metavar="KEY,KEY",
@@ -176,18 +178,24 @@ class MockConfig:
     def worker_threads(self) -> int:
         """``threads``, or when unset the fastest safe choice for the server.
 
-        granian: 8. Its Rust core keeps connections alive and queues requests; with one
-        Python thread it is fastest (1,930 text2img/s here against 1,720 with 8), but then
-        one img2img whose init image trickles in from a slow URL holds the mock, health
-        included, for the whole fetch deadline (issue 18, item 8): with 8, seven other
-        requests run meanwhile. 16 when ``latency`` is set, so simulated waits overlap
-        instead of queueing. gunicorn: 4, its gthread worker, which keeps connections alive.
+        granian: 16 request threads per server, shared out among its workers, at least 8 each.
+        Its Rust core keeps connections alive and queues requests; with one Python thread it
+        is fastest, but then one img2img whose init image trickles in from a slow URL holds
+        the worker, health included, for the whole fetch deadline (issue 18, item 8): with 8,
+        seven other requests run meanwhile. Past that, more threads let more quick calls be
+        answered together (``fastpath.py``): under 16 connections, one worker did 6-7% more
+        text2img/s with 16 threads than with 8 (three runs each, same p99), two workers 5%
+        fewer with 16 each than with 8 each (issue 22). 16 when ``latency`` is set, so simulated
+        waits overlap instead of queueing. gunicorn: 4, its gthread worker, which keeps
+        connections alive.
         """
         if self.threads is not None:
             return self.threads
         if self.server == "gunicorn":
             return 4
-        return 16 if self.latency[1] > 0 else GRANIAN_THREADS
+        if self.latency[1] > 0:
+            return 16
+        return max(GRANIAN_MIN_THREADS, GRANIAN_THREADS // self.workers)
 
     @property
     def auth(self) -> bool:

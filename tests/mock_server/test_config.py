@@ -40,9 +40,11 @@ def test_config_is_keyword_only() -> None:
 
 @pytest.mark.parametrize(
     ("settings", "threads"),
-    [({}, 8), ({"latency": (50.0, 200.0)}, 16), ({"server": "gunicorn"}, 4), ({"threads": 3}, 3),
+    [({}, 16), ({"workers": 2}, 8), ({"workers": 4}, 8), ({"latency": (50.0, 200.0)}, 16),
+     ({"workers": 2, "latency": (50.0, 200.0)}, 16), ({"server": "gunicorn"}, 4), ({"threads": 3}, 3),
      ({"server": "gunicorn", "threads": 1}, 1)],
-    ids=["granian", "granian-latency", "gunicorn", "explicit", "gunicorn-sync"],
+    ids=["granian", "granian-2-workers", "granian-4-workers", "granian-latency", "granian-2-workers-latency",
+         "gunicorn", "explicit", "gunicorn-sync"],
 )
 def test_worker_threads_default_to_the_fastest_safe_choice(settings: dict, threads: int) -> None:
     assert MockConfig(**settings).worker_threads == threads
