@@ -36,9 +36,8 @@ from .polling import Polled, follow
 from .registry import REGISTRY, Result, Verdict, judged_count, problems_of
 from .settings import Settings
 
-__all__ = ["DEFAULTS_COVER", "PROCESSING", "Engine", "Inputs", "Outcome", "Tally", "chosen_operations"]
+__all__ = ["DEFAULTS_COVER", "Engine", "Inputs", "Outcome", "Tally", "chosen_operations"]
 
-PROCESSING = prefer_header(status="processing", eta=1)  # the Prefer value that asks for a processing answer
 DEFAULTS_COVER = frozenset({"sample_count", "image_size"})  # the minimal body's count and size: defaults' verdict
 Inputs = dict[str, tuple[tuple[int, int], bytes]]  # input field -> (size, pixels) of the image sent
 
@@ -98,6 +97,8 @@ class Engine:
         """``observe`` sees every answer; ``wants_images(operation, body)`` False leaves a result's images
         unloaded (drift downloads a few only), so the result checks that measure images judge none."""
         self.settings, self.spec, self.seed = settings, spec, seed
+        self.processing = prefer_header(status="processing", eta=settings.eta)
+        """The Prefer value that asks for a processing answer (``--eta``)."""
         self.key = settings.request_key
         self.model_id = settings.model_id or default_model_id(spec)
         self.archive = Archive("t2i", self.key) if settings.record is not None else None

@@ -37,7 +37,7 @@ from t2i_contract.wire.contract import wire_of
 
 from . import checks
 from .client import Exchange
-from .engine import PROCESSING, Engine, Outcome
+from .engine import Engine, Outcome
 from .generation import (
     MALFORMED_BODIES,
     draw,
@@ -149,9 +149,9 @@ class _ImageOperations:
             self.recorder.record(out, retry=retry, body=body, operation=operation, context=self.served_from())
         if run.runs("lifecycle"):
             body = self.probe_body(operation, prompt="lifecycle probe", samples=2)
-            self.recorder.record(self.evaluate(body, operation, {"Prefer": PROCESSING}),
+            self.recorder.record(self.evaluate(body, operation, {"Prefer": run.processing}),
                                  context="; ".join(filter(None, [f"{operation} requested with the header Prefer: "
-                                                                 f"{PROCESSING}", self.served_from()])))
+                                                                 f"{run.processing}", self.served_from()])))
         if any(run.runs(check) for check in ("determinism", "init_image_used", "strength_matters")):
             self.promises(operation)
         if run.runs("webhook") and documents_webhook(run, operation):
@@ -205,7 +205,7 @@ class _ImageOperations:
     def model_reload(self) -> None:
         run = self.run
         body = {"key": run.key, "model_id": run.model_id}
-        for headers in (None, {"Prefer": PROCESSING}):
+        for headers in (None, {"Prefer": run.processing}):
             out = Outcome()
             exchange = run.send(body, out, headers, RELOAD_OPERATION)
             if headers is None and self.missing(RELOAD_OPERATION, exchange):
@@ -214,7 +214,7 @@ class _ImageOperations:
             out.judge("model_reload", checks.model_reload(exchange), exchange)
             if exchange.branch == "processing" and exchange.status == 200:
                 out.judge("model_reload", self.reload_finishes(body, exchange, out), exchange)
-            self.recorder.record(out, context="" if headers is None else f"requested with Prefer: {PROCESSING}")
+            self.recorder.record(out, context="" if headers is None else f"requested with Prefer: {run.processing}")
         if run.settings.key is not None and run.runs("auth"):
             key_refusals(run, self.recorder, RELOAD_OPERATION, body)
         props = {item.name: item.schema for item in run.spec.request_fields(RELOAD_OPERATION)}

@@ -31,7 +31,7 @@ from t2i_contract.spec import parse_request
 from t2i_contract.wire.seeds import seed_range
 
 from . import checks
-from .engine import PROCESSING, Engine, Outcome
+from .engine import Engine, Outcome
 from .errors import ServerUnreachable
 from .generation import MALFORMED_BODIES, draw, edge_bodies, invalid_bodies, labelled_invalid_bodies, valid_bodies
 from .recording import Recorder
@@ -120,8 +120,8 @@ def determinism(engine: Engine, recorder: Recorder) -> None:
 
 def lifecycle(engine: Engine, recorder: Recorder) -> None:
     out = engine.evaluate_valid(engine.probe_body(prompt="lifecycle probe", samples=2),
-                                headers={"Prefer": PROCESSING})
-    recorder.record(out, context="requested with the header Prefer: " + PROCESSING)
+                                headers={"Prefer": engine.processing})
+    recorder.record(out, context="requested with the header Prefer: " + engine.processing)
 
 
 def webhook(engine: Engine, recorder: Recorder) -> None:

@@ -39,6 +39,7 @@ DEFAULT_MAX_EXAMPLES = 20
 DEFAULT_PROFILE = "full"
 DEFAULT_TIMEOUT = 120.0
 DEFAULT_FETCH_MARGIN = 10.0
+DEFAULT_ETA = 1.0
 DEFAULT_WEBHOOK_TIMEOUT = 15.0
 DEFAULT_WEBHOOK_HOST = "127.0.0.1"
 DEFAULT_RETRIES = 3
@@ -155,6 +156,11 @@ class Settings:
                                 "backends); full: the schema's whole range.")
     timeout: float = setting(DEFAULT_TIMEOUT, type=click.FloatRange(min=0.1),
                              help="Seconds to wait for one HTTP answer.")
+    eta: float = setting(DEFAULT_ETA, type=click.FloatRange(min=0, max=600),
+                         help="Seconds the suite asks a generation to stay processing, where it wants a "
+                              "processing answer (Prefer: status=processing, eta=N; lifecycle, webhook, "
+                              "model_reload). The mock honours it, so 0.2 makes a run against it faster; "
+                              "another server may take what its work takes.")
     fetch_margin: float = setting(DEFAULT_FETCH_MARGIN, type=click.FloatRange(min=0),
                                   help="Seconds beyond a processing answer's eta before lifecycle gives up.")
     webhook_timeout: float = setting(DEFAULT_WEBHOOK_TIMEOUT, type=click.FloatRange(min=0),

@@ -24,7 +24,7 @@ from typing import Any
 
 from t2i_contract.spec import parse_request
 
-from .engine import PROCESSING, Engine, Inputs, Outcome
+from .engine import Engine, Inputs, Outcome
 from .images import LoadedImage, load_outputs
 from .listener import WebhookReceiver
 from .recording import Recorder
@@ -50,9 +50,9 @@ def webhook_promise(engine: Engine, recorder: Recorder, operation: str, body: di
 
     with WebhookReceiver(settings.webhook_host, on_arrival=download) as receiver:
         sent = body | {"webhook": f"{receiver.url}/{token}", "track_id": token}
-        out = engine.evaluate_valid(sent, headers={"Prefer": PROCESSING}, operation=operation, inputs=inputs)
+        out = engine.evaluate_valid(sent, headers={"Prefer": engine.processing}, operation=operation, inputs=inputs)
         where = "; ".join(filter(None, [f"{operation} with a webhook, asked to be processing with Prefer: "
-                                        f"{PROCESSING}", context]))
+                                        f"{engine.processing}", context]))
         recorder.record(out, context=where)
         if out.result is None:
             if engine.stalled.is_set():

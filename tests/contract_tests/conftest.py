@@ -18,7 +18,7 @@ from tests.support import ServerThread
 
 # Small but honest: every check still runs; the broken-server table runs many times.
 # Margins stay generous for a loaded 2-core machine; only the broken servers ever wait them out.
-FAST = {"max_examples": 5, "fetch_margin": 3.0, "webhook_timeout": 5.0, "timeout": 30.0, "seed": 1234}
+FAST = {"max_examples": 5, "eta": 0.2, "fetch_margin": 3.0, "webhook_timeout": 5.0, "timeout": 30.0, "seed": 1234}
 
 
 @contextmanager

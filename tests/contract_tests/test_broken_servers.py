@@ -50,10 +50,10 @@ def test_lifecycle_failure_names_the_request_that_started_the_generation(
     with ServerThread(BrokenServer(mock_app, breakage)) as server:
         report = run_suite(fast_settings(server.url, max_examples=1))
     failure = report.results["lifecycle"].failures[0]
-    assert "still processing after eta 1s + 3s margin" in failure.seen
+    assert "still processing after eta 0.2s + 3s margin" in failure.seen  # FAST's eta and margin
     assert "/api/v6/images/fetch" in failure.reproducer
     assert "the generation was started by: curl" in failure.context
-    assert "-H 'Prefer: status=processing, eta=1'" in failure.context
+    assert "-H 'Prefer: status=processing, eta=0.2'" in failure.context
 
 
 def test_a_server_that_is_always_busy_fails_valid_accepted(
