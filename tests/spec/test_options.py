@@ -209,6 +209,8 @@ DIFFERENT_DEFAULTS = {
     "max-store-bytes": "the mock keeps requests only (256 MiB); serve keeps the generated images too (1 GiB)",
     "operation": "validate checks one body against one operation (text2img unless named); test and drift send "
                  "to every operation unless some are named",
+    "eta": "mock: how long its processing jobs take unless the request's Prefer names an eta (2 s); test: the eta "
+           "the suite names in Prefer where it asks for a processing answer (1 s, so a run stays short)",
     "contract": "servers serve several contracts side by side (the default pack unless named); lint reads one "
                 "document (SPEC, else the default pack) and diff one old document (unset: OLD is given)",
 }
