@@ -171,6 +171,24 @@ def _call(fast: FastPath, body: dict[str, Any], path: str = TEXT2IMG) -> tuple[s
     return started[0], json.loads(payload)
 
 
+def _queued_then_led(fast: FastPath, bodies: list[dict[str, Any]]) -> list[tuple[str, dict[str, Any]]]:
+    """Each body sent from a thread of its own while this test leads, so all of them queue; then one lead
+    answers them (in one group), and their answers come back in the order of ``bodies``."""
+    results: dict[int, tuple[str, dict[str, Any]]] = {}
+    with fast._queue_lock:
+        fast._leading = True  # this test leads: every call below queues and waits
+    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
+               for n in range(len(bodies))]
+    for thread in threads:
+        thread.start()
+    wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
+    fast._lead()  # answers them together, wakes their threads, gives the lead up
+    assert not fast._leading
+    for thread in threads:
+        thread.join(TIMEOUT)
+    return [results[n] for n in range(len(bodies))]
+
+
 def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Callable[..., FastPath]) -> None:
     """While one thread leads, five calls queue; the next lead answers all five in one group."""
     fast = fast_path()
@@ -190,22 +208,11 @@ def test_calls_that_queue_are_answered_together_in_one_transaction(fast_path: Ca
     runtime.group = counting_group  # type: ignore[method-assign]
     fast.reply = counting_reply  # type: ignore[method-assign]
     bodies = [BODY | {"prompt": f"p{n}"} for n in range(3)] + [BODY | {"key": "other", "prompt": f"q{n}"} for n in range(2)]
-    results: dict[int, tuple[str, dict[str, Any]]] = {}
-    with fast._queue_lock:
-        fast._leading = True  # this test leads: every call below queues and waits
-    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
-               for n in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
-    fast._lead()  # answers the five together, wakes their threads, gives the lead up
-    assert not fast._leading
-    for thread in threads:
-        thread.join(TIMEOUT)
+    results = _queued_then_led(fast, bodies)
     fast.reply = reply  # type: ignore[method-assign]
     assert groups == [len(bodies)], "the five calls were not answered in one group"
-    assert [results[n][0] for n in range(len(bodies))] == ["200 OK"] * len(bodies)
-    ids = [results[n][1]["id"] for n in range(len(bodies))]
+    assert [status for status, _ in results] == ["200 OK"] * len(bodies)
+    ids = [answer["id"] for _, answer in results]
     assert len(set(ids)) == len(ids)
     for n, job_id in enumerate(ids):  # committed before they were answered: each is there to fetch
         status, answer = _call(fast, {"key": bodies[n]["key"], "request_id": job_id}, "/api/v6/images/fetch")
@@ -271,18 +278,8 @@ def test_a_group_with_a_failed_write_is_answered_again_call_by_call(fast_path: C
     bodies = [BODY | {"prompt": f"p{n}"} for n in range(2)] + [BODY | {"prompt": "boom"}] + \
         [BODY | {"prompt": f"q{n}"} for n in range(2)]
     before = store.count_jobs()
-    results: dict[int, tuple[str, dict[str, Any]]] = {}
-    with fast._queue_lock:
-        fast._leading = True  # this test leads: every call below queues and waits
-    threads = [threading.Thread(target=lambda n=n: results.__setitem__(n, _call(fast, bodies[n])))
-               for n in range(len(bodies))]
-    for thread in threads:
-        thread.start()
-    wait_for(lambda: len(fast._waiting) == len(bodies), timeout=TIMEOUT, interval=0.01)
-    fast._lead()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    statuses = [results[n][0] for n in range(len(bodies))]
+    results = _queued_then_led(fast, bodies)
+    statuses = [status for status, _ in results]
     assert statuses == ["200 OK", "200 OK", "500 INTERNAL SERVER ERROR", "200 OK", "200 OK"], results
     assert store.count_jobs() == before + 4, "a job of the failed group was stored twice, or the failing one kept"
     for n in (0, 1, 3, 4):
